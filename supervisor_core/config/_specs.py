@@ -1,0 +1,185 @@
+"""Frozen, typed specs: what an ecosystem file means once it has been validated.
+
+Durations are seconds (float), sizes are bytes (int). Paths are absolute. Nothing here reads
+files or the environment: :mod:`supervisor_core.config._loader` builds these.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, Protocol
+
+__all__ = [
+    "AppSpec",
+    "DateFormatter",
+    "Ecosystem",
+    "ExecMode",
+    "HealthCheckSpec",
+    "ListenSpec",
+    "LogSpec",
+    "MemoryPolicy",
+    "NotifySpec",
+    "ReadinessSpec",
+    "RestartPolicy",
+    "StopPolicy",
+    "WatchSpec",
+]
+
+ExecMode = Literal["fork", "cluster"]
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+class DateFormatter(Protocol):
+    """A compiled ``log_date_format``: turns a POSIX timestamp into the line prefix."""
+
+    @property
+    def source(self) -> str:
+        """The format as written in the ecosystem file."""
+        ...
+
+    def __call__(self, timestamp: float) -> str: ...
+
+
+def _empty_env() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When and how an exited instance is started again."""
+
+    autorestart: bool = True
+    stop_exit_codes: frozenset[int] = frozenset()
+    max_restarts: int = 16
+    min_uptime: float = 1.0
+    restart_delay: float = 0.0
+    exp_backoff_restart_delay: float | None = None
+    backoff_cap: float = 15.0
+
+
+@dataclass(frozen=True)
+class StopPolicy:
+    """How an instance is asked to stop, and how long it gets before SIGKILL."""
+
+    kill_signal: signal.Signals = signal.SIGTERM
+    kill_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class MemoryPolicy:
+    """The memory limit over the instance's whole process tree."""
+
+    max_memory_restart: int | None = None
+    memory_check_interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class ReadinessSpec:
+    """``wait_ready`` / ``listen_timeout``."""
+
+    wait_ready: bool = False
+    listen_timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class HealthCheckSpec:
+    """``[apps.health_check]``."""
+
+    url: str
+    interval: float = 10.0
+    timeout: float = 2.0
+    failures: int = 3
+
+
+@dataclass(frozen=True)
+class ListenSpec:
+    """``[apps.listen]``: the socket ptm binds once and shares (cluster mode)."""
+
+    port: int
+    host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """``watch`` / ``ignore_watch``; ``paths`` empty means watching is off."""
+
+    paths: tuple[Path, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.paths)
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """Where an app's output goes and how the files are kept bounded."""
+
+    out_file: Path
+    error_file: Path
+    merge_logs: bool = True
+    date_format: DateFormatter | None = None
+    max_size: int = 10 * MIB
+    max_files: int = 10
+    compress: bool = False
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One ``[[apps]]`` entry with ``[defaults]`` merged in and the ``--env`` overlay applied."""
+
+    name: str
+    argv: tuple[str, ...]
+    """The full command line: interpreter (if any), script, then args."""
+    cwd: Path
+    script: str = ""
+    """The script or command as written in the file (for display)."""
+    args: tuple[str, ...] = ()
+    interpreter: str | None = None
+    instances: int = 1
+    exec_mode: ExecMode = "fork"
+    env: Mapping[str, str] = field(default_factory=_empty_env)
+    """The effective environment given to the app, on top of ptm's own variables."""
+    env_name: str | None = None
+    """The ``--env`` overlay that was applied, if any."""
+    restart: RestartPolicy = RestartPolicy()
+    stop: StopPolicy = StopPolicy()
+    memory: MemoryPolicy = MemoryPolicy()
+    readiness: ReadinessSpec = ReadinessSpec()
+    logs: LogSpec | None = None
+    """``None`` only for specs built in code without logs (output is then discarded)."""
+    health_check: HealthCheckSpec | None = None
+    listen: ListenSpec | None = None
+    cron_restart: str | None = None
+    watch: WatchSpec = WatchSpec()
+
+
+@dataclass(frozen=True)
+class NotifySpec:
+    """A ``[[notify]]`` entry: where to send which events."""
+
+    events: frozenset[str]
+    apps: frozenset[str] | None = None
+    webhook: str | None = None
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Ecosystem:
+    """A whole validated ecosystem file."""
+
+    path: Path | None
+    apps: tuple[AppSpec, ...]
+    notify: tuple[NotifySpec, ...] = ()
+
+    def app(self, name: str) -> AppSpec:
+        for app in self.apps:
+            if app.name == name:
+                return app
+        raise KeyError(name)

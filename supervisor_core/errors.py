@@ -1,0 +1,82 @@
+"""The one exception tree of ptm.
+
+::
+
+    PtmError                      everything ptm raises on purpose
+    ├── ConfigError               a bad ecosystem file or value (file, key path, value)
+    ├── ProcessError              a managed process could not be spawned, signalled or found
+    │   ├── SpawnError            exec failed: missing program, bad cwd, permission
+    │   └── UnknownAppError       no app (or instance) matches a name or id
+    ├── StateError                an operation that the current state does not allow
+    └── LogError                  a log file could not be opened, written or rotated
+
+Library code raises these; only the command line turns them into exit codes and one-line
+messages. Nothing here ever calls ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "LogError",
+    "ProcessError",
+    "PtmError",
+    "SpawnError",
+    "StateError",
+    "UnknownAppError",
+]
+
+
+class PtmError(Exception):
+    """Base class of every error ptm raises on purpose."""
+
+
+class ConfigError(PtmError):
+    """An ecosystem file (or a value given on the command line) is wrong.
+
+    ``file``, ``key`` and ``value`` say where; ``str(err)`` is one line naming all three.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        value: object = None,
+        has_value: bool = False,
+    ) -> None:
+        self.file = file
+        self.key = key
+        self.value = value
+        self.reason = message
+        parts: list[str] = []
+        if file:
+            parts.append(f"{file}:")
+        if key:
+            parts.append(f"{key}:")
+        text = message
+        if has_value:
+            text = f"{message} (got {value!r})"
+        parts.append(text)
+        super().__init__(" ".join(parts))
+
+
+class ProcessError(PtmError):
+    """A managed process could not be spawned, signalled or found."""
+
+
+class SpawnError(ProcessError):
+    """The program of an app could not be executed."""
+
+
+class UnknownAppError(ProcessError):
+    """No app or instance matches the given name or id."""
+
+
+class StateError(PtmError):
+    """The operation is not allowed in the current state (an illegal transition)."""
+
+
+class LogError(PtmError):
+    """A log file could not be opened, written or rotated."""
