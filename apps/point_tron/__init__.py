@@ -1,0 +1,1 @@
+"""Point-Tron: TRON block statistics with an admin dashboard."""

@@ -1,0 +1,5 @@
+"""tron-sim: an offline TRON full-node simulator."""
+
+
+def main() -> int:
+    raise SystemExit("tron-sim: not built yet")
