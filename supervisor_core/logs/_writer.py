@@ -1,0 +1,415 @@
+"""One log file that rotates itself, survives a full disk and notices being deleted.
+
+Writes go through an ``O_APPEND`` descriptor, one ``os.write`` per batch of whole lines, so a
+line is never interleaved with another writer's and never split between two files. Rotation
+happens here, before the batch that would pass ``max_size``: the file is renamed to
+``<stem>__<UTC time>-<counter><suffix>`` (``app-out__20261128T210000Z-0001.log``) and a new
+one is opened; nothing is copied or truncated, so no line can fall between two steps. The
+counter makes two rotations in the same second two files, and a name is never reused while a
+file (or its ``.gz``) has it. Rotated files are gzipped in a background thread when asked
+(``.gz.tmp`` first, then renamed; the plain file is removed only after that). Only
+``max_files`` rotated files are kept, compressed or not; the oldest go first.
+
+Failures never reach the caller of :meth:`RotatingWriter.write`: they are reported once per
+episode through ``on_error``, the lost lines are counted, and the first successful write
+afterwards is preceded by one ``[ptm] N log lines lost ...`` line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import re
+import shutil
+import stat
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from supervisor_core.errors import LogError
+
+__all__ = ["DEFAULT_CHECK_INTERVAL", "FILE_MODE", "RotatingWriter", "rotated_files"]
+
+FILE_MODE = 0o640
+"""Mode of created log files (before the umask): logs may hold secrets, so not world-readable."""
+
+DEFAULT_CHECK_INTERVAL = 0.5
+"""Seconds between checks that the path still names our file, and between retries after errors."""
+
+_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+_NL = b"\n"
+
+
+def _rotated_pattern(path: Path) -> re.Pattern[str]:
+    stem, suffix = _stem_suffix(path)
+    return re.compile(
+        rf"{re.escape(stem)}__(\d{{8}}T\d{{6}}Z)-(\d+){re.escape(suffix)}(\.gz)?(\.tmp)?"
+    )
+
+
+def _stem_suffix(path: Path) -> tuple[str, str]:
+    suffix = path.suffix
+    return (path.name[: -len(suffix)] if suffix else path.name), suffix
+
+
+def _scan(path: Path) -> tuple[list[list[Path]], list[Path]]:
+    """Rotated files of ``path`` grouped per rotation (oldest first), and stale ``.tmp`` files."""
+    pattern = _rotated_pattern(path)
+    try:
+        names = [entry.name for entry in path.parent.iterdir()]
+    except OSError:
+        return [], []
+    groups: dict[tuple[str, int], list[Path]] = {}
+    temps: list[Path] = []
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        if match.group(4):
+            temps.append(path.parent / name)
+            continue
+        key = (match.group(1), int(match.group(2)))
+        groups.setdefault(key, []).append(path.parent / name)
+    return [groups[key] for key in sorted(groups)], temps
+
+
+def rotated_files(path: Path) -> list[Path]:
+    """The rotated files of the log ``path``, oldest first (``.gz`` ones included)."""
+    out: list[Path] = []
+    for group in _scan(Path(path))[0]:
+        gz = [p for p in group if p.name.endswith(".gz")]
+        out.append(gz[0] if gz else group[0])
+    return out
+
+
+class RotatingWriter:
+    """Appends batches of lines to one file, rotating it by size.
+
+    Not thread-safe: one thread (the supervisor's) calls it. ``on_error`` is always called from
+    that thread, also for failures of the background compression (reported on the next call).
+    ``max_size <= 0`` disables rotation. Rotation and truncation apply to regular files only
+    (``/dev/stdout`` and the like are just written to).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_size: int,
+        max_files: int,
+        compress: bool,
+        on_error: Callable[[str], None] | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+    ) -> None:
+        self.path = Path(path)
+        self.max_size = max_size
+        self.max_files = max(max_files, 0)
+        self.compress = compress
+        self.size = 0
+        self.dropped_lines = 0
+        self._on_error = on_error
+        self._check_interval = check_interval
+        self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
+        self._regular = True
+        self._next_check = 0.0
+        self._closed = False
+        # The current failure episode: reason, lines lost, since when; a cut line to end.
+        self._failing: str | None = None
+        self._lost = 0
+        self._lost_since = 0.0
+        self._cut_line = False
+        self._rotate_failing = False
+        self._rotate_retry_at = 0.0
+        self._last_stamp = ""
+        self._last_counter = 0
+        self._executor: ThreadPoolExecutor | None = None
+        self._worker_errors: deque[str] = deque()
+        try:
+            self._open()
+        except OSError as exc:
+            self._fail(exc, 0)
+
+    # -- public -----------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` (whole lines, ending with ``\\n``). Never raises."""
+        if not data:
+            return
+        if self._worker_errors:
+            self._report_worker_errors()
+        if self._closed:
+            self.dropped_lines += data.count(_NL)
+            return
+        now = time.monotonic()
+        check = now >= self._next_check
+        if check:
+            self._next_check = now + self._check_interval
+        elif self._failing is not None:
+            self._drop(data)  # retried once per check interval
+            return
+        try:
+            self._write(data, now, check)
+        except Exception as exc:  # never let a log problem reach the supervisor
+            self._report(f"log {self.path}: unexpected error while writing: {exc!r}")
+            self._drop(data)
+
+    def reopen(self) -> None:
+        """Close and open the path again (after an external logrotate moved the file)."""
+        if self._closed:
+            return
+        self._close_fd()
+        try:
+            self._open()
+        except OSError as exc:
+            self._fail(exc, 0)
+
+    def truncate(self) -> None:
+        """Empty the file (``ptm flush``); later writes start again at offset 0.
+
+        Raises :class:`~supervisor_core.errors.LogError` if the file cannot be truncated.
+        """
+        if self._closed:
+            return
+        try:
+            self._check_path()
+            if self._fd is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.truncate(self.path, 0)
+            elif self._regular:
+                os.ftruncate(self._fd, 0)
+            self.size = 0
+        except OSError as exc:
+            raise LogError(f"log {self.path}: cannot truncate: {_reason(exc)}") from exc
+
+    def close(self) -> None:
+        """Close the file; waits for background compression to finish."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self._close_fd()
+        self._report_worker_errors()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _write(self, data: bytes, now: float, check: bool) -> None:
+        try:
+            if check:
+                self._check_path()
+            fd = self._fd
+            if fd is None:
+                fd = self._open()
+            if (
+                self._regular
+                and self.max_size > 0
+                and self.size > 0
+                and self.size + len(data) > self.max_size
+            ):
+                fd = self._rotate(now)
+            if self._failing is not None or self._cut_line:
+                self._write_all(fd, self._recovery_notice())
+                self._failing = None
+                self._lost = 0
+                self._cut_line = False
+        except OSError as exc:
+            self._fail(exc, data.count(_NL))
+            return
+        written = 0
+        try:
+            written = os.write(fd, data)
+            while written < len(data):
+                written += os.write(fd, memoryview(data)[written:])
+        except OSError as exc:
+            self.size += written
+            if written:
+                self._cut_line = not data[:written].endswith(_NL)
+            self._fail(exc, data.count(_NL, written))
+            return
+        self.size += written
+
+    def _write_all(self, fd: int, data: bytes) -> None:
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(fd, memoryview(data)[written:])
+        finally:
+            self.size += written
+            if written:
+                self._cut_line = not data[:written].endswith(_NL)
+
+    def _recovery_notice(self) -> bytes:
+        head = _NL if self._cut_line else b""
+        if self._failing is None or self._lost == 0:
+            return head
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._lost_since))
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        text = f"[ptm] {self._lost} log lines lost between {since} and {until}: {self._failing}\n"
+        return head + text.encode()
+
+    def _drop(self, data: bytes) -> None:
+        lines = data.count(_NL)
+        self.dropped_lines += lines
+        self._lost += lines
+
+    def _fail(self, exc: OSError, lost_lines: int) -> None:
+        self.dropped_lines += lost_lines
+        if self._failing is None:
+            self._failing = _reason(exc)
+            self._lost = 0
+            self._lost_since = time.time()
+            self._report(
+                f"log {self.path}: cannot write ({self._failing}); "
+                "dropping lines until it works again"
+            )
+        self._lost += lost_lines
+        self._next_check = time.monotonic() + self._check_interval
+        self._close_fd()
+
+    # -- the file ---------------------------------------------------------------------------
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, _OPEN_FLAGS, FILE_MODE)
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._ident = (st.st_dev, st.st_ino)
+        self._regular = stat.S_ISREG(st.st_mode)
+        self.size = st.st_size if self._regular else 0
+        return fd
+
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _check_path(self) -> None:
+        """Reopen if the path no longer names our file (deleted, or moved by logrotate)."""
+        if self._fd is None or not self._regular:
+            return
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._close_fd()
+            self._open()
+            return
+        except OSError:
+            return  # cannot look; keep writing to what we have
+        if (st.st_dev, st.st_ino) != self._ident:
+            self._close_fd()
+            self._open()
+        else:
+            self.size = st.st_size
+
+    # -- rotation ---------------------------------------------------------------------------
+
+    def _rotate(self, now: float) -> int:
+        """Rename the full file away and open a fresh one; returns the descriptor to write to."""
+        fd = self._fd
+        assert fd is not None
+        if self._rotate_failing and now < self._rotate_retry_at:
+            return fd
+        try:
+            target = self._rotation_target()
+            self.path.rename(target)
+        except FileNotFoundError:
+            target = None  # deleted under us: a fresh file is all we need
+        except OSError as exc:
+            self._rotate_retry_at = now + self._check_interval
+            if not self._rotate_failing:
+                self._rotate_failing = True
+                self._report(
+                    f"log {self.path}: cannot rotate ({_reason(exc)}); "
+                    "writing on in the current file"
+                )
+            return fd
+        self._rotate_failing = False
+        self._close_fd()
+        fd = self._open()
+        if target is not None:
+            if self.compress:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="ptm-log-gzip")
+                self._executor.submit(self._compress_job, target)
+            else:
+                self._prune(self._report)
+        return fd
+
+    def _rotation_target(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        counter = self._last_counter + 1 if stamp == self._last_stamp else 1
+        stem, suffix = _stem_suffix(self.path)
+        while True:
+            target = self.path.with_name(f"{stem}__{stamp}-{counter:04d}{suffix}")
+            name = str(target)
+            if not (
+                os.path.lexists(name)
+                or os.path.lexists(name + ".gz")
+                or os.path.lexists(name + ".gz.tmp")
+            ):
+                break
+            counter += 1
+        self._last_stamp, self._last_counter = stamp, counter
+        return target
+
+    def _prune(self, report: Callable[[str], None]) -> None:
+        """Delete the oldest rotated files beyond ``max_files``, and stale ``.tmp`` files.
+
+        Runs in the compression thread when compressing (so it never races a gzip), else here.
+        """
+        groups, temps = _scan(self.path)
+        doomed = [p for group in groups[: max(len(groups) - self.max_files, 0)] for p in group]
+        for victim in doomed + temps:
+            try:
+                victim.unlink(missing_ok=True)
+            except OSError as exc:
+                report(f"log {victim}: cannot delete old rotated file: {_reason(exc)}")
+
+    def _compress_job(self, target: Path) -> None:
+        """In the background thread: prune, then gzip ``target`` if it is still kept."""
+        self._prune(self._worker_errors.append)
+        if not target.exists():
+            return
+        gz = target.with_name(target.name + ".gz")
+        tmp = target.with_name(target.name + ".gz.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+            with (
+                target.open("rb") as src,
+                os.fdopen(fd, "wb") as raw,
+                gzip.GzipFile(filename=target.name, mode="wb", fileobj=raw, compresslevel=6) as zf,
+            ):
+                shutil.copyfileobj(src, zf, 1 << 20)
+            tmp.replace(gz)
+            target.unlink()
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            self._worker_errors.append(
+                f"log {target}: cannot gzip ({_reason(exc)}); kept it uncompressed"
+            )
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def _report(self, message: str) -> None:
+        if self._on_error is not None:
+            with contextlib.suppress(Exception):
+                self._on_error(message)
+
+    def _report_worker_errors(self) -> None:
+        while self._worker_errors:
+            self._report(self._worker_errors.popleft())
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
