@@ -1,5 +1,6 @@
 """Ecosystem files (TOML) into frozen, validated specs."""
 
+from supervisor_core.config._datefmt import compile_date_format
 from supervisor_core.config._specs import (
     AppSpec,
     DateFormatter,
@@ -15,6 +16,7 @@ from supervisor_core.config._specs import (
     StopPolicy,
     WatchSpec,
 )
+from supervisor_core.config._units import parse_duration, parse_size
 
 __all__ = [
     "AppSpec",
@@ -30,4 +32,7 @@ __all__ = [
     "RestartPolicy",
     "StopPolicy",
     "WatchSpec",
+    "compile_date_format",
+    "parse_duration",
+    "parse_size",
 ]
