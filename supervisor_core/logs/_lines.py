@@ -5,7 +5,7 @@ turns that into lines: never cut in two by a chunk boundary, never merged with t
 A ``\\r\\n`` ending counts as ``\\n``. A line longer than ``max_line`` bytes is emitted as
 several parts; every part but the last ends with :data:`CONTINUATION_MARKER`, so a reader (or
 ``grep``) can tell that the next line in the file is the rest of it. The splitter never holds
-more than ``max_line`` bytes between calls, whatever the child writes.
+more than ``max_line`` bytes (plus a ``\\r``) between calls, whatever the child writes.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class LineSplitter:
 
     @property
     def buffered(self) -> int:
-        """How many bytes of an unterminated line are held (never more than ``max_line``)."""
+        """Bytes of an unterminated line held (at most ``max_line``, plus one for a ``\\r``)."""
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -64,7 +64,7 @@ class LineSplitter:
             if max(map(len, lines)) > self._max_line:
                 lines = self._split_long(lines)
         if len(rest) > self._max_line:
-            rest = self._emit_parts(rest, lines)
+            rest = self._emit_parts(rest, lines, hold_cr=True)
         self._buf = rest
         return lines
 
@@ -85,15 +85,16 @@ class LineSplitter:
                 out.append(self._emit_parts(line, out))
         return out
 
-    def _emit_parts(self, line: bytes, out: list[bytes]) -> bytes:
+    def _emit_parts(self, line: bytes, out: list[bytes], *, hold_cr: bool = False) -> bytes:
         """Append marked parts of ``line`` to ``out``; return what is left (≤ ``max_line``).
 
-        The last byte of ``line`` is always left over, so a ``\\r`` that may be followed by a
-        ``\\n`` in the next chunk is never emitted inside a part.
+        With ``hold_cr`` (an unterminated rest), a trailing ``\\r`` (maybe the first half of
+        ``\\r\\n``) is left over, never put inside a part: the cuts are then the same whatever
+        the chunking.
         """
         limit = self._max_line
         start = 0
-        end = len(line)
+        end = len(line) - 1 if hold_cr and line.endswith(_CR) else len(line)
         while end - start > limit:
             cut = _cut_point(line, start, limit)
             out.append(line[start:cut] + CONTINUATION_MARKER)

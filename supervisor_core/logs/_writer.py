@@ -103,6 +103,7 @@ class RotatingWriter:
         compress: bool,
         on_error: Callable[[str], None] | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
         self.max_size = max_size
@@ -112,6 +113,7 @@ class RotatingWriter:
         self.dropped_lines = 0
         self._on_error = on_error
         self._check_interval = check_interval
+        self._wall_clock = wall_clock
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
         self._regular = True
@@ -248,7 +250,7 @@ class RotatingWriter:
         if self._failing is None or self._lost == 0:
             return head
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._lost_since))
-        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._wall_clock()))
         text = f"[ptm] {self._lost} log lines lost between {since} and {until}: {self._failing}\n"
         return head + text.encode()
 
@@ -262,7 +264,7 @@ class RotatingWriter:
         if self._failing is None:
             self._failing = _reason(exc)
             self._lost = 0
-            self._lost_since = time.time()
+            self._lost_since = self._wall_clock()
             self._report(
                 f"log {self.path}: cannot write ({self._failing}); "
                 "dropping lines until it works again"
@@ -346,7 +348,7 @@ class RotatingWriter:
         return fd
 
     def _rotation_target(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._wall_clock()))
         counter = self._last_counter + 1 if stamp == self._last_stamp else 1
         stem, suffix = _stem_suffix(self.path)
         while True:
