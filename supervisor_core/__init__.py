@@ -1,5 +1,7 @@
 """ptm's engine: supervise processes from an ecosystem file, in a daemon or embedded."""
 
+from supervisor_core._info import ProcessInfo, RunRecord, StateEvent
+from supervisor_core._supervisor import Supervisor
 from supervisor_core._version import __version__
 from supervisor_core.errors import (
     ConfigError,
@@ -15,9 +17,13 @@ __all__ = [
     "ConfigError",
     "LogError",
     "ProcessError",
+    "ProcessInfo",
     "PtmError",
+    "RunRecord",
     "SpawnError",
     "StateError",
+    "StateEvent",
+    "Supervisor",
     "UnknownAppError",
     "__version__",
 ]

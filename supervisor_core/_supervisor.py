@@ -1,0 +1,270 @@
+"""The orchestrator: apps → instances, commands, the event stream.
+
+What ``ptm run`` and the daemon both embed, and what a Python program can use directly::
+
+    async with Supervisor() as sup:
+        await sup.add(load_ecosystem("ecosystem.toml").app("worker"))
+        async with sup.subscribe() as events:
+            async for event in events:
+                print(event.app, event.status)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
+from supervisor_core._instance import Instance, OutputCallback
+from supervisor_core.config._specs import AppSpec
+from supervisor_core.errors import StateError, UnknownAppError
+from supervisor_core.monitor import Monitor
+
+if TYPE_CHECKING:
+    from supervisor_core.logs import LogFiles
+
+__all__ = ["Supervisor"]
+
+NoticeCallback = Callable[[str], None]
+
+
+@dataclass
+class _App:
+    spec: AppSpec
+    instances: list[Instance] = field(default_factory=list)
+
+
+class Supervisor:
+    """Keeps apps alive. An async context manager: leaving it (or cancelling it) stops every
+    process it started, whole trees included.
+
+    ``on_output(app, instance, stream, lines)`` sees every line of output (``ptm run`` prints
+    them); ``on_notice(text)`` gets the supervisor's own remarks (a SIGKILL escalation, a
+    memory restart, a spawn failure). Log files are written when ``log_files`` is given, or
+    by a :class:`~supervisor_core.logs.LogFiles` the supervisor creates when ``write_logs``.
+    """
+
+    def __init__(
+        self,
+        *,
+        ptm_home: Path | None = None,
+        write_logs: bool = True,
+        log_files: LogFiles | None = None,
+        on_output: OutputCallback | None = None,
+        on_notice: NoticeCallback | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ptm_home = ptm_home
+        self._write_logs = write_logs
+        self._log_files = log_files
+        self._own_log_files = False
+        self._on_output = on_output
+        self._on_notice = on_notice
+        self._wall = wall_clock
+        self._apps: dict[str, _App] = {}
+        self._subscribers: set[MemoryObjectSendStream[StateEvent]] = set()
+        self._monitor = Monitor()
+        self._stack: AsyncExitStack | None = None
+        self._tg: TaskGroup | None = None
+        self.dropped_events = 0
+
+    # ----------------------------------------------------------------- lifetime
+    async def __aenter__(self) -> Self:
+        if self._log_files is None and self._write_logs:
+            from supervisor_core.logs import LogFiles
+
+            self._log_files = LogFiles(on_error=self._notice)
+            self._own_log_files = True
+        stack = AsyncExitStack()
+        self._tg = await stack.enter_async_context(anyio.create_task_group())
+        self._stack = stack
+        self._tg.start_soon(self._monitor.run)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._stack is not None and self._tg is not None
+        with anyio.CancelScope(shield=True):
+            await self._each(self._all_instances(), Instance.stop)
+        self._tg.cancel_scope.cancel()
+        try:
+            return await self._stack.__aexit__(exc_type, exc, tb)
+        finally:
+            for send in list(self._subscribers):
+                send.close()
+            if self._own_log_files and self._log_files is not None:
+                self._log_files.close()
+
+    # ----------------------------------------------------------------- apps
+    async def add(self, spec: AppSpec, *, start: bool = True) -> list[ProcessInfo]:
+        """Manage a new app; start its instances unless ``start`` is false."""
+        if spec.name in self._apps:
+            raise StateError(f"an app named {spec.name!r} already exists")
+        app = _App(spec)
+        self._apps[spec.name] = app
+        for index in range(spec.instances):
+            await self._new_instance(app, index)
+        if start:
+            await self._each(app.instances, Instance.start)
+        return self.info(spec.name)
+
+    async def _new_instance(self, app: _App, index: int) -> Instance:
+        assert self._tg is not None, "use the Supervisor as an async context manager"
+        sink = None
+        if self._log_files is not None and app.spec.logs is not None:
+            sink = self._log_files.open_sink(app.spec.name, app.spec.logs, index)
+        inst = Instance(
+            app.spec,
+            index,
+            monitor=self._monitor,
+            emit=self._emit,
+            notice=self._notice,
+            log_sink=sink,
+            on_output=self._on_output,
+            ptm_home=self._ptm_home,
+            wall_clock=self._wall,
+        )
+        app.instances.append(inst)
+        await self._tg.start(inst.run)
+        return inst
+
+    async def start(self, name: str) -> list[ProcessInfo]:
+        await self._each(self._app(name).instances, Instance.start)
+        return self.info(name)
+
+    async def stop(self, name: str) -> list[ProcessInfo]:
+        await self._each(self._app(name).instances, Instance.stop)
+        return self.info(name)
+
+    async def restart(self, name: str, reason: RestartReason = "manual") -> list[ProcessInfo]:
+        insts = self._app(name).instances
+
+        async def one(inst: Instance) -> None:
+            await inst.restart(reason)
+
+        await self._each(insts, one)
+        return self.info(name)
+
+    async def delete(self, name: str) -> None:
+        app = self._app(name)
+        await self._each(app.instances, Instance.delete)
+        del self._apps[name]
+
+    async def stop_all(self) -> None:
+        await self._each(self._all_instances(), Instance.stop)
+
+    async def restart_instance(
+        self, name: str, instance: int, reason: RestartReason = "manual"
+    ) -> ProcessInfo:
+        inst = self._instance(name, instance)
+        await inst.restart(reason)
+        return inst.info()
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def names(self) -> list[str]:
+        return list(self._apps)
+
+    def spec(self, name: str) -> AppSpec:
+        return self._app(name).spec
+
+    def processes(self) -> list[ProcessInfo]:
+        """A snapshot of every instance of every app."""
+        return [inst.info() for inst in self._all_instances()]
+
+    def info(self, name: str) -> list[ProcessInfo]:
+        return [inst.info() for inst in self._app(name).instances]
+
+    def runs(self, name: str, instance: int = 0) -> list[RunRecord]:
+        """The recent runs of one instance, oldest first (pid, times, exit code, reason)."""
+        return list(self._instance(name, instance).runs)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, max_buffer: int = 1000
+    ) -> AsyncIterator[MemoryObjectReceiveStream[StateEvent]]:
+        """Receive every state change from now on. A subscriber that falls ``max_buffer``
+        events behind loses the newest ones (counted in ``dropped_events``); supervision
+        never waits for it."""
+        send, receive = anyio.create_memory_object_stream[StateEvent](max_buffer)
+        self._subscribers.add(send)
+        try:
+            yield receive
+        finally:
+            self._subscribers.discard(send)
+            send.close()
+            receive.close()
+
+    async def wait_until(
+        self, predicate: Callable[[list[ProcessInfo]], bool], timeout: float = math.inf
+    ) -> list[ProcessInfo]:
+        """Wait until ``predicate(self.processes())`` holds (checked at each state change)."""
+        with anyio.fail_after(timeout):
+            async with self.subscribe() as events:
+                while not predicate(snapshot := self.processes()):
+                    await events.receive()
+                return snapshot
+
+    # ----------------------------------------------------------------- internals
+    def _app(self, name: str) -> _App:
+        try:
+            return self._apps[name]
+        except KeyError:
+            raise UnknownAppError(f"no app named {name!r}") from None
+
+    def _instance(self, name: str, instance: int) -> Instance:
+        insts = self._app(name).instances
+        if not 0 <= instance < len(insts):
+            raise UnknownAppError(f"app {name!r} has no instance {instance}")
+        return insts[instance]
+
+    def _all_instances(self) -> list[Instance]:
+        return [inst for app in self._apps.values() for inst in app.instances]
+
+    async def _each(
+        self, insts: Sequence[Instance], action: Callable[[Instance], Awaitable[None]]
+    ) -> None:
+        """Run ``action`` on every instance at once; the first error is raised after all
+        have finished."""
+        errors: list[BaseException] = []
+
+        async def one(inst: Instance) -> None:
+            try:
+                await action(inst)
+            except Exception as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for inst in insts:
+                tg.start_soon(one, inst)
+        if errors:
+            raise errors[0]
+
+    def _emit(self, event: StateEvent) -> None:
+        for send in list(self._subscribers):
+            try:
+                send.send_nowait(event)
+            except anyio.WouldBlock:
+                self.dropped_events += 1
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self._subscribers.discard(send)
+
+    def _notice(self, text: str) -> None:
+        if self._on_notice is not None:
+            with contextlib.suppress(Exception):
+                self._on_notice(text)

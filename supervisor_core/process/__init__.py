@@ -1,0 +1,37 @@
+"""One managed process: spawning, the state machine, stopping a whole tree."""
+
+from supervisor_core.process._spawn import RUN_ID_VAR, build_env, spawn
+from supervisor_core.process._state import (
+    Event,
+    ExitDecision,
+    Status,
+    backoff_delay,
+    decide_after_exit,
+    transition,
+)
+from supervisor_core.process._tree import (
+    TreeStopReport,
+    descendant_pids,
+    descendants,
+    find_marked,
+    stop_tree,
+    wait_gone,
+)
+
+__all__ = [
+    "RUN_ID_VAR",
+    "Event",
+    "ExitDecision",
+    "Status",
+    "TreeStopReport",
+    "backoff_delay",
+    "build_env",
+    "decide_after_exit",
+    "descendant_pids",
+    "descendants",
+    "find_marked",
+    "spawn",
+    "stop_tree",
+    "transition",
+    "wait_gone",
+]

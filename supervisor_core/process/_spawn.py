@@ -1,0 +1,73 @@
+"""Spawning one instance: its own session and process group, its environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anyio
+from anyio.abc import Process
+
+from supervisor_core.errors import SpawnError
+
+__all__ = ["RUN_ID_VAR", "build_env", "spawn"]
+
+RUN_ID_VAR = "PTM_RUN_ID"
+"""Every run gets a unique id in this variable: descendants inherit it, so a process that
+escaped the process group (setsid, double fork) is still found and stopped."""
+
+
+def build_env(
+    *,
+    app: str,
+    instance: int,
+    app_env: Mapping[str, str],
+    run_id: str,
+    ptm_home: str | None = None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of one run.
+
+    The supervisor's own environment, then ``PYTHONUNBUFFERED=1`` (so Python output reaches
+    the logs at once), then the app's ``env``; ptm's identity variables come last and win.
+    """
+    env = dict(os.environ if base is None else base)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(app_env)
+    env["PTM_APP_NAME"] = app
+    env["PTM_INSTANCE"] = str(instance)
+    env["NODE_APP_INSTANCE"] = str(instance)
+    if ptm_home is not None:
+        env["PTM_HOME"] = ptm_home
+    env[RUN_ID_VAR] = run_id
+    return env
+
+
+async def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    pass_fds: Sequence[int] = (),
+) -> Process:
+    """Start ``argv`` in a new session (so its pid is its process-group id).
+
+    stdin is /dev/null; stdout and stderr are pipes that the caller must drain.
+    Raises SpawnError (never OSError) when the program cannot be executed.
+    """
+    try:
+        return await anyio.open_process(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            pass_fds=pass_fds,
+        )
+    except OSError as exc:
+        what = exc.strerror or str(exc)
+        raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {what}") from exc

@@ -1,0 +1,236 @@
+"""Finding and stopping a whole process tree, including what escaped the process group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import anyio
+import psutil
+from anyio.abc import Process
+
+from supervisor_core.process._spawn import RUN_ID_VAR
+
+__all__ = [
+    "TreeStopReport",
+    "descendants",
+    "find_marked",
+    "stop_tree",
+    "wait_gone",
+]
+
+_GRACE_AFTER_KILL = 5.0
+"""How long to wait for SIGKILLed processes to disappear (they cannot refuse)."""
+
+
+def _children_pids(pid: int) -> list[int] | None:
+    """Direct children from /proc/PID/task/*/children; None when the kernel lacks the file."""
+    out: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                out.extend(int(x) for x in fh.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}"):
+                return out
+            return None
+        except OSError:
+            continue
+    return out
+
+
+def descendant_pids(pid: int) -> list[int]:
+    """Every descendant pid of ``pid`` (not ``pid`` itself), cheaply.
+
+    Reads only the tree's own /proc entries when the kernel offers ``children`` files, so the
+    cost grows with the tree, not with the number of processes on the machine.
+    """
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        parent = stack.pop()
+        kids = _children_pids(parent)
+        if kids is None:  # no CONFIG_PROC_CHILDREN: fall back to psutil's full scan
+            try:
+                return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+            except psutil.Error:
+                return []
+        found.extend(kids)
+        stack.extend(kids)
+    return found
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """psutil handles of every descendant of ``pid`` (their create time pinned now)."""
+    procs: list[psutil.Process] = []
+    for child in descendant_pids(pid):
+        with contextlib.suppress(psutil.Error):
+            procs.append(psutil.Process(child))
+    return procs
+
+
+def find_marked(run_id: str, *, since: float) -> list[psutil.Process]:
+    """Processes of this user created at or after ``since`` whose environment carries
+    ``PTM_RUN_ID=run_id``: the descendants of a run, even those that left its tree."""
+    needle = f"{RUN_ID_VAR}={run_id}".encode()
+    uid = os.getuid()
+    found: list[psutil.Process] = []
+    for proc in psutil.process_iter(["uids", "create_time"]):
+        info = proc.info
+        uids = info.get("uids")
+        created = info.get("create_time")
+        if uids is None or uids.real != uid or created is None or created < since - 1.0:
+            continue
+        try:
+            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+                if needle in fh.read().split(b"\0"):
+                    found.append(proc)
+        except OSError:
+            continue
+    return found
+
+
+async def wait_gone(procs: Iterable[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until each process has exited (pidfd: no polling); return those still alive."""
+    pending = list(procs)
+    with anyio.move_on_after(timeout):
+        for proc in pending:
+            await _wait_one(proc)
+    return [p for p in pending if _is_alive(p)]
+
+
+def _is_alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+async def _wait_one(proc: psutil.Process) -> None:
+    if not _is_alive(proc):
+        return
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:
+        return
+    except OSError:  # pidfd unsupported: fall back to psutil's polling wait in a thread
+        with contextlib.suppress(psutil.Error):
+            await anyio.to_thread.run_sync(proc.wait, None, abandon_on_cancel=True)
+        return
+    try:
+        if not _is_alive(proc):  # pid reused between the check and pidfd_open
+            return
+        await anyio.wait_readable(fd)
+    finally:
+        os.close(fd)
+
+
+def _signal(procs: Iterable[psutil.Process], sig: int) -> None:
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)  # psutil checks the create time: never a reused pid
+
+
+def _killpg(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class TreeStopReport:
+    """What stopping a tree took."""
+
+    escalated: bool
+    """SIGKILL was needed (something outlived kill_timeout)."""
+    killed: int
+    """How many processes got SIGKILL."""
+    survivors: int
+    """Processes still alive even after SIGKILL (should be 0; unkillable D-state)."""
+
+
+async def stop_tree(
+    process: Process | None,
+    *,
+    pgid: int,
+    run_id: str,
+    started_at: float,
+    sig: int,
+    timeout: float,
+    known: Iterable[psutil.Process] = (),
+) -> TreeStopReport:
+    """Stop one run's whole tree: ``sig`` to the group and every known descendant, wait up
+    to ``timeout``, then SIGKILL whatever is left, including processes that left the group.
+
+    Shielded from cancellation: once started, it finishes, so cancelling a supervisor never
+    leaves an orphan behind.
+    """
+    with anyio.CancelScope(shield=True):
+        report = await _stop_tree(
+            process,
+            pgid=pgid,
+            run_id=run_id,
+            started_at=started_at,
+            sig=sig,
+            timeout=timeout,
+            known=known,
+        )
+    return report
+
+
+async def _stop_tree(
+    process: Process | None,
+    *,
+    pgid: int,
+    run_id: str,
+    started_at: float,
+    sig: int,
+    timeout: float,
+    known: Iterable[psutil.Process] = (),
+) -> TreeStopReport:
+    members: dict[int, psutil.Process] = {}
+    for proc in [*known, *descendants(pgid), *find_marked(run_id, since=started_at)]:
+        members.setdefault(proc.pid, proc)
+    _killpg(pgid, sig)
+    _signal(members.values(), sig)
+
+    deadline = anyio.current_time() + timeout
+    if process is not None and process.returncode is None:
+        with anyio.move_on_after(timeout):
+            await process.wait()
+    remaining = max(deadline - anyio.current_time(), 0.0)
+    survivors = await wait_gone(list(members.values()), remaining)
+    main_alive = process is not None and process.returncode is None
+    if not survivors and not main_alive:
+        # Children forked during the grace period are found by their mark.
+        late = [p for p in find_marked(run_id, since=started_at) if _is_alive(p)]
+        if not late:
+            return TreeStopReport(escalated=False, killed=0, survivors=0)
+        survivors = late
+
+    # Escalate: SIGKILL to the group, then to every survivor and marked process.
+    _killpg(pgid, signal.SIGKILL)
+    for proc in find_marked(run_id, since=started_at):
+        members.setdefault(proc.pid, proc)
+    targets = [p for p in {**members, **{p.pid: p for p in survivors}}.values() if _is_alive(p)]
+    _signal(targets, signal.SIGKILL)
+    if process is not None and process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with anyio.move_on_after(_GRACE_AFTER_KILL):
+            await process.wait()
+    left = await wait_gone(targets, _GRACE_AFTER_KILL)
+    return TreeStopReport(
+        escalated=True,
+        killed=len(targets) + (1 if main_alive else 0),
+        survivors=len(left),
+    )

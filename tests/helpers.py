@@ -1,0 +1,88 @@
+"""Building blocks for tests that run real child processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import textwrap
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import psutil
+
+from supervisor_core.config import (
+    AppSpec,
+    MemoryPolicy,
+    RestartPolicy,
+    StopPolicy,
+)
+from supervisor_core.config._specs import LogSpec
+
+
+def python_app(
+    tmp_path: Path,
+    name: str,
+    code: str,
+    *,
+    restart: RestartPolicy | None = None,
+    stop: StopPolicy | None = None,
+    memory: MemoryPolicy | None = None,
+    instances: int = 1,
+    env: dict[str, str] | None = None,
+    logs: LogSpec | None = None,
+    args: tuple[str, ...] = (),
+) -> AppSpec:
+    """An app running ``code`` (dedented) with this Python."""
+    script = tmp_path / f"{name}.py"
+    script.write_text(textwrap.dedent(code))
+    return AppSpec(
+        name=name,
+        argv=(sys.executable, str(script), *args),
+        cwd=tmp_path,
+        script=str(script),
+        instances=instances,
+        env=env or {},
+        restart=restart or RestartPolicy(),
+        stop=stop or StopPolicy(kill_timeout=2.0),
+        memory=memory or MemoryPolicy(),
+        logs=logs,
+    )
+
+
+class Output:
+    """Collects every output line a supervisor reports; tests wait on it with a deadline."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+        self._changed = anyio.Event()
+
+    def __call__(self, app: str, instance: int, stream: str, lines: list[bytes]) -> None:
+        self.lines[(app, stream)].extend(lines)
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def of(self, app: str, stream: str = "out") -> list[bytes]:
+        return self.lines[(app, stream)]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        with anyio.fail_after(timeout):
+            while not predicate():
+                await self._changed.wait()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def kill_if_alive(pids: list[int]) -> None:
+    """Last-resort cleanup of processes a test started (by pid, never by name)."""
+    for pid in pids:
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
