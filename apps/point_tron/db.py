@@ -1,0 +1,359 @@
+"""Point-Tron's SQLite database: two connections, numbered migrations, the ingest batch write.
+
+Tables are the original Node app's (users, blocks, daily_stats, block_points, config), so a
+database it created keeps working; migration 2 adds blocks.witness_address and
+blocks.tx_count. `PRAGMA user_version` holds the number of the last migration applied; each
+migration runs in its own transaction. The `write` connection is the one writer (ingest,
+users, config) and hands out transactions one at a time; `read` is query-only, for the API.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+import anyio
+
+from point_tron.chain import Block, StoredBlock, point_change
+
+__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "SCHEMA_VERSION", "Database", "LastStored"]
+
+BUSY_TIMEOUT_MS = 5000
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class LastStored:
+    """The highest block stored and the running score after it (0 on an empty database)."""
+
+    block_number: int | None
+    cumulative_score: int
+
+
+async def _m1_original_schema(conn: aiosqlite.Connection) -> None:
+    """The original app's tables, exactly (IF NOT EXISTS: an old database already has them)."""
+    for statement in (
+        """CREATE TABLE IF NOT EXISTS users (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            username VARCHAR(50) UNIQUE NOT NULL,
+            password VARCHAR(255) NOT NULL,
+            created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+            updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)""",
+        """CREATE TABLE IF NOT EXISTS blocks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            block_number BIGINT UNIQUE NOT NULL,
+            block_hash VARCHAR(66) NOT NULL,
+            timestamp BIGINT NOT NULL,
+            last_digit INTEGER NOT NULL,
+            is_odd BOOLEAN NOT NULL,
+            created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)""",
+        """CREATE TABLE IF NOT EXISTS daily_stats (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            date DATE UNIQUE NOT NULL,
+            total_blocks INTEGER DEFAULT 0,
+            odd_count INTEGER DEFAULT 0,
+            even_count INTEGER DEFAULT 0,
+            updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)""",
+        """CREATE TABLE IF NOT EXISTS config (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key VARCHAR(100) UNIQUE NOT NULL,
+            value TEXT NOT NULL,
+            description VARCHAR(255),
+            updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)""",
+        """CREATE TABLE IF NOT EXISTS block_points (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            block_number BIGINT UNIQUE NOT NULL,
+            block_hash VARCHAR(66) NOT NULL,
+            timestamp BIGINT NOT NULL,
+            last_digit INTEGER NOT NULL,
+            is_odd BOOLEAN NOT NULL,
+            point_change INTEGER NOT NULL,
+            cumulative_score INTEGER NOT NULL,
+            created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)""",
+        "CREATE INDEX IF NOT EXISTS idx_blocks_timestamp ON blocks(timestamp)",
+        "CREATE INDEX IF NOT EXISTS idx_block_points_timestamp ON block_points(timestamp)",
+    ):
+        await conn.execute(statement)
+
+
+async def _m2_block_details(conn: aiosqlite.Connection) -> None:
+    """witness_address and tx_count; drop indexes that UNIQUE already gives; score old blocks."""
+    async with conn.execute("PRAGMA table_info(blocks)") as cursor:
+        columns = {row[1] for row in await cursor.fetchall()}
+    if "witness_address" not in columns:
+        await conn.execute(
+            "ALTER TABLE blocks ADD COLUMN witness_address VARCHAR(42) NOT NULL DEFAULT ''"
+        )
+    if "tx_count" not in columns:
+        await conn.execute("ALTER TABLE blocks ADD COLUMN tx_count INTEGER NOT NULL DEFAULT 0")
+    for index in ("idx_blocks_number", "idx_block_points_number", "idx_daily_stats_date"):
+        await conn.execute(f"DROP INDEX IF EXISTS {index}")
+    # The original rebuilt block_points from blocks at start when it was empty; do it once,
+    # here, in this migration's transaction.
+    await conn.execute(
+        """INSERT INTO block_points (block_number, block_hash, timestamp, last_digit, is_odd,
+                                     point_change, cumulative_score)
+           SELECT block_number, block_hash, timestamp, last_digit, is_odd,
+                  CASE WHEN is_odd THEN -1 ELSE 1 END,
+                  SUM(CASE WHEN is_odd THEN -1 ELSE 1 END)
+                      OVER (ORDER BY block_number ROWS UNBOUNDED PRECEDING)
+           FROM blocks WHERE NOT EXISTS (SELECT 1 FROM block_points)"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_m1_original_schema, _m2_block_details)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """The two connections. Make one with `await Database.open(path)`; `await close()`."""
+
+    write: aiosqlite.Connection
+    read: aiosqlite.Connection
+
+    def __init__(self, path: Path, write: aiosqlite.Connection, read: aiosqlite.Connection):
+        self.path = path
+        self.write = write
+        self.read = read
+        self._write_lock = anyio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        """Create the folder, connect twice, set WAL/synchronous/busy_timeout, migrate."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write = await _connect(path)
+        try:
+            await write.execute("PRAGMA journal_mode=WAL")
+            await _migrate(write)
+            read = await _connect(path)
+        except BaseException:
+            await write.close()
+            raise
+        await read.execute("PRAGMA query_only=ON")
+        return cls(path, write, read)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._write_lock:
+            await self.write.close()
+        await self.read.close()
+
+    async def is_connected(self) -> bool:
+        if self._closed:
+            return False
+        try:
+            async with self.read.execute("SELECT 1") as cursor:
+                return await cursor.fetchone() == (1,)
+        except (sqlite3.Error, ValueError):
+            return False
+
+    async def schema_version(self) -> int:
+        async with self.read.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE on the writer; COMMIT on success, ROLLBACK on any exception.
+
+        One transaction at a time: others wait. The commit is shielded from cancellation,
+        so a cancelled caller never leaves a transaction open.
+        """
+        async with self._write_lock:
+            await self.write.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.write
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self.write.rollback()
+                raise
+            with anyio.CancelScope(shield=True):
+                await self.write.commit()
+
+    async def get_config(self, key: str) -> str | None:
+        async with self.read.execute("SELECT value FROM config WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_config(self, key: str, value: str, description: str = "") -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                """INSERT INTO config (key, value, description, updated_at)
+                   VALUES (?, ?, ?, CURRENT_TIMESTAMP)
+                   ON CONFLICT(key) DO UPDATE SET value = excluded.value,
+                       description = excluded.description, updated_at = CURRENT_TIMESTAMP""",
+                (key, value, description),
+            )
+
+    async def last_stored(self) -> LastStored:
+        """The highest stored block number and the running score of the last block_points row."""
+        return await _last_stored(self.read)
+
+    async def insert_blocks(self, blocks: Iterable[Block], stats_tz: ZoneInfo) -> list[StoredBlock]:
+        """Store blocks above the highest stored one, in one transaction; the rows inserted.
+
+        blocks, block_points (the score continues from the last stored row) and daily_stats
+        (keyed by each block's own date in `stats_tz`) change together or not at all. Blocks
+        at or below the highest stored number are skipped, so a replayed batch counts nothing
+        twice; `ON CONFLICT DO NOTHING` and a row-count check guard the same rule.
+        """
+        ordered = sorted({block.number: block for block in blocks}.values(), key=_number)
+        if not ordered:
+            return []
+        shield = anyio.CancelScope(shield=True)
+        with shield:
+            async with self.transaction() as conn:
+                last = await _last_stored(conn)
+                fresh = [
+                    b for b in ordered if last.block_number is None or b.number > last.block_number
+                ]
+                if not fresh:
+                    return []
+                stored = _score(fresh, last.cumulative_score)
+                await _write_rows(conn, stored, stats_tz)
+        return stored
+
+    async def prune(self, older_than_ms: int) -> tuple[int, int]:
+        """Delete blocks and block_points rows with timestamp < older_than_ms.
+
+        The highest row of each table is always kept: it is where ingest resumes and where
+        the running score continues. Returns (blocks deleted, block_points deleted).
+        """
+        async with self.transaction() as conn:
+            blocks = await conn.execute(
+                """DELETE FROM blocks WHERE timestamp < ?
+                   AND block_number < (SELECT MAX(block_number) FROM blocks)""",
+                (older_than_ms,),
+            )
+            points = await conn.execute(
+                """DELETE FROM block_points WHERE timestamp < ?
+                   AND block_number < (SELECT MAX(block_number) FROM block_points)""",
+                (older_than_ms,),
+            )
+            return blocks.rowcount, points.rowcount
+
+
+def _number(block: Block) -> int:
+    return block.number
+
+
+def _score(blocks: Sequence[Block], score: int) -> list[StoredBlock]:
+    stored = []
+    for block in blocks:
+        change = point_change(block.is_odd)
+        score += change
+        stored.append(StoredBlock(block, change, score))
+    return stored
+
+
+async def _write_rows(
+    conn: aiosqlite.Connection, stored: Sequence[StoredBlock], stats_tz: ZoneInfo
+) -> None:
+    cursor = await conn.executemany(
+        """INSERT INTO blocks (block_number, block_hash, timestamp, last_digit, is_odd,
+                               witness_address, tx_count)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(block_number) DO NOTHING""",
+        [
+            (
+                b.number,
+                b.hash,
+                b.timestamp_ms,
+                b.last_digit,
+                int(b.is_odd),
+                b.witness_address,
+                b.tx_count,
+            )
+            for b in (s.block for s in stored)
+        ],
+    )
+    if cursor.rowcount != len(stored):
+        raise sqlite3.IntegrityError(
+            f"blocks: {len(stored) - cursor.rowcount} of {len(stored)} rows already present"
+        )
+    cursor = await conn.executemany(
+        """INSERT INTO block_points (block_number, block_hash, timestamp, last_digit, is_odd,
+                                     point_change, cumulative_score)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(block_number) DO NOTHING""",
+        [
+            (
+                s.block.number,
+                s.block.hash,
+                s.block.timestamp_ms,
+                s.block.last_digit,
+                int(s.block.is_odd),
+                s.point_change,
+                s.cumulative_score,
+            )
+            for s in stored
+        ],
+    )
+    if cursor.rowcount != len(stored):
+        raise sqlite3.IntegrityError(
+            f"block_points: {len(stored) - cursor.rowcount} of {len(stored)} rows already present"
+        )
+    days: dict[str, list[int]] = {}
+    for s in stored:
+        day = datetime.fromtimestamp(s.block.timestamp_ms / 1000, stats_tz).strftime("%Y-%m-%d")
+        counts = days.setdefault(day, [0, 0])
+        counts[0 if s.block.is_odd else 1] += 1
+    await conn.executemany(
+        """INSERT INTO daily_stats (date, total_blocks, odd_count, even_count, updated_at)
+           VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)
+           ON CONFLICT(date) DO UPDATE SET
+               total_blocks = total_blocks + excluded.total_blocks,
+               odd_count = odd_count + excluded.odd_count,
+               even_count = even_count + excluded.even_count,
+               updated_at = CURRENT_TIMESTAMP""",
+        [(day, odd + even, odd, even) for day, (odd, even) in days.items()],
+    )
+
+
+async def _last_stored(conn: aiosqlite.Connection) -> LastStored:
+    async with conn.execute(
+        """SELECT (SELECT MAX(block_number) FROM blocks),
+                  (SELECT MAX(block_number) FROM block_points),
+                  (SELECT cumulative_score FROM block_points
+                   ORDER BY block_number DESC LIMIT 1)"""
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    numbers = [n for n in (row[0], row[1]) if n is not None]
+    return LastStored(max(numbers) if numbers else None, int(row[2] or 0))
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    for number, migration in enumerate(MIGRATIONS, start=1):
+        if number <= version:
+            continue
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            await migration(conn)
+            await conn.execute(f"PRAGMA user_version={number}")
+        except BaseException:
+            await conn.rollback()
+            raise
+        await conn.commit()
