@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from supervisor_core.errors import LogError
-from supervisor_core.logs import RotatingWriter, _writer, rotated_files
+from supervisor_core.logs import RotatingWriter, rotated_files
 
 
 class Errors(list[str]):
@@ -221,7 +221,7 @@ def test_external_mv_is_noticed_without_reopen(tmp_path: Path) -> None:
     writer.write(b"first\n")
     moved = tmp_path / "rot.log.1"
     path.rename(moved)
-    lines = []
+    lines: list[bytes] = []
     deadline = time.monotonic() + 10
     while not path.exists():
         assert time.monotonic() < deadline, "the writer never noticed the move"
@@ -302,7 +302,7 @@ def test_full_disk_is_reported_once_counted_and_noted_on_recovery(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     disk = FullDisk()
-    monkeypatch.setattr(_writer.os, "write", disk)
+    monkeypatch.setattr("supervisor_core.logs._writer.os.write", disk)
     path = tmp_path / "full.log"
     errors = Errors()
     writer = RotatingWriter(
@@ -331,7 +331,7 @@ def test_full_disk_in_the_middle_of_a_batch_ends_the_cut_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     disk = FullDisk()
-    monkeypatch.setattr(_writer.os, "write", disk)
+    monkeypatch.setattr("supervisor_core.logs._writer.os.write", disk)
     path = tmp_path / "full.log"
     errors = Errors()
     writer = RotatingWriter(
@@ -360,7 +360,7 @@ def test_failed_writes_are_retried_only_once_per_interval(
         calls.append(fd)
         return disk(fd, data)
 
-    monkeypatch.setattr(_writer.os, "write", counting)
+    monkeypatch.setattr("supervisor_core.logs._writer.os.write", counting)
     writer = RotatingWriter(
         tmp_path / "x.log", max_size=0, max_files=3, compress=False, check_interval=3600
     )
@@ -384,7 +384,7 @@ def test_permission_denied_on_open_is_reported_and_retried(
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
         return real_open(file, flags, mode)
 
-    monkeypatch.setattr(_writer.os, "open", fake_open)
+    monkeypatch.setattr("supervisor_core.logs._writer.os.open", fake_open)
     errors = Errors()
     writer = RotatingWriter(
         path, max_size=0, max_files=3, compress=False, on_error=errors, check_interval=0
@@ -408,7 +408,7 @@ def test_gzip_failure_keeps_the_plain_file_and_is_reported(
     def broken_gzip(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EIO, "simulated gzip failure")
 
-    monkeypatch.setattr(_writer.gzip, "GzipFile", broken_gzip)
+    monkeypatch.setattr("supervisor_core.logs._writer.gzip.GzipFile", broken_gzip)
     path = tmp_path / "z.log"
     errors = Errors()
     writer = RotatingWriter(path, max_size=10, max_files=5, compress=True, on_error=errors)
@@ -453,7 +453,7 @@ def test_truncate_failure_raises_log_error(tmp_path: Path, monkeypatch: pytest.M
     def no_truncate(fd: int, length: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(_writer.os, "ftruncate", no_truncate)
+    monkeypatch.setattr("supervisor_core.logs._writer.os.ftruncate", no_truncate)
     path = tmp_path / "t.log"
     writer = RotatingWriter(path, max_size=0, max_files=1, compress=False)
     with pytest.raises(LogError, match=r"t\.log: cannot truncate: Input/output error"):
