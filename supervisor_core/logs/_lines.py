@@ -32,6 +32,23 @@ def _cut_point(buf: bytes, start: int, limit: int) -> int:
     return cut
 
 
+def _may_hold_a_long_line(data: bytes, last_newline: int, limit: int) -> bool:
+    """Whether ``data[:last_newline]`` may hold a line longer than ``limit``.
+
+    Hops from newline to newline in windows of ``limit`` bytes (a few C-level ``rfind`` calls
+    per chunk instead of a length check per line). Counts a ``\\r`` as part of the line, so
+    it may say yes for a line that is ``limit`` long once its ``\\r`` is gone; never says no
+    wrongly.
+    """
+    pos = 0
+    while last_newline - pos > limit:
+        newline = data.rfind(_LF, pos, pos + limit + 1)
+        if newline < 0:
+            return True
+        pos = newline + 1
+    return False
+
+
 class LineSplitter:
     """Feed it chunks, get back complete lines (without their ``\\n``)."""
 
@@ -61,7 +78,10 @@ class LineSplitter:
         if lines:
             if _CR in data:
                 lines = [line[:-1] if line.endswith(_CR) else line for line in lines]
-            if max(map(len, lines)) > self._max_line:
+            last_newline = len(data) - len(rest) - 1
+            if last_newline > self._max_line and _may_hold_a_long_line(
+                data, last_newline, self._max_line
+            ):
                 lines = self._split_long(lines)
         if len(rest) > self._max_line:
             rest = self._emit_parts(rest, lines, hold_cr=True)
