@@ -169,7 +169,8 @@ class Chain:
     def head(self) -> int:
         if self.stalled:
             return self._base
-        return self._base + int((self._clock() - self._since) * 1000 // self.spec.interval_ms)
+        elapsed_ms = (self._clock() - self._since) * 1000 + 1e-6  # absorb float rounding
+        return self._base + int(elapsed_ms // self.spec.interval_ms)
 
     def _settle(self) -> None:
         """Fold the blocks produced so far into the base, keeping the partial interval."""

@@ -105,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _serve(server: SimServer) -> None:
-    async with anyio.create_task_group() as tg:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as tg:
             url = await tg.start(server.serve)
             print(f"tron-sim listening on {url}", flush=True)
             tg.start_soon(_stop_on_signal, signals, server)
