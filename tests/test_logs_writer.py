@@ -440,6 +440,24 @@ def test_a_fifo_is_written_but_never_rotated(tmp_path: Path) -> None:
     assert errors == []
 
 
+def test_a_fifo_without_reader_does_not_hang_and_is_retried(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    errors = Errors()
+    writer = RotatingWriter(
+        fifo, max_size=0, max_files=1, compress=False, on_error=errors, check_interval=0
+    )
+    assert len(errors) == 1
+    assert "No such device or address" in errors[0]
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        writer.write(b"hello\n")
+        writer.close()
+        assert os.read(reader, 100) == b"hello\n"
+    finally:
+        os.close(reader)
+
+
 def test_write_after_close_is_dropped_not_raised(tmp_path: Path) -> None:
     writer = RotatingWriter(tmp_path / "c.log", max_size=0, max_files=1, compress=False)
     writer.close()

@@ -39,7 +39,9 @@ FILE_MODE = 0o640
 DEFAULT_CHECK_INTERVAL = 0.5
 """Seconds between checks that the path still names our file, and between retries after errors."""
 
-_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
+# O_NONBLOCK only so that opening a FIFO nobody reads fails (ENXIO) instead of hanging;
+# the descriptor is made blocking again right after.
 _NL = b"\n"
 
 
@@ -213,7 +215,7 @@ class RotatingWriter:
                 and self.size > 0
                 and self.size + len(data) > self.max_size
             ):
-                fd = self._rotate(now)
+                fd = self._rotate(fd, now)
             if self._failing is not None or self._cut_line:
                 self._write_all(fd, self._recovery_notice())
                 self._failing = None
@@ -279,6 +281,7 @@ class RotatingWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, _OPEN_FLAGS, FILE_MODE)
         try:
+            os.set_blocking(fd, True)
             st = os.fstat(fd)
         except OSError:
             os.close(fd)
@@ -315,10 +318,8 @@ class RotatingWriter:
 
     # -- rotation ---------------------------------------------------------------------------
 
-    def _rotate(self, now: float) -> int:
+    def _rotate(self, fd: int, now: float) -> int:
         """Rename the full file away and open a fresh one; returns the descriptor to write to."""
-        fd = self._fd
-        assert fd is not None
         if self._rotate_failing and now < self._rotate_retry_at:
             return fd
         try:
