@@ -1,0 +1,181 @@
+"""The Starlette application: routes, middleware, error handling and the WebSocket hub.
+
+Layers, outermost first: security headers → catch-all (no exception ever escapes as an
+HTML 500; it is logged and answered with the JSON envelope) → API auth (401 on ``/api/``
+without a valid bearer token) → Starlette's HTTPException handling (JSON 400/404/405) →
+routes. The lifespan runs the hub that forwards the poller's new blocks to WebSocket clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from point_tron.auth import ApiAuthMiddleware, RateLimiter
+from point_tron.routes import auth as auth_routes
+from point_tron.routes import blocks as block_routes
+from point_tron.routes import config as config_routes
+from point_tron.routes import health as health_routes
+from point_tron.routes import pages as page_routes
+from point_tron.routes import system as system_routes
+from point_tron.routes._common import fail
+from point_tron.ws import WebSocketHub
+
+__all__ = ["LOGIN_RATE_LIMIT", "SECURITY_HEADERS", "AppState", "create_app"]
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+LOGIN_RATE_LIMIT = 200  # requests per minute per client on POST /api/auth/login
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS: dict[str, str] = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": CSP,
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+}
+
+
+@dataclass
+class AppState:
+    """What every handler reaches through ``request.app.state.pt``."""
+
+    settings: Any  # point_tron.config.Settings
+    db: Any  # point_tron.db.Database
+    poller: Any  # point_tron.ingest.Poller
+    started_at: float  # time.time() when the service started (for uptime)
+    login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(LOGIN_RATE_LIMIT, 60.0))
+    hub: WebSocketHub = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hub = WebSocketHub(self)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_api = scope.get("path", "").startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = dict(SECURITY_HEADERS)
+                if is_api:
+                    extra["cache-control"] = "no-store"
+                for name, value in extra.items():
+                    if name.encode() not in present:
+                        headers.append((name.encode(), value.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class CatchAllMiddleware:
+    """Log any exception a handler raises and answer 500 in the JSON envelope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] in ("http.response.start", "websocket.accept", "websocket.close"):
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.exception(
+                "unhandled error",
+                extra={"fields": {"path": scope.get("path"), "error": repr(exc)}},
+            )
+            if started:
+                return
+            if scope["type"] == "http":
+                await fail("internal server error", 500)(scope, receive, send)
+            elif scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1011, "reason": "internal error"})
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"not found: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"method not allowed: {request.method} {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return fail(message, exc.status_code, headers=dict(exc.headers or {}))
+
+
+async def _websocket_endpoint(websocket: WebSocket) -> None:
+    await websocket.app.state.pt.hub.serve(websocket)
+
+
+def create_app(settings: Any, db: Any, poller: Any, *, started_at: float) -> Starlette:
+    """Point-Tron's ASGI app over an open ``Database`` and a ``Poller`` (running or not)."""
+    state = AppState(settings=settings, db=db, poller=poller, started_at=started_at)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tg:
+            await tg.start(state.hub.run)
+            try:
+                yield
+            finally:
+                await state.hub.close_all()
+                tg.cancel_scope.cancel()
+
+    routes: list[BaseRoute] = [
+        *health_routes.routes,
+        *auth_routes.routes,
+        *block_routes.routes,
+        *config_routes.routes,
+        *system_routes.routes,
+        *page_routes.routes,
+        WebSocketRoute("/ws", _websocket_endpoint),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(CatchAllMiddleware),
+            Middleware(ApiAuthMiddleware),
+        ],
+        exception_handlers={HTTPException: _http_exception},
+        lifespan=lifespan,
+    )
+    app.state.pt = state
+    return app

@@ -1,0 +1,77 @@
+"""JSON-lines logging for Point-Tron.
+
+One JSON object per line: ``{"timestamp", "level", "logger", "message", ...extra}``. Lines go
+to stdout, and also to ``<LOG_DIR>/point-tron.log`` (rotated at midnight, 30 kept) when
+``LOG_DIR`` is set. Only ``main`` calls :func:`configure_logging`; library modules just use
+``logging.getLogger(__name__)`` and pass structured fields with ``extra={"fields": {...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["JsonFormatter", "configure_logging"]
+
+LOG_FILE_NAME = "point-tron.log"
+
+
+class JsonFormatter(logging.Formatter):
+    """Format a record as one JSON line; ``record.fields`` (a dict) is merged in."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC)
+        entry: dict[str, Any] = {
+            "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                entry.setdefault(str(key), value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(
+    level: str, log_dir: Path | None, *, stream: TextIO | None = None
+) -> list[logging.Handler]:
+    """Route every logger (ours and uvicorn's) to JSON lines at ``level``.
+
+    Returns the handlers installed on the root logger (so tests can remove them).
+    """
+    formatter = JsonFormatter()
+    handlers: list[logging.Handler] = []
+    console = logging.StreamHandler(stream if stream is not None else sys.stdout)
+    console.setFormatter(formatter)
+    handlers.append(console)
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.TimedRotatingFileHandler(
+            log_dir / LOG_FILE_NAME, when="midnight", backupCount=30, encoding="utf-8", utc=True
+        )
+        file_handler.setFormatter(formatter)
+        handlers.append(file_handler)
+
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    # uvicorn's loggers propagate to the root; its access log is one line per request: off.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    # aiosqlite logs every statement at DEBUG: far too chatty even for LOG_LEVEL=DEBUG.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
+    return handlers

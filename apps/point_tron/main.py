@@ -1,0 +1,189 @@
+"""``point-tron``: the service's entry point.
+
+Start: load settings (a bad value: one line on stderr, exit 2) → bind the listening socket
+(or take fd 3 when started with ``LISTEN_FDS``) → open the database (migrations) → create the
+default admin if absent → start the poller → serve with uvicorn, logging one ``listening``
+line. SIGTERM/SIGINT: stop taking requests, close WebSockets, stop the poller after the
+batch being written, close the database, exit 0. A second signal forces the HTTP side down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+import anyio
+import anyio.abc
+import uvicorn
+
+from point_tron.app import create_app
+from point_tron.auth import ensure_default_admin
+from point_tron.config import Settings, load_settings
+from point_tron.db import Database
+from point_tron.errors import SettingsError
+from point_tron.ingest import Poller
+from point_tron.logging import configure_logging
+from point_tron.routes.config import apply_stored_config
+
+__all__ = ["main", "serve"]
+
+log = logging.getLogger("point_tron")
+
+SYSTEMD_FIRST_FD = 3
+GRACEFUL_SHUTDOWN_S = 2.0  # in-flight requests get this long; well inside ptm's 5 s kill_timeout
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling (``serve`` owns the signals), telling when up."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            self._on_started()
+
+
+def _listening_socket(settings: Settings) -> socket.socket:
+    """fd 3 when a supervisor passed a socket (LISTEN_FDS), else a new one on HOST:PORT."""
+    if settings.listen_fds >= 1:
+        for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+            os.environ.pop(name, None)  # not for our children
+        sock = socket.socket(fileno=SYSTEMD_FIRST_FD)
+        sock.setblocking(False)
+        return sock
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    return socket.create_server((settings.host, settings.port), family=family, backlog=2048)
+
+
+async def _run_poller(
+    poller: Poller, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """The poll loop; if it ever crashes, log it and leave ``/health`` to report it (503)."""
+    try:
+        await poller.run(task_status=task_status)
+    except Exception:
+        log.exception("the poll loop crashed")
+
+
+async def _watch_signals(
+    server: _Server, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        task_status.started()
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if server.should_exit:
+                log.warning(f"{name} again: forcing shutdown")
+                server.force_exit = True
+            else:
+                log.info(f"{name}: shutting down")
+                server.should_exit = True
+
+
+async def serve(settings: Settings, sock: socket.socket) -> int:
+    """Run the service on ``sock`` until a signal; returns the exit code."""
+    started_at = time.time()
+    db = await Database.open(settings.db_path)
+    try:
+        if await ensure_default_admin(
+            db, settings.default_admin_username, settings.default_admin_password
+        ):
+            log.info(f"created the default admin user {settings.default_admin_username!r}")
+        poller = Poller(db, settings, stats_tz=settings.stats_tz)
+        await apply_stored_config(db, settings, poller)
+        app = create_app(settings, db, poller, started_at=started_at)
+        host, port = sock.getsockname()[:2]
+
+        def announce() -> None:
+            log.info(
+                f"listening on http://{host}:{port}",
+                extra={"fields": {"host": host, "port": port, "pid": os.getpid()}},
+            )
+
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
+            server_header=False,
+        )
+        server = _Server(config, announce)
+        async with anyio.create_task_group() as tg:
+            await tg.start(_run_poller, poller)
+            await tg.start(_watch_signals, server)
+            await server.serve(sockets=[sock])
+            log.info("http server stopped; stopping the poller")
+            with anyio.move_on_after(GRACEFUL_SHUTDOWN_S):
+                await poller.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await db.close()
+    log.info("stopped")
+    return 0
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="point-tron",
+        description="TRON block statistics with an admin dashboard. Configured by environment"
+        " variables (PORT, DB_PATH, TRON_RPC_URL, ...); see docs/point-tron.md.",
+    )
+    parser.add_argument("--host", help="listen address (overrides HOST)")
+    parser.add_argument("--port", help="listen port (overrides PORT)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    environ: dict[str, str] = dict(os.environ)
+    if args.host is not None:
+        environ["HOST"] = args.host
+    if args.port is not None:
+        environ["PORT"] = args.port
+    try:
+        settings = load_settings(environ)
+    except SettingsError as exc:
+        print(f"point-tron: {exc}", file=sys.stderr)
+        return 2
+    if len(settings.default_admin_password.encode()) > 72:
+        print(
+            "point-tron: DEFAULT_ADMIN_PASSWORD is longer than 72 bytes (bcrypt's limit)",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_level, settings.log_dir)
+    if len(settings.jwt_secret.encode()) < 32:
+        log.warning("JWT_SECRET is shorter than 32 bytes; use a longer random secret")
+    try:
+        sock = _listening_socket(settings)
+    except OSError as exc:
+        where = "fd 3" if settings.listen_fds else f"{settings.host}:{settings.port}"
+        print(f"point-tron: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:
+        result: Any = anyio.run(serve, settings, sock)
+    finally:
+        sock.close()
+    return int(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

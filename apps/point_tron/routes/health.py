@@ -1,0 +1,73 @@
+"""``GET /health``: the shape monitors parse, with healthy / degraded / unhealthy.
+
+- ``healthy`` (200): database open, poll loop alive, last RPC tick succeeded;
+- ``degraded`` (200): the RPC is failing (``consecutiveErrors > 0``); restarting the app
+  cannot fix the network, so a supervisor should not restart it;
+- ``unhealthy`` (503): the database is closed or the poll loop is dead; restart it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from point_tron import queries
+from point_tron.kline import to_utc_iso
+from point_tron.routes._common import now_ms, state
+
+__all__ = ["health", "routes"]
+
+log = logging.getLogger(__name__)
+
+
+async def health(request: Request) -> JSONResponse:
+    pt = state(request)
+    at = now_ms()
+    try:
+        connected = bool(await pt.db.is_connected())
+    except Exception:
+        connected = False
+    total: int | None = None
+    today: int | None = None
+    if connected:
+        try:
+            total = await queries.block_count(pt.db.read)
+            today = await queries.today_block_count(pt.db.read, at, pt.settings.stats_tz)
+        except Exception as exc:
+            log.warning("health: database query failed", extra={"fields": {"error": repr(exc)}})
+            connected = False
+    poller = pt.poller
+    problems = []
+    if not connected:
+        problems.append("database is not connected")
+    if not poller.alive:
+        problems.append("the poll loop is not running")
+    if problems:
+        status = "unhealthy"
+    elif poller.consecutive_errors > 0:
+        status = "degraded"
+    else:
+        status = "healthy"
+    data: dict[str, Any] = {
+        "status": status,
+        "timestamp": to_utc_iso(at),
+        "uptime": round(time.time() - pt.started_at, 3),
+        "database": {"isConnected": connected, "totalBlocks": total, "todayBlocks": today},
+        "rpcPolling": {
+            "isActive": bool(poller.is_active),
+            "interval": poller.interval_ms,
+            "consecutiveErrors": poller.consecutive_errors,
+        },
+    }
+    if problems:
+        body = {"success": False, "error": f"unhealthy: {'; '.join(problems)}", "data": data}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"success": True, "data": data})
+
+
+routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
