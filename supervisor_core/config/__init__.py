@@ -1,6 +1,7 @@
 """Ecosystem files (TOML) into frozen, validated specs."""
 
 from supervisor_core.config._datefmt import compile_date_format
+from supervisor_core.config._loader import build_app, load_ecosystem, parse_ecosystem
 from supervisor_core.config._specs import (
     AppSpec,
     DateFormatter,
@@ -32,7 +33,10 @@ __all__ = [
     "RestartPolicy",
     "StopPolicy",
     "WatchSpec",
+    "build_app",
     "compile_date_format",
+    "load_ecosystem",
     "parse_duration",
+    "parse_ecosystem",
     "parse_size",
 ]

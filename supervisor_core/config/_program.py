@@ -1,0 +1,168 @@
+"""What an app runs: ``script`` / ``command`` / ``args`` / ``interpreter`` into a full argv.
+
+* ``command``: a whole command line (a list, or a string split like a shell would); its first
+  word is a program on ``PATH`` or a path relative to ``cwd``.
+* ``script`` with ``interpreter`` (anything but ``"none"``): ``[interpreter, script, *args]``;
+  the interpreter is found on ``PATH`` (or is a path), the script is a file relative to ``cwd``.
+* ``script`` without ``interpreter``: chosen by the script's extension as PM2 does: ``.py``
+  runs with the Python running ptm (:data:`sys.executable`); ``.js``/``.mjs``/``.cjs`` with
+  ``node``, ``.sh`` with ``bash``, ``.rb`` with ``ruby``, ``.php`` with ``php``, ``.pl`` with
+  ``perl`` (found on ``PATH``).
+* any other ``script`` (or ``interpreter = "none"``): run directly; a file in ``cwd`` (or a
+  path) first, else a program on ``PATH``. It must be executable.
+
+``PATH`` is the app's own ``env`` PATH when it sets one, else ptm's. Programs and scripts
+become absolute paths, so what runs does not depend on where ptm was started.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from supervisor_core.config._fields import Table, command_line, string
+
+__all__ = ["INTERPRETERS", "Program", "resolve_program"]
+
+INTERPRETERS: Final = {
+    ".py": "python",
+    ".js": "node",
+    ".mjs": "node",
+    ".cjs": "node",
+    ".sh": "bash",
+    ".rb": "ruby",
+    ".php": "php",
+    ".pl": "perl",
+}
+"""The interpreter chosen by a script's extension when ``interpreter`` is not set."""
+
+
+@dataclass(frozen=True)
+class Program:
+    argv: tuple[str, ...]
+    script: str
+    """As written in the file (a command list is joined like a shell line)."""
+    args: tuple[str, ...]
+    interpreter: str | None
+
+
+def _file(text: str, cwd: Path) -> Path | None:
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = cwd / path
+    path = Path(os.path.normpath(path))
+    return path if path.is_file() else None
+
+
+def _program(text: str, cwd: Path, search_path: str | None) -> str | None:
+    """An executable: a path (relative to ``cwd``) when ``text`` has a slash, else on PATH."""
+    if "/" in text or text.startswith("~"):
+        path = _file(text, cwd)
+        return str(path) if path is not None and os.access(path, os.X_OK) else None
+    return shutil.which(text, path=search_path)
+
+
+def _path_hint(search_path: str | None) -> str:
+    return "the app's env PATH" if search_path is not None else "PATH"
+
+
+def resolve_program(table: Table, cwd: Path, env_path: str | None) -> Program:
+    """Read ``script``/``command``/``args``/``interpreter`` from ``table``."""
+    search_path = env_path if env_path is not None else os.environ.get("PATH", os.defpath)
+    if "command" in table:
+        if "script" in table:
+            raise table.error(
+                "command",
+                "cannot be combined with script; use one of them",
+                value=table.data["command"],
+            )
+        return _command(table, cwd, search_path, env_path)
+    if "script" not in table:
+        raise table.missing("script", "required (or command)")
+    script = table.require("script", string)
+    args: tuple[str, ...] = table.get("args", command_line, ())
+    interpreter = table.optional("interpreter", string)
+    chosen = INTERPRETERS.get(Path(script).suffix.lower()) if interpreter is None else None
+    if chosen is not None or (interpreter is not None and interpreter.strip().lower() != "none"):
+        script_file = _file(script, cwd)
+        if script_file is None:
+            raise table.error("script", f"no such file in {cwd}", value=script)
+        if interpreter is not None:
+            found = _program(interpreter, cwd, search_path)
+            if found is None:
+                raise table.error(
+                    "interpreter",
+                    f"program not found (looked in {_path_hint(env_path)})",
+                    value=interpreter,
+                )
+        elif chosen == "python":
+            found = sys.executable
+        else:
+            found = shutil.which(chosen or "", path=search_path)
+            if found is None:
+                raise table.missing(
+                    "interpreter",
+                    f"{chosen!r} (the default for {Path(script).suffix} scripts) is not on"
+                    f" {_path_hint(env_path)}; set interpreter",
+                )
+        return Program((found, str(script_file), *args), script, args, found)
+    return _direct(table, script, args, cwd, search_path, env_path)
+
+
+def _direct(
+    table: Table,
+    script: str,
+    args: tuple[str, ...],
+    cwd: Path,
+    search_path: str,
+    env_path: str | None,
+) -> Program:
+    local = _file(script, cwd)
+    if local is None and "/" not in script and not script.startswith("~"):
+        program = shutil.which(script, path=search_path)
+        if program is None:
+            raise table.error(
+                "script",
+                f"no such file in {cwd}, nor a program on {_path_hint(env_path)}",
+                value=script,
+            )
+        return Program((program, *args), script, args, None)
+    if local is None:
+        raise table.error("script", f"no such file in {cwd}", value=script)
+    if not os.access(local, os.X_OK):
+        raise table.error(
+            "script",
+            'is not executable; set interpreter (for example interpreter = "node") or chmod +x it',
+            value=script,
+        )
+    return Program((str(local), *args), script, args, None)
+
+
+def _command(table: Table, cwd: Path, search_path: str, env_path: str | None) -> Program:
+    for key in ("args", "interpreter"):
+        if key in table:
+            raise table.error(
+                key,
+                "cannot be combined with command; write the whole line in command",
+                value=table.data[key],
+            )
+    raw = table.data["command"]
+    words = table.convert("command", raw, command_line)
+    if not words:
+        raise table.error("command", "must not be empty", value=raw)
+    program = _program(words[0], cwd, search_path)
+    if program is None:
+        if _file(words[0], cwd) is not None:
+            reason = f"program {words[0]!r} is not executable"
+        elif "/" in words[0] or words[0].startswith("~"):
+            reason = f"program {words[0]!r} not found in {cwd}"
+        else:
+            reason = f"program {words[0]!r} not found on {_path_hint(env_path)}"
+        raise table.error("command", reason, value=raw)
+    shown = raw if isinstance(raw, str) else shlex.join(words)
+    return Program((program, *words[1:]), shown, (), None)
