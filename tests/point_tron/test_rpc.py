@@ -6,7 +6,6 @@ import json
 
 import httpx
 import pytest
-
 from point_tron.errors import RpcError
 from point_tron.rpc import RpcSettings, TronRpc, backoff_s
 from point_tron.sim import Chain, Faults, build_app
@@ -143,7 +142,7 @@ async def test_against_the_simulator_in_process() -> None:
         assert all(b.hash[:16] == f"{b.number:016x}" for b in batch)
         assert all(b.timestamp_ms == chain.spec.timestamp_ms(b.number) for b in batch)
         assert await rpc.get_block_by_num(5301) is None
-        with pytest.raises(ValueError, match="1..100"):
+        with pytest.raises(ValueError, match=r"1\.\.100"):
             await rpc.get_blocks_by_limit_next(0, 101)
 
 
