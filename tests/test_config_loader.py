@@ -61,6 +61,17 @@ def make_executable(path: Path, text: str = "#!/bin/sh\nexit 0\n") -> Path:
     return path
 
 
+def test_public_names_are_in_step() -> None:
+    import supervisor_core.config as config
+
+    assert config.__all__ == sorted(config.__all__)
+    for name in config.__all__:
+        assert getattr(config, name) is not None
+    for name in ("load_ecosystem", "parse_ecosystem", "build_app", "compile_date_format"):
+        assert name in config.__all__
+    assert {"parse_size", "parse_duration"} <= set(config.__all__)
+
+
 # ---------------------------------------------------------------------------------------------
 # Defaults and the seed
 
@@ -1036,6 +1047,12 @@ def test_error_carries_its_parts(home: Path) -> None:
         -3,
         "must be at least 0",
     )
+
+
+def test_duplicate_name_is_reported_before_the_duplicates_other_keys(home: Path) -> None:
+    text = BASE_APP + BASE_APP + "kill_timeout = -1\n"
+    message = "ecosystem.toml: apps[1].name: duplicate name, also used by apps[0] (got 'web')"
+    assert str(error(text)) == message
 
 
 def test_first_mistake_in_file_order_wins(home: Path) -> None:

@@ -22,7 +22,6 @@ from supervisor_core.errors import ConfigError
 
 __all__ = [
     "Table",
-    "as_table",
     "boolean",
     "command_line",
     "duration",
@@ -198,12 +197,6 @@ class Table:
             if key in valid or (also_valid is not None and also_valid(key)):
                 continue
             raise self.missing(key, suggest(key, valid))
-
-
-def as_table(value: object) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError("must be a table")
-    return value
 
 
 def boolean(value: object) -> bool:

@@ -343,12 +343,11 @@ def _parse(
             )
         own = Table(entry, where, file)
         own.check_keys(APP_KEYS, also_valid=_is_env_overlay)
+        name = own.require("name", _app_name)
+        if name in seen:
+            raise own.error("name", f"duplicate name, also used by apps[{seen[name]}]", value=name)
+        seen[name] = index
         app = _app(own, defaults, defaults_env, env=env, base_dir=base_dir, home=home)
-        if app.name in seen:
-            raise own.error(
-                "name", f"duplicate name, also used by apps[{seen[app.name]}]", value=app.name
-            )
-        seen[app.name] = index
         overlay_found = overlay_found or app.env_name is not None
         apps.append(app)
 
