@@ -45,6 +45,8 @@ OutputCallback = Callable[[str, int, Stream, list[bytes]], None]
 """Called with (app, instance, stream, lines) for every batch of output lines."""
 
 MAX_RUNS_KEPT = 100
+PIPE_DRAIN_TIMEOUT = 2.0
+"""After a run's tree is gone, how long to wait for the last bytes of its pipes."""
 
 _Kind = Literal["start", "stop", "restart", "exited", "memory", "restart_due", "delete"]
 
@@ -102,6 +104,8 @@ class Instance:
         self._restart_at: float | None = None
         self._memory_alarm_token: int | None = None
         self._tg: TaskGroup | None = None
+        self._pumps_left = 0
+        self._pumps_done = anyio.Event()
 
     # ----------------------------------------------------------------- public commands
     @property
@@ -281,10 +285,16 @@ class Instance:
         self.memory_bytes = None
         assert self._tg is not None
         token = self._token
-        if proc.stdout is not None:
-            self._tg.start_soon(self._pump, proc.stdout, "out")
-        if proc.stderr is not None:
-            self._tg.start_soon(self._pump, proc.stderr, "err")
+        self._pumps_done = anyio.Event()
+        self._pumps_left = 0
+        pipes: tuple[tuple[anyio.abc.ByteReceiveStream | None, Stream], ...] = (
+            (proc.stdout, "out"),
+            (proc.stderr, "err"),
+        )
+        for stream, name in pipes:
+            if stream is not None:
+                self._pumps_left += 1
+                self._tg.start_soon(self._pump, stream, name, self._pumps_done)
         self._tg.start_soon(self._wait_exit, proc, token)
         self._monitor.watch(
             self.key, proc.pid, spec.memory.memory_check_interval, self._make_on_sample(token)
@@ -296,7 +306,9 @@ class Instance:
         with contextlib.suppress(anyio.ClosedResourceError):
             self._send.send_nowait(_Message("exited", token=token))
 
-    async def _pump(self, stream: anyio.abc.ByteReceiveStream, name: Stream) -> None:
+    async def _pump(
+        self, stream: anyio.abc.ByteReceiveStream, name: Stream, done: anyio.Event
+    ) -> None:
         from supervisor_core.logs import pump_lines
 
         app, index, sink, echo = self.spec.name, self.index, self._sink, self._on_output
@@ -307,7 +319,12 @@ class Instance:
             if echo is not None:
                 echo(app, index, name, lines)
 
-        await pump_lines(stream, on_lines)
+        try:
+            await pump_lines(stream, on_lines)
+        finally:
+            self._pumps_left -= 1
+            if self._pumps_left <= 0 or done is not self._pumps_done:
+                done.set()
 
     def _make_on_sample(self, token: int) -> Callable[[TreeSample | None], None]:
         limit = self.spec.memory.max_memory_restart
@@ -354,6 +371,7 @@ class Instance:
                 f"{self.spec.name}:{self.index} did not stop within {stop.kill_timeout:g}s of "
                 f"{stop.kill_signal.name}: sent SIGKILL to {report.killed} process(es)"
             )
+        await self._drain_pipes()
         self._end_run(end_reason)
 
     async def _on_exit(self) -> None:
@@ -372,8 +390,14 @@ class Instance:
             timeout=self.spec.stop.kill_timeout,
             known=known,
         )
+        await self._drain_pipes()
         code = self._end_run("crash")
         self._decide(exit_code=code, uptime=uptime)
+
+    async def _drain_pipes(self) -> None:
+        """Let the pumps deliver the last lines of a run whose tree is gone."""
+        with anyio.move_on_after(PIPE_DRAIN_TIMEOUT):
+            await self._pumps_done.wait()
 
     def _end_run(self, end_reason: str) -> int | None:
         """Record the end of the current run; returns its exit code (None if signalled)."""

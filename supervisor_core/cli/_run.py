@@ -1,0 +1,158 @@
+"""``ptm run``: the supervisor in the foreground (what pm2-runtime is for PM2)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from typing import TextIO
+
+import anyio
+
+from supervisor_core._info import StateEvent
+from supervisor_core._supervisor import Supervisor
+from supervisor_core.config import AppSpec, load_ecosystem
+from supervisor_core.config._loader import ptm_home
+from supervisor_core.errors import ConfigError
+
+_COLORS = ("36", "32", "35", "33", "34", "96", "92", "95")
+
+
+def use_color(stream: TextIO, disabled: bool) -> bool:
+    return not disabled and "NO_COLOR" not in os.environ and stream.isatty()
+
+
+class Printer:
+    """Prints output lines as ``name | line`` and state changes as ``[ptm] ...``."""
+
+    def __init__(self, apps: list[AppSpec], color: bool) -> None:
+        width = max(
+            (len(self._label(a.name, a.instances - 1, a.instances)) for a in apps), default=0
+        )
+        self._width = width
+        self._many = {a.name: a.instances > 1 for a in apps}
+        self._color = (
+            {a.name: _COLORS[i % len(_COLORS)] for i, a in enumerate(apps)} if color else {}
+        )
+        self._out = sys.stdout.buffer
+        self._err = sys.stderr.buffer
+
+    @staticmethod
+    def _label(name: str, instance: int, count: int) -> str:
+        return f"{name}:{instance}" if count > 1 else name
+
+    def _prefix(self, app: str, instance: int) -> bytes:
+        label = f"{app}:{instance}" if self._many.get(app) else app
+        text = f"{label:<{self._width}} | "
+        code = self._color.get(app)
+        if code:
+            text = f"\x1b[{code}m{text}\x1b[0m"
+        return text.encode()
+
+    def output(self, app: str, instance: int, stream: str, lines: list[bytes]) -> None:
+        prefix = self._prefix(app, instance)
+        target = self._out if stream == "out" else self._err
+        target.write(b"".join(prefix + line + b"\n" for line in lines))
+        target.flush()
+
+    def notice(self, text: str) -> None:
+        self._ptm(text)
+
+    def event(self, event: StateEvent) -> None:
+        label = f"{event.app}:{event.instance}"
+        text = f"{label} {event.status}"
+        if event.status == "online" and event.pid is not None:
+            text += f" (pid {event.pid})"
+        elif event.status in ("waiting restart", "errored", "stopped"):
+            details = []
+            if event.exit_code is not None:
+                details.append(f"exit code {event.exit_code}")
+            if event.signal is not None:
+                details.append(f"killed by {signal.Signals(event.signal).name}")
+            if event.status == "waiting restart" and event.delay is not None:
+                details.append(f"restart in {event.delay:g}s")
+            if event.status == "errored":
+                details.append("too many unstable restarts")
+            if details:
+                text += f" ({', '.join(details)})"
+        elif event.reason and event.status in ("stopping", "launching"):
+            text += f" ({event.reason})"
+        self._ptm(text)
+
+    def _ptm(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self._out.write(f"[ptm {stamp}] {text}\n".encode())
+        self._out.flush()
+
+
+def select_apps(apps: tuple[AppSpec, ...], only: str | None, source: str) -> list[AppSpec]:
+    if not only:
+        return list(apps)
+    wanted = [n.strip() for n in only.split(",") if n.strip()]
+    names = {a.name for a in apps}
+    for name in wanted:
+        if name not in names:
+            raise ConfigError(
+                f"--only: no app named {name!r} (apps: {', '.join(sorted(names))})", file=source
+            )
+    return [a for a in apps if a.name in wanted]
+
+
+async def supervise(apps: list[AppSpec], printer: Printer) -> int:
+    """Run until a signal (exit 0) or until nothing is left running (1 if any errored)."""
+    async with Supervisor(
+        ptm_home=ptm_home(), on_output=printer.output, on_notice=printer.notice
+    ) as sup:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with sup.subscribe() as events, anyio.create_task_group() as tg:
+                result: list[int] = []
+
+                async def watch_events() -> None:
+                    async for event in events:
+                        printer.event(event)
+                        infos = sup.processes()
+                        if all(i.status in ("stopped", "errored") for i in infos):
+                            while True:  # print the changes that led here
+                                try:
+                                    printer.event(events.receive_nowait())
+                                except anyio.WouldBlock:
+                                    break
+                            errored = any(i.status == "errored" for i in infos)
+                            result.append(1 if errored else 0)
+                            tg.cancel_scope.cancel()
+                            return
+
+                async def watch_signals() -> None:
+                    async for signum in signals:
+                        printer.notice(f"{signal.Signals(signum).name}: stopping every app")
+                        result.append(0)
+                        tg.cancel_scope.cancel()
+                        return
+
+                tg.start_soon(watch_events)
+                tg.start_soon(watch_signals)
+                for app in apps:
+                    await sup.add(app)
+            # Leaving the Supervisor stops every app; a second signal meanwhile is ignored
+            # (each app's kill_timeout bounds the wait).
+            async with sup.subscribe() as events, anyio.create_task_group() as tg:
+
+                async def print_rest() -> None:
+                    async for event in events:
+                        printer.event(event)
+
+                tg.start_soon(print_rest)
+                await sup.stop_all()
+                tg.cancel_scope.cancel()
+    return result[0] if result else 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    eco = load_ecosystem(args.ecosystem, env=args.env)
+    apps = select_apps(eco.apps, args.only, args.ecosystem)
+    if not apps:
+        raise ConfigError("no app to run", file=args.ecosystem)
+    printer = Printer(apps, color=use_color(sys.stdout, args.no_color))
+    return anyio.run(supervise, apps, printer)

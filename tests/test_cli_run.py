@@ -1,0 +1,144 @@
+"""``ptm run``: the real command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import alive, kill_if_alive
+
+PTM = [sys.executable, "-m", "supervisor_core.cli"]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def read_until(proc: subprocess.Popen[bytes], needle: bytes, timeout: float = 15) -> list[bytes]:
+    """Lines of stdout up to and including the first containing ``needle``."""
+    assert proc.stdout is not None
+    lines: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} not seen; got {lines!r}")
+
+
+def test_run_prints_prefixed_output_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    write(
+        tmp_path / "worker.py",
+        """
+        import os, subprocess, sys, time
+        kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        print("worker ready", os.getpid(), kid.pid, flush=True)
+        time.sleep(60)
+        """,
+    )
+    eco = write(
+        tmp_path / "ecosystem.toml",
+        """
+        [[apps]]
+        name = "worker"
+        script = "worker.py"
+        kill_timeout = "2s"
+        log_date_format = ""
+        """,
+    )
+    proc = subprocess.Popen(
+        [*PTM, "run", str(eco)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    pids: list[int] = []
+    try:
+        lines = read_until(proc, b"worker ready")
+        assert any(b"worker:0 online (pid" in line for line in lines)
+        ready = lines[-1]
+        assert ready.startswith(b"worker | worker ready")
+        pids = [int(x) for x in ready.split()[-2:]]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+        assert b"SIGTERM: stopping every app" in out
+        assert b"worker:0 stopped" in out
+        assert not any(alive(p) for p in pids)
+        # the app's log file was written too (default: $PTM_HOME/logs)
+        log = Path(os.environ["PTM_HOME"]) / "logs" / "worker-out.log"
+        assert log.read_bytes().startswith(b"worker ready")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        kill_if_alive(pids)
+
+
+def test_run_exits_when_every_app_has_ended(tmp_path: Path) -> None:
+    eco = write(
+        tmp_path / "ecosystem.toml",
+        f"""
+        [[apps]]
+        name = "ok"
+        command = [{sys.executable!r}, "-c", "print('done')"]
+        autorestart = false
+
+        [[apps]]
+        name = "bad"
+        command = [{sys.executable!r}, "-c", "import sys; sys.exit(3)"]
+        max_restarts = 1
+        """,
+    )
+    done = subprocess.run([*PTM, "run", str(eco)], capture_output=True, timeout=30)
+    assert done.returncode == 1
+    assert b"bad:0 errored (exit code 3, too many unstable restarts)" in done.stdout
+    assert b"ok  | done" in done.stdout  # labels are padded to align
+    only = subprocess.run([*PTM, "run", str(eco), "--only", "ok"], capture_output=True, timeout=30)
+    assert only.returncode == 0
+    assert b"bad" not in only.stdout
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[[apps]]\nname = "x"\nscript = "nope.py"\n', b"apps[0].script"),
+        ('[[apps]]\nname = "x"\ncommand = "true"\nmax_memory_restar = "1G"\n', b"did you mean"),
+        ("[[apps]\n", b"ecosystem.toml"),
+    ],
+)
+def test_config_errors_are_one_line_and_exit_2(tmp_path: Path, toml: str, message: bytes) -> None:
+    eco = tmp_path / "ecosystem.toml"
+    eco.write_text(toml)
+    done = subprocess.run([*PTM, "run", str(eco)], capture_output=True, timeout=30)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stderr.count(b"\n") == 1
+    assert b"Traceback" not in done.stderr
+
+
+def test_missing_file_and_unknown_only(tmp_path: Path) -> None:
+    done = subprocess.run([*PTM, "run", str(tmp_path / "none.toml")], capture_output=True)
+    assert done.returncode == 2 and b"none.toml" in done.stderr
+    assert done.stderr.count(b"\n") == 1
+    eco = tmp_path / "e.toml"
+    eco.write_text('[[apps]]\nname = "a"\ncommand = "true"\n')
+    done = subprocess.run([*PTM, "run", str(eco), "--only", "zzz"], capture_output=True)
+    assert done.returncode == 2 and b"no app named 'zzz'" in done.stderr
+
+
+def test_help_and_version() -> None:
+    done = subprocess.run([*PTM, "--version"], capture_output=True)
+    assert done.returncode == 0 and done.stdout.startswith(b"ptm ")
+    done = subprocess.run([*PTM, "run", "--help"], capture_output=True)
+    assert done.returncode == 0 and b"foreground" in done.stdout
+    done = subprocess.run([*PTM, "frobnicate"], capture_output=True)
+    assert done.returncode == 2 and b"Traceback" not in done.stderr

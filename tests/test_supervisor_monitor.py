@@ -1,0 +1,94 @@
+"""Memory limits over the whole process tree, and the cpu/memory figures."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from supervisor_core import Supervisor
+from supervisor_core.config import MemoryPolicy
+from tests.helpers import Output, python_app
+
+pytestmark = pytest.mark.anyio
+
+MIB = 1024 * 1024
+
+
+async def test_memory_hog_grandchild_restarts_the_app_within_about_one_interval(
+    tmp_path: Path,
+) -> None:
+    """The child itself is small; its grandchild grows past the limit. The tree's RSS counts,
+    and the restart (reason memory) follows within about one check interval."""
+    flag = tmp_path / "hog-once"
+    hog = tmp_path / "hog_grandchild.py"
+    hog.write_text(
+        "import time\n"
+        "time.sleep(0.5)\n"
+        "print(time.time(), flush=True)\n"
+        "blob = b'x' * (200 * 1024 * 1024)\n"
+        "time.sleep(60)\n"
+    )
+    code = f"""
+        import pathlib, subprocess, sys, time
+        flag = pathlib.Path({str(flag)!r})
+        if flag.exists():
+            print("calm", flush=True)
+            time.sleep(60)
+        flag.write_text("x")
+        subprocess.run([sys.executable, {str(hog)!r}])
+    """
+    interval = 0.25
+    out = Output()
+    spec = python_app(
+        tmp_path,
+        "hog",
+        code,
+        memory=MemoryPolicy(max_memory_restart=100 * MIB, memory_check_interval=interval),
+    )
+    notices: list[str] = []
+    async with Supervisor(write_logs=False, on_output=out, on_notice=notices.append) as sup:
+        async with sup.subscribe() as events:
+            await sup.add(spec)
+            with anyio.fail_after(20):
+                async for event in events:
+                    if event.status == "stopping" and event.reason == "memory":
+                        stopping_at = time.time()
+                        break
+        await out.wait_for(lambda: b"calm" in out.of("hog"))
+        crossed_at = float(out.of("hog")[0])
+        info = sup.info("hog")[0]
+        assert info.last_restart_reason == "memory"
+        assert info.restarts == 1
+        assert sup.runs("hog")[0].end_reason == "memory"
+    # The limit is crossed just after the grandchild printed the time (one memset later).
+    assert stopping_at - crossed_at < interval * 2 + 0.5
+    assert any("over the limit" in n for n in notices)
+
+
+async def test_cpu_and_memory_are_reported_for_running_instances(tmp_path: Path) -> None:
+    code = """
+        import time
+        print("ready", flush=True)
+        end = time.time() + 60
+        while time.time() < end:
+            pass
+    """
+    out = Output()
+    spec = python_app(tmp_path, "busy", code, memory=MemoryPolicy(memory_check_interval=0.1))
+    async with Supervisor(write_logs=False, on_output=out) as sup:
+        await sup.add(spec)
+        await out.wait_for(lambda: bool(out.of("busy")))
+        with anyio.fail_after(10):
+            while True:
+                info = sup.info("busy")[0]
+                if info.cpu_percent is not None and info.cpu_percent > 20:
+                    break
+                await anyio.sleep(0.05)
+        assert info.memory_bytes is not None and info.memory_bytes > 1 * MIB
+        await sup.stop("busy")
+        stopped = sup.info("busy")[0]
+        assert stopped.cpu_percent is None and stopped.memory_bytes is None
+        assert stopped.pid is None and stopped.uptime is None
