@@ -39,9 +39,7 @@ async def test_200k_lines_through_rotation_none_lost_duplicated_or_split(tmp_pat
         max_size=256 * 1024,
         max_files=1000,
     )
-    spec = python_app(
-        tmp_path, "chatty", code, logs=logs, restart=RestartPolicy(autorestart=False)
-    )
+    spec = python_app(tmp_path, "chatty", code, logs=logs, restart=RestartPolicy(autorestart=False))
     async with Supervisor() as sup:
         await sup.add(spec)
         await sup.wait_until(lambda infos: infos[0].status == "stopped", timeout=60)
