@@ -200,6 +200,14 @@ def test_bad_formats(fmt: str, reason: str) -> None:
         compile_date_format(fmt)
 
 
+def test_equal_sources_compare_equal() -> None:
+    first = compile_date_format("YYYY-MM-DD HH:mm:ss")
+    assert first == compile_date_format("YYYY-MM-DD HH:mm:ss")
+    assert hash(first) == hash(compile_date_format("YYYY-MM-DD HH:mm:ss"))
+    assert first != compile_date_format("YYYY-MM-DD HH:mm")
+    assert first != "YYYY-MM-DD HH:mm:ss"
+
+
 def test_not_a_string() -> None:
     with pytest.raises(ValueError, match="a date format must be a string"):
         compile_date_format(12)  # type: ignore[arg-type]

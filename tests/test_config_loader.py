@@ -1143,3 +1143,42 @@ def test_example_ecosystem_file_loads(monkeypatch: pytest.MonkeyPatch, tmp_path:
     ecosystem = load_ecosystem(example)
     assert ecosystem.apps
     assert len({app.name for app in ecosystem.apps}) == len(ecosystem.apps)
+
+
+def _doc_blocks() -> list[str]:
+    text = (REPO / "docs" / "ecosystem.md").read_text()
+    return [block.split("```", 1)[0] for block in text.split("```toml\n")[1:]]
+
+
+def test_every_toml_block_of_the_guide_is_valid_toml() -> None:
+    import tomllib
+
+    blocks = _doc_blocks()
+    assert len(blocks) >= 4
+    for block in blocks:
+        tomllib.loads(block)
+
+
+def test_the_guides_examples_load(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (home / "server.py").write_text("")
+    (home / "worker.py").write_text("")
+    python3 = make_executable(home / "tools" / "python3")
+    monkeypatch.setenv("PATH", f"{python3.parent}{os.pathsep}{os.environ['PATH']}")
+    first, complete, env_example, seed = _doc_blocks()[:4]
+    assert load_app(first).argv == (sys.executable, str(home / "server.py"), "--port", "8000")
+    ecosystem = load(complete, env="production")
+    api, worker = ecosystem.apps
+    assert api.env == {"TZ": "UTC", "LOG_LEVEL": "warning", "PORT": "8000"}
+    assert api.stop.kill_timeout == 8.0
+    assert api.listen is not None and api.listen.port == 8000
+    assert worker.argv == (str(python3), "-u", "worker.py", "--queue", "default")
+    assert worker.env_name is None
+    assert ecosystem.notify[0].apps == frozenset({"api"})
+    app = load_app(env_example, env="production")
+    assert dict(app.env) == {"DB_PATH": "/var/lib/api/api.db", "PORT": "3000"}
+    assert "name = 'point-tron'" in seed
+
+
+def test_the_guides_seed_translation_loads(seed_project: Path) -> None:
+    seed = _doc_blocks()[3].replace("cwd = '/opt/point-tron'", "cwd = 'opt/point-tron'")
+    assert load_app(seed, env="production") == load_app(SEED_TOML, env="production")

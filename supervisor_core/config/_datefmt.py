@@ -266,6 +266,15 @@ class _Format:
     def __repr__(self) -> str:
         return f"<date format {self.source!r}>"
 
+    def __eq__(self, other: object) -> bool:
+        # Equal formats give equal text, so specs built twice from one file compare equal.
+        if not isinstance(other, _Format):
+            return NotImplemented
+        return self.source == other.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
 
 class _WholeSecondFormat(_Format):
     __slots__ = ()
