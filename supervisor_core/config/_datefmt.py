@@ -34,8 +34,9 @@ error rather than silently printed as letters: put literal text in ``[brackets]`
 A format that contains ``%`` is a :func:`time.strftime` format instead, where ``%f`` is the
 microseconds (6 digits) as in :mod:`datetime`.
 
-Timestamps are rounded to the microsecond, then truncated for fewer digits (``SSS`` is the
-millisecond the timestamp falls in).
+Timestamps are rounded to the microsecond as :mod:`datetime` does, then truncated for fewer
+digits (``SSS`` is the millisecond the timestamp falls in). A format without sub-second tokens
+shows the whole second the timestamp falls in.
 """
 
 from __future__ import annotations
