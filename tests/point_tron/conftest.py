@@ -8,8 +8,6 @@ Starlette app through ``service.client`` (httpx.ASGITransport) with ``service.au
 
 from __future__ import annotations
 
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -130,17 +128,6 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
                 tg.cancel_scope.cancel()
     finally:
         await db.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def bin_path(name: str) -> str:
-    """A console script of this venv (point-tron, tron-sim)."""
-    return str(Path(sys.executable).parent / name)
 
 
 @dataclass(frozen=True)
