@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -248,3 +249,20 @@ def test_cli_rejects_a_bad_flag_in_one_line() -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "tron-sim: --block-interval 0.0: must be at least 0.001"
+
+
+def test_cli_port_in_use_is_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "point_tron.sim", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"tron-sim: cannot listen on 127.0.0.1:{port}: [Errno 98] Address already in use"
+    )

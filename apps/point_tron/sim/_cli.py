@@ -97,10 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = build_app(chain, faults, fault_seed=args.seed)
     server = SimServer(app, host=args.host, port=args.port, log_level=args.log_level)
     try:
-        anyio.run(_serve, server)
+        server.bind()
     except OSError as exc:
-        print(f"tron-sim: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"tron-sim: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    anyio.run(_serve, server)
     return 0
 
 

@@ -60,29 +60,42 @@ class SimServer:
             app, http=_DroppingH11, ws="none", lifespan="off", log_level=log_level
         )
         self._server = _Server(config)
+        self._sock: socket.socket | None = None
+
+    def bind(self) -> str:
+        """Bind the listening socket now (raises OSError); the URL, with the real port."""
+        if self._sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.host, self.port))
+            except OSError:
+                sock.close()
+                raise
+            self._sock = sock
+            self.port = sock.getsockname()[1]
+            self.url = f"http://{self.host}:{self.port}"
+        return self.url
 
     async def serve(
         self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Bind, serve; `task_status.started(url)` once accepting; return after shutdown()."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError:
-            sock.close()
-            raise
-        self.port = sock.getsockname()[1]
-        self.url = f"http://{self.host}:{self.port}"
-        with sock:
+        """Bind (unless bound) and serve; `task_status.started(url)` once accepting.
+
+        Returns after shutdown().
+        """
+        self.bind()
+        assert self._sock is not None
+        with self._sock:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._server.serve, [sock])
+                tg.start_soon(self._server.serve, [self._sock])
                 with anyio.fail_after(STARTUP_TIMEOUT_S):
                     while not self._server.started:
                         if self._server.should_exit:
                             raise OSError(f"tron-sim could not serve on {self.url}")
                         await anyio.sleep(0.005)
                 task_status.started(self.url)
+        self._sock = None
 
     def shutdown(self) -> None:
         self._server.should_exit = True
