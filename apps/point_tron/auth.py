@@ -28,10 +28,12 @@ __all__ = [
     "ApiAuthMiddleware",
     "AuthUser",
     "RateLimiter",
+    "bearer_token",
     "decode_token",
     "ensure_default_admin",
     "hash_password",
     "issue_token",
+    "user_for_token",
     "verify_password",
 ]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.point_tron.procs import bin_path, listening_port, point_tron_env, running, tron_sim
+from tests.point_tron.conftest import bin_path, listening_port, point_tron_env, running, tron_sim
 
 pytestmark = pytest.mark.slow
 

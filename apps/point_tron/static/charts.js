@@ -96,6 +96,12 @@
       if (open) ctx.lineTo(f.x(i), f.y(v)); else { ctx.moveTo(f.x(i), f.y(v)); open = true; }
     });
     ctx.stroke();
+    ctx.fillStyle = color; // a value with no neighbour is a dot, not an invisible segment
+    values.forEach(function (v, i) {
+      if (finite(v) && !finite(values[i - 1]) && !finite(values[i + 1])) {
+        ctx.beginPath(); ctx.arc(f.x(i), f.y(v), 2.5, 0, 2 * Math.PI); ctx.fill();
+      }
+    });
   }
 
   function empty(canvas, s) {
@@ -145,7 +151,7 @@
     });
     var yr = [0, Math.max.apply(null, totals.concat([1])) * 1.08];
     var f = frame(s, n, yr, labels);
-    var bw = Math.max(2, f.slot * 0.7);
+    var bw = Math.min(48, Math.max(2, f.slot * 0.7));
     labels.forEach(function (_, i) {
       var base = 0;
       series.forEach(function (sr) {
@@ -166,7 +172,7 @@
       .concat(overlays.map(function (o) { return o.values; })));
     var f = frame(s, cs.length, yr, opts.labels);
     if (opts.zeroLine) zero(s, f, yr);
-    var bw = Math.max(1, f.slot * 0.62), ctx = s.ctx;
+    var bw = Math.min(24, Math.max(1, f.slot * 0.62)), ctx = s.ctx;
     cs.forEach(function (c, i) {
       var color = c.close >= c.open ? UP : DOWN; // red up, green down (the Chinese convention)
       var x = Math.round(f.x(i)) + 0.5;
