@@ -2,9 +2,10 @@
 
 Tables are the original Node app's (users, blocks, daily_stats, block_points, config), so a
 database it created keeps working; migration 2 adds blocks.witness_address and
-blocks.tx_count. `PRAGMA user_version` holds the number of the last migration applied; each
-migration runs in its own transaction. The `write` connection is the one writer (ingest,
-users, config) and hands out transactions one at a time; `read` is query-only, for the API.
+blocks.tx_count, migration 3 makes the time-range indexes covering. `PRAGMA user_version`
+holds the number of the last migration applied; each migration runs in its own transaction.
+The `write` connection is the one writer (ingest, users, config) and hands out transactions
+one at a time; `read` is query-only, for the API.
 """
 
 from __future__ import annotations
@@ -107,7 +108,23 @@ async def _m2_block_details(conn: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_m1_original_schema, _m2_block_details)
+async def _m3_covering_indexes(conn: aiosqlite.Connection) -> None:
+    """Time-range indexes that also hold what the API reads (parity, score): index-only scans."""
+    for statement in (
+        "DROP INDEX IF EXISTS idx_blocks_timestamp",
+        "CREATE INDEX IF NOT EXISTS idx_blocks_timestamp_odd ON blocks(timestamp, is_odd)",
+        "DROP INDEX IF EXISTS idx_block_points_timestamp",
+        "CREATE INDEX IF NOT EXISTS idx_block_points_timestamp_score"
+        " ON block_points(timestamp, cumulative_score)",
+    ):
+        await conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _m1_original_schema,
+    _m2_block_details,
+    _m3_covering_indexes,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -145,7 +162,10 @@ class Database:
             return
         self._closed = True
         async with self._write_lock:
-            await self.write.close()
+            try:
+                await self.write.execute("PRAGMA optimize")
+            finally:
+                await self.write.close()
         await self.read.close()
 
     async def is_connected(self) -> bool:

@@ -153,7 +153,7 @@ async def test_migrates_a_database_of_the_original_app(tmp_path: Path) -> None:
             r[0] for r in await fetch(db, "SELECT name FROM sqlite_master WHERE type='index'")
         }
         assert "idx_blocks_number" not in indexes  # redundant with UNIQUE: dropped
-        assert {"idx_blocks_timestamp", "idx_block_points_timestamp"} <= indexes
+        assert {"idx_blocks_timestamp_odd", "idx_block_points_timestamp_score"} <= indexes
         last = await db.last_stored()
         assert (last.block_number, last.cumulative_score) == (105, -1 + 1 + 1 - 1 - 1 + 1)
         # and ingest goes on from there
