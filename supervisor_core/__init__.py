@@ -9,34 +9,91 @@ The public API (everything else is private and may change)::
         print(sup.processes())
 """
 
-from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
-from supervisor_core._supervisor import Supervisor
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from supervisor_core._version import __version__
-from supervisor_core.config import (
-    AppSpec,
-    Ecosystem,
-    HealthCheckSpec,
-    ListenSpec,
-    LogSpec,
-    MemoryPolicy,
-    NotifySpec,
-    ReadinessSpec,
-    RestartPolicy,
-    StopPolicy,
-    WatchSpec,
-    build_app,
-    load_ecosystem,
-    parse_ecosystem,
-)
-from supervisor_core.errors import (
-    ConfigError,
-    LogError,
-    ProcessError,
-    PtmError,
-    SpawnError,
-    StateError,
-    UnknownAppError,
-)
+
+if TYPE_CHECKING:  # the names below are imported on first use, so `ptm` starts fast
+    from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
+    from supervisor_core._supervisor import Supervisor
+    from supervisor_core.config import (
+        AppSpec,
+        Ecosystem,
+        HealthCheckSpec,
+        ListenSpec,
+        LogSpec,
+        MemoryPolicy,
+        NotifySpec,
+        ReadinessSpec,
+        RestartPolicy,
+        StopPolicy,
+        WatchSpec,
+        build_app,
+        load_ecosystem,
+        parse_ecosystem,
+    )
+    from supervisor_core.errors import (
+        ConfigError,
+        LogError,
+        ProcessError,
+        PtmError,
+        SpawnError,
+        StateError,
+        UnknownAppError,
+    )
+
+_WHERE = {
+    **dict.fromkeys(["ProcessInfo", "RestartReason", "RunRecord", "StateEvent"], "_info"),
+    "Supervisor": "_supervisor",
+    **dict.fromkeys(
+        [
+            "AppSpec",
+            "Ecosystem",
+            "HealthCheckSpec",
+            "ListenSpec",
+            "LogSpec",
+            "MemoryPolicy",
+            "NotifySpec",
+            "ReadinessSpec",
+            "RestartPolicy",
+            "StopPolicy",
+            "WatchSpec",
+            "build_app",
+            "load_ecosystem",
+            "parse_ecosystem",
+        ],
+        "config",
+    ),
+    **dict.fromkeys(
+        [
+            "ConfigError",
+            "LogError",
+            "ProcessError",
+            "PtmError",
+            "SpawnError",
+            "StateError",
+            "UnknownAppError",
+        ],
+        "errors",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'supervisor_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"supervisor_core.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AppSpec",

@@ -36,3 +36,18 @@ def test_embedding_example_runs() -> None:
     assert b"worker:1 online" in done.stdout
     assert b"restarts=1 last_reason=crash" in done.stdout
     assert b"after restart: [(0, 1), (1, 2)]" in done.stdout
+
+
+def test_every_lazy_name_is_in_all() -> None:
+    assert set(supervisor_core._WHERE) | {"__version__"} == set(supervisor_core.__all__)
+
+
+def test_importing_the_package_and_cli_stays_light() -> None:
+    """`ptm list` must start fast: the package and the CLI entry import no heavy module."""
+    code = (
+        "import sys, supervisor_core, supervisor_core.cli; "
+        "heavy = {'anyio', 'psutil', 'httpx', 'starlette', 'uvicorn', 'aiosqlite'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr
