@@ -36,10 +36,14 @@ if TYPE_CHECKING:  # the names below are imported on first use, so `ptm` starts 
         parse_ecosystem,
     )
     from supervisor_core.errors import (
+        ApiError,
+        ClientError,
         ConfigError,
+        DaemonNotRunning,
         LogError,
         ProcessError,
         PtmError,
+        SocketPermissionDenied,
         SpawnError,
         StateError,
         UnknownAppError,
@@ -69,10 +73,14 @@ _WHERE = {
     ),
     **dict.fromkeys(
         [
+            "ApiError",
+            "ClientError",
             "ConfigError",
+            "DaemonNotRunning",
             "LogError",
             "ProcessError",
             "PtmError",
+            "SocketPermissionDenied",
             "SpawnError",
             "StateError",
             "UnknownAppError",
@@ -96,8 +104,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ApiError",
     "AppSpec",
+    "ClientError",
     "ConfigError",
+    "DaemonNotRunning",
     "Ecosystem",
     "HealthCheckSpec",
     "ListenSpec",
@@ -112,6 +123,7 @@ __all__ = [
     "RestartPolicy",
     "RestartReason",
     "RunRecord",
+    "SocketPermissionDenied",
     "SpawnError",
     "StateError",
     "StateEvent",

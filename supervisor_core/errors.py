@@ -8,7 +8,11 @@
     │   ├── SpawnError            exec failed: missing program, bad cwd, permission
     │   └── UnknownAppError       no app (or instance) matches a name or id
     ├── StateError                an operation that the current state does not allow
-    └── LogError                  a log file could not be opened, written or rotated
+    ├── LogError                  a log file could not be opened, written or rotated
+    └── ClientError               talking to the daemon failed
+        ├── DaemonNotRunning      no daemon answers on the socket (and none could be started)
+        ├── SocketPermissionDenied  the socket belongs to someone else
+        └── ApiError              the daemon answered with an error (status, kind, message)
 
 Library code raises these; only the command line turns them into exit codes and one-line
 messages. Nothing here ever calls ``sys.exit``.
@@ -17,10 +21,14 @@ messages. Nothing here ever calls ``sys.exit``.
 from __future__ import annotations
 
 __all__ = [
+    "ApiError",
+    "ClientError",
     "ConfigError",
+    "DaemonNotRunning",
     "LogError",
     "ProcessError",
     "PtmError",
+    "SocketPermissionDenied",
     "SpawnError",
     "StateError",
     "UnknownAppError",
@@ -80,3 +88,28 @@ class StateError(PtmError):
 
 class LogError(PtmError):
     """A log file could not be opened, written or rotated."""
+
+
+class ClientError(PtmError):
+    """Talking to the daemon failed."""
+
+
+class DaemonNotRunning(ClientError):
+    """No daemon answers on the socket, and none could be started."""
+
+
+class SocketPermissionDenied(ClientError):
+    """The socket exists but belongs to another user (or its mode forbids us)."""
+
+
+class ApiError(ClientError):
+    """The daemon answered with an error.
+
+    ``status`` is the HTTP status, ``kind`` the error kind of docs/api.md (``config``,
+    ``unknown_app``, ``state``, ``bad_request``, ``not_found``, ``internal``).
+    """
+
+    def __init__(self, message: str, *, status: int, kind: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
