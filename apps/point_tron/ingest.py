@@ -114,8 +114,13 @@ class Poller:
         return self._stopping
 
     def pause(self) -> None:
-        """Stop polling (the loop stays alive); `resume()` starts it again at once."""
+        """Stop polling now (the loop stays alive); `resume()` starts it again at once.
+
+        A fetch in flight is abandoned; a batch being written is finished first.
+        """
         self.is_active = False
+        if self._tick_scope is not None:
+            self._tick_scope.cancel()
 
     def resume(self) -> None:
         self.is_active = True

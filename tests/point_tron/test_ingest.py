@@ -225,11 +225,11 @@ async def test_pause_resume_and_new_rpc_settings(tmp_path: Path) -> None:
             await until_stored(stream, 5000)
             poller.pause()
             assert not poller.is_active
-            await anyio.sleep(0.05)  # let a tick in flight finish
             calls = len(transport.calls)
             chain.advance(3)
             await anyio.sleep(0.2)  # ten intervals: a paused poller asks nothing
             assert len(transport.calls) == calls
+            assert poller.alive and poller.consecutive_errors == 0
             poller.resume()
             await until_stored(stream, 5003)
             with pytest.raises(SettingsError, match="rpcUrl"):
