@@ -1,7 +1,7 @@
 """SIGKILL in the middle of a catch-up: no duplicate, no gap, the right score and daily stats.
 
 The simulator and the poller (tests/point_tron/ingest_worker.py) run as real processes. The
-worker is killed three times while it back-fills, restarted each time, and finally left to
+worker is killed six times while it back-fills, restarted each time, and finally left to
 catch up; the database is then checked against the chain recomputed from the seed.
 """
 
@@ -119,7 +119,7 @@ def start_worker(db_path: Path, url: str) -> Child:
 def test_sigkill_mid_catch_up_leaves_a_consistent_database(tmp_path: Path, sim_url: str) -> None:
     db_path = tmp_path / "pt.db"
     seen_last = START - 1
-    for batches_before_kill in (3, 7, 12):
+    for batches_before_kill in (2, 5, 3, 7, 4, 6):  # six kills at different points
         worker = start_worker(db_path, sim_url)
         try:
             for i in range(batches_before_kill):
