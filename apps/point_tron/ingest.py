@@ -84,7 +84,12 @@ class Poller:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """The loop. Returns after stop() (or when cancelled); RPC errors never end it."""
+        """The loop. Returns after stop() (or when cancelled); RPC errors never end it.
+
+        A Poller runs once: after stop() a new run() returns at once.
+        """
+        if self.alive:
+            raise RuntimeError("this Poller is already running")
         self.alive = True
         task_status.started()
         try:

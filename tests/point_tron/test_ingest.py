@@ -52,6 +52,8 @@ async def test_fresh_database_starts_at_the_head_then_backfills_in_batches(tmp_p
         async with anyio.create_task_group() as tg:
             await tg.start(poller.run)
             assert poller.alive
+            with pytest.raises(RuntimeError, match="already running"):
+                await poller.run()
             first = await until_stored(stream, 5000)
             assert [[s.block.number for s in b] for b in first] == [[5000]]
             chain.advance(250)

@@ -266,3 +266,12 @@ def test_cli_port_in_use_is_one_line() -> None:
     assert proc.stderr.strip() == (
         f"tron-sim: cannot listen on 127.0.0.1:{port}: [Errno 98] Address already in use"
     )
+
+
+def test_public_names_are_curated() -> None:
+    import point_tron.sim as sim
+
+    assert sim.__all__ == sorted(sim.__all__)
+    assert all(hasattr(sim, name) for name in sim.__all__)
+    public = {n for n in dir(sim) if not n.startswith("_")}
+    assert public - set(sim.__all__) == set()
