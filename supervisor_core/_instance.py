@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import shutil
+import signal
 import time
 import uuid
 from collections import deque
@@ -38,12 +41,16 @@ from supervisor_core.process import (
 if TYPE_CHECKING:
     from supervisor_core.logs import InstanceLogSink
 
-__all__ = ["Instance", "OutputCallback", "Stream"]
+__all__ = ["Instance", "OutputCallback", "RunCallback", "Stream"]
 
 Stream = Literal["out", "err"]
 OutputCallback = Callable[[str, int, Stream, list[bytes]], None]
 """Called with (app, instance, stream, lines) for every batch of output lines."""
+RunCallback = Callable[[str, int, str, RunRecord], None]
+"""Called with (app, instance, run_id, record) when a run starts (``ended_at`` None) and when
+it ends."""
 
+_SETPRIV = shutil.which("setpriv")
 MAX_RUNS_KEPT = 100
 PIPE_DRAIN_TIMEOUT = 2.0
 """After a run's tree is gone, how long to wait for the last bytes of its pipes."""
@@ -76,6 +83,8 @@ class Instance:
         on_output: OutputCallback | None = None,
         ptm_home: Path | None = None,
         wall_clock: Callable[[], float] = time.time,
+        on_run: RunCallback | None = None,
+        die_with_supervisor: bool = False,
     ) -> None:
         self.spec = spec
         self.index = index
@@ -95,6 +104,8 @@ class Instance:
         self._on_output = on_output
         self._ptm_home = ptm_home
         self._wall = wall_clock
+        self._on_run = on_run
+        self._die_with_supervisor = die_with_supervisor
         self._send, self._inbox = anyio.create_memory_object_stream[_Message](math.inf)
         self._proc: Process | None = None
         self._token = 0  # identifies the current run; stale exits carry an old token
@@ -128,6 +139,27 @@ class Instance:
     async def delete(self) -> None:
         """Stop, then end :meth:`run`."""
         await self._request("delete")
+
+    def send_signal(self, sig: int) -> int | None:
+        """Send ``sig`` to the instance's main process; returns its pid (None if not running)."""
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return None
+        try:
+            proc.send_signal(signal.Signals(sig))
+        except ProcessLookupError:
+            return None
+        return proc.pid
+
+    def reset_counters(self) -> None:
+        """``ptm reset``: zero the restart counters."""
+        self.restarts = 0
+        self.unstable_restarts = 0
+        self.last_restart_reason = None
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id if self._proc is not None else None
 
     def info(self) -> ProcessInfo:
         running = self._proc is not None
@@ -264,23 +296,25 @@ class Instance:
         self._started_wall = self._wall()
         self._started_mono = anyio.current_time()
         try:
+            argv = self._argv()
             with anyio.CancelScope(shield=True):  # a cancelled spawn must not leak a child
-                proc = await spawn(spec.argv, cwd=spec.cwd, env=env)
+                proc = await spawn(argv, cwd=spec.cwd, env=env)
         except SpawnError as exc:
-            self.runs.append(
-                RunRecord(
-                    pid=None,
-                    started_at=self._started_wall,
-                    ended_at=self._wall(),
-                    end_reason="spawn failed",
-                    error=str(exc),
-                )
+            failed = RunRecord(
+                pid=None,
+                started_at=self._started_wall,
+                ended_at=self._wall(),
+                end_reason="spawn failed",
+                error=str(exc),
             )
+            self.runs.append(failed)
+            self._report_run(failed)
             self._notice(f"{spec.name}:{self.index} {exc}")
             self._decide(exit_code=None, uptime=0.0)
             return
         self._proc = proc
         self.runs.append(RunRecord(pid=proc.pid, started_at=self._started_wall))
+        self._report_run(self.runs[-1])
         self.cpu_percent = None
         self.memory_bytes = None
         assert self._tg is not None
@@ -300,6 +334,28 @@ class Instance:
             self.key, proc.pid, spec.memory.memory_check_interval, self._make_on_sample(token)
         )
         self._set(Event.SPAWNED)
+
+    def _argv(self) -> tuple[str, ...]:
+        """The command line, behind ``setpriv --pdeathsig`` when the instance must die with
+        the supervisor (the daemon): if the daemon is killed, the kernel sends each app its
+        kill_signal."""
+        argv = self.spec.argv
+        if not self._die_with_supervisor or _SETPRIV is None:
+            return argv
+        program = argv[0]
+        resolved = program if "/" in program else shutil.which(program)
+        if resolved is None or not os.access(resolved, os.X_OK):
+            raise SpawnError(
+                f"cannot start {program!r} in {str(self.spec.cwd)!r}: "
+                "No such file or not executable"
+            )
+        signame = self.spec.stop.kill_signal.name.removeprefix("SIG")
+        return (_SETPRIV, "--pdeathsig", signame, "--", resolved, *argv[1:])
+
+    def _report_run(self, record: RunRecord) -> None:
+        if self._on_run is not None:
+            with contextlib.suppress(Exception):
+                self._on_run(self.spec.name, self.index, self._run_id, record)
 
     async def _wait_exit(self, proc: Process, token: int) -> None:
         await proc.wait()
@@ -416,6 +472,7 @@ class Instance:
                 signal=sig,
                 end_reason=end_reason,
             )
+            self._report_run(self.runs[-1])
         self._proc = None
         self.cpu_percent = None
         self.memory_bytes = None

@@ -12,6 +12,7 @@ What ``ptm run`` and the daemon both embed, and what a Python program can use di
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -26,7 +27,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
-from supervisor_core._instance import Instance, OutputCallback
+from supervisor_core._instance import Instance, OutputCallback, RunCallback
 from supervisor_core.config._specs import AppSpec
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
@@ -63,6 +64,8 @@ class Supervisor:
         log_files: LogFiles | None = None,
         on_output: OutputCallback | None = None,
         on_notice: NoticeCallback | None = None,
+        on_run: RunCallback | None = None,
+        die_with_supervisor: bool = False,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._ptm_home = ptm_home
@@ -72,6 +75,8 @@ class Supervisor:
         self._on_output = on_output
         self._on_notice = on_notice
         self._wall = wall_clock
+        self._on_run = on_run
+        self._die_with_supervisor = die_with_supervisor
         self._apps: dict[str, _App] = {}
         self._subscribers: set[MemoryObjectSendStream[StateEvent]] = set()
         self._monitor = Monitor()
@@ -138,6 +143,8 @@ class Supervisor:
             on_output=self._on_output,
             ptm_home=self._ptm_home,
             wall_clock=self._wall,
+            on_run=self._on_run,
+            die_with_supervisor=self._die_with_supervisor,
         )
         app.instances.append(inst)
         await self._tg.start(inst.run)
@@ -167,6 +174,63 @@ class Supervisor:
 
     async def stop_all(self) -> None:
         await self._each(self._all_instances(), Instance.stop)
+
+    async def replace(self, spec: AppSpec, *, start: bool = True) -> list[ProcessInfo]:
+        """Start an app with new settings (PM2's startOrRestart): an unknown app is added; a
+        known one is stopped, then started again from ``spec``. Restart counters are kept
+        and the restart counts as ``manual``."""
+        old = self._apps.get(spec.name)
+        if old is None:
+            return await self.add(spec, start=start)
+        counters = {inst.index: inst.restarts for inst in old.instances}
+        await self.delete(spec.name)
+        infos = await self.add(spec, start=False)
+        for inst in self._apps[spec.name].instances:
+            if inst.index in counters:
+                inst.restarts = counters[inst.index] + (1 if start else 0)
+                if start:
+                    inst.last_restart_reason = "manual"
+        if start:
+            await self._each(self._apps[spec.name].instances, Instance.start)
+            infos = self.info(spec.name)
+        return infos
+
+    async def scale(self, name: str, instances: int) -> list[ProcessInfo]:
+        """Change the number of instances: running ones are left alone; scaling down keeps
+        instances 0..N-1."""
+        if instances < 0:
+            raise StateError(f"cannot scale {name!r} to {instances} instances")
+        app = self._app(name)
+        current = len(app.instances)
+        if instances < current:
+            removed = app.instances[instances:]
+            await self._each(removed, Instance.delete)
+            del app.instances[instances:]
+        app.spec = dataclasses.replace(app.spec, instances=instances)
+        for index in range(current, instances):
+            inst = await self._new_instance(app, index)
+            await inst.start()
+        return self.info(name)
+
+    def send_signal(self, name: str, sig: int) -> list[int]:
+        """Send ``sig`` to the main process of every running instance; returns their pids."""
+        pids = [inst.send_signal(sig) for inst in self._app(name).instances]
+        return [pid for pid in pids if pid is not None]
+
+    def reset(self, name: str) -> list[ProcessInfo]:
+        """Zero the restart counters of every instance."""
+        for inst in self._app(name).instances:
+            inst.reset_counters()
+        return self.info(name)
+
+    @property
+    def log_files(self) -> LogFiles | None:
+        """The log writers (``ptm flush``, ``ptm reloadLogs``), when logs are written."""
+        return self._log_files
+
+    def run_ids(self, name: str) -> list[str | None]:
+        """The current run id of each instance (None when not running)."""
+        return [inst.run_id for inst in self._app(name).instances]
 
     async def restart_instance(
         self, name: str, instance: int, reason: RestartReason = "manual"
