@@ -63,7 +63,6 @@ _PM2_UNSUPPORTED: Final = frozenset(
         "instance_var",
         "increment_var",
         "port",
-        "autostart",
         "kill_retry_time",
         "shutdown_with_message",
         "treekill",

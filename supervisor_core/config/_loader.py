@@ -75,6 +75,7 @@ APP_KEYS: Final = frozenset(
         "interpreter",
         "instances",
         "exec_mode",
+        "autostart",
         "autorestart",
         "stop_exit_codes",
         "max_restarts",
@@ -473,6 +474,7 @@ def _app(
         listen=listen,
         cron_restart=table.optional("cron_restart", _cron),
         watch=_watch(table, cwd),
+        autostart=table.get("autostart", boolean, True),
     )
 
 

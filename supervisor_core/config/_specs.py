@@ -158,6 +158,8 @@ class AppSpec:
     listen: ListenSpec | None = None
     cron_restart: str | None = None
     watch: WatchSpec = WatchSpec()
+    autostart: bool = True
+    """Start the app when its file is started or resurrected; ``False``: registered, stopped."""
 
 
 @dataclass(frozen=True)
