@@ -1,6 +1,6 @@
 """Point-Tron API latency on a large database: p50/p99 of /api/blocks/stats and /health.
 
-    python -m benchmarks.bench_point_tron_api [--blocks N] [--requests N] [--concurrency N]
+    python -m benchmarks.bench_point_tron_api [--quick] [--blocks N] [--requests N] [--concurrency N]
 
 Fills a fresh database with N blocks (default 200,000: about a week at 3 s per block, the
 newest stamped now), written directly through ``Database.insert_blocks`` in large batches.
@@ -133,9 +133,13 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_point_tron_api")
     parser.add_argument("--blocks", type=int, default=200_000)
-    parser.add_argument("--requests", type=int, default=2000, help="per endpoint")
+    parser.add_argument("--quick", action="store_true", help="300 requests per endpoint")
+    parser.add_argument("--requests", type=int, default=None, help="per endpoint (2000)")
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
+    if args.requests is None:
+        quick = args.quick or os.environ.get("PTM_BENCH_QUICK", "") == "1"
+        args.requests = 300 if quick else 2000
 
     now_ms = int(time.time() * 1000)
     genesis = now_ms - (args.blocks - 1) * INTERVAL_MS
