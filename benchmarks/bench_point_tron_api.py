@@ -1,6 +1,6 @@
 """Point-Tron API latency on a large database: p50/p99 of /api/blocks/stats and /health.
 
-    python -m benchmarks.bench_point_tron_api [--quick] [--blocks N] [--requests N] [--concurrency N]
+    python -m benchmarks.bench_point_tron_api [--quick] [--blocks N] [--requests N]
 
 Fills a fresh database with N blocks (default 200,000: about a week at 3 s per block, the
 newest stamped now), written directly through ``Database.insert_blocks`` in large batches.
