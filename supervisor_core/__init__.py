@@ -19,6 +19,7 @@ from supervisor_core._version import __version__
 if TYPE_CHECKING:  # the names below are imported on first use, so `ptm` starts fast
     from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
     from supervisor_core._supervisor import Supervisor
+    from supervisor_core.client import Client, ensure_daemon
     from supervisor_core.config import (
         AppSpec,
         Ecosystem,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # the names below are imported on first use, so `ptm` starts 
 _WHERE = {
     **dict.fromkeys(["ProcessInfo", "RestartReason", "RunRecord", "StateEvent"], "_info"),
     "Supervisor": "_supervisor",
+    **dict.fromkeys(["Client", "ensure_daemon"], "client"),
     **dict.fromkeys(
         [
             "AppSpec",
@@ -106,6 +108,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ApiError",
     "AppSpec",
+    "Client",
     "ClientError",
     "ConfigError",
     "DaemonNotRunning",
@@ -133,6 +136,7 @@ __all__ = [
     "WatchSpec",
     "__version__",
     "build_app",
+    "ensure_daemon",
     "load_ecosystem",
     "parse_ecosystem",
 ]
