@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job: ptm supervising Point-Tron against the TRON node simulator (Ctrl-C stops all).
 run: setup
-	$(VENV)/bin/ptm run examples/ecosystem.toml
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/ptm run examples/ecosystem.toml
 
 lint: setup
 	$(PY) -m ruff check .
@@ -22,6 +22,7 @@ lint: setup
 	$(PY) -m mypy supervisor_core
 
 test: setup lint
+	bash scripts/install-chromium.sh
 	$(PY) -m pytest -q
 
 bench: setup

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import anyio
 import httpx
+
 from point_tron.chain import Block, last_digit
 from point_tron.db import Database
 from point_tron.sim import ChainSpec

@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import anyio
+
 from point_tron.config import load_settings
 from point_tron.db import Database
 from point_tron.ingest import Poller

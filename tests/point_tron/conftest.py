@@ -26,6 +26,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from starlette.applications import Starlette
+
 from point_tron.app import create_app
 from point_tron.auth import AuthUser, ensure_default_admin, issue_token
 from point_tron.chain import last_digit
@@ -33,7 +35,6 @@ from point_tron.config import Settings, load_settings
 from point_tron.db import Database
 from point_tron.ingest import Poller
 from point_tron.sim import Chain, Faults, build_app
-from starlette.applications import Starlette
 
 START_BLOCK = 1000
 HEAD = 1199  # 200 blocks stored, 3 s apart, the newest stamped "now"

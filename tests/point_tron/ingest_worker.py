@@ -14,6 +14,7 @@ import sys
 
 import anyio
 from anyio.abc import ObjectReceiveStream
+
 from point_tron.chain import StoredBlock
 from point_tron.config import load_settings
 from point_tron.db import Database

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
+
 from point_tron import kline
 from point_tron.queries import day_bounds
 from point_tron.routes._common import now_ms
-
 from tests.point_tron.conftest import HEAD, START_BLOCK, Service, expected_blocks, wait_until
 
 pytestmark = pytest.mark.anyio

@@ -6,10 +6,10 @@ import time
 
 import jwt
 import pytest
-from point_tron import auth
-from point_tron.auth import AuthUser, RateLimiter, issue_token
 from starlette.routing import Route
 
+from point_tron import auth
+from point_tron.auth import AuthUser, RateLimiter, issue_token
 from tests.point_tron.conftest import ADMIN, JWT_SECRET, Service
 
 pytestmark = pytest.mark.anyio

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from point_tron.chain import Block, block_from_json, is_odd, last_digit, point_change
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from point_tron.config import DEFAULT_JWT_SECRET, load_settings, parse_duration_s
 from point_tron.errors import SettingsError
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from point_tron.chain import Block, last_digit
 from point_tron.db import SCHEMA_VERSION, Database
 

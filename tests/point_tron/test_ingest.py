@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import anyio
 import httpx
 import pytest
+
 from point_tron.chain import Block, last_digit
 from point_tron.db import Database
 from point_tron.errors import SettingsError
 from point_tron.ingest import SUBSCRIBER_BUFFER, Poller
 from point_tron.sim import Chain, Faults, build_app
-
 from tests.point_tron.test_ingest_support import (
     Recording,
     expected,

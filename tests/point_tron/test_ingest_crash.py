@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from point_tron.sim import ChainSpec
 
+from point_tron.sim import ChainSpec
 from tests.point_tron.test_ingest_support import expected
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
+
 from point_tron.db import Database
 from point_tron.ingest import Poller
 from point_tron.sim import Chain, Faults, serve_sim
-
 from tests.point_tron.test_ingest_support import settings_for, stored_rows, until_stored, wait_until
 
 UTC = ZoneInfo("UTC")

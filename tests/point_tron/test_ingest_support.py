@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import anyio
 import httpx
 from anyio.abc import ObjectReceiveStream
+
 from point_tron.chain import StoredBlock, last_digit
 from point_tron.config import Settings, load_settings
 from point_tron.db import Database

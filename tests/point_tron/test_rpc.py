@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+
 from point_tron.errors import RpcError
 from point_tron.rpc import RpcSettings, TronRpc, backoff_s
 from point_tron.sim import Chain, Faults, build_app

@@ -11,6 +11,7 @@ import time
 
 import httpx
 import pytest
+
 from point_tron.chain import block_from_json
 from point_tron.sim import Chain, ChainSpec, Faults, build_app, serve_sim
 

@@ -15,10 +15,10 @@ from typing import Any
 import anyio
 import pytest
 import uvicorn
-from point_tron.auth import AuthUser, issue_token
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from point_tron.auth import AuthUser, issue_token
 from tests.point_tron.conftest import HEAD, Service, expected_blocks, wait_until
 
 pytestmark = pytest.mark.anyio
