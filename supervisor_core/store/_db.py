@@ -1,0 +1,493 @@
+"""``$PTM_HOME/state.db``: the apps the daemon manages, and the runs of their instances.
+
+One SQLite file in WAL mode (readers never wait for the writer, ``synchronous=NORMAL``), a busy
+timeout so that two writers queue instead of failing, mode 0600. The schema is created and
+upgraded by numbered migrations recorded in ``PRAGMA user_version``.
+
+Every write is one SQL statement (an upsert, an ``UPDATE ... RETURNING``; deleting an app
+removes its runs through a trigger), so a write is atomic on its own and a cancelled coroutine
+can never leave a transaction open on the shared connection.
+
+Tables (version 1)::
+
+    apps(name PK, position UNIQUE, entry JSON, base_dir, env_name, source, desired, updated_at)
+    runs(run_id PK, app, instance, pid, create_time, started_at, ended_at, exit_code, signal,
+         end_reason, error)
+
+Timestamps are POSIX seconds (floats).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal, cast
+
+import aiosqlite
+
+from supervisor_core.errors import StateError, UnknownAppError
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Desired",
+    "OpenRun",
+    "StateStore",
+    "StoredApp",
+    "StoredRun",
+]
+
+Desired = Literal["running", "stopped"]
+_DESIRED: Final = ("running", "stopped")
+
+BUSY_TIMEOUT_MS: Final = 5000
+"""How long a write waits for another writer (another connection) before failing."""
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    # 1: apps and runs
+    (
+        """
+        CREATE TABLE apps (
+            name       TEXT PRIMARY KEY,
+            position   INTEGER NOT NULL UNIQUE,
+            entry      TEXT NOT NULL,
+            base_dir   TEXT NOT NULL,
+            env_name   TEXT,
+            source     TEXT,
+            desired    TEXT NOT NULL CHECK (desired IN ('running', 'stopped')),
+            updated_at REAL NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE runs (
+            run_id      TEXT PRIMARY KEY,
+            app         TEXT NOT NULL,
+            instance    INTEGER NOT NULL,
+            pid         INTEGER,
+            create_time REAL,
+            started_at  REAL NOT NULL,
+            ended_at    REAL,
+            exit_code   INTEGER,
+            signal      INTEGER,
+            end_reason  TEXT,
+            error       TEXT
+        )
+        """,
+        "CREATE INDEX runs_by_instance ON runs (app, instance, started_at)",
+        "CREATE INDEX runs_open ON runs (ended_at) WHERE ended_at IS NULL",
+        """
+        CREATE TRIGGER apps_delete_runs AFTER DELETE ON apps
+        BEGIN
+            DELETE FROM runs WHERE app = OLD.name;
+        END
+        """,
+    ),
+)
+"""The schema, one tuple of statements per version; never edit a released one, append."""
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class StoredApp:
+    """One app the daemon manages, as it was asked for.
+
+    ``entry`` is the app's table as in an ecosystem file (``[defaults]`` merged in, the
+    ``env``/``env_<name>`` tables kept), so that ``build_app(entry, base_dir=base_dir,
+    env=env_name)`` gives its :class:`~supervisor_core.config.AppSpec` again.
+    """
+
+    name: str
+    entry: Mapping[str, Any]
+    base_dir: str
+    """The folder that relative paths in ``entry`` (``cwd``, ``out_file``, ...) start from."""
+    env_name: str | None
+    """The ``--env`` overlay applied, if any."""
+    source: str | None
+    """The ecosystem file it came from; ``None`` for ``ptm start script.py``."""
+    desired: Desired
+    position: int
+    """Its place in ``ptm list`` (the numeric id). :meth:`StateStore.upsert_app` assigns it."""
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    """A run with a pid and no recorded end: the daemon died while it ran."""
+
+    run_id: str
+    app: str
+    instance: int
+    pid: int
+    create_time: float
+    started_at: float
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One run of one instance: from spawn to exit (or to now, while ``ended_at`` is None)."""
+
+    run_id: str
+    app: str
+    instance: int
+    pid: int | None
+    create_time: float | None
+    started_at: float
+    ended_at: float | None
+    exit_code: int | None
+    signal: int | None
+    end_reason: str | None
+    error: str | None
+
+
+def _entry_json(app: StoredApp) -> str:
+    try:
+        return json.dumps(dict(app.entry), allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StateError(
+            f"app {app.name!r}: its settings cannot be stored (only strings, numbers, booleans,"
+            f" lists and tables): {exc}"
+        ) from None
+
+
+def _app_from_row(row: sqlite3.Row) -> StoredApp:
+    return StoredApp(
+        name=row["name"],
+        entry=MappingProxyType(json.loads(row["entry"])),
+        base_dir=row["base_dir"],
+        env_name=row["env_name"],
+        source=row["source"],
+        desired=cast(Desired, row["desired"]),
+        position=row["position"],
+    )
+
+
+def _run_from_row(row: sqlite3.Row) -> StoredRun:
+    return StoredRun(
+        run_id=row["run_id"],
+        app=row["app"],
+        instance=row["instance"],
+        pid=row["pid"],
+        create_time=row["create_time"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        exit_code=row["exit_code"],
+        signal=row["signal"],
+        end_reason=row["end_reason"],
+        error=row["error"],
+    )
+
+
+def _check_desired(desired: str) -> Desired:
+    if desired not in _DESIRED:
+        raise StateError(f"desired state must be 'running' or 'stopped' (got {desired!r})")
+    return cast(Desired, desired)
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) before SQLite does, and enforce 0600."""
+    if path.is_dir():
+        raise StateError(f"{path}: is a directory, not a state database")
+    for folder in path.parents:
+        if folder.exists() and not folder.is_dir():
+            raise StateError(f"{path}: cannot open the state database: {folder} is not a folder")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StateError(f"{path}: cannot open the state database: {exc.strerror or exc}") from None
+
+
+class StateStore:
+    """The daemon's state database. Open with ``await StateStore.open(path)``; close it."""
+
+    def __init__(self, path: Path, db: aiosqlite.Connection) -> None:
+        self._path = path
+        self._db = db
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # -----------------------------------------------------------------------------------------
+    # Opening
+
+    @classmethod
+    async def open(cls, path: Path) -> StateStore:
+        """Open (creating and migrating as needed) the database at ``path``.
+
+        A file that is not a ptm state database, or one written by a newer ptm, is a
+        :class:`StateError` naming the file.
+        """
+        path = Path(path)
+        _prepare_file(path)
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateError(f"{path}: cannot open the state database: {exc}") from None
+        store = cls(path, db)
+        try:
+            db.row_factory = sqlite3.Row
+            await store._configure()
+            await store._migrate()
+        except sqlite3.OperationalError as exc:
+            await db.close()
+            raise StateError(f"{path}: cannot use the state database: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            raise StateError(f"{path}: not a ptm state database ({exc})") from None
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def _configure(self) -> None:
+        await self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._db.execute("PRAGMA journal_mode = WAL")
+        await self._db.execute("PRAGMA synchronous = NORMAL")
+
+    async def _user_version(self) -> int:
+        rows = await self._db.execute_fetchall("PRAGMA user_version")
+        return int(next(iter(rows))[0])
+
+    async def _migrate(self) -> None:
+        version = await self._user_version()
+        if version == SCHEMA_VERSION:
+            return
+        self._check_version(version)
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            version = await self._user_version()
+            self._check_version(version)
+            if version == 0:
+                await self._check_foreign_tables()
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[number - 1]:
+                    await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version = {number}")
+            await self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
+            raise
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self._path}: written by a newer ptm (schema version {version}; this ptm knows"
+                f" versions up to {SCHEMA_VERSION}); upgrade ptm or use another PTM_HOME"
+            )
+
+    async def _check_foreign_tables(self) -> None:
+        rows = await self._db.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        )
+        names = [row["name"] for row in rows]
+        if names:
+            raise StateError(
+                f"{self._path}: an SQLite database of something else (tables: "
+                f"{', '.join(names)}), not a ptm state database"
+            )
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            await self._db.close()
+
+    async def __aenter__(self) -> StateStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -----------------------------------------------------------------------------------------
+    # Statements
+
+    async def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._closed:
+            raise StateError(f"{self._path}: the state database is closed")
+        try:
+            rows: Iterable[sqlite3.Row] = await self._db.execute_fetchall(sql, parameters)
+        except sqlite3.IntegrityError as exc:
+            raise StateError(f"{self._path}: refused by the database: {exc}") from None
+        except sqlite3.Error as exc:
+            raise StateError(f"{self._path}: state database error: {exc}") from None
+        return list(rows)
+
+    # -----------------------------------------------------------------------------------------
+    # Apps
+
+    async def upsert_app(self, app: StoredApp) -> StoredApp:
+        """Store ``app``: an existing app keeps its position, a new one goes last.
+
+        ``app.position`` is ignored; the stored app (with its position) is returned.
+        """
+        desired = _check_desired(app.desired)
+        rows = await self._rows(
+            """
+            INSERT INTO apps (name, position, entry, base_dir, env_name, source, desired,
+                              updated_at)
+            VALUES (?, (SELECT COALESCE(MAX(position), -1) + 1 FROM apps), ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET
+                entry = excluded.entry,
+                base_dir = excluded.base_dir,
+                env_name = excluded.env_name,
+                source = excluded.source,
+                desired = excluded.desired,
+                updated_at = excluded.updated_at
+            RETURNING *
+            """,
+            (
+                app.name,
+                _entry_json(app),
+                app.base_dir,
+                app.env_name,
+                app.source,
+                desired,
+                time.time(),
+            ),
+        )
+        return _app_from_row(rows[0])
+
+    async def set_desired(self, name: str, desired: str) -> None:
+        """Record whether ``name`` should run; an unknown name is an UnknownAppError."""
+        rows = await self._rows(
+            "UPDATE apps SET desired = ?, updated_at = ? WHERE name = ? RETURNING name",
+            (_check_desired(desired), time.time(), name),
+        )
+        if not rows:
+            raise UnknownAppError(f"no app named {name!r} in {self._path}")
+
+    async def delete_app(self, name: str) -> None:
+        """Forget ``name`` and its runs; an unknown name is an UnknownAppError."""
+        rows = await self._rows("DELETE FROM apps WHERE name = ? RETURNING name", (name,))
+        if not rows:
+            raise UnknownAppError(f"no app named {name!r} in {self._path}")
+
+    async def apps(self) -> list[StoredApp]:
+        """Every app, in ``ptm list`` order (by position)."""
+        rows = await self._rows("SELECT * FROM apps ORDER BY position")
+        return [_app_from_row(row) for row in rows]
+
+    # -----------------------------------------------------------------------------------------
+    # Runs
+
+    async def record_run_start(
+        self,
+        *,
+        run_id: str,
+        app: str,
+        instance: int,
+        pid: int | None,
+        create_time: float | None,
+        started_at: float,
+    ) -> None:
+        """A run began (``pid`` None: the spawn failed; record its end right after)."""
+        await self._rows(
+            "INSERT INTO runs (run_id, app, instance, pid, create_time, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, app, instance, pid, create_time, started_at),
+        )
+
+    async def record_run_end(
+        self,
+        *,
+        run_id: str,
+        ended_at: float,
+        exit_code: int | None,
+        signal: int | None,
+        end_reason: str | None,
+        error: str | None = None,
+    ) -> None:
+        """A run ended. An unknown run, or one already ended, is a StateError."""
+        rows = await self._rows(
+            "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, end_reason = ?, error = ?"
+            " WHERE run_id = ? AND ended_at IS NULL RETURNING run_id",
+            (ended_at, exit_code, signal, end_reason, error, run_id),
+        )
+        if rows:
+            return
+        known = await self._rows("SELECT ended_at FROM runs WHERE run_id = ?", (run_id,))
+        if known:
+            raise StateError(f"run {run_id!r} has already ended")
+        raise StateError(f"no run {run_id!r} was recorded")
+
+    async def open_runs(self) -> list[OpenRun]:
+        """Runs with a pid and no end, oldest first: candidates to re-adopt or to close."""
+        rows = await self._rows(
+            "SELECT * FROM runs WHERE ended_at IS NULL AND pid IS NOT NULL"
+            " AND create_time IS NOT NULL ORDER BY started_at, rowid"
+        )
+        return [
+            OpenRun(
+                run_id=row["run_id"],
+                app=row["app"],
+                instance=row["instance"],
+                pid=row["pid"],
+                create_time=row["create_time"],
+                started_at=row["started_at"],
+            )
+            for row in rows
+        ]
+
+    async def close_open_runs(self, *, ended_at: float, end_reason: str) -> int:
+        """End every run without an end (with or without a pid); returns how many."""
+        rows = await self._rows(
+            "UPDATE runs SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL RETURNING run_id",
+            (ended_at, end_reason),
+        )
+        return len(rows)
+
+    async def runs(self, app: str, instance: int | None = None, limit: int = 50) -> list[StoredRun]:
+        """The latest ``limit`` runs of ``app`` (of one instance if given), newest first."""
+        if limit < 0:
+            raise StateError(f"limit must be 0 or more (got {limit})")
+        if instance is None:
+            rows = await self._rows(
+                "SELECT * FROM runs WHERE app = ? ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                (app, limit),
+            )
+        else:
+            rows = await self._rows(
+                "SELECT * FROM runs WHERE app = ? AND instance = ?"
+                " ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                (app, instance, limit),
+            )
+        return [_run_from_row(row) for row in rows]
+
+    async def prune_runs(self, keep_per_instance: int = 1000) -> int:
+        """Delete ended runs beyond the newest ``keep_per_instance`` of each instance.
+
+        Open runs are never deleted (they count towards the number kept). Returns how many
+        runs were deleted.
+        """
+        if keep_per_instance < 0:
+            raise StateError(f"keep_per_instance must be 0 or more (got {keep_per_instance})")
+        rows = await self._rows(
+            """
+            DELETE FROM runs WHERE ended_at IS NOT NULL AND rowid IN (
+                SELECT rowid FROM (
+                    SELECT rowid, ROW_NUMBER() OVER (
+                        PARTITION BY app, instance ORDER BY started_at DESC, rowid DESC
+                    ) AS newest
+                    FROM runs
+                ) WHERE newest > ?
+            )
+            RETURNING run_id
+            """,
+            (keep_per_instance,),
+        )
+        return len(rows)
