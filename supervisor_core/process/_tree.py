@@ -161,7 +161,7 @@ class TreeStopReport:
 async def stop_tree(
     process: Process | None,
     *,
-    pgid: int,
+    pgid: int | None,
     run_id: str,
     started_at: float,
     sig: int,
@@ -170,6 +170,9 @@ async def stop_tree(
 ) -> TreeStopReport:
     """Stop one run's whole tree: ``sig`` to the group and every known descendant, wait up
     to ``timeout``, then SIGKILL whatever is left, including processes that left the group.
+
+    ``pgid`` None: do not signal a process group (its leader is gone and the id may have
+    been reused); only the ``known`` processes and those marked with ``run_id``.
 
     Shielded from cancellation: once started, it finishes, so cancelling a supervisor never
     leaves an orphan behind.
@@ -190,7 +193,7 @@ async def stop_tree(
 async def _stop_tree(
     process: Process | None,
     *,
-    pgid: int,
+    pgid: int | None,
     run_id: str,
     started_at: float,
     sig: int,
@@ -198,9 +201,11 @@ async def _stop_tree(
     known: Iterable[psutil.Process] = (),
 ) -> TreeStopReport:
     members: dict[int, psutil.Process] = {}
-    for proc in [*known, *descendants(pgid), *find_marked(run_id, since=started_at)]:
+    tree = descendants(pgid) if pgid is not None else []
+    for proc in [*known, *tree, *find_marked(run_id, since=started_at)]:
         members.setdefault(proc.pid, proc)
-    _killpg(pgid, sig)
+    if pgid is not None:
+        _killpg(pgid, sig)
     _signal(members.values(), sig)
 
     deadline = anyio.current_time() + timeout
@@ -218,7 +223,8 @@ async def _stop_tree(
         survivors = late
 
     # Escalate: SIGKILL to the group, then to every survivor and marked process.
-    _killpg(pgid, signal.SIGKILL)
+    if pgid is not None:
+        _killpg(pgid, signal.SIGKILL)
     for proc in find_marked(run_id, since=started_at):
         members.setdefault(proc.pid, proc)
     targets = [p for p in {**members, **{p.pid: p for p in survivors}}.values() if _is_alive(p)]

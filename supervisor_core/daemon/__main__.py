@@ -1,0 +1,5 @@
+import sys
+
+from supervisor_core.daemon import main
+
+sys.exit(main())

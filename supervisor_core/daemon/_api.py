@@ -1,0 +1,266 @@
+"""The status socket's HTTP API (``/v1``): a thin layer over :class:`DaemonService`.
+
+Every error becomes ``{"error": "...", "kind": "..."}`` with a 4xx/5xx status (docs/api.md);
+no request can kill the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from supervisor_core.daemon._loghub import LogHub
+from supervisor_core.daemon._service import DaemonService
+from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
+
+__all__ = ["create_api"]
+
+log = logging.getLogger("ptm.api")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class BadRequest(PtmError):
+    """The request itself is malformed."""
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "kind": kind}, status_code=status)
+
+
+def _kind(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, BadRequest):
+        return 400, "bad_request"
+    if isinstance(exc, ConfigError):
+        return 400, "config"
+    if isinstance(exc, UnknownAppError):
+        return 404, "unknown_app"
+    if isinstance(exc, StateError):
+        return 409, "state"
+    return 500, "internal"
+
+
+def guarded(handler: Handler) -> Handler:
+    """Map our errors to JSON answers; log anything else and answer 500."""
+
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except PtmError as exc:
+            status, kind = _kind(exc)
+            return _error(status, kind, str(exc))
+        except Exception as exc:
+            log.exception("error in %s %s", request.method, request.url.path)
+            return _error(500, "internal", f"internal error: {type(exc).__name__}: {exc}")
+
+    return wrapper
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the JSON body must be an object")
+    return data
+
+
+def _field(
+    data: dict[str, Any], key: str, kind: type | tuple[type, ...], *, required: bool = False
+) -> Any:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise BadRequest(f"missing field {key!r}")
+        return None
+    if isinstance(value, bool) and kind is int:
+        raise BadRequest(f"field {key!r} must be {kind.__name__}")
+    if not isinstance(value, kind):
+        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise BadRequest(f"field {key!r} must be {name}, got {value!r}")
+    return value
+
+
+def _target(request: Request) -> str:
+    return unquote(str(request.path_params["target"]))
+
+
+def _int_param(request: Request, key: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(key)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{key} must be an integer, got {text!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _stream_param(request: Request) -> str:
+    stream = request.query_params.get("stream", "both")
+    if stream not in ("out", "err", "both"):
+        raise BadRequest(f"stream must be out, err or both, got {stream!r}")
+    return stream
+
+
+def create_api(service: DaemonService, hub: LogHub) -> Starlette:
+    """The Starlette app of the socket."""
+
+    @guarded
+    async def info(request: Request) -> Response:
+        return JSONResponse(service.info())
+
+    @guarded
+    async def processes(request: Request) -> Response:
+        return JSONResponse(service.rows())
+
+    @guarded
+    async def start(request: Request) -> Response:
+        data = await _body(request)
+        if "ecosystem" in data:
+            path = _field(data, "ecosystem", str, required=True)
+            only = _field(data, "only", list)
+            if only is not None and not all(isinstance(n, str) for n in only):
+                raise BadRequest("field 'only' must be a list of names")
+            env = _field(data, "env", str)
+            return JSONResponse(await service.start_ecosystem(path, only=only, env=env))
+        if "app" in data:
+            entry = _field(data, "app", dict, required=True)
+            base_dir = _field(data, "base_dir", str, required=True)
+            return JSONResponse(await service.start_app(entry, base_dir))
+        raise BadRequest("give either 'ecosystem' (a file path) or 'app' (an app table)")
+
+    @guarded
+    async def describe(request: Request) -> Response:
+        return JSONResponse(await service.describe(_target(request)))
+
+    def action(name: str) -> Handler:
+        @guarded
+        async def handler(request: Request) -> Response:
+            await _body(request)  # reject a malformed body even where none is needed
+            return JSONResponse(await service.act(name, _target(request)))
+
+        return handler
+
+    @guarded
+    async def delete(request: Request) -> Response:
+        return JSONResponse(await service.delete(_target(request)))
+
+    @guarded
+    async def scale(request: Request) -> Response:
+        data = await _body(request)
+        instances = _field(data, "instances", int, required=True)
+        return JSONResponse(await service.scale(_target(request), instances))
+
+    @guarded
+    async def send_signal(request: Request) -> Response:
+        data = await _body(request)
+        signame = _field(data, "signal", (str, int), required=True)
+        return JSONResponse(service.send_signal(_target(request), str(signame)))
+
+    @guarded
+    async def reset(request: Request) -> Response:
+        return JSONResponse(service.reset(_target(request)))
+
+    @guarded
+    async def logs(request: Request) -> Response:
+        lines = _int_param(request, "lines", 15, 0, 100_000)
+        app = request.query_params.get("app") or None
+        stream = _stream_param(request)
+        return JSONResponse({"lines": await service.tail(app, lines, stream)})
+
+    @guarded
+    async def follow(request: Request) -> Response:
+        app = request.query_params.get("app") or None
+        stream = _stream_param(request)
+        if app is not None:
+            service.resolve(app)  # 404 now, not after the stream started
+
+        async def lines() -> AsyncIterator[bytes]:
+            async with hub.follow(app, None if stream == "both" else stream) as receive:
+                async for item in receive:
+                    yield (json.dumps(asdict(item)) + "\n").encode()
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    @guarded
+    async def flush(request: Request) -> Response:
+        data = await _body(request)
+        app = _field(data, "app", str)
+        return JSONResponse({"flushed": service.flush(app)})
+
+    @guarded
+    async def reload_logs(request: Request) -> Response:
+        service.reload_logs()
+        return JSONResponse({"reopened": True})
+
+    @guarded
+    async def events(request: Request) -> Response:
+        async def stream() -> AsyncIterator[bytes]:
+            async with service.sup.subscribe() as receive:
+                async for event in receive:
+                    yield (json.dumps(asdict(event)) + "\n").encode()
+
+        return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+    @guarded
+    async def save(request: Request) -> Response:
+        data = await _body(request)
+        force = _field(data, "force", bool) or False
+        return JSONResponse(await service.save(force=force))
+
+    @guarded
+    async def resurrect(request: Request) -> Response:
+        return JSONResponse(await service.resurrect())
+
+    @guarded
+    async def kill(request: Request) -> Response:
+        service.shutdown.set()
+        return JSONResponse({"stopping": True})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            if exc.status_code == 405:
+                return _error(405, "bad_request", f"method {request.method} not allowed here")
+            return _error(exc.status_code, "not_found", f"no such path: {request.url.path}")
+        return _error(500, "internal", "internal error")
+
+    routes = [
+        Route("/v1/info", info, methods=["GET"]),
+        Route("/v1/processes", processes, methods=["GET"]),
+        Route("/v1/processes", start, methods=["POST"]),
+        Route("/v1/processes/{target:path}/stop", action("stop"), methods=["POST"]),
+        Route("/v1/processes/{target:path}/start", action("start"), methods=["POST"]),
+        Route("/v1/processes/{target:path}/restart", action("restart"), methods=["POST"]),
+        Route("/v1/processes/{target:path}/reload", action("reload"), methods=["POST"]),
+        Route("/v1/processes/{target:path}/scale", scale, methods=["POST"]),
+        Route("/v1/processes/{target:path}/signal", send_signal, methods=["POST"]),
+        Route("/v1/processes/{target:path}/reset", reset, methods=["POST"]),
+        Route("/v1/processes/{target:path}", describe, methods=["GET"]),
+        Route("/v1/processes/{target:path}", delete, methods=["DELETE"]),
+        Route("/v1/logs", logs, methods=["GET"]),
+        Route("/v1/logs/follow", follow, methods=["GET"]),
+        Route("/v1/logs/flush", flush, methods=["POST"]),
+        Route("/v1/logs/reload", reload_logs, methods=["POST"]),
+        Route("/v1/events", events, methods=["GET"]),
+        Route("/v1/save", save, methods=["POST"]),
+        Route("/v1/resurrect", resurrect, methods=["POST"]),
+        Route("/v1/kill", kill, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})

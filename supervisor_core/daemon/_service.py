@@ -1,0 +1,509 @@
+"""What the daemon does: apps by name or id, their desired state, logs, save/resurrect.
+
+The API (``_api.py``) is a thin HTTP layer over :class:`DaemonService`; everything here is
+plain async methods that raise our own errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import signal as signal_module
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import psutil
+from anyio.streams.memory import MemoryObjectSendStream
+
+from supervisor_core._home import Home
+from supervisor_core._info import ProcessInfo, RunRecord
+from supervisor_core._supervisor import Supervisor
+from supervisor_core._version import __version__
+from supervisor_core.config import AppSpec, build_app
+from supervisor_core.errors import ConfigError, StateError, UnknownAppError
+from supervisor_core.logs import tail_lines
+from supervisor_core.process import stop_tree
+from supervisor_core.store import (
+    StateStore,
+    StoredApp,
+    app_spec,
+    stored_apps_from_file,
+    write_dump,
+)
+
+__all__ = ["DaemonService", "iso"]
+
+log = logging.getLogger("ptm.daemon")
+
+
+def iso(timestamp: float | None) -> str | None:
+    """POSIX seconds → ISO 8601 UTC (``2026-11-28T21:00:00Z``)."""
+    if timestamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+@dataclass
+class _Managed:
+    stored: StoredApp
+    spec: AppSpec
+
+
+@dataclass(frozen=True)
+class _RunNote:
+    app: str
+    instance: int
+    run_id: str
+    record: RunRecord
+    create_time: float | None
+
+
+class DaemonService:
+    """The daemon's state and commands. Mutating commands are serialised by one lock, so two
+    racing ``ptm start`` never start an app twice."""
+
+    def __init__(self, home: Home, supervisor: Supervisor, store: StateStore) -> None:
+        self.home = home
+        self.sup = supervisor
+        self.store = store
+        self.started_at = time.time()
+        self.shutdown = anyio.Event()
+        self._apps: dict[str, _Managed] = {}
+        self._lock = anyio.Lock()
+        self._runs_send: MemoryObjectSendStream[_RunNote] | None = None
+
+    # ----------------------------------------------------------------- runs → state.db
+    def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
+        """The supervisor's run callback: queue the fact for the writer task."""
+        create_time = None
+        if record.ended_at is None and record.pid is not None:
+            with contextlib.suppress(psutil.Error):
+                create_time = psutil.Process(record.pid).create_time()
+        if self._runs_send is not None:
+            with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
+                self._runs_send.send_nowait(_RunNote(app, instance, run_id, record, create_time))
+
+    async def write_runs(self) -> None:
+        """Persist run starts and ends, in order (a task for the daemon's lifetime)."""
+        send, receive = anyio.create_memory_object_stream[_RunNote](100_000)
+        self._runs_send = send
+        async with receive:
+            async for note in receive:
+                try:
+                    await self._write_run(note)
+                except Exception:
+                    log.exception("could not record a run of %s:%d", note.app, note.instance)
+
+    async def _write_run(self, note: _RunNote) -> None:
+        record = note.record
+        if record.ended_at is None or record.pid is None:
+            await self.store.record_run_start(
+                run_id=note.run_id,
+                app=note.app,
+                instance=note.instance,
+                pid=record.pid,
+                create_time=note.create_time,
+                started_at=record.started_at,
+            )
+        if record.ended_at is not None:
+            await self.store.record_run_end(
+                run_id=note.run_id,
+                ended_at=record.ended_at,
+                exit_code=record.exit_code,
+                signal=record.signal,
+                end_reason=record.end_reason,
+                error=record.error,
+            )
+
+    # ----------------------------------------------------------------- start-up
+    async def restore(self) -> None:
+        """After a start (or a crash of the previous daemon): stop whatever the previous
+        daemon left running, then bring back every app as it should be."""
+        stored_apps = await self.store.apps()
+        kill_timeouts: dict[str, float] = {}
+        specs: dict[str, AppSpec] = {}
+        for stored in stored_apps:
+            try:
+                specs[stored.name] = app_spec(stored)
+                kill_timeouts[stored.name] = specs[stored.name].stop.kill_timeout
+            except ConfigError as exc:
+                log.error("cannot restore app %s: %s", stored.name, exc)
+        await self._sweep_orphans(kill_timeouts)
+        for stored in stored_apps:
+            spec = specs.get(stored.name)
+            if spec is None:
+                continue
+            self._apps[stored.name] = _Managed(stored, spec)
+            await self.sup.add(spec, start=stored.desired == "running")
+        log.info("restored %d app(s)", len(self._apps))
+
+    async def _sweep_orphans(self, kill_timeouts: Mapping[str, float]) -> None:
+        """Stop the processes of runs that never ended (the previous daemon was killed)."""
+        runs = await self.store.open_runs()
+        for run in runs:
+            known: list[psutil.Process] = []
+            leader_alive = False
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(run.pid)
+                if abs(proc.create_time() - run.create_time) < 0.05:
+                    known.append(proc)
+                    leader_alive = True
+            report = await stop_tree(
+                None,
+                pgid=run.pid if leader_alive else None,
+                run_id=run.run_id,
+                started_at=run.started_at,
+                sig=signal_module.SIGTERM,
+                timeout=kill_timeouts.get(run.app, 5.0),
+                known=known,
+            )
+            log.warning(
+                "run %s of %s:%d (pid %d) outlived the previous daemon: stopped%s",
+                run.run_id,
+                run.app,
+                run.instance,
+                run.pid,
+                " with SIGKILL" if report.escalated else "",
+            )
+        if runs:
+            await self.store.close_open_runs(ended_at=time.time(), end_reason="daemon died")
+
+    # ----------------------------------------------------------------- targets
+    def resolve(self, target: str) -> list[str]:
+        """App names for a target: a name, a numeric id, ``all``, or an ecosystem file."""
+        if target == "all":
+            names = list(self._apps)
+            if not names:
+                raise UnknownAppError("no app is managed by the daemon")
+            return names
+        if target in self._apps:
+            return [target]
+        if target.isdigit():
+            for name, managed in self._apps.items():
+                if managed.stored.position == int(target):
+                    return [name]
+            raise UnknownAppError(f"no app with id {target}")
+        if "/" in target or target.endswith(".toml"):
+            path = os.path.abspath(target)
+            names = [n for n, m in self._apps.items() if m.stored.source == path]
+            if not names:
+                raise UnknownAppError(f"no app was started from {path}")
+            return names
+        raise UnknownAppError(f"no app named {target!r}")
+
+    def _one(self, target: str) -> str:
+        names = self.resolve(target)
+        if len(names) != 1:
+            raise UnknownAppError(f"{target!r} names {len(names)} apps; give one name")
+        return names[0]
+
+    # ----------------------------------------------------------------- reading
+    def rows(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """``jlist`` rows, in id order."""
+        out: list[dict[str, Any]] = []
+        for name, managed in sorted(self._apps.items(), key=lambda kv: kv[1].stored.position):
+            if names is not None and name not in names:
+                continue
+            for info in self.sup.info(name):
+                out.append(self._row(info, managed))
+        return out
+
+    def _row(self, info: ProcessInfo, managed: _Managed) -> dict[str, Any]:
+        return {
+            "id": managed.stored.position,
+            "name": info.name,
+            "instance": info.instance,
+            "pid": info.pid,
+            "status": info.status,
+            "restarts": info.restarts,
+            "unstable_restarts": info.unstable_restarts,
+            "uptime_s": round(info.uptime, 3) if info.uptime is not None else None,
+            "started_at": iso(info.started_at),
+            "cpu_percent": info.cpu_percent,
+            "memory_bytes": info.memory_bytes,
+            "exit_code": info.exit_code,
+            "exec_mode": info.exec_mode,
+            "out_file": info.out_file,
+            "error_file": info.error_file,
+            "last_restart_reason": info.last_restart_reason,
+            "desired": managed.stored.desired,
+        }
+
+    async def describe(self, target: str) -> dict[str, Any]:
+        name = self._one(target)
+        managed = self._apps[name]
+        spec = managed.spec
+        runs = await self.store.runs(name, limit=50)
+        return {
+            "name": name,
+            "id": managed.stored.position,
+            "source": managed.stored.source,
+            "desired": managed.stored.desired,
+            "processes": self.rows([name]),
+            "spec": spec_to_dict(spec),
+            "env": dict(spec.env),
+            "runs": [
+                {
+                    "run_id": r.run_id,
+                    "instance": r.instance,
+                    "pid": r.pid,
+                    "started_at": iso(r.started_at),
+                    "ended_at": iso(r.ended_at),
+                    "exit_code": r.exit_code,
+                    "signal": r.signal,
+                    "end_reason": r.end_reason,
+                    "error": r.error,
+                }
+                for r in runs
+            ],
+        }
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "uptime_s": round(time.time() - self.started_at, 3),
+            "home": str(self.home.root),
+            "apps": len(self._apps),
+            "processes": sum(len(self.sup.info(n)) for n in self._apps),
+        }
+
+    # ----------------------------------------------------------------- starting
+    async def start_ecosystem(
+        self, path: str, *, only: list[str] | None = None, env: str | None = None
+    ) -> dict[str, Any]:
+        """PM2's startOrRestart for a file: validate all of it, then start new apps and
+        restart known ones with their new settings."""
+        async with self._lock:
+            entries = stored_apps_from_file(path, env)  # validates the whole file first
+            if only:
+                names = {e.name for e in entries}
+                unknown = [n for n in only if n not in names]
+                if unknown:
+                    raise ConfigError(f"--only: no app named {unknown[0]!r}", file=path)
+                entries = [e for e in entries if e.name in only]
+            return await self._start_specs([(app_spec(e), e) for e in entries])
+
+    async def start_app(self, entry: Mapping[str, Any], base_dir: str) -> dict[str, Any]:
+        """``ptm start script.py --name x``: one app from a table built by the CLI."""
+        async with self._lock:
+            spec = build_app(entry, base_dir=Path(base_dir))
+            stored = StoredApp(
+                name=spec.name,
+                entry=dict(entry),
+                base_dir=base_dir,
+                env_name=None,
+                source=None,
+                desired="running",
+                position=-1,
+            )
+            return await self._start_specs([(spec, stored)])
+
+    async def _start_specs(self, pairs: list[tuple[AppSpec, StoredApp]]) -> dict[str, Any]:
+        started: list[str] = []
+        restarted: list[str] = []
+        for spec, template in pairs:
+            autostart = spec.autostart
+            stored = await self.store.upsert_app(
+                dataclasses.replace(
+                    template,
+                    env_name=spec.env_name,
+                    desired="running" if autostart else "stopped",
+                )
+            )
+            known = spec.name in self._apps
+            self._apps[spec.name] = _Managed(stored, spec)
+            if known:
+                await self.sup.replace(spec, start=autostart)
+                restarted.append(spec.name)
+            else:
+                await self.sup.add(spec, start=autostart)
+                started.append(spec.name)
+        names = started + restarted
+        return {"started": started, "restarted": restarted, "processes": self.rows(names)}
+
+    # ----------------------------------------------------------------- acting
+    async def act(self, action: str, target: str) -> dict[str, Any]:
+        """stop / start / restart / reload of every app the target names."""
+        async with self._lock:
+            names = self.resolve(target)
+            for name in names:
+                if action == "stop":
+                    await self.sup.stop(name)
+                    await self._set_desired(name, "stopped")
+                elif action == "start":
+                    await self.sup.start(name)
+                    await self._set_desired(name, "running")
+                elif action in ("restart", "reload"):
+                    await self.sup.restart(name, "manual")
+                    await self._set_desired(name, "running")
+                else:
+                    raise StateError(f"unknown action {action!r}")
+            return {"processes": self.rows(names)}
+
+    async def _set_desired(self, name: str, desired: str) -> None:
+        managed = self._apps[name]
+        if managed.stored.desired != desired:
+            await self.store.set_desired(name, desired)
+            managed.stored = dataclasses.replace(managed.stored, desired=desired)  # type: ignore[arg-type]
+
+    async def delete(self, target: str) -> dict[str, Any]:
+        async with self._lock:
+            names = self.resolve(target)
+            for name in names:
+                await self.sup.delete(name)
+                await self.store.delete_app(name)
+                del self._apps[name]
+            return {"deleted": names}
+
+    async def scale(self, target: str, instances: int) -> dict[str, Any]:
+        async with self._lock:
+            name = self._one(target)
+            if instances < 1:
+                raise StateError(f"cannot scale {name!r} to {instances}: at least 1 instance")
+            await self.sup.scale(name, instances)
+            managed = self._apps[name]
+            entry = {**managed.stored.entry, "instances": instances}
+            managed.stored = await self.store.upsert_app(
+                dataclasses.replace(managed.stored, entry=entry)
+            )
+            managed.spec = dataclasses.replace(managed.spec, instances=instances)
+            return {"processes": self.rows([name])}
+
+    def send_signal(self, target: str, signame: str) -> dict[str, Any]:
+        sig = parse_signal(signame)
+        pids: list[int] = []
+        for name in self.resolve(target):
+            pids.extend(self.sup.send_signal(name, sig))
+        return {"signalled": pids}
+
+    def reset(self, target: str) -> dict[str, Any]:
+        names = self.resolve(target)
+        for name in names:
+            self.sup.reset(name)
+        return {"processes": self.rows(names)}
+
+    # ----------------------------------------------------------------- logs
+    def log_paths(self, app: str | None, stream: str) -> list[tuple[str, int, str, Path]]:
+        """(app, instance, stream, path) of each distinct log file."""
+        names = self.resolve(app) if app else list(self._apps)
+        seen: set[Path] = set()
+        out: list[tuple[str, int, str, Path]] = []
+        for name in names:
+            for info in self.sup.info(name):
+                for kind, file in (("out", info.out_file), ("err", info.error_file)):
+                    if file is None or stream not in ("both", kind):
+                        continue
+                    path = Path(file)
+                    if path in seen:
+                        continue
+                    seen.add(path)
+                    out.append((name, info.instance, kind, path))
+        return out
+
+    async def tail(self, app: str | None, lines: int, stream: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = []
+        for name, instance, kind, path in self.log_paths(app, stream):
+            found = await anyio.to_thread.run_sync(tail_lines, path, lines)
+            result.extend(
+                {
+                    "app": name,
+                    "instance": instance,
+                    "stream": kind,
+                    "line": raw.decode("utf-8", "replace"),
+                }
+                for raw in found
+            )
+        return result
+
+    def flush(self, app: str | None) -> list[str]:
+        files = self.sup.log_files
+        if files is None:
+            return []
+        names = self.resolve(app) if app else list(self._apps)
+        for name in names:
+            files.truncate(name)
+        return [str(p) for name in names for p in files.paths(name)]
+
+    def reload_logs(self) -> None:
+        if self.sup.log_files is not None:
+            self.sup.log_files.reopen_all()
+
+    # ----------------------------------------------------------------- save / resurrect
+    async def save(self, *, force: bool = False) -> dict[str, Any]:
+        async with self._lock:
+            apps = [m.stored for m in sorted(self._apps.values(), key=lambda m: m.stored.position)]
+            path = await anyio.to_thread.run_sync(
+                lambda: write_dump(self.home.dump, apps, force=force)
+            )
+            return {"path": str(path), "apps": len(apps)}
+
+    async def resurrect(self) -> dict[str, Any]:
+        if not self.home.dump.exists():
+            raise StateError(f"no dump at {self.home.dump}; run ptm save first")
+        async with self._lock:
+            entries = stored_apps_from_file(self.home.dump, None)
+            skipped: list[str] = []
+            pairs: list[tuple[AppSpec, StoredApp]] = []
+            for entry in entries:
+                if entry.name in self._apps and any(
+                    i.status in ("online", "launching", "waiting restart")
+                    for i in self.sup.info(entry.name)
+                ):
+                    skipped.append(entry.name)
+                    continue
+                pairs.append((app_spec(entry), entry))
+            result = await self._start_specs(pairs)
+            return {"started": result["started"] + result["restarted"], "skipped": skipped}
+
+
+def parse_signal(name: str) -> int:
+    text = name.strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if number in {s.value for s in signal_module.Signals}:
+            return number
+    else:
+        if not text.startswith("SIG"):
+            text = "SIG" + text
+        with contextlib.suppress(KeyError):
+            return int(signal_module.Signals[text])
+    raise ConfigError(f"unknown signal {name!r}")
+
+
+def spec_to_dict(spec: AppSpec) -> dict[str, Any]:
+    """A JSON-friendly view of an AppSpec for ``ptm describe``."""
+    logs = spec.logs
+    return {
+        "script": spec.script,
+        "argv": list(spec.argv),
+        "args": list(spec.args),
+        "cwd": str(spec.cwd),
+        "interpreter": spec.interpreter,
+        "instances": spec.instances,
+        "exec_mode": spec.exec_mode,
+        "env_name": spec.env_name,
+        "autorestart": spec.restart.autorestart,
+        "stop_exit_codes": sorted(spec.restart.stop_exit_codes),
+        "max_restarts": spec.restart.max_restarts,
+        "min_uptime_s": spec.restart.min_uptime,
+        "restart_delay_s": spec.restart.restart_delay,
+        "exp_backoff_restart_delay_s": spec.restart.exp_backoff_restart_delay,
+        "kill_signal": spec.stop.kill_signal.name,
+        "kill_timeout_s": spec.stop.kill_timeout,
+        "max_memory_restart": spec.memory.max_memory_restart,
+        "memory_check_interval_s": spec.memory.memory_check_interval,
+        "out_file": str(logs.out_file) if logs else None,
+        "error_file": str(logs.error_file) if logs else None,
+        "merge_logs": logs.merge_logs if logs else None,
+        "log_date_format": logs.date_format.source if logs and logs.date_format else None,
+        "log_file_max_size": logs.max_size if logs else None,
+        "log_file_max_files": logs.max_files if logs else None,
+        "log_compress": logs.compress if logs else None,
+    }
