@@ -2,14 +2,17 @@
 
 Exit codes: 0 success, 1 the command failed, 2 usage or configuration error. An expected
 failure prints one line on stderr, never a traceback. Command modules are imported only when
-their command runs, so that light commands stay fast.
+their command runs, so that light commands stay fast (``ptm jlist`` imports httpx and the
+client, never the engine).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from supervisor_core._version import __version__
 
@@ -17,10 +20,50 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+# command -> (module of supervisor_core.cli, function taking the parsed arguments)
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("_run", "run_command"),
+    "start": ("_commands", "start"),
+    "stop": ("_commands", "act"),
+    "restart": ("_commands", "act"),
+    "reload": ("_commands", "act"),
+    "delete": ("_commands", "delete"),
+    "list": ("_commands", "list_"),
+    "jlist": ("_commands", "jlist"),
+    "describe": ("_commands", "describe"),
+    "logs": ("_logs", "logs"),
+    "flush": ("_commands", "flush"),
+    "reloadLogs": ("_commands", "reload_logs"),
+    "monit": ("_monit", "monit"),
+    "save": ("_commands", "save"),
+    "resurrect": ("_commands", "resurrect"),
+    "scale": ("_commands", "scale"),
+    "signal": ("_commands", "signal"),
+    "reset": ("_commands", "reset"),
+    "kill": ("_commands", "kill"),
+    "ping": ("_commands", "ping"),
+    "init": ("_commands", "init"),
+    "startup": ("_commands", "startup"),
+    "daemon": ("_commands", "daemon"),
+}
+_ALIASES = {
+    "ls": "list",
+    "status": "list",
+    "show": "describe",
+    "del": "delete",
+    "sendSignal": "signal",
+}
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def _target(parser: argparse.ArgumentParser, what: str = "the apps to act on") -> None:
+    parser.add_argument(
+        "target", metavar="NAME|ID|all|FILE", help=f"{what}: a name, an id, all, or a file"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,28 +89,158 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", metavar="A,B", help="run only these apps (comma-separated)")
     run.add_argument("--env", metavar="NAME", help="apply each app's [apps.env_NAME] overlay")
     run.add_argument("--no-color", action="store_true", help="never colour the output")
+
+    start = commands.add_parser(
+        "start",
+        help="start (or update and restart) the apps of a file, a script, or known apps",
+        description=(
+            "ptm start ecosystem.toml: start the apps of the file; an app already running is "
+            "restarted with the new settings. ptm start SCRIPT: start one app without a file "
+            "(arguments for the script go after --). ptm start NAME|ID|all: start known apps "
+            "that are stopped. The daemon is started if it is not running."
+        ),
+    )
+    start.add_argument("target", metavar="FILE|SCRIPT|NAME", help="what to start")
+    start.add_argument("--only", metavar="A,B", help="(file) start only these apps")
+    start.add_argument("--env", metavar="NAME", help="(file) apply the [apps.env_NAME] overlay")
+    start.add_argument("--name", help="(script) the app's name (default: the script's name)")
+    start.add_argument(
+        "-i", "--instances", metavar="N", help="(script) number of instances, or max"
+    )
+    start.add_argument(
+        "--max-memory-restart", metavar="SIZE", help="(script) restart above this memory (200M)"
+    )
+
+    for name, text in (
+        ("stop", "stop apps (they stay in the list)"),
+        ("restart", "restart apps (counted in restarts, reason manual)"),
+        ("reload", "restart apps one instance at a time"),
+    ):
+        _target(commands.add_parser(name, help=text, description=text[0].upper() + text[1:]))
+    delete = commands.add_parser(
+        "delete", aliases=["del"], help="stop apps and remove them from the list"
+    )
+    _target(delete)
+
+    commands.add_parser(
+        "list",
+        aliases=["ls", "status"],
+        help="the table of every process",
+        description="id, name, mode, pid, status, restarts, uptime, cpu and memory.",
+    )
+    commands.add_parser("jlist", help="every process as JSON, for scripts")
+    describe = commands.add_parser("describe", aliases=["show"], help="one app in full")
+    _target(describe, "the app")
+
+    logs = commands.add_parser(
+        "logs",
+        help="print the last log lines, then follow (Ctrl-C to stop)",
+        description="Print the last lines of the log files, then the new ones as they come.",
+    )
+    logs.add_argument("app", nargs="?", metavar="NAME", help="one app (default: every app)")
+    logs.add_argument("--lines", type=int, default=15, metavar="N", help="lines per file (15)")
+    which = logs.add_mutually_exclusive_group()
+    which.add_argument("--out", action="store_true", help="standard output only")
+    which.add_argument("--err", action="store_true", help="standard error only")
+    logs.add_argument("--nostream", action="store_true", help="print the last lines and exit")
+    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    flush = commands.add_parser("flush", help="empty the log files")
+    flush.add_argument("app", nargs="?", metavar="NAME", help="one app (default: every app)")
+    commands.add_parser("reloadLogs", help="reopen the log files (after an external logrotate)")
+    commands.add_parser("monit", help="live view of every app's cpu, memory and logs")
+
+    save = commands.add_parser("save", help="write the running set to $PTM_HOME/dump.toml")
+    save.add_argument(
+        "--force", action="store_true", help="overwrite a saved list even with nothing running"
+    )
+    commands.add_parser("resurrect", help="start the apps of dump.toml that are not running")
+
+    scale = commands.add_parser("scale", help="change the number of instances of an app")
+    _target(scale, "the app")
+    scale.add_argument("instances", type=_count, metavar="N", help="the new number")
+    sig = commands.add_parser("signal", aliases=["sendSignal"], help="send a signal to an app")
+    sig.add_argument("signal", metavar="SIGNAL", help="SIGUSR1, USR1, SIGHUP, ...")
+    _target(sig)
+    reset = commands.add_parser("reset", help="zero the restart counters")
+    _target(reset)
+
+    commands.add_parser("kill", help="stop every app, then the daemon")
+    commands.add_parser("ping", help="start the daemon if needed, print its pid and version")
+    init = commands.add_parser("init", help="write a commented ecosystem.toml to start from")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    startup = commands.add_parser(
+        "startup",
+        help="print (or --install) a systemd unit that runs the daemon at boot",
+        description=(
+            "Print a systemd unit that runs this user's ptm daemon at boot; with --install, "
+            "write it to /etc/systemd/system and enable it (needs root)."
+        ),
+    )
+    startup.add_argument("platform", nargs="?", choices=["systemd"], default="systemd")
+    startup.add_argument("--install", action="store_true", help="install and enable the unit")
+    startup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
+
+    daemon = commands.add_parser("daemon")  # no help: hidden from the list
+    daemon.add_argument("--foreground", action="store_true")
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
+def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``ptm start app.py -- --port 3000``: what follows ``--`` goes to the script."""
+    if "--" not in argv:
+        return argv, None
+    at = argv.index("--")
+    return argv[:at], argv[at + 1 :]
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace], int]:
+    module_name, function = _COMMANDS[command]
+    module = importlib.import_module(f"supervisor_core.cli.{module_name}")
+    handler: Callable[[argparse.Namespace], int] = getattr(module, function)
+    return handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words, script_args = _split_script_args(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from supervisor_core.errors import ConfigError, PtmError
+    command = _ALIASES.get(args.command, args.command)
+    args.command = command
+    if script_args is not None and command != "start":
+        parser.error("arguments after -- are only for 'ptm start SCRIPT'")
+    args.script_args = script_args
+    from supervisor_core.errors import ApiError, ConfigError, PtmError
 
     try:
-        if args.command == "run":
-            from supervisor_core.cli._run import run_command
-
-            return run_command(args)
+        return _handler(command)(args)
     except ConfigError as exc:
-        print(f"ptm: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(exc, EXIT_USAGE)
+    except ApiError as exc:
+        return _fail(exc, EXIT_USAGE if exc.kind in ("config", "bad_request") else EXIT_FAILED)
     except PtmError as exc:
-        print(f"ptm: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _fail(exc, EXIT_FAILED)
     except KeyboardInterrupt:
         return EXIT_FAILED
-    parser.error(f"unknown command {args.command!r}")
+    except BrokenPipeError:  # `ptm jlist | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _fail(exc: Exception, code: int) -> int:
+    print(f"ptm: {exc}", file=sys.stderr)
+    return code

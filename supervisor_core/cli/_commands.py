@@ -1,0 +1,403 @@
+"""The ``ptm`` commands that talk to the daemon (and ``init``, ``startup``, ``daemon``).
+
+Each command takes the parsed arguments and returns the exit code; failures are raised as
+:class:`~supervisor_core.errors.PtmError` and turned into one line by ``_main``. Only the
+standard library is imported here at first: each command imports what it needs, so that
+``ptm jlist`` loads httpx and the client, nothing of the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from supervisor_core.client import Client
+
+__all__ = [
+    "act",
+    "daemon",
+    "delete",
+    "describe",
+    "flush",
+    "init",
+    "jlist",
+    "kill",
+    "list_",
+    "ping",
+    "reload_logs",
+    "reset",
+    "resurrect",
+    "save",
+    "scale",
+    "signal",
+    "start",
+    "startup",
+]
+
+_PAST = {"stop": "stopped", "restart": "restarted", "reload": "reloaded", "start": "started"}
+DEFAULT_STOP_TIMEOUT = 30
+"""``TimeoutStopSec`` of the systemd unit when no saved app says otherwise."""
+
+
+def connect(*, autostart: bool = True) -> Client:
+    from supervisor_core.client import Client
+
+    return Client(autostart=autostart)
+
+
+def say(text: str) -> None:
+    print(f"[ptm] {text}", flush=True)
+
+
+def target_of(text: str) -> str:
+    """A target as the API wants it: an existing ecosystem file becomes its absolute path."""
+    if (text.endswith(".toml") or os.sep in text) and os.path.isfile(text):
+        return os.path.abspath(text)
+    return text
+
+
+def _names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(str(row.get("name")) for row in rows))
+
+
+def _terminal_width() -> int | None:
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def print_table(client: Client) -> None:
+    from supervisor_core.cli._render import render_list, use_color
+
+    rows = client.processes()
+    print(render_list(rows, color=use_color(sys.stdout), width=_terminal_width()), flush=True)
+
+
+def _check_online(rows: Sequence[Mapping[str, Any]]) -> int:
+    """1 (with a line on stderr) if an instance just started is errored."""
+    errored = _names(row for row in rows if row.get("status") == "errored")
+    if not errored:
+        return 0
+    print(
+        f"ptm: {', '.join(errored)} did not come online (errored);"
+        f" see: ptm logs {errored[0]} --nostream",
+        file=sys.stderr,
+    )
+    return 1
+
+
+# -- start ------------------------------------------------------------------------------------
+
+
+def start(args: argparse.Namespace) -> int:
+    from supervisor_core.errors import ApiError, ConfigError
+
+    target: str = args.target
+    script_only = {
+        "--name": args.name,
+        "-i/--instances": args.instances,
+        "--max-memory-restart": args.max_memory_restart,
+        "-- ARGS": args.script_args,
+    }
+    file_only = {"--only": args.only, "--env": args.env}
+    given_script = [flag for flag, value in script_only.items() if value is not None]
+    given_file = [flag for flag, value in file_only.items() if value is not None]
+
+    if target.endswith(".toml"):
+        if given_script:
+            raise ConfigError(f"{', '.join(given_script)}: only for a script, not a file")
+        if not os.path.isfile(target):
+            raise ConfigError("no such file", file=target)
+        only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+        with connect() as client:
+            answer = client.start_ecosystem(target, only=only, env=args.env)
+            return _report_start(client, answer)
+
+    if given_file:
+        raise ConfigError(f"{', '.join(given_file)}: only for an ecosystem file (*.toml)")
+    if os.path.isfile(target):
+        entry = _script_entry(args)
+        with connect() as client:
+            answer = client.start_app(entry, os.getcwd())
+            return _report_start(client, answer)
+    if given_script:
+        raise ConfigError("no such script", file=target)
+    with connect() as client:
+        try:
+            answer = client.start(target)
+        except ApiError as exc:
+            if exc.kind == "unknown_app":
+                raise ApiError(
+                    f"{exc} (and no file named {target!r})", status=exc.status, kind=exc.kind
+                ) from None
+            raise
+        rows = answer.get("processes", [])
+        say(f"started {', '.join(_names(rows))}")
+        print_table(client)
+        return _check_online(rows)
+
+
+def _script_entry(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``[[apps]]`` table of ``ptm start SCRIPT ...`` (validated by the daemon)."""
+    script: str = args.target
+    entry: dict[str, Any] = {"name": args.name or Path(script).stem, "script": script}
+    if args.instances is not None:
+        text: str = args.instances
+        entry["instances"] = int(text) if text.lstrip("-").isdigit() else text
+    if args.max_memory_restart is not None:
+        entry["max_memory_restart"] = args.max_memory_restart
+    if args.script_args:
+        entry["args"] = list(args.script_args)
+    return entry
+
+
+def _report_start(client: Client, answer: Mapping[str, Any]) -> int:
+    started = answer.get("started") or []
+    restarted = answer.get("restarted") or []
+    if started:
+        say(f"started {', '.join(started)}")
+    if restarted:
+        say(f"restarted {', '.join(restarted)} (already known: new settings applied)")
+    print_table(client)
+    return _check_online(answer.get("processes") or [])
+
+
+# -- acting on apps ---------------------------------------------------------------------------
+
+
+def act(args: argparse.Namespace) -> int:
+    """``stop``, ``restart`` and ``reload``."""
+    verb: str = args.command
+    with connect() as client:
+        answer = getattr(client, verb)(target_of(args.target))
+        rows = answer.get("processes", [])
+        say(f"{_PAST[verb]} {', '.join(_names(rows))}")
+        print_table(client)
+        return _check_online(rows) if verb != "stop" else 0
+
+
+def delete(args: argparse.Namespace) -> int:
+    with connect() as client:
+        answer = client.delete(target_of(args.target))
+        say(f"deleted {', '.join(answer.get('deleted') or [])}")
+        print_table(client)
+    return 0
+
+
+def scale(args: argparse.Namespace) -> int:
+    with connect() as client:
+        answer = client.scale(target_of(args.target), args.instances)
+        rows = answer.get("processes", [])
+        say(f"scaled {', '.join(_names(rows)) or args.target} to {args.instances}")
+        print_table(client)
+        return _check_online(rows)
+
+
+def signal(args: argparse.Namespace) -> int:
+    sig: str = args.signal
+    with connect() as client:
+        answer = client.signal(target_of(args.target), sig)
+    pids = answer.get("signalled") or []
+    say(f"sent {sig} to {', '.join(map(str, pids)) or 'no process (none running)'}")
+    return 0
+
+
+def reset(args: argparse.Namespace) -> int:
+    with connect() as client:
+        answer = client.reset(target_of(args.target))
+        say(f"reset the restart counters of {', '.join(_names(answer.get('processes', [])))}")
+        print_table(client)
+    return 0
+
+
+# -- seeing -----------------------------------------------------------------------------------
+
+
+def list_(args: argparse.Namespace) -> int:
+    with connect() as client:
+        print_table(client)
+    return 0
+
+
+def jlist(args: argparse.Namespace) -> int:
+    with connect() as client:
+        rows = client.processes()
+    sys.stdout.write(json.dumps(rows) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def describe(args: argparse.Namespace) -> int:
+    from supervisor_core.cli._render import render_describe, use_color
+
+    with connect() as client:
+        data = client.describe(target_of(args.target))
+    print(render_describe(data, color=use_color(sys.stdout), width=_terminal_width()))
+    return 0
+
+
+# -- logs -------------------------------------------------------------------------------------
+
+
+def flush(args: argparse.Namespace) -> int:
+    with connect() as client:
+        answer = client.flush(args.app)
+    paths = answer.get("flushed") or []
+    say(f"flushed {len(paths)} log file{'s' if len(paths) != 1 else ''}")
+    for path in paths:
+        print(f"  {path}")
+    return 0
+
+
+def reload_logs(args: argparse.Namespace) -> int:
+    with connect() as client:
+        client.reload_logs()
+    say("log files reopened")
+    return 0
+
+
+# -- the daemon -------------------------------------------------------------------------------
+
+
+def save(args: argparse.Namespace) -> int:
+    with connect() as client:
+        answer = client.save(force=args.force)
+    count = answer.get("apps")
+    say(f"saved {count} app{'s' if count != 1 else ''} to {answer.get('path')}")
+    return 0
+
+
+def resurrect(args: argparse.Namespace) -> int:
+    with connect() as client:
+        answer = client.resurrect()
+        started = answer.get("started") or []
+        skipped = answer.get("skipped") or []
+        say(f"resurrected {', '.join(started) or 'nothing'}")
+        if skipped:
+            say(f"already running: {', '.join(skipped)}")
+        print_table(client)
+    return 0
+
+
+def kill(args: argparse.Namespace) -> int:
+    from supervisor_core.errors import DaemonNotRunning
+
+    with connect(autostart=False) as client:
+        try:
+            answer = client.kill()
+        except DaemonNotRunning:
+            say("no daemon running")
+            return 0
+    say(f"every app stopped; daemon stopped (pid {answer.get('pid')})")
+    return 0
+
+
+def ping(args: argparse.Namespace) -> int:
+    with connect() as client:
+        info = client.ping()
+    print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}", flush=True)
+    return 0
+
+
+def daemon(args: argparse.Namespace) -> int:
+    """``ptm daemon --foreground`` (systemd's ExecStart); without it, start it detached."""
+    if args.foreground:
+        from supervisor_core.daemon import main as daemon_main
+
+        return daemon_main(["--foreground"])
+    from supervisor_core.client import ensure_daemon
+
+    say(f"daemon running (pid {ensure_daemon()})")
+    return 0
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def init(args: argparse.Namespace) -> int:
+    from supervisor_core.cli._init import write_template
+
+    path = write_template(Path.cwd(), force=args.force)
+    say(f"wrote {path}; edit it, then: ptm start {path.name}")
+    return 0
+
+
+def startup(args: argparse.Namespace) -> int:
+    import getpass
+
+    from supervisor_core.cli._startup import install_unit, systemd_unit, unit_path
+    from supervisor_core.client._paths import default_home
+
+    home = default_home()
+    text = systemd_unit(
+        ptm_executable=ptm_executable(),
+        python=sys.executable,
+        user=getpass.getuser(),
+        home=str(Path.home()),
+        ptm_home=str(home),
+        path_env=os.environ.get("PATH", os.defpath),
+        stop_timeout_s=stop_timeout(home / "dump.toml"),
+        service_name=args.service_name,
+    )
+    if not args.install:
+        sys.stdout.write(text)
+        return 0
+    path = unit_path(args.service_name)
+    install_unit(text, path=path)
+    say(f"installed {path} and enabled it; it starts at the next boot")
+    say(f"start it now with: systemctl start {path.name}")
+    return 0
+
+
+def ptm_executable() -> str:
+    """The absolute path of this ``ptm`` (the console script next to this Python if need be)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0 and os.path.basename(argv0) == "ptm":
+        found = argv0 if os.sep in argv0 else shutil.which(argv0)
+        if found:
+            return os.path.abspath(found)
+    beside = Path(sys.executable).parent / "ptm"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("ptm")
+    from supervisor_core.errors import PtmError
+
+    if not found:
+        raise PtmError("cannot find the ptm executable (is ptm installed in this environment?)")
+    return os.path.abspath(found)
+
+
+def stop_timeout(dump: Path) -> int:
+    """Seconds systemd waits for ``ptm kill``: the saved apps' longest kill_timeout + 10 s."""
+    import tomllib
+
+    from supervisor_core.config._units import parse_duration
+
+    try:
+        data = tomllib.loads(dump.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return DEFAULT_STOP_TIMEOUT
+    defaults = data.get("defaults")
+    if not isinstance(defaults, dict):
+        defaults = {}
+    apps = data.get("apps")
+    if not isinstance(apps, list):
+        apps = []
+    timeouts: list[float] = []
+    for app in apps:
+        if not isinstance(app, dict):
+            continue
+        value = app.get("kill_timeout", defaults.get("kill_timeout", "5s"))
+        try:
+            timeouts.append(parse_duration(value))
+        except (ValueError, TypeError):
+            continue
+    if not timeouts:
+        return DEFAULT_STOP_TIMEOUT
+    return math.ceil(max(timeouts)) + 10

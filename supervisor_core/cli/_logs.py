@@ -1,0 +1,68 @@
+"""``ptm logs``: the last lines of the log files, then the new ones as they come."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["logs"]
+
+
+def logs(args: argparse.Namespace) -> int:
+    """Print the last ``--lines`` lines, then follow until Ctrl-C (exit 0) unless --nostream."""
+    try:
+        return _logs(args)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from supervisor_core.cli._commands import connect
+    from supervisor_core.cli._render import format_log_line, label_width, use_color
+    from supervisor_core.client import Stream
+
+    stream: Stream = "out" if args.out else "err" if args.err else "both"
+    color = use_color(sys.stdout) and not args.json
+    with connect() as client:
+        counts = instance_counts(client.processes())
+        if args.app is not None:
+            counts = {args.app: counts.get(args.app, 1)}
+        width = label_width(counts)
+
+        def show(items: Iterable[Mapping[str, Any]]) -> None:
+            for item in items:
+                if args.json:
+                    text = json.dumps(item)
+                else:
+                    app = str(item.get("app"))
+                    text = format_log_line(
+                        app,
+                        int(item.get("instance") or 0),
+                        str(item.get("stream")),
+                        str(item.get("line")),
+                        color=color,
+                        width=width,
+                        instances=counts.get(app, 1),
+                    )
+                sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+        if args.lines > 0:
+            show(client.logs(args.app, lines=args.lines, stream=stream))
+        if args.nostream:
+            return 0
+        for item in client.follow_logs(args.app, stream=stream):
+            show([item])
+    return 0
+
+
+def instance_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many instances each app has, from ``ptm jlist`` rows."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        name = str(row.get("name"))
+        counts[name] = max(counts.get(name, 0), int(row.get("instance") or 0) + 1)
+    return counts
