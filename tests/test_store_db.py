@@ -374,7 +374,12 @@ async def test_run_errors(tmp_path: Path) -> None:
         await start(store, "r1")
         with pytest.raises(StateError, match="refused by the database"):
             await start(store, "r1")
-        end = {"ended_at": 3.0, "exit_code": 0, "signal": None, "end_reason": "exit"}
+        end: dict[str, Any] = {
+            "ended_at": 3.0,
+            "exit_code": 0,
+            "signal": None,
+            "end_reason": "exit",
+        }
         with pytest.raises(StateError, match="no run 'r9' was recorded"):
             await store.record_run_end(run_id="r9", **end)
         await store.record_run_end(run_id="r1", **end)

@@ -115,11 +115,34 @@ def dump_text(apps: Sequence[StoredApp], *, saved_at: float | None = None) -> st
     for app in apps:
         entry = dump_entry(app)
         try:
-            table = tomli_w.dumps({"apps": [entry]})
+            table = _table_text("apps", "[[apps]]", entry)
+            written = tomllib.loads(table)
         except (TypeError, ValueError) as exc:
             raise StateError(f"cannot save app {app.name!r}: {exc}") from None
+        if written != {"apps": [entry]}:
+            raise StateError(f"cannot save app {app.name!r}: its settings do not fit in TOML")
         parts.append("\n" + _comment(app) + table)
     return "".join(parts)
+
+
+def _toml_key(key: str) -> str:
+    """``key`` as TOML writes it (bare, or quoted when it has to be)."""
+    return tomli_w.dumps({key: 0})[: -len(" = 0\n")]
+
+
+def _table_text(path: str, header: str, table: Mapping[str, Any]) -> str:
+    """``table`` under ``header``, its sub-tables as ``[path.key]`` sections after it.
+
+    (tomli_w alone would write a short ``[[apps]]`` entry as an inline ``apps = [...]``
+    array, which cannot be followed by another app's.)
+    """
+    plain = {key: value for key, value in table.items() if not isinstance(value, Mapping)}
+    text = f"{header}\n{tomli_w.dumps(plain)}"
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            sub = f"{path}.{_toml_key(key)}"
+            text += "\n" + _table_text(sub, f"[{sub}]", value)
+    return text
 
 
 def _apps_in(path: Path) -> int | None:
