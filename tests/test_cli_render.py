@@ -426,6 +426,29 @@ def test_describe_config_in_file_units(tmp_path: Path, utc: None) -> None:
     assert config["out_file"].endswith("/logs/api-out.log")
 
 
+def test_describe_reads_seconds_suffixed_keys() -> None:
+    spec = {
+        "argv": ["/usr/bin/python3", "/srv/w.py", "--fast"],
+        "min_uptime_s": 1.0,
+        "kill_timeout_s": 1.6,
+        "restart_delay_s": 0.25,
+        "exp_backoff_restart_delay_s": None,
+        "max_memory_restart": 200 * 1024 * 1024,
+        "something_new": 3,
+    }
+    text = render_describe({"name": "w", "spec": spec}, color=False)
+    config = dict(line.strip().split(None, 1) for line in _section(text, "Config") if line)
+    assert config == {
+        "argv": "/usr/bin/python3 /srv/w.py --fast",
+        "min_uptime": "1s",
+        "restart_delay": "250ms",
+        "exp_backoff_restart_delay": "-",
+        "kill_timeout": "1.6s",
+        "max_memory_restart": "200mb",
+        "something_new": "3",
+    }
+
+
 def test_describe_run_history_with_signal_exits(tmp_path: Path, utc: None) -> None:
     text = render_describe(_describe_data(tmp_path), color=False)
     history = _section(text, "Restart history")
@@ -571,7 +594,7 @@ def test_monit_frame_content() -> None:
     frame = render_monit_frame(MIXED, LOGS, width=100, height=20, memory_total=2**33)
     lines = frame.split("\n")
     assert lines[0].startswith("ptm monit · 4 apps · 2/5 online")
-    assert lines[0].endswith("Ctrl-C to quit")
+    assert lines[0].endswith("q or Ctrl-C to quit")
     body = "\n".join(lines)
     for label in ("point-tron", "api:0", "api:1", "nightly-report", "waiting restart"):
         assert label in body

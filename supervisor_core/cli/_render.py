@@ -343,6 +343,7 @@ def describe_spec(app: AppSpec) -> dict[str, Any]:
         "exec_mode": app.exec_mode,
         "instances": app.instances,
         "env_name": app.env_name,
+        "autostart": app.autostart,
         "autorestart": app.restart.autorestart,
         "stop_exit_codes": sorted(app.restart.stop_exit_codes),
         "max_restarts": app.restart.max_restarts,
@@ -436,11 +437,13 @@ _SPEC_GROUPS: Final[tuple[tuple[tuple[str, Callable[[object], str]], ...], ...]]
     (
         ("script", _text),
         ("args", _args_value),
+        ("argv", _args_value),
         ("cwd", _text),
         ("interpreter", _text),
         ("exec_mode", _text),
         ("instances", _text),
         ("env_name", _text),
+        ("autostart", _bool),
     ),
     (
         ("autorestart", _bool),
@@ -482,6 +485,11 @@ def _key_values(pairs: Sequence[tuple[str, str]], *, indent: str = "  ") -> list
 
 
 def _spec_lines(spec: Mapping[str, Any]) -> list[str]:
+    # ``min_uptime_s`` and the like are read as ``min_uptime`` (seconds either way).
+    spec = {
+        (key[:-2] if key.endswith("_s") and key[:-2] in _SPEC_KNOWN else key): value
+        for key, value in spec.items()
+    }
     groups: list[list[tuple[str, str]]] = []
     for group in _SPEC_GROUPS:
         pairs = [(key, show(spec[key])) for key, show in group if key in spec]
@@ -616,7 +624,8 @@ def render_describe(
          "source": "/srv/api/ecosystem.toml", # optional: the file it was started from
          "processes": [jlist row, ...],       # its instances
          "spec": {...},                       # describe_spec(AppSpec): ecosystem keys, seconds,
-                                              # bytes; unknown keys are shown as they are
+                                              # bytes (``min_uptime_s`` is read as
+                                              # min_uptime); unknown keys are shown as is
          "env": {"NAME": "value", ...},       # the app's own variables (masked here)
          "runs": [{"run_id", "instance", "pid", "started_at", "ended_at", "exit_code",
                    "signal", "end_reason", "error"}, ...]}   # newest first
@@ -793,7 +802,7 @@ def render_monit_frame(
     online = sum(1 for row in rows if row.get("status") == "online")
     apps = len({row.get("name") for row in rows})
     title = f"ptm monit · {apps} app{'s' if apps != 1 else ''} · {online}/{len(rows)} online"
-    hint = "Ctrl-C to quit"
+    hint = "q or Ctrl-C to quit"
     if len(title) + 2 + len(hint) <= width:
         title = title + " " * (width - len(title) - len(hint)) + hint
     lines: list[tuple[str, str | None]] = [(_fit(title, width), _BOLD), ("─" * width, None)]
