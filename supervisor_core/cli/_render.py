@@ -584,7 +584,7 @@ _PROCESS_COLUMNS: Final = (
     _Column("cpu", "cpu", right=True),
     _Column("mem", "mem", right=True),
     _Column("exit", "last exit", right=True),
-    _Column("reason", "last restart"),
+    _Column("reason", "reason"),
 )
 _RUN_COLUMNS: Final = (
     _Column("started", "started"),
