@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import textwrap
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ _DESIRED: Final = ("running", "stopped")
 BUSY_TIMEOUT_MS: Final = 5000
 """How long a write waits for another writer (another connection) before failing."""
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+_MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
     # 1: apps and runs
     (
         """
@@ -89,6 +90,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         END
         """,
     ),
+)
+MIGRATIONS: Final = tuple(
+    tuple(textwrap.dedent(statement).strip() for statement in version)
+    for version in _MIGRATION_SOURCES
 )
 """The schema, one tuple of statements per version; never edit a released one, append."""
 
