@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from supervisor_core.errors import StateError, UnknownAppError
-from supervisor_core.store import OpenRun, StateStore, StoredApp
+from supervisor_core.store import OpenRun, StateStore, StoredApp, _db
 from supervisor_core.store._db import MIGRATIONS, SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
@@ -97,8 +97,39 @@ async def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> N
     assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
-async def test_migrations_are_numbered_by_user_version() -> None:
-    assert len(MIGRATIONS) == SCHEMA_VERSION >= 1
+async def test_an_older_database_is_upgraded_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(app("web"))
+    version_2 = ("ALTER TABLE apps ADD COLUMN note TEXT", "UPDATE apps SET note = 'kept'")
+    monkeypatch.setattr(_db, "MIGRATIONS", (*MIGRATIONS, version_2))
+    monkeypatch.setattr(_db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    async with await StateStore.open(path) as store:
+        assert [a.name for a in await store.apps()] == ["web"]
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION + 1,)]
+    assert raw(path, "SELECT name, note FROM apps") == [("web", "kept")]
+
+
+async def test_a_failing_migration_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(app("web"))
+    broken = ("ALTER TABLE apps ADD COLUMN note TEXT", "UPDATE no_such_table SET x = 1")
+    monkeypatch.setattr(_db, "MIGRATIONS", (*MIGRATIONS, broken))
+    monkeypatch.setattr(_db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StateError) as info:
+        await StateStore.open(path)
+    assert (
+        one_line_error(info)
+        == f"{path}: cannot use the state database: no such table: no_such_table"
+    )
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    columns = [row[1] for row in raw(path, "PRAGMA table_info(apps)")]
+    assert "note" not in columns
 
 
 async def test_wal_mode_and_private_wal_files(tmp_path: Path) -> None:
