@@ -191,7 +191,8 @@ def write_dump(path: Path, apps: Sequence[StoredApp], *, force: bool = False) ->
     """Write ``apps`` to the dump at ``path`` atomically, keeping the old one as ``.bak``.
 
     Refuses (:class:`StateError`) to replace a dump that has apps, or one that cannot be read,
-    with an empty list unless ``force``. Returns ``path``.
+    with an empty list unless ``force``. Returns ``path``. One save at a time: the daemon
+    serialises them (a save removes the temporary files that crashed saves left behind).
     """
     path = Path(path)
     if not apps and not force:
@@ -209,8 +210,7 @@ def write_dump(path: Path, apps: Sequence[StoredApp], *, force: bool = False) ->
     data = dump_text(apps).encode("utf-8")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _remove_stale_temps(path)
-        _remove_stale_temps(backup_path(path))
+        _remove_stale_temps(path)  # also those of dump.toml.bak (.dump.toml.bak.*.tmp)
         try:
             previous: bytes | None = path.read_bytes()
         except FileNotFoundError:
