@@ -653,3 +653,68 @@ def test_render_imports_only_the_standard_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
     )
     assert json.loads(result.stdout) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/cli.md shows real output
+
+DOC_ROWS = [
+    row(
+        id=0,
+        name="point-tron",
+        pid=48213,
+        restarts=2,
+        uptime_s=3 * 3600 + 720,
+        memory_bytes=44_040_192,
+        last_restart_reason="memory",
+    ),
+    row(
+        id=1,
+        name="api",
+        pid=48230,
+        exec_mode="cluster",
+        uptime_s=754,
+        cpu_percent=12.3,
+        memory_bytes=52_428_800,
+    ),
+    row(
+        id=1,
+        name="api",
+        instance=1,
+        pid=None,
+        exec_mode="cluster",
+        status="waiting restart",
+        restarts=5,
+        unstable_restarts=3,
+        uptime_s=None,
+        cpu_percent=None,
+        memory_bytes=None,
+        exit_code=1,
+    ),
+    row(
+        id=2,
+        name="nightly-report-generator",
+        pid=None,
+        status="stopped",
+        uptime_s=None,
+        cpu_percent=None,
+        memory_bytes=None,
+    ),
+    row(
+        id=3,
+        name="tron-sim",
+        pid=None,
+        status="errored",
+        restarts=16,
+        uptime_s=None,
+        cpu_percent=None,
+        memory_bytes=None,
+    ),
+]
+
+
+def test_docs_show_the_real_list() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    assert render_list(DOC_ROWS, color=False) in doc
+    assert render_list(DOC_ROWS, color=False, width=60) in doc
+    assert render_list([], color=False) in doc

@@ -212,3 +212,17 @@ def test_install_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(PtmError, match=r"cannot write .*no-such-folder/ptm\.service"):
         install_unit("x\n", path=tmp_path / "no-such-folder" / "ptm.service", run=runner)
     assert runner.calls == []  # nothing enabled when the file is not there
+
+
+def test_docs_show_the_real_unit() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    unit = systemd_unit(
+        ptm_executable="/home/alice/.venvs/ptm/bin/ptm",
+        python="/home/alice/.venvs/ptm/bin/python",
+        user="alice",
+        home="/home/alice",
+        ptm_home="/home/alice/.ptm",
+        path_env="/home/alice/.venvs/ptm/bin:/usr/local/bin:/usr/bin:/bin",
+        stop_timeout_s=18,
+    )
+    assert unit in doc
