@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from benchmarks._util import Row, markdown_table, median, quick_requested
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from supervisor_core import StateEvent
     from supervisor_core.config import AppSpec, LogSpec, MemoryPolicy
 
+T = TypeVar("T")
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parent.parent
 DATE_FORMAT = "YYYY-MM-DDTHH:mm:ss.SSSZ"
@@ -56,6 +57,7 @@ RESPAWN_TARGET = 1.5
 LOG_TARGET = 1 / 3
 MEMORY_TARGET = 1.5
 IDLE_CPU_TARGET = 1.0
+MAX_SUPERVISOR_FAILURES = 10
 MEMORY_LIMIT = 64 * MIB
 MEMORY_ALLOCATION = 160 * MIB
 
@@ -80,7 +82,7 @@ FULL = Plan(
     respawn_rounds=3,
     respawn_cycles=25,
     log_lines=800_000,
-    log_rounds=5,
+    log_rounds=7,
     memory_runs=((1.0, 9), (0.25, 15)),
     idle_windows=4,
 )
@@ -196,6 +198,30 @@ def _run_async(func: Callable[..., Any], *args: Any) -> Any:
     return anyio.run(func, *args)
 
 
+def _innermost(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _retrying(notes: list[str], what: str, run: Callable[..., T], *args: Any) -> T:
+    """``run(*args)``, run again (3 times in all at most) when the Supervisor fails; each
+    failure is added to ``notes`` so that the report shows it. A failed check of the results
+    (SystemExit) is not retried."""
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        try:
+            return run(*args)
+        except Exception as exc:
+            notes.append(
+                f"{what}: the Supervisor failed ({_innermost(exc)}); "
+                f"measured again (attempt {attempt} of {attempts})"
+            )
+            if attempt == attempts:
+                raise SystemExit(f"bench_engine: {what}: {_innermost(exc)}") from exc
+    raise AssertionError("unreachable")
+
+
 # ---------------------------------------------------------------------------- 1. respawn
 def _stamp_gaps(path: Path) -> list[float]:
     """Seconds from each child's exit stamp to the next child's start stamp."""
@@ -208,8 +234,10 @@ def _stamp_gaps(path: Path) -> list[float]:
             if last_exit is not None:
                 gaps.append(stamp - last_exit)
             last_exit = None
-        else:
+        elif kind == "E":
             last_exit = stamp
+        else:  # "X": the Supervisor failed here; no gap across it
+            last_exit = None
     return gaps
 
 
@@ -229,24 +257,66 @@ def _bare_spawns(argv: Sequence[str], count: int) -> list[float]:
     return spawned
 
 
-def _ptm_spawns(spec: AppSpec, count: int) -> list[float]:
-    """ptm restarting ``spec`` after each exit; returns the ``online`` events' times."""
-
-    online: list[float] = []
+def _spawn_segment(spec: AppSpec, wanted: int, online: list[float]) -> None:
+    """One Supervisor restarting ``spec`` until ``wanted`` spawns; appends the ``online``
+    events' times to ``online`` as they come (so they survive a failure)."""
 
     def enough(event: StateEvent) -> bool:
         if event.status == "online":
             online.append(event.timestamp)
-        return len(online) >= count
+        return len(online) >= wanted
 
     async def run() -> list[StateEvent]:
-        return await _watch(spec, enough, timeout=60 + count)
+        return await _watch(spec, enough, timeout=60 + wanted)
 
-    events: list[StateEvent] = _run_async(run)
-    return [e.timestamp for e in events if e.status == "online"]
+    _run_async(run)
 
 
-def bench_respawn(plan: Plan, tmp: Path) -> list[Row]:
+def _ptm_spawns(
+    spec: AppSpec,
+    count: int,
+    notes: list[str],
+    what: str,
+    on_failure: Callable[[], None] | None = None,
+) -> list[list[float]]:
+    """ptm restarting ``spec`` after each exit until ``count`` spawns were seen; the spawn
+    times, one list per Supervisor. Should a Supervisor fail, the spawns it made still count,
+    the failure is noted and a new Supervisor carries on (``on_failure`` is called first)."""
+    segments: list[list[float]] = []
+    failures: list[str] = []
+    while (done := sum(map(len, segments))) < count:
+        online: list[float] = []
+        segments.append(online)
+        try:
+            _spawn_segment(spec, count - done, online)
+        except Exception as exc:
+            failures.append(_innermost(exc))
+            if len(failures) >= MAX_SUPERVISOR_FAILURES:
+                raise SystemExit(f"bench_engine: {what}: {failures[-1]}") from exc
+            if on_failure is not None:
+                on_failure()
+    if failures:
+        notes.append(
+            f"{what}: the Supervisor failed {len(failures)} time(s) in {count} spawns "
+            f"({failures[0]}); the spawns before each failure are kept, and a new Supervisor "
+            "went on"
+        )
+    return segments
+
+
+def _ptm_gaps(spec: AppSpec, stamps: Path, count: int, notes: list[str]) -> list[float]:
+    """ptm restarting the stamping child ``count`` times; its exit → next start gaps."""
+    stamps.unlink(missing_ok=True)
+
+    def separate() -> None:  # no gap across two Supervisors
+        with open(stamps, "a") as fh:
+            fh.write("X 0\n")
+
+    _ptm_spawns(spec, count, notes, "respawn, Python child", separate)
+    return _stamp_gaps(stamps)
+
+
+def bench_respawn(plan: Plan, tmp: Path, notes: list[str]) -> list[Row]:
     child = _write_child(tmp, "stamp_child.py", STAMP_CHILD)
     true = shutil.which("true") or "/bin/true"
     py_gaps: dict[str, list[float]] = {"ptm": [], "bare": []}
@@ -257,10 +327,11 @@ def bench_respawn(plan: Plan, tmp: Path) -> list[Row]:
         _bare_spawns([sys.executable, str(child), str(stamps)], n)
         py_gaps["bare"] += _stamp_gaps(stamps)
         stamps = tmp / f"ptm-{r}.stamps"
-        _ptm_spawns(_app("crasher", [sys.executable, str(child), str(stamps)], tmp), n)
-        py_gaps["ptm"] += _stamp_gaps(stamps)
+        crasher = _app("crasher", [sys.executable, str(child), str(stamps)], tmp)
+        py_gaps["ptm"] += _ptm_gaps(crasher, stamps, n, notes)
         true_periods["bare"] += _periods(_bare_spawns([true], n))
-        true_periods["ptm"] += _periods(_ptm_spawns(_app("true", [true], tmp), n))
+        for segment in _ptm_spawns(_app("true", [true], tmp), n, notes, "respawn, /bin/true"):
+            true_periods["ptm"] += _periods(segment)
         _progress(f"respawn round {r + 1}/{plan.respawn_rounds}")
     rows = []
     for label, figures in (
@@ -334,6 +405,7 @@ def _ptm_logs(child: Path, count: int, directory: Path) -> float:
     from supervisor_core.config import LogSpec, compile_date_format
     from supervisor_core.logs import rotated_files
 
+    shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir()
     out = directory / "lines-out.log"
     logs = LogSpec(
@@ -357,12 +429,13 @@ def _ptm_logs(child: Path, count: int, directory: Path) -> float:
     return count / (ended - started)
 
 
-def bench_logs(plan: Plan, tmp: Path) -> list[Row]:
+def bench_logs(plan: Plan, tmp: Path, notes: list[str]) -> list[Row]:
     child = _write_child(tmp, "lines_child.py", LINES_CHILD)
     rates: dict[str, list[float]] = {"ptm": [], "raw": []}
     for r in range(plan.log_rounds):
         rates["raw"].append(_raw_copy(child, plan.log_lines, tmp / f"raw-{r}.log"))
-        rates["ptm"].append(_ptm_logs(child, plan.log_lines, tmp / f"ptm-logs-{r}"))
+        directory = tmp / f"ptm-logs-{r}"
+        rates["ptm"].append(_retrying(notes, "logs", _ptm_logs, child, plan.log_lines, directory))
         (tmp / f"raw-{r}.log").unlink()
         shutil.rmtree(tmp / f"ptm-logs-{r}")
         _progress(f"logs round {r + 1}/{plan.log_rounds}")
@@ -453,11 +526,13 @@ def _ptm_memory(child: Path, interval: float, runs: int, cwd: Path) -> list[floa
     return [e.timestamp - printed[e.pid] for e in stops if e.pid is not None]
 
 
-def bench_memory(plan: Plan, tmp: Path) -> list[Row]:
+def bench_memory(plan: Plan, tmp: Path, notes: list[str]) -> list[Row]:
     child = _write_child(tmp, "memory_child.py", MEMORY_CHILD)
     rows = []
     for interval, runs in plan.memory_runs:
-        ptm = median(_ptm_memory(child, interval, runs, tmp)) / interval
+        what = f"memory at {interval:g} s"
+        ptm_runs = _retrying(notes, what, _ptm_memory, child, interval, runs, tmp)
+        ptm = median(ptm_runs) / interval
         bare = median(_poll_memory(child, interval) for _ in range(runs)) / interval
         _progress(f"memory at {interval:g} s done")
         rows.append(
@@ -572,7 +647,7 @@ def _end_idle(proc: subprocess.Popen[bytes]) -> None:
         proc.stdout.close()
 
 
-def bench_idle(plan: Plan, tmp: Path) -> list[Row]:
+def bench_idle(plan: Plan, tmp: Path, notes: list[str]) -> list[Row]:
     import psutil
 
     directory = tmp / "idle"
@@ -626,7 +701,7 @@ def bench_idle(plan: Plan, tmp: Path) -> list[Row]:
 
 
 # ---------------------------------------------------------------------------- main
-PARTS: dict[str, Callable[[Plan, Path], list[Row]]] = {
+PARTS: dict[str, Callable[[Plan, Path, list[str]], list[Row]]] = {
     "respawn": bench_respawn,
     "logs": bench_logs,
     "memory": bench_memory,
@@ -668,12 +743,15 @@ def main(argv: list[str] | None = None) -> None:
     plan = QUICK if quick else FULL
     parts = [name for name in PART_NAMES if not args.only or name in args.only]
     rows: list[Row] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
         for name in parts:
-            rows += PARTS[name](plan, Path(tmp))
+            rows += PARTS[name](plan, Path(tmp), notes)
     print(f"### ptm engine against bare Python{' (quick)' if quick else ''}\n")
     print(markdown_table(rows))
     print(f"\n{_machine()}")
+    for note in notes:
+        print(f"\n- {note}")
 
 
 if __name__ == "__main__":
