@@ -50,12 +50,14 @@ def _logs(args: argparse.Namespace) -> int:
                 sys.stdout.write(text + "\n")
             sys.stdout.flush()
 
+        # Subscribe first, then read the tail: a line written in between may show twice, but
+        # none is lost.
+        follow = None if args.nostream else client.follow_logs(args.app, stream=stream)
         if args.lines > 0:
             show(client.logs(args.app, lines=args.lines, stream=stream))
-        if args.nostream:
-            return 0
-        for item in client.follow_logs(args.app, stream=stream):
-            show([item])
+        if follow is not None:
+            for item in follow:
+                show([item])
     return 0
 
 

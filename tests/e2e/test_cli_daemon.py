@@ -1,0 +1,177 @@
+"""The daemon as ptm starts, finds, kills and recovers it; the socket's contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.e2e.conftest import PTM, Ptm, wait_gone
+from tests.helpers import alive
+
+
+def processes_running(script: Path) -> list[int]:
+    """Pids of live processes whose command line runs ``script``."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if str(script) in (proc.info["cmdline"] or []) and proc.info["status"] != "zombie":
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def daemons_of(home: Path) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            if "supervisor_core.daemon" not in cmdline or proc.info["status"] == "zombie":
+                continue
+            if proc.environ().get("PTM_HOME") == str(home):
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def test_a_sigkilled_daemon_leaves_no_orphan_and_no_duplicate(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1), ("worker", 2))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.ok("stop", "api")  # stopped apps must stay stopped after the recovery
+    before = ptm.wait_rows(
+        lambda rows: [r["status"] for r in rows] == ["stopped", "online", "online"]
+    )
+    old_pids = {r["pid"] for r in before if r["pid"]}
+    daemon = ptm.daemon_pid()
+    assert daemon is not None
+    os.kill(daemon, signal.SIGKILL)
+    assert wait_gone({daemon}, 10) == set()
+
+    rows = ptm.wait_rows(  # the next command starts a new daemon, which takes over
+        lambda rows: [r["status"] for r in rows] == ["stopped", "online", "online"]
+    )
+    assert ptm.daemon_pid() not in (None, daemon)
+    assert wait_gone(old_pids, 10) == set()  # the old daemon's apps were swept
+    new_pids = {r["pid"] for r in rows if r["pid"]}
+    assert len(new_pids) == 2 and not new_pids & old_pids
+    assert sorted(processes_running(ptm.cwd / "app.py")) == sorted(new_pids)
+    assert daemons_of(ptm.home) == [ptm.daemon_pid()]
+
+
+def test_two_pings_at_once_start_exactly_one_daemon(ptm: Ptm) -> None:
+    pings = [
+        subprocess.Popen(
+            [*PTM, "ping"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ptm.cwd,
+            env=dict(os.environ),
+        )
+        for _ in range(2)
+    ]
+    outputs = []
+    for ping in pings:
+        with ping:
+            out, err = ping.communicate(timeout=30)
+            assert ping.returncode == 0, err
+            outputs.append(out)
+    pid = ptm.daemon_pid()
+    assert outputs == [f"pong: daemon pid {pid}, ptm {version()}\n"] * 2
+    assert daemons_of(ptm.home) == [pid]
+
+
+def version() -> str:
+    from supervisor_core import __version__
+
+    return __version__
+
+
+def test_the_socket_is_private_and_rejects_malformed_requests(ptm: Ptm) -> None:
+    ptm.ok("ping")
+    sock = ptm.home / "ptm.sock"
+    assert stat.S_ISSOCK(sock.stat().st_mode)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    transport = httpx.HTTPTransport(uds=str(sock))
+    with httpx.Client(transport=transport, base_url="http://ptm") as raw:
+        bad = raw.post("/v1/processes", content=b"{not json")
+        assert bad.status_code == 400
+        assert bad.json()["kind"] == "bad_request"
+        typed = raw.post("/v1/processes/api/scale", json={"instances": "three"})
+        assert typed.status_code in (400, 404)
+        missing = raw.get("/v1/nothing-here")
+        assert (missing.status_code, missing.json()["kind"]) == (404, "not_found")
+        info = raw.get("/v1/info").json()
+        assert info["pid"] == ptm.daemon_pid() and info["home"] == str(ptm.home)
+
+
+def test_kill_leaves_nothing_running(ptm: Ptm) -> None:
+    ptm.write(
+        "parent.py",
+        """
+        import subprocess, sys, time
+        kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        open("grandchild.pid", "w").write(str(kid.pid))
+        time.sleep(120)
+        """,
+    )
+    ptm.write(
+        "family.toml",
+        """
+        [[apps]]
+        name = "family"
+        script = "parent.py"
+        kill_timeout = "2s"
+        """,
+    )
+    ptm.ok("start", "family.toml")
+    rows = ptm.wait_online(1)
+    grandchild_file = ptm.cwd / "grandchild.pid"
+    deadline = time.monotonic() + 10
+    while not grandchild_file.exists() or not grandchild_file.read_text():
+        assert time.monotonic() < deadline, "the app never started its child"
+        time.sleep(0.02)
+    grandchild = int(grandchild_file.read_text())
+    ptm.app_pids.add(grandchild)
+    daemon = ptm.daemon_pid()
+    assert daemon is not None
+
+    out = ptm.ok("kill")
+    assert f"daemon stopped (pid {daemon})" in out
+    assert not alive(daemon)  # `ptm kill` returns once the daemon is gone
+    assert wait_gone({rows[0]["pid"], grandchild}, 5) == set()
+    assert not (ptm.home / "ptm.sock").exists()
+    assert not (ptm.home / "ptm.pid").exists()
+    assert ptm.ok("kill") == "[ptm] no daemon running\n"
+    assert not (ptm.home / "ptm.sock").exists()  # and kill did not start one
+
+
+def test_list_and_jlist_import_only_what_they_need(ptm: Ptm) -> None:
+    # (httpcore imports anyio's top-level package, about 1 ms: allowed; its backends are not)
+    ptm.ok("ping")
+    code = (
+        "import sys, io, contextlib\n"
+        "from supervisor_core.cli import main\n"
+        "for command in ('jlist', 'list'):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main([command]) == 0\n"
+        "heavy = {'anyio._backends._asyncio', 'psutil', 'starlette', 'uvicorn', 'aiosqlite',\n"
+        "         'supervisor_core.config', 'supervisor_core._supervisor', 'tomllib',\n"
+        "         'supervisor_core.daemon', 'supervisor_core.store'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ)
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.replace("'", '"')) == []

@@ -1,0 +1,114 @@
+"""Failures a user meets: one line on stderr, exit 1 (failed) or 2 (usage, config)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import Ptm
+
+
+def one_line(text: str) -> str:
+    assert text.startswith("ptm"), text
+    assert text.count("\n") == 1, text
+    assert "Traceback" not in text
+    return text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stop", "nope"],
+        ["restart", "nope"],
+        ["delete", "nope"],
+        ["describe", "nope"],
+        ["scale", "nope", "2"],
+        ["reset", "nope"],
+        ["signal", "SIGUSR1", "nope"],
+        ["logs", "nope", "--nostream"],
+        ["stop", "7"],
+        ["stop", "all"],
+        ["start", "nope"],
+    ],
+)
+def test_an_unknown_app_fails_with_one_line_and_exit_1(ptm: Ptm, args: list[str]) -> None:
+    done = ptm(*args)
+    assert done.returncode == 1, done
+    assert done.stdout == ""
+    one_line(done.stderr)
+    assert "no app" in done.stderr
+
+
+def test_an_unknown_app_changes_nothing(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    before = ptm.wait_online(1)
+    assert ptm("restart", "nope").returncode == 1
+    after = ptm.jlist()
+    keys = ("name", "pid", "status", "restarts", "last_restart_reason", "started_at")
+    assert [[r[k] for k in keys] for r in after] == [[r[k] for k in keys] for r in before]
+
+
+def test_a_bad_ecosystem_fails_with_one_line_naming_file_and_key(ptm: Ptm) -> None:
+    ptm.write(
+        "bad.toml",
+        """
+        [[apps]]
+        name = "api"
+        script = "app.py"
+        max_memory_restar = "200M"
+        """,
+    )
+    ptm.write("app.py", "import time; time.sleep(60)\n")
+    done = ptm("start", "bad.toml")
+    assert done.returncode == 2, done
+    line = one_line(done.stderr)
+    assert "bad.toml" in line and "max_memory_restar" in line and "max_memory_restart" in line
+    assert ptm.jlist() == []
+
+
+def test_invalid_toml_and_a_missing_file_exit_2(ptm: Ptm) -> None:
+    ptm.write("broken.toml", "[[apps]\nname = \n")
+    done = ptm("start", "broken.toml")
+    assert done.returncode == 2 and "broken.toml" in one_line(done.stderr)
+    done = ptm("start", "missing.toml")
+    assert done.returncode == 2 and "missing.toml: no such file" in one_line(done.stderr)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["frobnicate"],
+        ["scale", "api", "many"],
+        ["logs", "--out", "--err"],
+        ["stop"],
+        ["list", "--", "x"],
+        ["start", "ecosystem.toml", "--name", "x"],
+        ["start", "app.py", "--env", "production"],
+        ["signal", "SIGNOPE", "all"],
+    ],
+)
+def test_usage_errors_exit_2(ptm: Ptm, args: list[str]) -> None:
+    ptm.ecosystem(("api", 1))
+    done = ptm(*args)
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr
+    if args and args[0] not in ("scale", "logs", "stop", "frobnicate"):
+        one_line(done.stderr)
+
+
+def test_kill_without_a_daemon_is_not_an_error_and_starts_none(ptm: Ptm) -> None:
+    done = ptm("kill")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[ptm] no daemon running\n", "")
+    assert not (ptm.home / "ptm.sock").exists()
+
+
+def test_version_and_help(ptm: Ptm) -> None:
+    assert ptm.ok("--version").startswith("ptm ")
+    out = ptm.ok("--help")
+    for command in ("start", "jlist", "logs", "monit", "startup", "kill", "ping"):
+        assert command in out
+    assert re.search(r"^    daemon\b", out, re.MULTILINE) is None  # hidden: it is systemd's
+    assert re.search(r"^    monit\b", out, re.MULTILINE) is not None

@@ -1,0 +1,247 @@
+"""ptm start / list / jlist / restart / stop / delete / logs / flush / save, for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import tomllib
+from datetime import datetime
+from pathlib import Path
+
+from tests.e2e.conftest import PTM, Ptm
+from tests.helpers import alive
+
+
+def test_start_a_file_then_list_and_jlist(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1), ("worker", 2))
+    out = ptm.ok("start", "ecosystem.toml")
+    assert "[ptm] started api, worker" in out
+    rows = ptm.wait_online(3)
+
+    assert [(r["id"], r["name"], r["instance"]) for r in rows] == [
+        (0, "api", 0),
+        (1, "worker", 0),
+        (1, "worker", 1),
+    ]
+    logs = ptm.home / "logs"
+    for row in rows:
+        assert isinstance(row["pid"], int) and alive(row["pid"])
+        assert row["status"] == "online"
+        assert row["restarts"] == 0 and row["unstable_restarts"] == 0
+        assert isinstance(row["uptime_s"], float) and row["uptime_s"] >= 0
+        assert row["started_at"].endswith("Z")
+        datetime.fromisoformat(row["started_at"].replace("Z", "+00:00"))
+        assert row["cpu_percent"] is None or isinstance(row["cpu_percent"], float)
+        assert row["memory_bytes"] is None or isinstance(row["memory_bytes"], int)
+        assert row["exit_code"] is None
+        assert row["exec_mode"] == "fork"
+        assert row["out_file"] == str(logs / f"{row['name']}-out.log")
+        assert row["error_file"] == str(logs / f"{row['name']}-error.log")
+        assert row["last_restart_reason"] is None
+        assert row["desired"] == "running"
+    assert len({r["pid"] for r in rows}) == 3
+
+    table = ptm.ok("list")
+    for row in rows:
+        assert str(row["pid"]) in table
+    assert "worker:1" in table and "online" in table
+    assert ptm.ok("ls") == ptm.ok("status")
+
+
+def test_start_again_restarts_with_the_new_settings_and_never_duplicates(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    first = ptm.wait_online(1)[0]
+    ptm.ecosystem(("api", 2))
+    assert "[ptm] restarted api" in ptm.ok("start", "ecosystem.toml")
+    rows = ptm.wait_online(2)
+    assert first["pid"] not in {r["pid"] for r in rows}
+
+
+def test_restart_counts_and_says_manual(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    before = ptm.wait_online(1)[0]
+    assert "[ptm] restarted api" in ptm.ok("restart", "api")
+    after = ptm.wait_online(1)[0]
+    assert after["restarts"] == 1
+    assert after["last_restart_reason"] == "manual"
+    assert after["pid"] != before["pid"]
+    assert not alive(before["pid"])
+
+
+def test_stop_then_start_then_delete(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1), ("worker", 1))
+    ptm.ok("start", "ecosystem.toml")
+    rows = ptm.wait_online(2)
+    api = rows[0]["pid"]
+    assert "[ptm] stopped api" in ptm.ok("stop", "api")
+    rows = ptm.jlist()
+    assert (rows[0]["name"], rows[0]["status"], rows[0]["pid"]) == ("api", "stopped", None)
+    assert rows[1]["status"] == "online"
+    assert not alive(api)
+
+    assert "[ptm] started api" in ptm.ok("start", "api")
+    ptm.wait_online(2)
+
+    assert "[ptm] deleted api" in ptm.ok("delete", "api")
+    assert [r["name"] for r in ptm.jlist()] == ["worker"]
+    assert "[ptm] deleted worker" in ptm.ok("delete", "ecosystem.toml")
+    assert ptm.jlist() == []
+
+
+def test_start_a_script_without_a_file(ptm: Ptm) -> None:
+    ptm.write(
+        "echo_args.py",
+        """
+        import sys, time
+        print("args", sys.argv[1:], flush=True)
+        time.sleep(60)
+        """,
+    )
+    out = ptm.ok("start", "echo_args.py", "--name", "echo", "-i", "2", "--", "--port", "3000")
+    assert "[ptm] started echo" in out
+    rows = ptm.wait_online(2)
+    assert {r["name"] for r in rows} == {"echo"}
+    described = ptm.ok("describe", "echo")
+    assert "--port 3000" in described
+    assert str(ptm.cwd) in described
+
+
+def wait_log(ptm: Ptm, args: list[str], needle: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        out = ptm.ok("logs", *args)
+        if needle in out or time.monotonic() > deadline:
+            return out
+        time.sleep(0.05)
+
+
+def test_logs_nostream_lines_out_err_and_json(ptm: Ptm) -> None:
+    ptm.write(
+        "count.py",
+        """
+        import sys, time
+        for i in range(1, 6):
+            print(f"line {i}", flush=True)
+        print("oops", file=sys.stderr, flush=True)
+        time.sleep(60)
+        """,
+    )
+    ptm.write(
+        "count.toml",
+        """
+        [[apps]]
+        name = "count"
+        script = "count.py"
+        log_date_format = ""
+        kill_timeout = "2s"
+        """,
+    )
+    ptm.ok("start", "count.toml")
+    out = wait_log(ptm, ["count", "--nostream", "--lines", "3"], "line 5")
+    assert out.splitlines() == [
+        "count | line 3",
+        "count | line 4",
+        "count | line 5",
+        "count ! oops",
+    ]
+    assert ptm.ok("logs", "count", "--nostream", "--err").splitlines() == ["count ! oops"]
+    assert ptm.ok("logs", "--nostream", "--out", "--lines", "1").splitlines() == ["count | line 5"]
+    objects = [json.loads(line) for line in ptm.ok("logs", "--nostream", "--json").splitlines()]
+    assert objects[-1] == {"app": "count", "instance": 0, "stream": "err", "line": "oops"}
+
+
+def test_logs_follows_until_ctrl_c(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    pid = ptm.wait_online(1)[0]["pid"]
+    wait_log(ptm, ["api", "--nostream"], "ready")
+    with subprocess.Popen(
+        [*PTM, "logs", "api", "--lines", "1", "--out"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ptm.cwd,
+        env=dict(os.environ),
+    ) as follower:
+        try:
+            assert follower.stdout is not None and follower.stderr is not None
+            assert follower.stdout.readline() == f"api | ready {pid}\n"
+            os.kill(pid, signal.SIGUSR1)  # the app prints a line: it must come while following
+            assert follower.stdout.readline() == "api | got SIGUSR1\n"
+            follower.send_signal(signal.SIGINT)
+            assert follower.wait(10) == 0
+            assert follower.stderr.read() == ""
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+
+
+def test_signal_reaches_the_app(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    pid = ptm.wait_online(1)[0]["pid"]
+    wait_log(ptm, ["api", "--nostream"], "ready")
+    assert f"[ptm] sent SIGUSR1 to {pid}" in ptm.ok("signal", "SIGUSR1", "api")
+    assert "got SIGUSR1" in wait_log(ptm, ["api", "--nostream"], "got SIGUSR1")
+
+
+def test_flush_empties_the_log_files(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    wait_log(ptm, ["api", "--nostream"], "an error line")
+    out = ptm.ok("flush", "api")
+    logs = ptm.home / "logs"
+    assert "[ptm] flushed 2 log files" in out
+    for name in ("api-out.log", "api-error.log"):
+        assert str(logs / name) in out
+        assert (logs / name).stat().st_size == 0
+    assert ptm.ok("logs", "api", "--nostream") == ""
+
+
+def test_scale_and_reset(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    first = ptm.wait_online(1)[0]["pid"]
+    ptm.ok("scale", "api", "3")
+    rows = ptm.wait_online(3)
+    assert rows[0]["pid"] == first  # running instances are left alone
+    ptm.ok("restart", "api")
+    assert {r["restarts"] for r in ptm.wait_online(3)} == {1}
+    ptm.ok("reset", "api")
+    assert {r["restarts"] for r in ptm.jlist()} == {0}
+    ptm.ok("scale", "api", "1")
+    assert [r["instance"] for r in ptm.wait_online(1)] == [0]
+
+
+def test_save_writes_dump_and_resurrect_brings_the_apps_back(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1), ("worker", 2))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(3)
+    out = ptm.ok("save")
+    dump = ptm.home / "dump.toml"
+    assert f"[ptm] saved 2 apps to {dump}" in out
+    saved = tomllib.loads(dump.read_text())
+    assert [app["name"] for app in saved["apps"]] == ["api", "worker"]
+
+    ptm.ok("kill")
+    ptm.ok("delete", "all")  # a fresh daemon still knows the apps from state.db: forget them
+    assert ptm.jlist() == []
+    out = ptm.ok("resurrect")
+    assert "[ptm] resurrected api, worker" in out
+    ptm.wait_online(3)
+    assert "already running: api, worker" in ptm.ok("resurrect")
+    assert len(ptm.wait_online(3)) == 3
+
+
+def test_init_writes_a_file_that_starts(ptm: Ptm, tmp_path: Path) -> None:
+    out = ptm.ok("init")
+    assert f"[ptm] wrote {tmp_path / 'ecosystem.toml'}" in out
+    again = ptm("init")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert ptm.ok("init", "--force")
