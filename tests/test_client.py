@@ -199,7 +199,11 @@ def test_a_permission_error_on_connect_is_socket_permission_denied(client: Clien
 def test_a_slow_answer_is_a_client_error_naming_the_request(
     fake: FakeDaemon, ptm_home: Path
 ) -> None:
-    fake.routes["GET /v1/processes"] = lambda h, _: (time.sleep(1.0), reply(h, 200, []))[1]
+    def slow_reply(handler: BaseHTTPRequestHandler, _: bytes) -> None:
+        time.sleep(1.0)
+        reply(handler, 200, [])
+
+    fake.routes["GET /v1/processes"] = slow_reply
     with (
         Client(ptm_home, timeout=0.2, autostart=False) as slow,
         pytest.raises(ClientError) as caught,
