@@ -36,8 +36,8 @@ def monit(args: argparse.Namespace) -> int:
     try:
         with connect() as client:
             if not sys.stdout.isatty():
-                sys.stdout.write(_frame(client, _as_lines(client.logs(lines=5)), color=False))
-                sys.stdout.write("\n")
+                frame = _frame(client, _as_lines(client.logs(lines=5)), color=False)
+                sys.stdout.write(frame.rstrip("\n") + "\n")
                 return 0
             _live(client)
     except KeyboardInterrupt:
