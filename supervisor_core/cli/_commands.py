@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 _PAST = {"stop": "stopped", "restart": "restarted", "reload": "reloaded", "start": "started"}
+KILL_WAIT = 300.0
+"""How long ``ptm kill`` waits for the daemon to stop every app and exit."""
 DEFAULT_STOP_TIMEOUT = 30
 """``TimeoutStopSec`` of the systemd unit when no saved app says otherwise."""
 
@@ -290,7 +292,7 @@ def kill(args: argparse.Namespace) -> int:
 
     with connect(autostart=False) as client:
         try:
-            answer = client.kill()
+            answer = client.kill(wait=KILL_WAIT)
         except DaemonNotRunning:
             say("no daemon running")
             return 0

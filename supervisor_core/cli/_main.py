@@ -57,6 +57,9 @@ _ALIASES = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("argument COMMAND: invalid choice:"):
+            word = message.split("'")[1] if message.count("'") >= 2 else "?"
+            message = f"unknown command {word!r} (see: ptm --help)"
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 

@@ -1,0 +1,242 @@
+"""The daemon and the ``ptm`` command, measured for real in a temporary PTM_HOME.
+
+    python -m benchmarks.bench_cli [--quick]
+
+1. ``ptm jlist`` and ``ptm list`` with 20 apps running: median wall time of the whole command
+   (a new Python process each time), against a bare Python process that sends the same
+   ``GET /v1/processes`` with the standard library's http.client and prints the JSON.
+   Target: under 150 ms.
+2. ``ptm start`` of a file with 50 apps (``sleep 1000``), the daemon already running: from the
+   command's launch until every instance is ``online``, against 50 ``subprocess.Popen`` of the
+   same program. Target: under 1.5 s.
+3. The daemon with 20 apps, idle: its RSS, and its CPU as % of one core over several windows
+   (median), against a bare Python interpreter's RSS. Targets: under 40 MB, under 0.1% of a
+   core.
+
+Prints one markdown table: measure | ptm | baseline | ratio | target | ok?
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from benchmarks._util import Row, markdown_table, median, quick_requested
+from supervisor_core.client import Client
+
+PTM = [sys.executable, "-m", "supervisor_core.cli"]
+MB = 1000 * 1000
+LIST_TARGET_MS = 150.0
+START_TARGET_S = 1.5
+RSS_TARGET_MB = 40.0
+CPU_TARGET = 0.1
+
+BARE_GET = """
+import http.client, json, socket, sys
+class Conn(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(sys.argv[1])
+conn = Conn("ptm")
+conn.request("GET", "/v1/processes")
+print(json.dumps(json.loads(conn.getresponse().read())))
+"""
+
+
+@dataclass(frozen=True)
+class Plan:
+    list_runs: int
+    start_runs: int
+    cpu_windows: int
+    cpu_window_s: float = 5.0
+    settle_s: float = 3.0
+
+
+def ecosystem(folder: Path, apps: int, prefix: str) -> Path:
+    path = folder / f"{prefix}.toml"
+    path.write_text(
+        "\n".join(
+            f'[[apps]]\nname = "{prefix}-{i}"\ncommand = ["sleep", "1000"]\nkill_timeout = "1s"\n'
+            for i in range(apps)
+        )
+    )
+    return path
+
+
+def ptm(*args: str, env: dict[str, str], cwd: Path) -> None:
+    subprocess.run([*PTM, *args], env=env, cwd=cwd, check=True, capture_output=True, timeout=120)
+
+
+def wall_ms(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(argv, env=env, cwd=cwd, check=True, capture_output=True, timeout=30)
+        times.append((time.perf_counter() - started) * 1000)
+    return median(times)
+
+
+def wait_online(client: Client, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = client.processes()
+        if len(rows) == count and all(r["status"] == "online" for r in rows):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not all {count} online after {timeout} s")
+        time.sleep(0.01)
+
+
+def start_seconds(home: Path, folder: Path, env: dict[str, str], runs: int) -> float:
+    """``ptm start`` of 50 apps → all online, the daemon running and empty each time."""
+    times = []
+    with Client(home, autostart=False) as client:
+        for run in range(runs):
+            path = ecosystem(folder, 50, f"fifty{run}")
+            started = time.perf_counter()
+            subprocess.run(
+                [*PTM, "start", str(path)], env=env, check=True, capture_output=True, timeout=60
+            )
+            wait_online(client, 50)
+            times.append(time.perf_counter() - started)
+            client.delete("all")
+    return median(times)
+
+
+def popen_seconds(runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        children = [subprocess.Popen(["sleep", "1000"]) for _ in range(50)]
+        times.append(time.perf_counter() - started)
+        for child in children:
+            child.kill()
+            child.wait()
+    return median(times)
+
+
+def idle_cpu_percent(pid: int, windows: int, window_s: float) -> float:
+    proc = psutil.Process(pid)
+    figures = []
+    for _ in range(windows):
+        before = proc.cpu_times()
+        started = time.monotonic()
+        time.sleep(window_s)
+        after = proc.cpu_times()
+        used = (after.user - before.user) + (after.system - before.system)
+        figures.append(100 * used / (time.monotonic() - started))
+    return median(figures)
+
+
+def bare_python_rss() -> int:
+    with subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; print(1, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+    ) as child:
+        assert child.stdout is not None
+        child.stdout.readline()
+        rss = int(psutil.Process(child.pid).memory_info().rss)
+        child.kill()
+    return rss
+
+
+@contextlib.contextmanager
+def daemon_home() -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
+        home, work = Path(tmp) / "home", Path(tmp) / "work"
+        work.mkdir()
+        env = dict(os.environ, PTM_HOME=str(home))
+        try:
+            yield home, work, env
+        finally:
+            pid_file = home / "ptm.pid"
+            daemon = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+            subprocess.run([*PTM, "kill"], env=env, capture_output=True, timeout=120)
+            if daemon is not None and psutil.pid_exists(daemon):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(daemon, signal.SIGKILL)
+
+
+def measure(plan: Plan) -> list[Row]:
+    rows: list[Row] = []
+    with daemon_home() as (home, work, env):
+        ptm("start", str(ecosystem(work, 20, "twenty")), env=env, cwd=work)
+        with Client(home, autostart=False) as client:
+            wait_online(client, 20)
+            daemon = int(client.info()["pid"])
+        bare = wall_ms(
+            [sys.executable, "-c", BARE_GET, str(home / "ptm.sock")], env, work, plan.list_runs
+        )
+        for command in ("jlist", "list"):
+            figure = wall_ms([*PTM, command], env, work, plan.list_runs)
+            rows.append(
+                Row(
+                    f"`ptm {command}`, 20 apps (median of {plan.list_runs})",
+                    f"{figure:.0f} ms",
+                    f"{bare:.0f} ms (stdlib GET)",
+                    figure / bare,
+                    f"< {LIST_TARGET_MS:.0f} ms",
+                    figure < LIST_TARGET_MS,
+                )
+            )
+        time.sleep(plan.settle_s)
+        rss = psutil.Process(daemon).memory_info().rss
+        bare_rss = bare_python_rss()
+        rows.append(
+            Row(
+                "daemon RSS, 20 apps",
+                f"{rss / MB:.1f} MB",
+                f"{bare_rss / MB:.1f} MB (bare python)",
+                rss / bare_rss,
+                f"< {RSS_TARGET_MB:.0f} MB",
+                rss / MB < RSS_TARGET_MB,
+            )
+        )
+        cpu = idle_cpu_percent(daemon, plan.cpu_windows, plan.cpu_window_s)
+        rows.append(
+            Row(
+                f"daemon idle CPU, 20 apps (median of {plan.cpu_windows} x "
+                f"{plan.cpu_window_s:g} s)",
+                f"{cpu:.3f}% of a core",
+                "—",
+                None,
+                f"< {CPU_TARGET}%",
+                cpu < CPU_TARGET,
+            )
+        )
+    with daemon_home() as (home, work, env):
+        ptm("ping", env=env, cwd=work)
+        figure = start_seconds(home, work, env, plan.start_runs)
+        baseline = popen_seconds(plan.start_runs)
+        rows.append(
+            Row(
+                f"`ptm start` 50 apps → all online (median of {plan.start_runs})",
+                f"{figure:.2f} s",
+                f"{baseline:.2f} s (50 Popen)",
+                figure / baseline,
+                f"< {START_TARGET_S} s",
+                figure < START_TARGET_S,
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    quick = quick_requested(sys.argv[1:] if argv is None else argv)
+    plan = Plan(list_runs=5, start_runs=1, cpu_windows=2) if quick else Plan(21, 3, 5)
+    print(markdown_table(measure(plan)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
