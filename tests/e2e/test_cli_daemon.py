@@ -175,3 +175,31 @@ def test_list_and_jlist_import_only_what_they_need(ptm: Ptm) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.replace("'", '"')) == []
+
+
+def test_daemon_foreground_serves_until_sigterm(ptm: Ptm) -> None:
+    """What the systemd unit runs: `ptm daemon --foreground`, stopped by SIGTERM."""
+    with subprocess.Popen(
+        [*PTM, "daemon", "--foreground"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=ptm.cwd,
+        env=dict(os.environ),
+    ) as daemon:
+        try:
+            deadline = time.monotonic() + 15
+            while ptm.daemon_pid() != daemon.pid:
+                assert daemon.poll() is None, daemon.stdout.read() if daemon.stdout else ""
+                assert time.monotonic() < deadline, "the foreground daemon never wrote ptm.pid"
+                time.sleep(0.02)
+            assert ptm.ok("ping").startswith(f"pong: daemon pid {daemon.pid},")
+            ptm.ecosystem(("api", 1))
+            ptm.ok("start", "ecosystem.toml")
+            app = ptm.wait_online(1)[0]["pid"]
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(20) == 0
+            assert wait_gone({app}, 5) == set()
+            assert not (ptm.home / "ptm.sock").exists()
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()

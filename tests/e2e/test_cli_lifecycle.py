@@ -71,6 +71,9 @@ def test_restart_counts_and_says_manual(ptm: Ptm) -> None:
     assert after["last_restart_reason"] == "manual"
     assert after["pid"] != before["pid"]
     assert not alive(before["pid"])
+    assert "[ptm] reloaded api" in ptm.ok("reload", "api")
+    again = ptm.wait_online(1)[0]
+    assert (again["restarts"], again["last_restart_reason"]) == (2, "manual")
 
 
 def test_stop_then_start_then_delete(ptm: Ptm) -> None:
@@ -202,6 +205,19 @@ def test_flush_empties_the_log_files(ptm: Ptm) -> None:
         assert str(logs / name) in out
         assert (logs / name).stat().st_size == 0
     assert ptm.ok("logs", "api", "--nostream") == ""
+
+
+def test_reload_logs_reopens_moved_files(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    pid = ptm.wait_online(1)[0]["pid"]
+    wait_log(ptm, ["api", "--nostream"], "ready")
+    out_log = ptm.home / "logs" / "api-out.log"
+    out_log.rename(out_log.with_name("api-out.log.1"))  # what an external logrotate does
+    assert ptm.ok("reloadLogs") == "[ptm] log files reopened\n"
+    os.kill(pid, signal.SIGUSR1)
+    assert "got SIGUSR1" in wait_log(ptm, ["api", "--nostream"], "got SIGUSR1")
+    assert "got SIGUSR1" in out_log.read_text()
 
 
 def test_scale_and_reset(ptm: Ptm) -> None:
