@@ -86,3 +86,13 @@ def kill_if_alive(pids: list[int]) -> None:
         if alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait, with a deadline, until ``predicate()`` holds (for facts with no event to await,
+    such as a file's content)."""
+    with anyio.fail_after(timeout):
+        while True:
+            if predicate():
+                return
+            await anyio.sleep(0.02)

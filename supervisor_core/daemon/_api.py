@@ -192,10 +192,16 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         if app is not None:
             service.resolve(app)  # 404 now, not after the stream started
 
+        # Subscribe now, before the answer starts: no line is lost in between.
+        token, receive = hub.open(app, None if stream == "both" else stream)
+
         async def lines() -> AsyncIterator[bytes]:
-            async with hub.follow(app, None if stream == "both" else stream) as receive:
+            try:
                 async for item in receive:
                     yield (json.dumps(asdict(item)) + "\n").encode()
+            finally:
+                hub.close(token)
+                receive.close()
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
@@ -212,10 +218,16 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
 
     @guarded
     async def events(request: Request) -> Response:
+        # Subscribe now, before the answer starts: no change is lost in between.
+        subscription = service.sup.subscribe()
+        receive = await subscription.__aenter__()
+
         async def stream() -> AsyncIterator[bytes]:
-            async with service.sup.subscribe() as receive:
+            try:
                 async for event in receive:
                     yield (json.dumps(asdict(event)) + "\n").encode()
+            finally:
+                await subscription.__aexit__(None, None, None)
 
         return StreamingResponse(stream(), media_type="application/x-ndjson")
 

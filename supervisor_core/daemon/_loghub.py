@@ -60,17 +60,30 @@ class LogHub:
                         self._followers.remove(follower)
                     break
 
+    def open(
+        self, app: str | None = None, stream: str | None = None
+    ) -> tuple[object, MemoryObjectReceiveStream[LogLine]]:
+        """Start following now (no line is missed from this call on); pass the token to
+        :meth:`close` when done. A follower whose receive stream is closed or collected is
+        dropped at the next line."""
+        send, receive = anyio.create_memory_object_stream[LogLine](self._buffer)
+        follower = _Follower(send, app, stream)
+        self._followers.append(follower)
+        return follower, receive
+
+    def close(self, token: object) -> None:
+        if isinstance(token, _Follower):
+            with contextlib.suppress(ValueError):
+                self._followers.remove(token)
+            token.send.close()
+
     @asynccontextmanager
     async def follow(
         self, app: str | None = None, stream: str | None = None
     ) -> AsyncIterator[MemoryObjectReceiveStream[LogLine]]:
-        send, receive = anyio.create_memory_object_stream[LogLine](self._buffer)
-        follower = _Follower(send, app, stream)
-        self._followers.append(follower)
+        token, receive = self.open(app, stream)
         try:
             yield receive
         finally:
-            with contextlib.suppress(ValueError):
-                self._followers.remove(follower)
-            send.close()
+            self.close(token)
             receive.close()

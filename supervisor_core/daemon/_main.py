@@ -111,6 +111,8 @@ async def serve(home: Home) -> None:
                 server.should_exit = True
                 with anyio.move_on_after(3):
                     await served.wait()
+                for sock in sockets:
+                    sock.close()
                 tg.cancel_scope.cancel()
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -131,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
     home = Home.from_env()
     home.create()
+    os.chdir(home.root)  # never keep the folder of the first ptm command busy
     lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

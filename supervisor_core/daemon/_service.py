@@ -93,7 +93,7 @@ class DaemonService:
         """Persist run starts and ends, in order (a task for the daemon's lifetime)."""
         send, receive = anyio.create_memory_object_stream[_RunNote](100_000)
         self._runs_send = send
-        async with receive:
+        async with send, receive:
             async for note in receive:
                 try:
                     await self._write_run(note)

@@ -1,0 +1,349 @@
+"""The /v1 API in-process: a real Supervisor, a real state.db, real children."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+
+from supervisor_core import Supervisor
+from supervisor_core._home import Home
+from supervisor_core.daemon._api import create_api
+from supervisor_core.daemon._loghub import LogHub
+from supervisor_core.daemon._server import ApiServer, PeerCheckedSocket, bind_socket, peer_uid
+from supervisor_core.daemon._service import DaemonService
+from supervisor_core.store import StateStore
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.anyio
+
+WORKER = """
+import os, signal, sys, time
+signal.signal(signal.SIGUSR1, lambda *a: print("got usr1", flush=True))
+print("hello from", os.environ["PTM_APP_NAME"], os.environ["PTM_INSTANCE"], flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def write_eco(folder: Path, body: str) -> Path:
+    (folder / "worker.py").write_text(WORKER)
+    path = folder / "ecosystem.toml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+class Harness:
+    def __init__(self, client: httpx.AsyncClient, service: DaemonService, home: Home) -> None:
+        self.client = client
+        self.service = service
+        self.home = home
+
+    async def wait_rows(self, predicate, timeout: float = 10.0) -> list[dict]:
+        with anyio.fail_after(timeout):
+            while True:
+                rows = (await self.client.get("/v1/processes")).json()
+                if predicate(rows):
+                    return rows
+                await anyio.sleep(0.02)
+
+
+@pytest.fixture
+async def api(ptm_home: Path) -> AsyncIterator[Harness]:
+    """The real API served by uvicorn on the real 0600 Unix socket, as in the daemon."""
+    home = Home.from_env()
+    assert home.root == ptm_home
+    hub = LogHub()
+    store = await StateStore.open(home.state_db)
+    try:
+        async with Supervisor(ptm_home=home.root, on_output=hub.publish) as sup:
+            service = DaemonService(home, sup, store)
+            sup._on_run = service.on_run  # what the daemon wires
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(service.write_runs)
+                sockets: list[socket.socket] = [bind_socket(home.socket)]
+                server = ApiServer(
+                    uvicorn.Config(
+                        create_api(service, hub),
+                        lifespan="off",
+                        log_level="warning",
+                        timeout_graceful_shutdown=1,
+                    )
+                )
+                tg.start_soon(server.serve, sockets)
+                await eventually(lambda: server.started)
+                transport = httpx.AsyncHTTPTransport(uds=str(home.socket))
+                async with httpx.AsyncClient(transport=transport, base_url="http://ptm") as c:
+                    yield Harness(c, service, home)
+                server.should_exit = True
+                tg.cancel_scope.cancel()
+            for sock in sockets:
+                sock.close()
+    finally:
+        await store.close()
+
+
+async def test_start_list_describe_restart_stop_delete(api: Harness, tmp_path: Path) -> None:
+    eco = write_eco(
+        tmp_path,
+        """
+        [[apps]]
+        name = "worker"
+        script = "worker.py"
+        instances = 2
+        kill_timeout = "2s"
+        log_date_format = ""
+        """,
+    )
+    answer = await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["started"] == ["worker"] and body["restarted"] == []
+    rows = body["processes"]
+    assert [(r["id"], r["name"], r["instance"], r["status"]) for r in rows] == [
+        (0, "worker", 0, "online"),
+        (0, "worker", 1, "online"),
+    ]
+    expected_keys = {
+        "id", "name", "instance", "pid", "status", "restarts", "unstable_restarts",
+        "uptime_s", "started_at", "cpu_percent", "memory_bytes", "exit_code", "exec_mode",
+        "out_file", "error_file", "last_restart_reason", "desired",
+    }  # fmt: skip
+    assert set(rows[0]) == expected_keys
+    assert rows[0]["started_at"].endswith("Z")
+    assert rows[0]["out_file"] == str(api.home.logs / "worker-out.log")
+
+    answer = await api.client.post("/v1/processes/worker/restart")
+    rows = answer.json()["processes"]
+    assert [(r["restarts"], r["last_restart_reason"]) for r in rows] == [(1, "manual")] * 2
+
+    # A second start of the same file restarts it with new settings (startOrRestart).
+    eco.write_text(eco.read_text().replace("instances = 2", "instances = 1"))
+    body = (await api.client.post("/v1/processes", json={"ecosystem": str(eco)})).json()
+    assert body["restarted"] == ["worker"] and len(body["processes"]) == 1
+    assert body["processes"][0]["restarts"] == 2
+
+    described = (await api.client.get("/v1/processes/worker")).json()
+    assert described["source"] == str(eco)
+    assert described["spec"]["kill_timeout_s"] == 2.0
+    assert described["env"] == {}
+    ends = [r["end_reason"] for r in described["runs"] if r["ended_at"]]
+    assert "manual" in ends
+
+    by_id = (await api.client.post("/v1/processes/0/stop")).json()["processes"]
+    assert [r["status"] for r in by_id] == ["stopped"]
+    assert by_id[0]["desired"] == "stopped"
+    deleted = (await api.client.delete("/v1/processes/worker")).json()
+    assert deleted == {"deleted": ["worker"]}
+    assert (await api.client.get("/v1/processes")).json() == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "kind"),
+    [
+        ("POST", "/v1/processes", b"{not json", 400, "bad_request"),
+        ("POST", "/v1/processes", b"[1, 2]", 400, "bad_request"),
+        ("POST", "/v1/processes", b"{}", 400, "bad_request"),
+        ("POST", "/v1/processes", b'{"ecosystem": 3}', 400, "bad_request"),
+        ("POST", "/v1/processes", b'{"ecosystem": "/nonexistent/e.toml"}', 400, "config"),
+        ("POST", "/v1/processes/ghost/stop", b"", 404, "unknown_app"),
+        ("POST", "/v1/processes/all/stop", b"", 404, "unknown_app"),
+        ("POST", "/v1/processes/7/restart", b"", 404, "unknown_app"),
+        ("GET", "/v1/processes/ghost", b"", 404, "unknown_app"),
+        ("GET", "/v1/nothing", b"", 404, "not_found"),
+        ("GET", "/v1/logs?lines=abc", b"", 400, "bad_request"),
+        ("GET", "/v1/logs?stream=sideways", b"", 400, "bad_request"),
+        ("POST", "/v1/save", b'{"force": "yes"}', 400, "bad_request"),
+        ("POST", "/v1/resurrect", b"", 409, "state"),
+    ],
+)
+async def test_bad_requests_get_4xx_with_a_message(
+    api: Harness, method: str, path: str, body: bytes, status: int, kind: str
+) -> None:
+    answer = await api.client.request(method, path, content=body)
+    assert answer.status_code == status, answer.text
+    data = answer.json()
+    assert data["kind"] == kind
+    assert data["error"] and "\n" not in data["error"]
+    # and the daemon is still fine
+    assert (await api.client.get("/v1/info")).status_code == 200
+
+
+async def test_config_error_names_file_key_and_value(api: Harness, tmp_path: Path) -> None:
+    eco = write_eco(
+        tmp_path, '[[apps]]\nname = "w"\nscript = "worker.py"\nmax_memory_restar = "1G"\n'
+    )
+    answer = await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+    assert answer.status_code == 400
+    message = answer.json()["error"]
+    assert str(eco) in message and "max_memory_restar" in message and "did you mean" in message
+    assert (await api.client.get("/v1/processes")).json() == []
+
+
+async def test_start_one_script_scale_signal_reset(api: Harness, tmp_path: Path) -> None:
+    (tmp_path / "worker.py").write_text(WORKER)
+    answer = await api.client.post(
+        "/v1/processes",
+        json={"app": {"name": "solo", "script": "worker.py"}, "base_dir": str(tmp_path)},
+    )
+    assert answer.status_code == 200, answer.text
+    rows = (await api.client.post("/v1/processes/solo/scale", json={"instances": 3})).json()
+    assert [r["instance"] for r in rows["processes"]] == [0, 1, 2]
+    bad = await api.client.post("/v1/processes/solo/scale", json={"instances": "x"})
+    assert bad.status_code == 400
+    sent = (await api.client.post("/v1/processes/solo/signal", json={"signal": "USR1"})).json()
+    assert len(sent["signalled"]) == 3
+    bad = await api.client.post("/v1/processes/solo/signal", json={"signal": "SIGNOPE"})
+    assert bad.status_code == 400 and "SIGNOPE" in bad.json()["error"]
+    await api.client.post("/v1/processes/solo/restart")
+    rows = (await api.client.post("/v1/processes/solo/reset")).json()["processes"]
+    assert all(r["restarts"] == 0 for r in rows)
+    described = (await api.client.get("/v1/processes/solo")).json()
+    assert described["source"] is None and described["spec"]["instances"] == 3
+
+
+async def test_logs_tail_follow_and_flush(api: Harness, tmp_path: Path) -> None:
+    eco = write_eco(
+        tmp_path,
+        '[[apps]]\nname = "talk"\nscript = "worker.py"\nlog_date_format = ""\n',
+    )
+    await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+    out = api.home.logs / "talk-out.log"
+    await eventually(lambda: out.exists() and b"hello from" in out.read_bytes())
+    lines = (await api.client.get("/v1/logs", params={"app": "talk", "lines": 5})).json()["lines"]
+    assert {"app": "talk", "instance": 0, "stream": "out", "line": "hello from talk 0"} in lines
+    assert any(x["stream"] == "err" and x["line"] == "to stderr" for x in lines)
+    only_err = (await api.client.get("/v1/logs", params={"stream": "err"})).json()["lines"]
+    assert {x["stream"] for x in only_err} == {"err"}
+
+    got: list[dict] = []
+    async with api.client.stream("GET", "/v1/logs/follow", params={"app": "talk"}) as stream:
+        await api.client.post("/v1/processes/talk/signal", json={"signal": "SIGUSR1"})
+        with anyio.fail_after(10):
+            async for line in stream.aiter_lines():
+                got.append(json.loads(line))
+                if got[-1]["line"] == "got usr1":
+                    break
+    assert got[-1] == {"app": "talk", "instance": 0, "stream": "out", "line": "got usr1"}
+
+    flushed = (await api.client.post("/v1/logs/flush", json={"app": "talk"})).json()["flushed"]
+    assert str(out) in flushed
+    assert out.read_bytes() == b""
+    assert (await api.client.post("/v1/logs/reload")).json() == {"reopened": True}
+
+
+async def test_events_stream(api: Harness, tmp_path: Path) -> None:
+    eco = write_eco(tmp_path, '[[apps]]\nname = "ev"\nscript = "worker.py"\n')
+    seen: list[dict] = []
+    async with api.client.stream("GET", "/v1/events") as stream:
+        await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+        with anyio.fail_after(10):
+            async for line in stream.aiter_lines():
+                seen.append(json.loads(line))
+                if seen[-1]["status"] == "online":
+                    break
+    assert [e["status"] for e in seen] == ["launching", "online"]
+    assert seen[-1]["app"] == "ev" and isinstance(seen[-1]["pid"], int)
+
+
+async def test_save_and_resurrect(api: Harness, tmp_path: Path) -> None:
+    eco = write_eco(
+        tmp_path,
+        """
+        [[apps]]
+        name = "a"
+        script = "worker.py"
+
+        [[apps]]
+        name = "b"
+        script = "worker.py"
+        """,
+    )
+    await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+    await api.client.post("/v1/processes/b/stop")
+    saved = (await api.client.post("/v1/save")).json()
+    assert saved == {"path": str(api.home.dump), "apps": 2}
+    # resurrect skips what runs, and a stopped app stays stopped
+    await api.client.delete("/v1/processes/b")
+    result = (await api.client.post("/v1/resurrect")).json()
+    assert result == {"started": ["b"], "skipped": ["a"]}
+    rows = (await api.client.get("/v1/processes")).json()
+    assert sorted((r["name"], r["status"]) for r in rows) == [("a", "online"), ("b", "stopped")]
+    # never replace a good dump with an empty one by accident
+    await api.client.delete("/v1/processes/all")
+    refused = await api.client.post("/v1/save")
+    assert refused.status_code == 409 and refused.json()["kind"] == "state"
+    forced = await api.client.post("/v1/save", json={"force": True})
+    assert forced.status_code == 200 and forced.json()["apps"] == 0
+
+
+async def test_the_socket_is_0600(api: Harness) -> None:
+    assert stat.S_IMODE(api.home.socket.stat().st_mode) == 0o600
+    assert (await api.client.get("/v1/info")).status_code == 200
+
+
+def test_a_peer_of_another_uid_is_refused_at_accept() -> None:
+    """SO_PEERCRED: even with the file mode opened, another user's connection is closed
+    before a byte is read, and the owner's next connection is served."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to connect as another uid")
+    folder = Path(tempfile.mkdtemp(prefix="ptm-peer-"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "peer.sock"
+        sock = bind_socket(path)
+        sock.setblocking(True)
+        path.chmod(0o666)
+        before = PeerCheckedSocket.refused
+        code = (
+            "import os, socket, sys; os.setgid(65534); os.setuid(65534)\n"
+            "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+            "try:\n    s.sendall(b'hello'); print(repr(s.recv(100)))\n"
+            "except (BrokenPipeError, ConnectionResetError):\n    print('reset')\n"
+        )
+        stranger = subprocess.Popen(
+            [sys.executable, "-c", code, str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        owner = socket.socket(socket.AF_UNIX)
+        try:
+            accepted: list[socket.socket] = []
+
+            def accept() -> None:
+                accepted.append(sock.accept()[0])
+
+            thread = threading.Thread(target=accept, daemon=True)
+            thread.start()
+            out, err = stranger.communicate(timeout=10)
+            assert out.strip() in ("b''", "reset"), err  # closed without an answer
+            owner.connect(str(path))
+            thread.join(timeout=10)
+            assert len(accepted) == 1
+            assert peer_uid(accepted[0]) == os.getuid()
+            assert PeerCheckedSocket.refused == before + 1
+            accepted[0].close()
+        finally:
+            owner.close()
+            sock.close()
+            if stranger.poll() is None:
+                stranger.kill()
+                stranger.wait()
+    finally:
+        shutil.rmtree(folder)
