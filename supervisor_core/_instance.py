@@ -52,6 +52,8 @@ it ends."""
 
 _SETPRIV = shutil.which("setpriv")
 MAX_RUNS_KEPT = 100
+DISPLAY_SAMPLE_INTERVAL = 2.0
+"""How often cpu and memory are read for an app without ``max_memory_restart``."""
 PIPE_DRAIN_TIMEOUT = 2.0
 """After a run's tree is gone, how long to wait for the last bytes of its pipes."""
 
@@ -330,9 +332,11 @@ class Instance:
                 self._pumps_left += 1
                 self._tg.start_soon(self._pump, stream, name, self._pumps_done)
         self._tg.start_soon(self._wait_exit, proc, token)
-        self._monitor.watch(
-            self.key, proc.pid, spec.memory.memory_check_interval, self._make_on_sample(token)
-        )
+        interval = spec.memory.memory_check_interval
+        if spec.memory.max_memory_restart is None:
+            # Without a limit the figures are only for display: sample less often.
+            interval = max(interval, DISPLAY_SAMPLE_INTERVAL)
+        self._monitor.watch(self.key, proc.pid, interval, self._make_on_sample(token))
         self._set(Event.SPAWNED)
 
     def _argv(self) -> tuple[str, ...]:

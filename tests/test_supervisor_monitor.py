@@ -77,7 +77,12 @@ async def test_cpu_and_memory_are_reported_for_running_instances(tmp_path: Path)
             pass
     """
     out = Output()
-    spec = python_app(tmp_path, "busy", code, memory=MemoryPolicy(memory_check_interval=0.1))
+    spec = python_app(
+        tmp_path,
+        "busy",
+        code,
+        memory=MemoryPolicy(max_memory_restart=1024 * MIB, memory_check_interval=0.1),
+    )
     async with Supervisor(write_logs=False, on_output=out) as sup:
         await sup.add(spec)
         await out.wait_for(lambda: bool(out.of("busy")))
@@ -92,3 +97,43 @@ async def test_cpu_and_memory_are_reported_for_running_instances(tmp_path: Path)
         stopped = sup.info("busy")[0]
         assert stopped.cpu_percent is None and stopped.memory_bytes is None
         assert stopped.pid is None and stopped.uptime is None
+
+
+def test_a_reaped_process_gives_no_sample_never_an_error() -> None:
+    """Regression: a child reaped between two reads must not raise out of the sampler (that
+    ended the monitor task and with it the whole supervisor)."""
+    import subprocess
+    import sys
+
+    from supervisor_core.monitor import Monitor, TreeSampler
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    sampler = TreeSampler()
+    assert sampler.sample(proc.pid) is None
+
+    samples: list[object] = []
+    monitor = Monitor()
+
+    class Exploding(TreeSampler):
+        def sample(self, root: int):  # type: ignore[override]
+            import psutil
+
+            raise psutil.NoSuchProcess(root)
+
+    monitor.sampler = Exploding()
+    monitor.watch("key", proc.pid, 1.0, samples.append)
+    monitor.tick()
+    assert samples == [None]
+
+
+def test_samples_are_aligned_to_the_interval() -> None:
+    """Targets watched at different moments wake the monitor together."""
+    from supervisor_core.monitor import Monitor
+
+    now = [100.3]
+    monitor = Monitor(clock=lambda: now[0])
+    monitor.watch("a", 1, 1.0, lambda s: None)
+    now[0] = 100.7
+    monitor.watch("b", 1, 1.0, lambda s: None)
+    assert monitor.tick() == 101.0

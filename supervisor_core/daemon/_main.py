@@ -108,7 +108,7 @@ async def serve(home: Home) -> None:
                 log.info("stopping every app")
                 await sup.stop_all()
                 log.info("every app stopped; closing the socket")
-                server.should_exit = True
+                server.request_exit()
                 with anyio.move_on_after(3):
                     await served.wait()
                 for sock in sockets:

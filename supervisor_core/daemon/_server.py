@@ -9,6 +9,7 @@ import struct
 from collections.abc import Generator
 from pathlib import Path
 
+import anyio
 import uvicorn
 
 __all__ = ["ApiServer", "PeerCheckedSocket", "bind_socket", "peer_uid"]
@@ -65,8 +66,23 @@ def bind_socket(path: Path) -> PeerCheckedSocket:
 
 
 class ApiServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the daemon handles signals in one place."""
+    """uvicorn without its own signal handling (the daemon handles signals in one place) and
+    without its 10-per-second housekeeping tick: it wakes once a second, or at once when
+    :meth:`request_exit` is called, so an idle daemon stays idle."""
+
+    _wake: anyio.Event | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    def request_exit(self) -> None:
+        self.should_exit = True
+        if self._wake is not None:
+            self._wake.set()
+
+    async def main_loop(self) -> None:
+        self._wake = anyio.Event()
+        while not await self.on_tick(0):  # counter 0: refresh the Date header each second
+            with anyio.move_on_after(1.0):
+                await self._wake.wait()

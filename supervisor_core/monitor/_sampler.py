@@ -38,17 +38,19 @@ class TreeSampler:
         self._procs: dict[int, psutil.Process] = {}
         self._clock = clock
 
-    def _proc(self, pid: int) -> psutil.Process | None:
+    def _proc(self, pid: int, *, trusted: bool = False) -> psutil.Process | None:
+        """The kept handle of ``pid``. ``trusted``: the pid is our own unreaped child, so it
+        cannot have been reused and the create-time check is skipped."""
         proc = self._procs.get(pid)
         if proc is not None:
-            if proc.is_running():
+            if trusted or proc.is_running():
                 return proc
             del self._procs[pid]
         try:
             proc = psutil.Process(pid)
+            proc.cpu_percent(None)  # prime: the next call measures from now
         except psutil.Error:
             return None
-        proc.cpu_percent(None)  # prime: the next call measures from now
         self._procs[pid] = proc
         return proc
 
@@ -59,7 +61,7 @@ class TreeSampler:
     def sample(self, root: int) -> TreeSample | None:
         """One reading of ``root``'s tree, or None when ``root`` is gone."""
         root_known = root in self._procs
-        root_proc = self._proc(root)
+        root_proc = self._proc(root, trusted=True)
         if root_proc is None:
             return None
         total_cpu = 0.0
@@ -136,10 +138,15 @@ class Monitor:
         for target in list(self._targets.values()):
             if target.due > now:
                 continue
-            sample = self.sampler.sample(target.root)
+            try:
+                sample = self.sampler.sample(target.root)
+            except psutil.Error:  # the tree changed under us: no reading this time
+                sample = None
             if sample is not None:
                 target.pids = sample.pids
-            target.due = now + target.interval
+            # Aligned on multiples of the interval: targets with one interval are sampled
+            # together, so 50 apps cost one wake-up per interval, not 50.
+            target.due = (math.floor(now / target.interval) + 1) * target.interval
             with contextlib.suppress(Exception):
                 target.on_sample(sample)
         return min((t.due for t in self._targets.values()), default=math.inf)

@@ -78,22 +78,33 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 def find_marked(run_id: str, *, since: float) -> list[psutil.Process]:
     """Processes of this user created at or after ``since`` whose environment carries
-    ``PTM_RUN_ID=run_id``: the descendants of a run, even those that left its tree."""
+    ``PTM_RUN_ID=run_id``: the descendants of a run, even those that left its tree.
+
+    One pass over /proc with plain reads (a psutil object is made only for a match), so a
+    crash-loop restart stays cheap on a busy machine.
+    """
     needle = f"{RUN_ID_VAR}={run_id}".encode()
     uid = os.getuid()
     found: list[psutil.Process] = []
-    for proc in psutil.process_iter(["uids", "create_time"]):
-        info = proc.info
-        uids = info.get("uids")
-        created = info.get("create_time")
-        if uids is None or uids.real != uid or created is None or created < since - 1.0:
-            continue
-        try:
-            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
-                if needle in fh.read().split(b"\0"):
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid != uid:
+                    continue
+                with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            if needle not in data or needle not in data.split(b"\0"):
+                continue
+            try:
+                proc = psutil.Process(int(entry.name))
+                if proc.create_time() >= since - 1.0:
                     found.append(proc)
-        except OSError:
-            continue
+            except psutil.Error:
+                continue
     return found
 
 
