@@ -90,7 +90,7 @@ async def api(ptm_home: Path) -> AsyncIterator[Harness]:
                 transport = httpx.AsyncHTTPTransport(uds=str(home.socket))
                 async with httpx.AsyncClient(transport=transport, base_url="http://ptm") as c:
                     yield Harness(c, service, home)
-                server.should_exit = True
+                server.request_exit()
                 tg.cancel_scope.cancel()
             for sock in sockets:
                 sock.close()
