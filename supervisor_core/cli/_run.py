@@ -16,6 +16,7 @@ from supervisor_core._supervisor import Supervisor
 from supervisor_core.config import AppSpec, load_ecosystem
 from supervisor_core.config._loader import ptm_home
 from supervisor_core.errors import ConfigError
+from supervisor_core.process import use_pidfd_child_watcher
 
 _COLORS = ("36", "32", "35", "33", "34", "96", "92", "95")
 
@@ -102,6 +103,7 @@ def select_apps(apps: tuple[AppSpec, ...], only: str | None, source: str) -> lis
 
 async def supervise(apps: list[AppSpec], printer: Printer) -> int:
     """Run until a signal (exit 0) or until nothing is left running (1 if any errored)."""
+    use_pidfd_child_watcher()
     async with Supervisor(
         ptm_home=ptm_home(), on_output=printer.output, on_notice=printer.notice
     ) as sup:

@@ -29,6 +29,7 @@ from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, bind_socket
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.errors import PtmError
+from supervisor_core.process import use_pidfd_child_watcher
 from supervisor_core.store import StateStore
 
 __all__ = ["main", "serve"]
@@ -64,6 +65,7 @@ async def _handle_signals(service: DaemonService, home: Home) -> None:
 
 async def serve(home: Home) -> None:
     """Run the daemon until asked to stop (signal or ``ptm kill``)."""
+    use_pidfd_child_watcher()
     hub = LogHub()
     store = await StateStore.open(home.state_db)
     service: DaemonService | None = None
@@ -92,6 +94,9 @@ async def serve(home: Home) -> None:
                     log_level="warning",
                     access_log=False,
                     timeout_graceful_shutdown=1,
+                    http="h11",
+                    ws="none",
+                    loop="none",
                 )
                 server = ApiServer(config)
                 served = anyio.Event()

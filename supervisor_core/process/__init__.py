@@ -17,6 +17,7 @@ from supervisor_core.process._tree import (
     stop_tree,
     wait_gone,
 )
+from supervisor_core.process._watcher import use_pidfd_child_watcher
 
 __all__ = [
     "RUN_ID_VAR",
@@ -33,5 +34,6 @@ __all__ = [
     "spawn",
     "stop_tree",
     "transition",
+    "use_pidfd_child_watcher",
     "wait_gone",
 ]
