@@ -316,6 +316,10 @@ def fake_daemon(tmp_path: Path, ptm_home: Path) -> Iterator[Callable[..., list[s
     yield argv
     for pid in spawned(ptm_home):
         try:
+            # Only a child of ours that is not reaped yet: a reaped pid may belong to
+            # another process by now, and must never be signalled.
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                continue
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):

@@ -131,9 +131,9 @@ async def _wait_one(proc: psutil.Process) -> None:
         fd = os.pidfd_open(proc.pid)
     except ProcessLookupError:
         return
-    except OSError:  # pidfd unsupported: fall back to psutil's polling wait in a thread
-        with contextlib.suppress(psutil.Error):
-            await anyio.to_thread.run_sync(proc.wait, None, abandon_on_cancel=True)
+    except OSError:  # no pidfd here: poll, never psutil's wait (it would reap our children)
+        while _is_alive(proc):  # noqa: ASYNC110 - nothing to await for a non-child without pidfd
+            await anyio.sleep(0.05)
         return
     try:
         if not _is_alive(proc):  # pid reused between the check and pidfd_open
@@ -147,6 +147,13 @@ def _signal(procs: Iterable[psutil.Process], sig: int) -> None:
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.send_signal(sig)  # psutil checks the create time: never a reused pid
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def _killpg(pgid: int, sig: int) -> bool:
@@ -213,10 +220,15 @@ async def _stop_tree(
 ) -> TreeStopReport:
     members: dict[int, psutil.Process] = {}
     tree = descendants(pgid) if pgid is not None else []
+    main_pid = process.pid if process is not None else None
     for proc in [*known, *tree, *find_marked(run_id, since=started_at)]:
-        members.setdefault(proc.pid, proc)
+        if proc.pid != main_pid:  # our own child is awaited through ``process`` only
+            members.setdefault(proc.pid, proc)
     if pgid is not None:
         _killpg(pgid, sig)
+    if process is not None and process.returncode is None and _group_of(process.pid) != pgid:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.Signals(sig))  # it left its group: tell it directly
     _signal(members.values(), sig)
 
     deadline = anyio.current_time() + timeout
@@ -228,7 +240,9 @@ async def _stop_tree(
     main_alive = process is not None and process.returncode is None
     if not survivors and not main_alive:
         # Children forked during the grace period are found by their mark.
-        late = [p for p in find_marked(run_id, since=started_at) if _is_alive(p)]
+        late = [
+            p for p in find_marked(run_id, since=started_at) if p.pid != main_pid and _is_alive(p)
+        ]
         if not late:
             return TreeStopReport(escalated=False, killed=0, survivors=0)
         survivors = late
@@ -237,7 +251,8 @@ async def _stop_tree(
     if pgid is not None:
         _killpg(pgid, signal.SIGKILL)
     for proc in find_marked(run_id, since=started_at):
-        members.setdefault(proc.pid, proc)
+        if proc.pid != main_pid:
+            members.setdefault(proc.pid, proc)
     targets = [p for p in {**members, **{p.pid: p for p in survivors}}.values() if _is_alive(p)]
     _signal(targets, signal.SIGKILL)
     if process is not None and process.returncode is None:
