@@ -2,7 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint bench clean
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup run run-foreground stop test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -12,9 +15,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# The main job: ptm supervising Point-Tron against the TRON node simulator (Ctrl-C stops all).
+# The main job: the ptm daemon supervising Point-Tron and the TRON node simulator. It prints
+# the table, then follows the logs; Ctrl-C stops following (the apps keep running under the
+# daemon); `make stop` stops everything.
 run: setup
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/ptm run examples/ecosystem.toml
+	ptm start examples/ecosystem.toml
+	ptm list
+	@echo "Point-Tron: http://127.0.0.1:3000/login (admin / admin123). Ctrl-C stops following the logs; 'make stop' stops the apps and the daemon."
+	ptm logs
+
+# The same in the foreground, without a daemon (Ctrl-C stops both apps).
+run-foreground: setup
+	ptm run examples/ecosystem.toml
+
+stop: setup
+	ptm kill
 
 lint: setup
 	$(PY) -m ruff check .
