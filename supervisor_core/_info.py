@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,6 +53,8 @@ class ProcessInfo:
     exec_mode: str = "fork"
     out_file: str | None = None
     error_file: str | None = None
+    health: Mapping[str, object] | None = None
+    """The last health-check result (``ok``, ``detail``, ``at``, ``failures``), if any."""
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ DISPLAY_SAMPLE_INTERVAL = 2.0
 PIPE_DRAIN_TIMEOUT = 2.0
 """After a run's tree is gone, how long to wait for the last bytes of its pipes."""
 
-_Kind = Literal["start", "stop", "restart", "exited", "memory", "restart_due", "delete"]
+_Kind = Literal[
+    "start", "stop", "restart", "exited", "memory", "unhealthy", "restart_due", "delete"
+]
 
 
 @dataclass
@@ -65,6 +67,7 @@ class _Message:
     kind: _Kind
     reason: RestartReason | None = None
     token: int | None = None
+    detail: str | None = None
     done: anyio.Event | None = None
     error: BaseException | None = None
 
@@ -99,6 +102,8 @@ class Instance:
         self.runs: deque[RunRecord] = deque(maxlen=MAX_RUNS_KEPT)
         self.cpu_percent: float | None = None
         self.memory_bytes: int | None = None
+        self.health: dict[str, object] | None = None
+        """The last health-check result (set by the health-check driver)."""
         self._monitor = monitor
         self._emit = emit
         self._notice = notice
@@ -116,6 +121,7 @@ class Instance:
         self._started_wall: float | None = None
         self._restart_at: float | None = None
         self._memory_alarm_token: int | None = None
+        self._pending_reason: RestartReason | None = None
         self._tg: TaskGroup | None = None
         self._pumps_left = 0
         self._pumps_done = anyio.Event()
@@ -141,6 +147,17 @@ class Instance:
     async def delete(self) -> None:
         """Stop, then end :meth:`run`."""
         await self._request("delete")
+
+    async def unhealthy(self, detail: str) -> None:
+        """Restart the running process with reason ``health``, counted like a crash."""
+        done = anyio.Event()
+        message = _Message("unhealthy", reason="health", token=self._token, done=done)
+        message.detail = detail
+        try:
+            self._send.send_nowait(message)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return
+        await done.wait()
 
     def send_signal(self, sig: int) -> int | None:
         """Send ``sig`` to the instance's main process; returns its pid (None if not running)."""
@@ -182,6 +199,7 @@ class Instance:
             exec_mode=self.spec.exec_mode,
             out_file=str(logs.out_path) if logs is not None else None,
             error_file=str(logs.err_path) if logs is not None else None,
+            health=dict(self.health) if self.health is not None else None,
         )
 
     async def _request(self, kind: _Kind, reason: RestartReason | None = None) -> None:
@@ -269,11 +287,21 @@ class Instance:
                 await self._spawn_run()
             else:
                 await self._launch(reason=reason)
+        elif kind == "unhealthy":
+            if message.token != self._token or self._proc is None:
+                return  # about a run that is already gone
+            self._notice(f"{self.spec.name}:{self.index} unhealthy: {message.detail}: restarting")
+            uptime = anyio.current_time() - self._started_mono
+            await self._terminate("health")
+            self._pending_reason = "health"
+            self._decide(exit_code=None, uptime=uptime, reason="health")
         elif kind == "restart_due":
             self._restart_at = None
             self.restarts += 1
-            self.last_restart_reason = "crash"
-            await self._launch(reason="crash")
+            reason = self._pending_reason or "crash"
+            self._pending_reason = None
+            self.last_restart_reason = reason
+            await self._launch(reason=reason)
         elif kind == "exited" and message.token == self._token and self._proc is not None:
             await self._on_exit()
 
@@ -482,9 +510,12 @@ class Instance:
         self.memory_bytes = None
         return code
 
-    def _decide(self, *, exit_code: int | None, uptime: float) -> None:
+    def _decide(self, *, exit_code: int | None, uptime: float, reason: str = "crash") -> None:
+        policy = self.spec.restart
+        if reason == "health":  # an unhealthy process is restarted even with autorestart off
+            policy = replace(policy, autorestart=True)
         decision = decide_after_exit(
-            self.spec.restart,
+            policy,
             exit_code=exit_code,
             uptime=uptime,
             unstable_restarts=self.unstable_restarts,
@@ -492,8 +523,9 @@ class Instance:
         self.unstable_restarts = decision.unstable_restarts
         if decision.event is Event.EXITED_RESTART:
             self._restart_at = anyio.current_time() + decision.delay
-        reason = "errored" if decision.event is Event.EXITED_ERRORED else "crash"
-        if decision.event is Event.EXITED_STOPPED:
+        if decision.event is Event.EXITED_ERRORED:
+            reason = "errored"
+        elif decision.event is Event.EXITED_STOPPED:
             reason = "exit"
         self._set(decision.event, reason=reason, delay=decision.delay)
 

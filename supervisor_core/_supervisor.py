@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,15 +35,23 @@ from supervisor_core.monitor import Monitor
 if TYPE_CHECKING:
     from supervisor_core.logs import LogFiles
 
-__all__ = ["Supervisor"]
+__all__ = ["AppDriver", "Supervisor"]
 
 NoticeCallback = Callable[[str], None]
+
+
+AppDriver = Callable[["Supervisor", AppSpec], Awaitable[None]]
+"""A task that runs beside an app for as long as it is managed (health checks, cron
+restarts, file watching). Started when the app is added, cancelled when it is deleted or
+replaced. It acts through the Supervisor's public methods (``restart``,
+``report_unhealthy``, ``set_health``)."""
 
 
 @dataclass
 class _App:
     spec: AppSpec
     instances: list[Instance] = field(default_factory=list)
+    drivers: anyio.CancelScope | None = None
 
 
 class Supervisor:
@@ -66,6 +74,7 @@ class Supervisor:
         on_notice: NoticeCallback | None = None,
         on_run: RunCallback | None = None,
         die_with_supervisor: bool = False,
+        drivers: Sequence[AppDriver] | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._ptm_home = ptm_home
@@ -77,6 +86,11 @@ class Supervisor:
         self._wall = wall_clock
         self._on_run = on_run
         self._die_with_supervisor = die_with_supervisor
+        if drivers is None:
+            from supervisor_core.drivers import DEFAULT_DRIVERS
+
+            drivers = DEFAULT_DRIVERS
+        self._drivers = tuple(drivers)
         self._apps: dict[str, _App] = {}
         self._subscribers: set[MemoryObjectSendStream[StateEvent]] = set()
         self._monitor = Monitor()
@@ -126,7 +140,29 @@ class Supervisor:
             await self._new_instance(app, index)
         if start:
             await self._each(app.instances, Instance.start)
+        self._start_drivers(app)
         return self.info(spec.name)
+
+    def _start_drivers(self, app: _App) -> None:
+        if not self._drivers:
+            return
+        assert self._tg is not None
+        scope = anyio.CancelScope()
+        app.drivers = scope
+
+        async def run_drivers() -> None:
+            with scope:
+                async with anyio.create_task_group() as tg:
+                    for driver in self._drivers:
+                        tg.start_soon(self._guarded_driver, driver, app.spec)
+
+        self._tg.start_soon(run_drivers)
+
+    async def _guarded_driver(self, driver: AppDriver, spec: AppSpec) -> None:
+        try:
+            await driver(self, spec)
+        except Exception as exc:  # a driver's bug must not take the supervisor down
+            self._notice(f"{spec.name}: {getattr(driver, '__name__', driver)} failed: {exc!r}")
 
     async def _new_instance(self, app: _App, index: int) -> Instance:
         assert self._tg is not None, "use the Supervisor as an async context manager"
@@ -169,6 +205,8 @@ class Supervisor:
 
     async def delete(self, name: str) -> None:
         app = self._app(name)
+        if app.drivers is not None:
+            app.drivers.cancel()
         await self._each(app.instances, Instance.delete)
         del self._apps[name]
 
@@ -222,6 +260,16 @@ class Supervisor:
         for inst in self._app(name).instances:
             inst.reset_counters()
         return self.info(name)
+
+    async def report_unhealthy(self, name: str, instance: int, detail: str) -> None:
+        """A health check gave up on an instance: restart it with reason ``health``, under the
+        same backoff and crash-loop rules as a crash (a run shorter than ``min_uptime`` is
+        unstable; too many make it ``errored``)."""
+        await self._instance(name, instance).unhealthy(detail)
+
+    def set_health(self, name: str, instance: int, result: Mapping[str, object] | None) -> None:
+        """Record the last health-check result of an instance (shown by ``jlist``/``describe``)."""
+        self._instance(name, instance).health = dict(result) if result is not None else None
 
     @property
     def log_files(self) -> LogFiles | None:

@@ -122,7 +122,7 @@ async def test_start_list_describe_restart_stop_delete(api: Harness, tmp_path: P
     expected_keys = {
         "id", "name", "instance", "pid", "status", "restarts", "unstable_restarts",
         "uptime_s", "started_at", "cpu_percent", "memory_bytes", "exit_code", "exec_mode",
-        "out_file", "error_file", "last_restart_reason", "desired",
+        "out_file", "error_file", "last_restart_reason", "desired", "health",
     }  # fmt: skip
     assert set(rows[0]) == expected_keys
     assert rows[0]["started_at"].endswith("Z")

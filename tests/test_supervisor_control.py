@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from supervisor_core import Supervisor
@@ -148,3 +149,37 @@ async def test_die_with_supervisor_keeps_spawn_errors_clear(tmp_path: Path) -> N
         await sup.add(spec)
         await sup.wait_until(lambda i: i[0].status == "errored", timeout=10)
         assert "missing" in (sup.runs("ghost")[0].error or "")
+
+
+async def test_unhealthy_restarts_follow_the_crash_rules(tmp_path: Path) -> None:
+    """report_unhealthy restarts with reason health; quick unhealthy runs are unstable and
+    end errored after max_restarts, with backoff between them."""
+    from supervisor_core import RestartPolicy
+
+    out = Output()
+    spec = python_app(
+        tmp_path,
+        "sick",
+        SLEEPER,
+        restart=RestartPolicy(max_restarts=2, min_uptime=30.0, restart_delay=0.05),
+    )
+    async with Supervisor(write_logs=False, on_output=out) as sup:
+        async with sup.subscribe() as events:
+            await sup.add(spec)
+            sup.set_health("sick", 0, {"ok": False, "detail": "HTTP 503", "failures": 3})
+            assert sup.info("sick")[0].health == {"ok": False, "detail": "HTTP 503", "failures": 3}
+            statuses: list[tuple[str, str | None]] = []
+            for _ in range(3):
+                await sup.wait_until(lambda i: i[0].status == "online", timeout=10)
+                await sup.report_unhealthy("sick", 0, "HTTP 503 three times")
+            with anyio.fail_after(10):
+                async for event in events:
+                    statuses.append((event.status, event.reason))
+                    if event.status == "errored":
+                        break
+        info = sup.info("sick")[0]
+        assert info.status == "errored"
+        assert info.restarts == 2 and info.last_restart_reason == "health"
+        assert ("stopping", "health") in statuses
+        assert ("waiting restart", "health") in statuses
+        assert [r.end_reason for r in sup.runs("sick")] == ["health"] * 3

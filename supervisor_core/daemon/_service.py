@@ -233,6 +233,7 @@ class DaemonService:
             "error_file": info.error_file,
             "last_restart_reason": info.last_restart_reason,
             "desired": managed.stored.desired,
+            "health": dict(info.health) if info.health is not None else None,
         }
 
     async def describe(self, target: str) -> dict[str, Any]:

@@ -1,0 +1,18 @@
+"""Tasks that run beside each app: health checks, cron restarts, file watching.
+
+Each is an :data:`~supervisor_core._supervisor.AppDriver`: ``async def driver(sup, spec)``,
+running while the app is managed and doing nothing for an app that does not use its feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from supervisor_core._supervisor import AppDriver
+
+DEFAULT_DRIVERS: Sequence[AppDriver] = ()
+"""What every Supervisor runs unless told otherwise."""
+
+__all__ = ["DEFAULT_DRIVERS"]
