@@ -9,10 +9,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from supervisor_core.drivers._health import (
+    HealthResult,
+    health_driver,
+    instance_url,
+    probe,
+    probe_client,
+)
+
 if TYPE_CHECKING:
     from supervisor_core._supervisor import AppDriver
 
-DEFAULT_DRIVERS: Sequence[AppDriver] = ()
+DEFAULT_DRIVERS: Sequence[AppDriver] = (health_driver,)
 """What every Supervisor runs unless told otherwise."""
 
-__all__ = ["DEFAULT_DRIVERS"]
+__all__ = [
+    "DEFAULT_DRIVERS",
+    "HealthResult",
+    "health_driver",
+    "instance_url",
+    "probe",
+    "probe_client",
+]
