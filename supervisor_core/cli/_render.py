@@ -612,6 +612,36 @@ def _process_cells(row: Mapping[str, Any]) -> dict[str, Cell]:
     }
 
 
+def _health_lines(
+    processes: Sequence[Mapping[str, Any]], spec: Mapping[str, Any], *, color: bool
+) -> list[str]:
+    """One line per instance: ``0  ✓ HTTP 200 at <local time>``, ``1  ✗ HTTP 503, 2 of 3
+    misses at ...``, ``2  -`` (no result yet); never cut. Empty when no row has a result."""
+    if not any(isinstance(row.get("health"), Mapping) for row in processes):
+        return []
+    check = spec.get("health_check")
+    limit = check.get("failures") if isinstance(check, Mapping) else None
+    labels = [_text(row.get("instance")) for row in processes]
+    pad = max(len(label) for label in labels)
+    lines = []
+    for row, label in zip(processes, labels, strict=True):
+        health = row.get("health")
+        if not isinstance(health, Mapping):
+            lines.append(f"  {label.rjust(pad)}  {NONE}")
+            continue
+        good = health.get("ok") is True
+        mark = _style("✓" if good else "✗", _STATUS_STYLE["online" if good else "errored"], color)
+        text = _text(health.get("detail"))
+        misses = health.get("failures")
+        if not good and isinstance(misses, int) and not isinstance(misses, bool) and misses > 0:
+            of = f" of {limit}" if isinstance(limit, int) and not isinstance(limit, bool) else ""
+            text += f", {misses}{of} miss{'es' if misses != 1 or of else ''}"
+        if health.get("at") is not None:
+            text += f" at {_local_time(health.get('at'))}"
+        lines.append(f"  {label.rjust(pad)}  {mark} {text}")
+    return lines
+
+
 def render_describe(
     data: Mapping[str, Any], *, color: bool, width: int | None = None, history: int = 10
 ) -> str:
@@ -630,8 +660,10 @@ def render_describe(
          "runs": [{"run_id", "instance", "pid", "started_at", "ended_at", "exit_code",
                    "signal", "end_reason", "error"}, ...]}   # newest first
 
-    Times are ISO 8601 texts or POSIX seconds, shown in local time; ``signal`` is a number or
-    a name. Only the first ``history`` runs are shown (the daemon sends them newest first).
+    When rows carry a ``health`` result (``[apps.health_check]``), a "Health" section shows
+    each instance's last one. Times are ISO 8601 texts or POSIX seconds, shown in local time;
+    ``signal`` is a number or a name. Only the first ``history`` runs are shown (the daemon
+    sends them newest first).
     With ``width`` the tables are fitted as in :func:`render_list` (long reasons ellipsized,
     then the least useful columns left out); config and environment lines are never cut.
     """
@@ -670,6 +702,11 @@ def render_describe(
         lines.extend(_table(columns, cells, widths, color=color))
     else:
         lines.append("  no instance (deleted, or scaled to 0)")
+
+    health = _health_lines(processes, spec, color=color)
+    if health:
+        heading("Health (last check)")
+        lines.extend(health)
 
     if spec:
         heading("Config")
