@@ -5,12 +5,17 @@ Start: load settings (a bad value: one line on stderr, exit 2) → bind the list
 default admin if absent → start the poller → serve with uvicorn, logging one ``listening``
 line. SIGTERM/SIGINT: stop taking requests, close WebSockets, stop the poller after the
 batch being written, close the database, exit 0. A second signal forces the HTTP side down.
+
+Fault drill (for operators testing their supervision): with ``POINT_TRON_FAULT_DRILLS=1``,
+SIGUSR2 stops the poll loop as if it had crashed, so ``/health`` answers 503 and a health
+check should restart the service. Without it SIGUSR2 is logged and ignored.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -38,6 +43,7 @@ __all__ = ["main", "serve"]
 log = logging.getLogger("point_tron")
 
 SYSTEMD_FIRST_FD = 3
+FAULT_DRILLS_ENV = "POINT_TRON_FAULT_DRILLS"
 GRACEFUL_SHUTDOWN_S = 2.0  # in-flight requests get this long; well inside ptm's 5 s kill_timeout
 
 
@@ -94,6 +100,25 @@ async def _run_poller(
         log.exception("the poll loop crashed")
 
 
+async def _watch_fault_drills(
+    poller_scope: anyio.CancelScope,
+    enabled: bool,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """SIGUSR2: kill the poll loop (a fault drill) when ``enabled``; else log and ignore it."""
+    with anyio.open_signal_receiver(signal.SIGUSR2) as signals:
+        task_status.started()
+        async for _ in signals:
+            if not enabled:
+                log.warning(f"SIGUSR2 ignored: fault drills are off ({FAULT_DRILLS_ENV} is not 1)")
+            elif poller_scope.cancel_called:
+                log.warning("SIGUSR2: fault drill: the poll loop is already dead")
+            else:
+                log.warning("SIGUSR2: fault drill: killing the poll loop; /health will answer 503")
+                poller_scope.cancel()
+
+
 async def _watch_signals(
     server: _Server, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
 ) -> None:
@@ -109,8 +134,9 @@ async def _watch_signals(
                 server.should_exit = True
 
 
-async def serve(settings: Settings, sock: socket.socket) -> int:
-    """Run the service on ``sock`` until a signal; returns the exit code."""
+async def serve(settings: Settings, sock: socket.socket, *, fault_drills: bool = False) -> int:
+    """Run the service on ``sock`` until a signal; returns the exit code. ``fault_drills``:
+    SIGUSR2 kills the poll loop (else it is ignored)."""
     started_at = time.time()
     db = await Database.open(settings.db_path)
     try:
@@ -139,9 +165,16 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
             server_header=False,
         )
         server = _Server(config, announce)
+        poller_scope = anyio.CancelScope()
+
+        async def run_poller(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+            with poller_scope:
+                await _run_poller(poller, task_status=task_status)
+
         async with anyio.create_task_group() as tg:
-            await tg.start(_run_poller, poller)
+            await tg.start(run_poller)
             await tg.start(_watch_signals, server)
+            await tg.start(_watch_fault_drills, poller_scope, fault_drills)
             await server.serve(sockets=[sock])
             log.info("http server stopped; stopping the poller")
             with anyio.move_on_after(GRACEFUL_SHUTDOWN_S):
@@ -193,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"point-tron: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     try:
-        result: Any = anyio.run(serve, settings, sock)
+        drills = environ.get(FAULT_DRILLS_ENV) == "1"
+        result: Any = anyio.run(functools.partial(serve, settings, sock, fault_drills=drills))
     finally:
         sock.close()
     return int(result)
