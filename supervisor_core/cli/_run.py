@@ -16,6 +16,7 @@ from supervisor_core._supervisor import Supervisor
 from supervisor_core.config import AppSpec, load_ecosystem
 from supervisor_core.config._loader import ptm_home
 from supervisor_core.errors import ConfigError
+from supervisor_core.notify import Notifier
 from supervisor_core.process import use_pidfd_child_watcher
 
 _COLORS = ("36", "32", "35", "33", "34", "96", "92", "95")
@@ -101,12 +102,16 @@ def select_apps(apps: tuple[AppSpec, ...], only: str | None, source: str) -> lis
     return [a for a in apps if a.name in wanted]
 
 
-async def supervise(apps: list[AppSpec], printer: Printer) -> int:
+async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | None = None) -> int:
     """Run until a signal (exit 0) or until nothing is left running (1 if any errored)."""
     use_pidfd_child_watcher()
-    async with Supervisor(
-        ptm_home=ptm_home(), on_output=printer.output, on_notice=printer.notice
-    ) as sup:
+    notifier = notifier or Notifier((), on_notice=printer.notice)
+    # The notifier outlives the supervisor, to deliver the alerts of its last moments.
+    async with (
+        anyio.create_task_group() as alerts,
+        Supervisor(ptm_home=ptm_home(), on_output=printer.output, on_notice=printer.notice) as sup,
+    ):
+        await alerts.start(notifier.run, sup)
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with sup.subscribe() as events, anyio.create_task_group() as tg:
                 result: list[int] = []
@@ -157,4 +162,6 @@ def run_command(args: argparse.Namespace) -> int:
     if not apps:
         raise ConfigError("no app to run", file=args.ecosystem)
     printer = Printer(apps, color=use_color(sys.stdout, args.no_color))
-    return anyio.run(supervise, apps, printer)
+    cwd = eco.path.parent if eco.path is not None else None
+    notifier = Notifier(eco.notify, on_notice=printer.notice, cwd=cwd)
+    return anyio.run(supervise, apps, printer, notifier)

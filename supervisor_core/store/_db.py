@@ -8,11 +8,12 @@ Every write is one SQL statement (an upsert, an ``UPDATE ... RETURNING``; deleti
 removes its runs through a trigger), so a write is atomic on its own and a cancelled coroutine
 can never leave a transaction open on the shared connection.
 
-Tables (version 1)::
+Tables (version 2)::
 
     apps(name PK, position UNIQUE, entry JSON, base_dir, env_name, source, desired, updated_at)
     runs(run_id PK, app, instance, pid, create_time, started_at, ended_at, exit_code, signal,
          end_reason, error)
+    notify(source PK, entries JSON, updated_at)          -- since version 2
 
 Timestamps are POSIX seconds (floats).
 """
@@ -88,6 +89,16 @@ _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
         BEGIN
             DELETE FROM runs WHERE app = OLD.name;
         END
+        """,
+    ),
+    # 2: the [[notify]] entries of each started ecosystem file
+    (
+        """
+        CREATE TABLE notify (
+            source     TEXT PRIMARY KEY,
+            entries    TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
         """,
     ),
 )
@@ -386,6 +397,33 @@ class StateStore:
         """Every app, in ``ptm list`` order (by position)."""
         rows = await self._rows("SELECT * FROM apps ORDER BY position")
         return [_app_from_row(row) for row in rows]
+
+    # -----------------------------------------------------------------------------------------
+    # Notify entries
+
+    async def set_notify(self, source: str, entries_json: str) -> None:
+        """Keep the ``[[notify]]`` entries (a JSON list) of the ecosystem file ``source``,
+        replacing what it had; an empty list forgets the file."""
+        try:
+            entries = json.loads(entries_json)
+        except ValueError:
+            entries = None
+        if not isinstance(entries, list):
+            raise StateError(f"notify entries of {source} must be a JSON list")
+        if not entries:
+            await self._rows("DELETE FROM notify WHERE source = ?", (source,))
+            return
+        await self._rows(
+            "INSERT INTO notify (source, entries, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (source) DO UPDATE SET"
+            " entries = excluded.entries, updated_at = excluded.updated_at",
+            (source, entries_json, time.time()),
+        )
+
+    async def notify_entries(self) -> dict[str, str]:
+        """The kept ``[[notify]]`` entries: ecosystem file → its entries (JSON), by file."""
+        rows = await self._rows("SELECT source, entries FROM notify ORDER BY source")
+        return {row["source"]: row["entries"] for row in rows}
 
     # -----------------------------------------------------------------------------------------
     # Runs
