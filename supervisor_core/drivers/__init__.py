@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from supervisor_core.drivers._cron import cron_driver
 from supervisor_core.drivers._health import (
     HealthResult,
     health_driver,
@@ -16,18 +17,24 @@ from supervisor_core.drivers._health import (
     probe,
     probe_client,
 )
+from supervisor_core.drivers._watch import DEFAULT_IGNORE, WATCH_DEBOUNCE, WatchFilter, watch_driver
 
 if TYPE_CHECKING:
     from supervisor_core._supervisor import AppDriver
 
-DEFAULT_DRIVERS: Sequence[AppDriver] = (health_driver,)
+DEFAULT_DRIVERS: Sequence[AppDriver] = (cron_driver, health_driver, watch_driver)
 """What every Supervisor runs unless told otherwise."""
 
 __all__ = [
     "DEFAULT_DRIVERS",
+    "DEFAULT_IGNORE",
+    "WATCH_DEBOUNCE",
     "HealthResult",
+    "WatchFilter",
+    "cron_driver",
     "health_driver",
     "instance_url",
     "probe",
     "probe_client",
+    "watch_driver",
 ]

@@ -1,0 +1,101 @@
+"""``cron_restart``: restart an app's running instances at each minute its schedule names.
+
+Times are read in the local time zone (the daemon's ``TZ``), with the daylight-saving rules
+of :class:`~supervisor_core.config._cron.CronSchedule`. Only running instances (``online``
+or ``launching``) are restarted: a stopped app stays stopped, an ``errored`` one stays
+errored, and one waiting to restart after a crash restarts on its own. The restart counts
+with reason ``cron`` and does not count as unstable.
+
+The clock and the sleep are parameters, so tests run days of schedule in milliseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Collection
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Final, NoReturn
+
+import anyio
+
+from supervisor_core._info import RestartReason
+from supervisor_core.config._cron import CronSchedule
+from supervisor_core.config._specs import AppSpec
+from supervisor_core.errors import PtmError
+
+if TYPE_CHECKING:
+    from supervisor_core._supervisor import Supervisor
+
+__all__ = ["MAX_SLEEP", "cron_driver", "restart_where", "run_schedule"]
+
+MAX_SLEEP: Final = 60.0
+"""The longest single sleep while waiting for the next time: a change of the system clock
+(NTP, a resumed laptop) is noticed within this many seconds."""
+
+RUNNING: Final = frozenset({"online", "launching"})
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def restart_where(
+    sup: Supervisor, name: str, reason: RestartReason, statuses: Collection[str]
+) -> list[int]:
+    """Restart, all at once, the instances of ``name`` whose status is in ``statuses``;
+    returns their indexes. Every instance concerned: :meth:`Supervisor.restart`; some:
+    :meth:`Supervisor.restart_instance` for each."""
+    infos = sup.info(name)
+    chosen = [info.instance for info in infos if info.status in statuses]
+    if not chosen:
+        return []
+    if len(chosen) == len(infos):
+        await sup.restart(name, reason)
+        return chosen
+    async with anyio.create_task_group() as tg:
+        for index in chosen:
+            tg.start_soon(sup.restart_instance, name, index, reason)
+    return chosen
+
+
+async def run_schedule(
+    schedule: CronSchedule,
+    fire: Callable[[], Awaitable[object]],
+    *,
+    clock: Clock = time.time,
+    sleep: Sleep = anyio.sleep,
+    tz: tzinfo | None = None,
+) -> NoReturn:
+    """Call ``fire`` at each instant ``schedule`` names, from now on, forever.
+
+    A time missed because the clock jumped forward (or ``fire`` took more than a minute) is
+    not caught up: the next time is always counted from the later of the last one and now.
+    """
+    after = clock()
+    while True:
+        due = schedule.next_fire(after, tz)
+        while (remaining := due - clock()) > 0:
+            await sleep(min(remaining, MAX_SLEEP))
+        await fire()
+        after = max(due, clock())
+
+
+async def cron_driver(
+    sup: Supervisor,
+    spec: AppSpec,
+    *,
+    clock: Clock = time.time,
+    sleep: Sleep = anyio.sleep,
+    tz: tzinfo | None = None,
+) -> None:
+    """The ``cron_restart`` driver: nothing for an app without a schedule."""
+    if spec.cron_restart is None:
+        return
+    schedule = CronSchedule.parse(spec.cron_restart)
+
+    async def fire() -> None:
+        # A failed spawn is the instance's to report (and retry); the next time comes anyway.
+        with contextlib.suppress(PtmError):
+            await restart_where(sup, spec.name, "cron", RUNNING)
+
+    await run_schedule(schedule, fire, clock=clock, sleep=sleep, tz=tz)
