@@ -56,7 +56,7 @@ ReadinessProbe = Callable[[AppSpec, int], Awaitable[bool]]
 """One health probe of an instance for ``wait_ready``: True when it answered healthy."""
 
 _SETPRIV = shutil.which("setpriv")
-_SH = shutil.which("sh") or "/bin/sh"
+_BASH = shutil.which("bash") or "/bin/bash"  # dash cannot name fds above 9
 MAX_RUNS_KEPT = 100
 DISPLAY_SAMPLE_INTERVAL = 2.0
 """How often cpu and memory are read for an app without ``max_memory_restart``."""
@@ -132,6 +132,7 @@ class Instance:
         notify_socket: Path | None = None,
         listen_fd: int | None = None,
         readiness_probe: ReadinessProbe | None = None,
+        claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]] | None = None,
     ) -> None:
         self.spec = spec
         self.index = index
@@ -158,6 +159,7 @@ class Instance:
         self._notify_socket = notify_socket
         self._listen_fd = listen_fd
         self._readiness_probe = readiness_probe
+        self._claim_notify = claim_notify
         self._send, self._inbox = anyio.create_memory_object_stream[_Message](math.inf)
         self._run: _Run | None = None
         self._incoming: _Run | None = None  # the new process of a reload, until it takes over
@@ -213,10 +215,7 @@ class Instance:
                 continue
             if pid != run.pid and pid not in descendant_pids(run.pid):
                 continue
-            if "STATUS" in fields:
-                run.status_text = fields["STATUS"]
-            if fields.get("READY") == "1":
-                run.ready.set()
+            _apply_notify(run, fields)
             return True
         return False
 
@@ -460,6 +459,9 @@ class Instance:
             self._report_run(run_id, failed)
             raise
         run = _Run(self._token, run_id, proc, started_mono, started_wall)
+        if self._claim_notify is not None:  # what it said before we knew its pid
+            for _pid, fields in self._claim_notify(proc.pid):
+                _apply_notify(run, fields)
         self.runs.append(RunRecord(pid=proc.pid, started_at=started_wall))
         self._report_run(run_id, self.runs[-1])
         assert self._tg is not None
@@ -483,7 +485,7 @@ class Instance:
         return (self.spec.name, self.index, run.token)
 
     def _argv(self) -> tuple[str, ...]:
-        """The command line. With a shared listening socket, behind a ``sh`` that moves it to
+        """The command line. With a shared listening socket, behind a ``bash`` that moves it to
         fd 3 and sets ``LISTEN_PID`` to the app's own pid (systemd's convention); when the
         instance must die with the supervisor (the daemon), behind ``setpriv --pdeathsig``:
         if the daemon is killed, the kernel sends the app its kill_signal."""
@@ -502,7 +504,7 @@ class Instance:
             fd = self._listen_fd
             move = "" if fd == 3 else f"exec 3<&{fd} {fd}<&-; "
             script = f'LISTEN_PID=$$; export LISTEN_PID; {move}exec "$@"'
-            argv = (_SH, "-c", script, "ptm-listen", *argv)
+            argv = (_BASH, "-c", script, "ptm-listen", *argv)
         if wrapped:
             assert _SETPRIV is not None
             signame = self.spec.stop.kill_signal.name.removeprefix("SIG")
@@ -762,3 +764,10 @@ class Instance:
                 delay=delay if self.status is Status.WAITING_RESTART else None,
             )
         )
+
+
+def _apply_notify(run: _Run, fields: dict[str, str]) -> None:
+    if "STATUS" in fields:
+        run.status_text = fields["STATUS"]
+    if fields.get("READY") == "1":
+        run.ready.set()

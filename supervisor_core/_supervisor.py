@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -27,10 +28,11 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
-from supervisor_core._instance import Instance, OutputCallback, RunCallback
-from supervisor_core.config._specs import AppSpec
+from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
+from supervisor_core.config._specs import AppSpec, ListenSpec
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
+from supervisor_core.process import NotifySocket, bind_listen_socket, descendant_pids
 
 if TYPE_CHECKING:
     from supervisor_core.logs import LogFiles
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["AppDriver", "Supervisor"]
 
 NoticeCallback = Callable[[str], None]
+MAX_UNCLAIMED_NOTIFY = 256
 
 
 AppDriver = Callable[["Supervisor", AppSpec], Awaitable[None]]
@@ -75,6 +78,7 @@ class Supervisor:
         on_run: RunCallback | None = None,
         die_with_supervisor: bool = False,
         drivers: Sequence[AppDriver] | None = None,
+        readiness_probe: ReadinessProbe | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._ptm_home = ptm_home
@@ -91,6 +95,10 @@ class Supervisor:
 
             drivers = DEFAULT_DRIVERS
         self._drivers = tuple(drivers)
+        self._readiness_probe = readiness_probe
+        self._notify: NotifySocket | None = None
+        self._listen: dict[str, tuple[ListenSpec, socket.socket]] = {}
+        self._unclaimed: dict[int, dict[str, str]] = {}
         self._apps: dict[str, _App] = {}
         self._subscribers: set[MemoryObjectSendStream[StateEvent]] = set()
         self._monitor = Monitor()
@@ -109,6 +117,12 @@ class Supervisor:
         self._tg = await stack.enter_async_context(anyio.create_task_group())
         self._stack = stack
         self._tg.start_soon(self._monitor.run)
+        try:
+            self._notify = NotifySocket()
+        except OSError as exc:
+            self._notice(f"no $NOTIFY_SOCKET for the apps (sd_notify off): {exc}")
+        else:
+            self._tg.start_soon(self._notify.serve, self._on_notify)
         return self
 
     async def __aexit__(
@@ -124,6 +138,11 @@ class Supervisor:
         try:
             return await self._stack.__aexit__(exc_type, exc, tb)
         finally:
+            if self._notify is not None:
+                self._notify.close()
+            for _spec, sock in self._listen.values():
+                sock.close()
+            self._listen.clear()
             for send in list(self._subscribers):
                 send.close()
             if self._own_log_files and self._log_files is not None:
@@ -134,6 +153,7 @@ class Supervisor:
         """Manage a new app; start its instances unless ``start`` is false."""
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
+        self._bind_listen(spec)
         app = _App(spec)
         self._apps[spec.name] = app
         for index in range(spec.instances):
@@ -181,6 +201,10 @@ class Supervisor:
             wall_clock=self._wall,
             on_run=self._on_run,
             die_with_supervisor=self._die_with_supervisor,
+            notify_socket=self._notify.path if self._notify is not None else None,
+            listen_fd=self._listen_fd(app.spec),
+            readiness_probe=self._readiness_probe,
+            claim_notify=self._claim_notify,
         )
         app.instances.append(inst)
         await self._tg.start(inst.run)
@@ -203,12 +227,57 @@ class Supervisor:
         await self._each(insts, one)
         return self.info(name)
 
-    async def delete(self, name: str) -> None:
+    async def delete(self, name: str, *, keep_socket: bool = False) -> None:
         app = self._app(name)
         if app.drivers is not None:
             app.drivers.cancel()
         await self._each(app.instances, Instance.delete)
         del self._apps[name]
+        if not keep_socket and name in self._listen:
+            self._listen.pop(name)[1].close()
+
+    async def reload(self, name: str) -> list[ProcessInfo]:
+        """Replace the instances one at a time: each new process must be ready before its
+        old one is stopped (with a shared listening socket: no request is refused). If a new
+        process never becomes ready it is stopped, its old one keeps running, the remaining
+        instances are left alone, and :class:`StateError` says why."""
+        for inst in list(self._app(name).instances):
+            await inst.reload()
+        return self.info(name)
+
+    def _bind_listen(self, spec: AppSpec) -> None:
+        """Bind the app's shared socket (cluster mode) once; kept across a replace with the
+        same address, so that restarting with new settings never drops a connection."""
+        held = self._listen.get(spec.name)
+        if spec.exec_mode != "cluster" or spec.listen is None:
+            if held is not None:
+                self._listen.pop(spec.name)[1].close()
+            return
+        if held is not None and held[0] == spec.listen:
+            return
+        if held is not None:
+            self._listen.pop(spec.name)[1].close()
+        self._listen[spec.name] = (spec.listen, bind_listen_socket(spec.listen))
+
+    def _listen_fd(self, spec: AppSpec) -> int | None:
+        held = self._listen.get(spec.name)
+        return held[1].fileno() if held is not None else None
+
+    def _on_notify(self, pid: int, fields: dict[str, str]) -> None:
+        for inst in self._all_instances():
+            if inst.notify(pid, fields):
+                return
+        # Not ours yet: a process can say READY=1 before its spawn has returned to us.
+        self._unclaimed[pid] = {**self._unclaimed.get(pid, {}), **fields}
+        while len(self._unclaimed) > MAX_UNCLAIMED_NOTIFY:
+            del self._unclaimed[next(iter(self._unclaimed))]
+
+    def _claim_notify(self, pid: int) -> list[tuple[int, dict[str, str]]]:
+        """The notifications that arrived for ``pid`` (or its children) before it was known."""
+        if not self._unclaimed:
+            return []
+        family = {pid, *descendant_pids(pid)}
+        return [(p, self._unclaimed.pop(p)) for p in list(self._unclaimed) if p in family]
 
     async def stop_all(self) -> None:
         await self._each(self._all_instances(), Instance.stop)
@@ -221,7 +290,7 @@ class Supervisor:
         if old is None:
             return await self.add(spec, start=start)
         counters = {inst.index: inst.restarts for inst in old.instances}
-        await self.delete(spec.name)
+        await self.delete(spec.name, keep_socket=True)
         infos = await self.add(spec, start=False)
         for inst in self._apps[spec.name].instances:
             if inst.index in counters:

@@ -21,7 +21,13 @@ from starlette.routing import Route
 
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._service import DaemonService
-from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
+from supervisor_core.errors import (
+    ConfigError,
+    ProcessError,
+    PtmError,
+    StateError,
+    UnknownAppError,
+)
 
 __all__ = ["create_api"]
 
@@ -45,7 +51,7 @@ def _kind(exc: Exception) -> tuple[int, str]:
         return 400, "config"
     if isinstance(exc, UnknownAppError):
         return 404, "unknown_app"
-    if isinstance(exc, StateError):
+    if isinstance(exc, StateError | ProcessError):
         return 409, "state"
     return 500, "internal"
 

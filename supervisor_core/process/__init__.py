@@ -1,5 +1,7 @@
 """One managed process: spawning, the state machine, stopping a whole tree."""
 
+from supervisor_core.process._listen import bind_listen_socket
+from supervisor_core.process._notify import NotifySocket, parse_notify
 from supervisor_core.process._spawn import RUN_ID_VAR, build_env, spawn
 from supervisor_core.process._state import (
     Event,
@@ -23,14 +25,17 @@ __all__ = [
     "RUN_ID_VAR",
     "Event",
     "ExitDecision",
+    "NotifySocket",
     "Status",
     "TreeStopReport",
     "backoff_delay",
+    "bind_listen_socket",
     "build_env",
     "decide_after_exit",
     "descendant_pids",
     "descendants",
     "find_marked",
+    "parse_notify",
     "spawn",
     "stop_tree",
     "transition",
