@@ -86,6 +86,7 @@ async def serve(home: Home) -> None:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
                 tg.start_soon(_handle_signals, service, home)
+                await tg.start(service.run_notify)  # alerts listen before any app starts
                 await service.restore()
                 sockets: list[socket.socket] = [bind_socket(home.socket)]
                 config = uvicorn.Config(

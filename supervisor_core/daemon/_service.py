@@ -12,22 +12,24 @@ import logging
 import os
 import signal as signal_module
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import psutil
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from supervisor_core._home import Home
 from supervisor_core._info import ProcessInfo, RunRecord
 from supervisor_core._supervisor import Supervisor
 from supervisor_core._version import __version__
-from supervisor_core.config import AppSpec, build_app
+from supervisor_core.config import AppSpec, NotifySpec, build_app, load_ecosystem
 from supervisor_core.errors import ConfigError, StateError, UnknownAppError
 from supervisor_core.logs import tail_lines
+from supervisor_core.notify import Notifier, specs_from_json, specs_to_json
 from supervisor_core.process import stop_tree
 from supervisor_core.store import (
     StateStore,
@@ -77,6 +79,8 @@ class DaemonService:
         self._apps: dict[str, _Managed] = {}
         self._lock = anyio.Lock()
         self._runs_send: MemoryObjectSendStream[_RunNote] | None = None
+        self._notifiers: dict[str, anyio.CancelScope] = {}
+        self._notify_tg: TaskGroup | None = None
 
     # ----------------------------------------------------------------- runs → state.db
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
@@ -120,6 +124,63 @@ class DaemonService:
                 end_reason=record.end_reason,
                 error=record.error,
             )
+
+    # ----------------------------------------------------------------- alerts ([[notify]])
+    async def run_notify(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Deliver the alerts of the kept ``[[notify]]`` entries, one notifier per ecosystem
+        file (a task for the daemon's lifetime; started once every notifier listens)."""
+        async with anyio.create_task_group() as tg:
+            self._notify_tg = tg
+            for source, text in (await self.store.notify_entries()).items():
+                try:
+                    await self._start_notifier(source, specs_from_json(text, source=source))
+                except ConfigError as exc:
+                    log.error("cannot restore the alerts of %s: %s", source, exc)
+            task_status.started()
+            await anyio.sleep_forever()
+
+    async def _keep_notify(self, env: str | None, entries: list[StoredApp]) -> None:
+        """Keep the file's ``[[notify]]`` entries (replacing what it had); an entry without
+        ``apps`` covers the apps of its own file."""
+        source = entries[0].source if entries else None
+        if source is None:
+            return
+        names = frozenset(entry.name for entry in entries)
+        specs = [
+            spec if spec.apps is not None else dataclasses.replace(spec, apps=names)
+            for spec in load_ecosystem(source, env).notify
+        ]
+        await self.store.set_notify(source, specs_to_json(specs))
+        await self._start_notifier(source, specs)
+
+    async def _drop_orphan_notify(self) -> None:
+        """Forget the alerts of files none of whose apps is managed any more."""
+        sources = {managed.stored.source for managed in self._apps.values()}
+        for source in await self.store.notify_entries():
+            if source not in sources:
+                await self.store.set_notify(source, "[]")
+                await self._start_notifier(source, ())
+
+    async def _start_notifier(self, source: str, specs: Sequence[NotifySpec]) -> None:
+        old = self._notifiers.pop(source, None)
+        if old is not None:
+            old.cancel()
+        if not specs or self._notify_tg is None:
+            return
+        scope = anyio.CancelScope()
+        self._notifiers[source] = scope
+        notifier = Notifier(
+            specs, on_notice=lambda text: log.warning("%s", text), cwd=Path(source).parent
+        )
+        await self._notify_tg.start(self._run_notifier, notifier, scope)
+
+    async def _run_notifier(
+        self, notifier: Notifier, scope: anyio.CancelScope, *, task_status: TaskStatus[None]
+    ) -> None:
+        with scope:
+            await notifier.run(self.sup, task_status=task_status)
 
     # ----------------------------------------------------------------- start-up
     async def restore(self) -> None:
@@ -282,13 +343,14 @@ class DaemonService:
         """PM2's startOrRestart for a file: validate all of it, then start new apps and
         restart known ones with their new settings."""
         async with self._lock:
-            entries = stored_apps_from_file(path, env)  # validates the whole file first
+            entries = all_entries = stored_apps_from_file(path, env)  # validates it all first
             if only:
                 names = {e.name for e in entries}
                 unknown = [n for n in only if n not in names]
                 if unknown:
                     raise ConfigError(f"--only: no app named {unknown[0]!r}", file=path)
                 entries = [e for e in entries if e.name in only]
+            await self._keep_notify(env, all_entries)
             return await self._start_specs([(app_spec(e), e) for e in entries])
 
     async def start_app(self, entry: Mapping[str, Any], base_dir: str) -> dict[str, Any]:
@@ -361,6 +423,7 @@ class DaemonService:
                 await self.sup.delete(name)
                 await self.store.delete_app(name)
                 del self._apps[name]
+            await self._drop_orphan_notify()
             return {"deleted": names}
 
     async def scale(self, target: str, instances: int) -> dict[str, Any]:
