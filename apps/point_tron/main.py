@@ -37,6 +37,7 @@ from point_tron.errors import SettingsError
 from point_tron.ingest import Poller
 from point_tron.logging import configure_logging
 from point_tron.routes.config import apply_stored_config
+from point_tron.sdnotify import sd_notify
 
 __all__ = ["main", "serve"]
 
@@ -154,6 +155,7 @@ async def serve(settings: Settings, sock: socket.socket, *, fault_drills: bool =
                 f"listening on http://{host}:{port}",
                 extra={"fields": {"host": host, "port": port, "pid": os.getpid()}},
             )
+            sd_notify(f"READY=1\nSTATUS=listening on http://{host}:{port}")
 
         config = uvicorn.Config(
             app,
@@ -176,6 +178,7 @@ async def serve(settings: Settings, sock: socket.socket, *, fault_drills: bool =
             await tg.start(_watch_signals, server)
             await tg.start(_watch_fault_drills, poller_scope, fault_drills)
             await server.serve(sockets=[sock])
+            sd_notify("STOPPING=1")
             log.info("http server stopped; stopping the poller")
             with anyio.move_on_after(GRACEFUL_SHUTDOWN_S):
                 await poller.stop()
