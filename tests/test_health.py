@@ -22,6 +22,7 @@ from supervisor_core.cli._render import render_describe
 from supervisor_core.config import AppSpec, HealthCheckSpec, ReadinessSpec, RestartPolicy
 from supervisor_core.drivers import (
     DEFAULT_DRIVERS,
+    health_check_passes,
     health_driver,
     instance_url,
     probe,
@@ -234,6 +235,16 @@ async def test_probe_client_ignores_proxy_variables(monkeypatch: pytest.MonkeyPa
     async with health_server() as server, probe_client() as client:
         result = await probe(check, server.url(), client)
     assert result.detail == "HTTP 200"
+
+
+async def test_health_check_passes_probes_one_instance(tmp_path: Path) -> None:
+    async with health_server() as server:
+        server.answer("/i/1", 503)
+        spec = checked_app(tmp_path, server.url("/i/{instance}"))
+        assert await health_check_passes(spec, 0) is True
+        assert await health_check_passes(spec, 1) is False
+        assert [path for path, _ in server.hits] == ["/i/0", "/i/1"]
+    assert await health_check_passes(python_app(tmp_path, "plain", SLEEPER), 0) is False
 
 
 def test_instance_url_replaces_every_placeholder() -> None:

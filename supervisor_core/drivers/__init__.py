@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from supervisor_core.drivers._cron import cron_driver
 from supervisor_core.drivers._health import (
     HealthResult,
+    health_check_passes,
     health_driver,
     instance_url,
     probe,
@@ -32,6 +33,7 @@ __all__ = [
     "HealthResult",
     "WatchFilter",
     "cron_driver",
+    "health_check_passes",
     "health_driver",
     "instance_url",
     "probe",

@@ -23,7 +23,8 @@ One :func:`health_driver` runs beside each app that has a health check (see
 - Every probe's result goes to :meth:`~supervisor_core.Supervisor.set_health` as
   ``{"ok", "detail", "at", "failures"}`` (shown by ``jlist`` and ``describe``).
 
-:func:`probe` is the single probe, for other code that needs one (readiness).
+:func:`probe` is the single probe, for other code that needs one; :func:`health_check_passes`
+is one probe of an instance, shaped for ``wait_ready``'s readiness hook.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INSTANCE_PLACEHOLDER",
     "HealthResult",
+    "health_check_passes",
     "health_driver",
     "instance_url",
     "probe",
@@ -156,6 +158,17 @@ async def probe(check: HealthCheckSpec, url: str, client: httpx.AsyncClient) -> 
     if status is not None:
         return HealthResult(ok=status < 500, detail=f"HTTP {status}", at=at, status_code=status)
     return HealthResult(ok=False, detail=detail, at=at)
+
+
+async def health_check_passes(spec: AppSpec, instance: int) -> bool:
+    """One probe of ``instance``'s health-check URL: whether it answered (below HTTP 500).
+    False for an app without a health check. Fits ``Supervisor(readiness_probe=...)``."""
+    check = spec.health_check
+    if check is None:
+        return False
+    async with probe_client() as client:
+        result = await probe(check, instance_url(check.url, instance), client)
+    return result.ok
 
 
 # ---------------------------------------------------------------------------------------------
