@@ -105,6 +105,9 @@ class HealthServer:
                     request += await stream.receive()
                 except (anyio.EndOfStream, anyio.BrokenResourceError):
                     return
+                if not request.startswith(b"GET"[: len(request)]):  # a TLS hello, say
+                    await stream.send(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                    return
             path = request.split(b" ", 2)[1].decode()
             answer = self._next(path)
             self.hits.append((path, answer))
@@ -199,6 +202,7 @@ async def test_probe_classifies_answers_and_failures() -> None:
     async with health_server() as server, probe_client() as client:
         server.answer("/a", 200, 302, 404, 500, 503, "hang", "reset")
         results = [await probe(check, server.url("/a"), client) for _ in range(7)]
+        tls = await probe(check, server.url("/a").replace("http:", "https:"), client)
         await server.stop_listening()
         refused = await probe(check, server.url("/a"), client)
     assert [(r.ok, r.detail, r.status_code) for r in results] == [
@@ -211,6 +215,7 @@ async def test_probe_classifies_answers_and_failures() -> None:
         (False, "connection reset", None),
     ]
     assert (refused.ok, refused.detail) == (False, "connection refused")
+    assert not tls.ok and tls.detail.startswith("TLS error: "), tls  # never a bogus errno
     mapping = results[0].as_mapping(0)
     assert mapping["ok"] is True and mapping["failures"] == 0
     assert ISO_UTC.match(str(mapping["at"])), mapping

@@ -32,6 +32,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -130,6 +131,8 @@ def _transport_detail(exc: httpx.TransportError) -> str:
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
+        if isinstance(cause, ssl.SSLError):  # its errno is OpenSSL's, not the system's
+            return f"TLS error: {cause.reason or cause}"
         if isinstance(cause, OSError) and cause.errno is not None:
             return _ERRNO_TEXT.get(cause.errno) or os.strerror(cause.errno).lower()
         cause = cause.__cause__ or cause.__context__
@@ -155,6 +158,8 @@ async def probe(check: HealthCheckSpec, url: str, client: httpx.AsyncClient) -> 
             detail = timed_out
         except httpx.TransportError as exc:
             detail = _transport_detail(exc)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            detail = f"request failed: {exc}"
     if status is not None:
         return HealthResult(ok=status < 500, detail=f"HTTP {status}", at=at, status_code=status)
     return HealthResult(ok=False, detail=detail, at=at)
@@ -278,7 +283,7 @@ class _HealthChecker:
         else:
             detail += GRACE_NOTE
         record = HealthResult(result.ok, detail, result.at, result.status_code)
-        for row in unit.members(self.sup.info(self.name)):
+        for row in online:
             self.sup.set_health(self.name, row.instance, record.as_mapping(count.failures))
         if count.failures >= self.check.failures:
             why = f"{result.detail} ({count.failures} misses in a row)"
