@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import re
 import socket
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -668,3 +670,76 @@ def sqlite_db(path: Path) -> Iterator[sqlite3.Connection]:
         db.commit()
     finally:
         db.close()
+
+
+# ------------------------------------------------------------------------------ the guide
+GUIDE = (Path(__file__).resolve().parent.parent / "docs" / "notify.md").read_text()
+
+
+def guide_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", GUIDE, re.DOTALL)
+
+
+def test_every_ecosystem_example_of_the_guide_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "crasher.py").write_text("")
+    blocks = guide_blocks("toml")
+    assert len(blocks) == 4
+    for block in blocks:
+        if "[[apps]]" not in block:  # a [[notify]] table to add to a file
+            block = '[[apps]]\nname = "crasher"\nscript = "crasher.py"\n' + block
+        (tmp_path / "ecosystem.toml").write_text(block)
+        assert load_ecosystem(tmp_path / "ecosystem.toml").notify
+
+
+async def test_the_guide_example_runs_as_shown(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    receiver, crasher = guide_blocks("python")[:2]
+    (tmp_path / "receiver.py").write_text(receiver.replace("9000", port))
+    (tmp_path / "crasher.py").write_text(crasher)
+    (tmp_path / "ecosystem.toml").write_text(guide_blocks("toml")[0].replace("9000", port))
+    proc = await anyio.open_process(
+        [sys.executable, "receiver.py"], cwd=tmp_path, stderr=subprocess.DEVNULL
+    )
+    try:
+
+        def listening() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", int(port))) == 0
+
+        await eventually(listening)
+        with anyio.fail_after(30):
+            done = await anyio.run_process(
+                [sys.executable, "-m", "supervisor_core.cli", "run", "ecosystem.toml"],
+                cwd=tmp_path,
+                check=False,
+            )
+    finally:
+        proc.terminate()
+        await proc.wait()
+    assert proc.stdout is not None
+    printed = b""
+    async for chunk in proc.stdout:
+        printed += chunk
+    assert done.returncode == 1
+    shown = re.sub(r"\[ptm \d\d:\d\d:\d\d\] ", "", done.stdout.decode())
+    expected = guide_blocks("text")[0]
+    for line in re.sub(r"\[ptm \d\d:\d\d:\d\d\] ", "", expected).splitlines():
+        line = re.sub(r"delivering \d+ alert", "delivering N alert", line)
+        assert line in re.sub(r"delivering \d+ alert", "delivering N alert", shown), line
+    decoder, text, bodies = json.JSONDecoder(), printed.decode(), []
+    while text.strip():
+        body, end = decoder.raw_decode(text.strip())
+        bodies.append(body)
+        text = text.strip()[end:]
+    assert [b["event"] for b in bodies] == ["crash", "crash", "crash", "errored"]
+    example = json.loads(guide_blocks("json")[0])
+    assert set(bodies[-1]) == set(example)
+    assert {k: bodies[-1][k] for k in ("event", "status", "previous", "reason", "exit_code")} == {
+        k: example[k] for k in ("event", "status", "previous", "reason", "exit_code")
+    }
+    assert json.loads((tmp_path / "last-alert.json").read_text()) == bodies[-1]

@@ -225,6 +225,12 @@ class Notifier:
                 task_status.started()
                 async for event in events:
                     self.dispatch(sup, event)
+            waiting = sum(channel.pending for channel in self._channels)
+            if waiting:
+                self.notice(
+                    f"notify: delivering {waiting} alert(s) before shutting down "
+                    f"(at most {self.drain_timeout:g}s)"
+                )
             with anyio.move_on_after(self.drain_timeout):
                 for channel in self._channels:
                     await channel.idle()
