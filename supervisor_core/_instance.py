@@ -615,7 +615,10 @@ class Instance:
         """Replace the running process by a new one that is ready first (zero downtime with
         a shared listening socket); without a running process, a plain start."""
         old = self._run
-        if old is None or self.status is not Status.ONLINE:
+        if old is None or self.status is not Status.ONLINE or self._listen_fd is None:
+            # Without a shared socket a second process beside the old one would meet
+            # "address already in use": restart this instance (the caller waits until it is
+            # online before the next one).
             self._count_restart("manual")
             if old is not None:
                 await self._terminate("manual")

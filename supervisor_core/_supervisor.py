@@ -32,7 +32,7 @@ from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, 
 from supervisor_core.config._specs import AppSpec, ListenSpec
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
-from supervisor_core.process import NotifySocket, bind_listen_socket, descendant_pids
+from supervisor_core.process import NotifySocket, Status, bind_listen_socket, descendant_pids
 
 if TYPE_CHECKING:
     from supervisor_core.logs import LogFiles
@@ -243,7 +243,19 @@ class Supervisor:
         instances are left alone, and :class:`StateError` says why."""
         for inst in list(self._app(name).instances):
             await inst.reload()
+            await self._wait_settled(inst)
         return self.info(name)
+
+    async def _wait_settled(self, inst: Instance) -> None:
+        """Wait until an instance is no longer starting (online, or failed)."""
+        async with self.subscribe() as events:
+            while inst.status in (Status.LAUNCHING, Status.STOPPING):
+                await events.receive()
+        if inst.status is not Status.ONLINE:
+            raise StateError(
+                f"reload of {inst.spec.name}:{inst.index}: it is {inst.status.value} "
+                "after its restart; the next instances were left alone"
+            )
 
     def _bind_listen(self, spec: AppSpec) -> None:
         """Bind the app's shared socket (cluster mode) once; kept across a replace with the

@@ -203,3 +203,32 @@ async def test_the_socket_survives_a_replace_and_a_busy_port_is_one_clear_error(
             other = dataclasses.replace(spec, name="other", listen=ListenSpec(port=busy))
             with pytest.raises(ProcessError, match=f"cannot listen on 127.0.0.1:{busy}"):
                 await sup.add(other)
+
+
+async def test_fork_mode_reload_restarts_one_instance_at_a_time(tmp_path: Path) -> None:
+    """Without a shared socket each instance is restarted in turn: instance 1 is still
+    running the old process while instance 0 restarts."""
+    code = """
+        import os, time
+        print("up", os.environ["PTM_INSTANCE"], os.getpid(), flush=True)
+        while True:
+            time.sleep(1)
+    """
+    out = Output()
+    spec = python_app(tmp_path, "workers", code, instances=2)
+    async with Supervisor(write_logs=False, on_output=out) as sup:
+        await sup.add(spec)
+        await out.wait_for(lambda: len(out.of("workers")) == 2)
+        async with sup.subscribe() as events:
+            infos = await sup.reload("workers")
+            seen = []
+            while True:
+                try:
+                    seen.append(events.receive_nowait())
+                except anyio.WouldBlock:
+                    break
+        assert [i.status for i in infos] == ["online", "online"]
+        assert [i.restarts for i in infos] == [1, 1]
+        order = [(e.instance, e.status) for e in seen]
+        # instance 0 is online again before instance 1 starts stopping
+        assert order.index((0, "online")) < order.index((1, "stopping"))

@@ -120,6 +120,10 @@ async def _watch_fault_drills(
                 poller_scope.cancel()
 
 
+DRAIN_S = 0.5
+"""After SIGTERM: how long connections accepted just before get to send their request."""
+
+
 async def _watch_signals(
     server: _Server, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
 ) -> None:
@@ -132,6 +136,13 @@ async def _watch_signals(
                 server.force_exit = True
             else:
                 log.info(f"{name}: shutting down")
+                # Stop accepting first, then let connections accepted a moment ago send their
+                # request: uvicorn's shutdown closes idle connections at once, which would
+                # drop them. With a socket shared by several instances (ptm's cluster mode),
+                # the others take every new connection meanwhile.
+                for listener in server.servers:
+                    listener.close()
+                await anyio.sleep(DRAIN_S)
                 server.should_exit = True
 
 
