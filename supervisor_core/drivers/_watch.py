@@ -4,12 +4,13 @@
   watched through its folder (only that name counts), so an editor that saves by writing a
   new file and renaming it, or a file deleted and created again, is still seen.
 - **What is ignored.** :data:`DEFAULT_IGNORE` plus the app's ``ignore_watch``, and always the
-  app's own log files (with their rotated and per-instance siblings). A pattern is a glob
-  (``*``, ``?``, ``[abc]``, ``**`` for any number of folders): without a ``/`` it is matched
-  against each name in the path below the watched folder (``logs``, ``*.log``); with a ``/``
-  against the path relative to the app's ``cwd`` and every folder above it (``data/cache``,
-  ``data/*.json``); an absolute pattern against the absolute path. A file named in
-  ``watch`` itself is watched whatever the patterns say (its log files excepted).
+  app's own log files (with their rotated and per-instance siblings) and ``PTM_HOME``. A
+  pattern is a glob (``*``, ``?``, ``[abc]``, ``**`` for any number of folders): without a
+  ``/`` it is matched against each name in the path below the watched folder (``logs``,
+  ``*.log``); with a ``/`` against the path relative to the app's ``cwd`` and every folder
+  above it (``data/cache``, ``data/*.json``); an absolute pattern against the absolute path.
+  A file named in ``watch`` itself is watched whatever the patterns say (its log files
+  excepted).
 - **Debounce.** A restart happens :data:`WATCH_DEBOUNCE` seconds after the last change of a
   burst: a checkout or a formatter touching fifty files restarts once, and two restarts are
   never closer than that.
@@ -23,6 +24,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -36,6 +38,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from watchfiles import Change, awatch
 
+from supervisor_core._home import Home
 from supervisor_core.config._specs import AppSpec
 from supervisor_core.drivers._cron import restart_where
 from supervisor_core.errors import PtmError
@@ -143,11 +146,12 @@ class WatchFilter:
     @classmethod
     def for_app(cls, spec: AppSpec) -> WatchFilter:
         """The filter for ``spec``: its ``watch`` paths, :data:`DEFAULT_IGNORE` plus its
-        ``ignore_watch``, and its log files."""
+        ``ignore_watch``, its log files, and ptm's own folder (``PTM_HOME``)."""
+        home = glob.escape(str(Home.from_env().root))
         return cls.build(
             spec.watch.paths,
             cwd=spec.cwd,
-            ignore=(*DEFAULT_IGNORE, *spec.watch.ignore),
+            ignore=(*DEFAULT_IGNORE, home, *spec.watch.ignore),
             log_files=(spec.logs.out_file, spec.logs.error_file) if spec.logs else (),
         )
 
