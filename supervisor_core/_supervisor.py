@@ -95,6 +95,10 @@ class Supervisor:
 
             drivers = DEFAULT_DRIVERS
         self._drivers = tuple(drivers)
+        if readiness_probe is None:
+            from supervisor_core.drivers import health_check_passes
+
+            readiness_probe = health_check_passes
         self._readiness_probe = readiness_probe
         self._notify: NotifySocket | None = None
         self._listen: dict[str, tuple[ListenSpec, socket.socket]] = {}

@@ -232,3 +232,49 @@ async def test_fork_mode_reload_restarts_one_instance_at_a_time(tmp_path: Path) 
         order = [(e.instance, e.status) for e in seen]
         # instance 0 is online again before instance 1 starts stopping
         assert order.index((0, "online")) < order.index((1, "stopping"))
+
+
+async def test_wait_ready_by_a_passing_health_check(tmp_path: Path) -> None:
+    """No READY=1: the instance is online once its health URL answers."""
+    from supervisor_core import HealthCheckSpec
+
+    port = free_port()
+    code = f"""
+        import http.server, time
+        time.sleep(0.3)  # not answering yet: still launching
+        server = http.server.HTTPServer(("127.0.0.1", {port}), http.server.SimpleHTTPRequestHandler)
+        server.serve_forever()
+    """
+    spec = dataclasses.replace(
+        python_app(tmp_path, "plain", code),
+        readiness=ReadinessSpec(wait_ready=True, listen_timeout=10.0),
+        health_check=HealthCheckSpec(url=f"http://127.0.0.1:{port}/", interval=60.0),
+    )
+    async with Supervisor(write_logs=False) as sup, sup.subscribe() as events:
+        await sup.add(spec)
+        with anyio.fail_after(10):
+            async for event in events:
+                if event.status == "online":
+                    assert event.reason == "health check passed"
+                    break
+
+
+def test_a_health_url_may_put_the_instance_in_the_port(tmp_path: Path) -> None:
+    from supervisor_core import parse_ecosystem
+
+    (tmp_path / "app.py").write_text("")
+    eco = parse_ecosystem(
+        {
+            "apps": [
+                {
+                    "name": "web",
+                    "script": "app.py",
+                    "health_check": {"url": "http://127.0.0.1:300{instance}/health"},
+                }
+            ]
+        },
+        path=None,
+        base_dir=tmp_path,
+    )
+    assert eco.apps[0].health_check is not None
+    assert eco.apps[0].health_check.url == "http://127.0.0.1:300{instance}/health"

@@ -303,7 +303,8 @@ def http_url(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("must be an http:// or https:// URL")
     try:
-        parts = urlsplit(value)
+        # ``{instance}`` (health checks) stands for a number: check the URL with 0 there.
+        parts = urlsplit(value.replace("{instance}", "0"))
         parts.port  # noqa: B018  (raises ValueError for a bad port)
     except ValueError:
         raise ValueError("must be an http:// or https:// URL") from None
