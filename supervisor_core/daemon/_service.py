@@ -403,8 +403,11 @@ class DaemonService:
                 elif action == "start":
                     await self.sup.start(name)
                     await self._set_desired(name, "running")
-                elif action in ("restart", "reload"):
+                elif action == "restart":
                     await self.sup.restart(name, "manual")
+                    await self._set_desired(name, "running")
+                elif action == "reload":
+                    await self.sup.reload(name)
                     await self._set_desired(name, "running")
                 else:
                     raise StateError(f"unknown action {action!r}")
