@@ -249,7 +249,7 @@ async def test_a_webhook_receives_the_crash_event_json(tmp_path: Path) -> None:
     assert before <= stamp <= time.time()
     assert body["timestamp"].endswith("Z")
     assert b"content-type: application/json" in hook.headers[0].lower()
-    assert notices == []
+    assert not [n for n in notices if "not delivered" in n]
 
 
 async def test_errored_and_every_crash_before_it(tmp_path: Path) -> None:
@@ -487,7 +487,7 @@ async def test_a_command_gets_the_event_json_on_stdin(tmp_path: Path) -> None:
     )
     async with supervised(notifier) as sup:
         await sup.add(spec)
-        await eventually(lambda: log.exists() and log.read_text().endswith("\n"))
+        await eventually(lambda: any("mailed" in n for n in notices))
         pid = sup.runs("web")[0].pid
     [record] = [json.loads(line) for line in log.read_text().splitlines()]
     assert set(record["stdin"]) == FIELDS
