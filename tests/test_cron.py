@@ -17,10 +17,11 @@ import anyio
 import pytest
 
 from supervisor_core import Supervisor
+from supervisor_core._info import ProcessInfo
 from supervisor_core.config import parse_ecosystem
 from supervisor_core.config._cron import CronSchedule, check_cron
 from supervisor_core.drivers import DEFAULT_DRIVERS, cron_driver
-from supervisor_core.drivers._cron import MAX_SLEEP, run_schedule
+from supervisor_core.drivers._cron import MAX_SLEEP, RUNNING, restart_where, run_schedule
 from supervisor_core.errors import ConfigError
 from tests.helpers import python_app
 
@@ -479,3 +480,57 @@ async def test_driver_without_schedule_returns_at_once(tmp_path: Path) -> None:
     spec = python_app(tmp_path, "plain", "pass\n")
     with anyio.fail_after(1):
         await cron_driver(None, spec)  # type: ignore[arg-type]
+
+
+class FakeSupervisor:
+    """Only what restart_where uses: info, restart, restart_instance."""
+
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+        self.calls: list[tuple[str, ...]] = []
+
+    def info(self, name: str) -> list[ProcessInfo]:
+        return [
+            ProcessInfo(
+                name=name,
+                instance=index,
+                pid=None,
+                status=status,
+                restarts=0,
+                unstable_restarts=0,
+                started_at=None,
+                uptime=None,
+                cpu_percent=None,
+                memory_bytes=None,
+                exit_code=None,
+                last_restart_reason=None,
+            )
+            for index, status in enumerate(self.statuses)
+        ]
+
+    async def restart(self, name: str, reason: str) -> None:
+        self.calls.append(("restart", name, reason))
+
+    async def restart_instance(self, name: str, instance: int, reason: str) -> None:
+        self.calls.append(("restart_instance", name, str(instance), reason))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("statuses", "chosen", "calls"),
+    [
+        (["online", "online"], [0, 1], [("restart", "a", "cron")]),
+        (
+            ["online", "stopped", "launching", "errored", "waiting restart"],
+            [0, 2],
+            [("restart_instance", "a", "0", "cron"), ("restart_instance", "a", "2", "cron")],
+        ),
+        (["stopped", "errored"], [], []),
+    ],
+)
+async def test_restart_where_picks_instances_by_status(
+    statuses: list[str], chosen: list[int], calls: list[tuple[str, ...]]
+) -> None:
+    sup = FakeSupervisor(statuses)
+    assert await restart_where(sup, "a", "cron", RUNNING) == chosen  # type: ignore[arg-type]
+    assert sorted(sup.calls) == calls

@@ -280,7 +280,7 @@ async def test_a_burst_of_changes_restarts_once(tmp_path: Path) -> None:
             (tmp_path / "app" / f"module_{round_ % 4}.py").write_text(f"X = {round_}\n")
             (tmp_path / "app" / "pkg").mkdir(exist_ok=True)
             (tmp_path / "app" / "pkg" / f"m{round_}.py").write_text("")
-            await anyio.sleep(DEBOUNCE / 6)
+            await anyio.sleep(DEBOUNCE / 15)
         last_change = anyio.current_time()
         await events.wait_for(lambda: len(events.restarts("web")) == 1)
         assert events.restarts("web")[0] >= last_change + DEBOUNCE * 0.9
@@ -390,6 +390,22 @@ async def test_a_stopped_app_stays_stopped(tmp_path: Path) -> None:
         await events.quiet("parked", 0, 2 * DEBOUNCE)
         [parked] = sup.info("parked")
         assert parked.status == "stopped" and parked.restarts == 0
+
+
+@pytest.mark.anyio
+async def test_each_watcher_brings_its_own_worker_thread(tmp_path: Path) -> None:
+    """A watcher holds a worker thread while it runs; it adds a token to anyio's default
+    limiter for it, so forty watched apps still leave threads for everyone else."""
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    before = limiter.total_tokens
+    one = watched_app(tmp_path / "one", "one")
+    two = watched_app(tmp_path / "two", "two")
+    settings = tmp_path / "two" / "settings.toml"
+    settings.write_text("")
+    two = dataclasses.replace(two, watch=WatchSpec(paths=(tmp_path / "one", settings)))
+    async with supervising(one, two):
+        assert limiter.total_tokens == before + 3  # "one": a folder; "two": a folder, a file
+    assert limiter.total_tokens == before
 
 
 @pytest.mark.anyio

@@ -94,6 +94,10 @@ RESTARTABLE: Final = frozenset({"online", "launching", "waiting restart", "error
 
 _AWATCH_STEP_MS: Final = 50
 """How long the watcher waits for more changes before handing over a batch."""
+_AWATCH_MAX_BATCH_MS: Final = 100
+"""The longest the watcher holds a batch while changes keep coming. Much shorter than the
+debounce, so that a long burst is seen as one (watchfiles' own default of 1.6 s would leave
+gaps in which the debounce runs out in the middle of the burst)."""
 
 
 def _parts(pattern: str) -> tuple[str, ...]:
@@ -244,16 +248,24 @@ async def _pump(
         watch_filter=keep,
         recursive=recursive,
         step=_AWATCH_STEP_MS,
+        debounce=_AWATCH_MAX_BATCH_MS,
         stop_event=stop,
         ignore_permission_denied=True,
     )
-    # The watches are set up by the first step of the iteration below, before it waits for
-    # anything: whoever awaited ``start`` runs again only after they exist.
-    task_status.started()
-    async for _batch in changes:
-        # When full, a change is already waiting: the debounce counts from when it is taken.
-        with contextlib.suppress(anyio.WouldBlock):
-            send.send_nowait(None)
+    # The watcher waits in a worker thread for as long as it runs: it brings its own token to
+    # anyio's default thread limiter, so that many watched apps never starve other users.
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    limiter.total_tokens += 1
+    try:
+        # The watches are set up by the first step of the iteration below, before it waits
+        # for anything: whoever awaited ``start`` runs again only after they exist.
+        task_status.started()
+        async for _batch in changes:
+            # When full, a change is already waiting: the debounce counts from when it is taken.
+            with contextlib.suppress(anyio.WouldBlock):
+                send.send_nowait(None)
+    finally:
+        limiter.total_tokens -= 1
 
 
 async def restart_after_quiet(
