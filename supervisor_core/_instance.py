@@ -18,7 +18,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -86,6 +86,8 @@ class _Message:
     reason: RestartReason | None = None
     token: int | None = None
     detail: str | None = None
+    only_if: frozenset[str] | None = None
+    never_answered: bool = False
     done: anyio.Event | None = None
     error: BaseException | None = None
 
@@ -184,8 +186,12 @@ class Instance:
     async def stop(self) -> None:
         await self._request("stop")
 
-    async def restart(self, reason: RestartReason = "manual") -> None:
-        await self._request("restart", reason)
+    async def restart(
+        self, reason: RestartReason = "manual", *, only_if: Collection[str] | None = None
+    ) -> None:
+        """Restart. ``only_if``: only when the status (checked when the command is handled,
+        so a stop that came first wins) is one of these."""
+        await self._request("restart", reason, only_if=only_if)
 
     async def reload(self) -> None:
         """Start a new process, wait until it is ready, then stop the old one gracefully.
@@ -197,11 +203,13 @@ class Instance:
         """Stop, then end :meth:`run`."""
         await self._request("delete")
 
-    async def unhealthy(self, detail: str) -> None:
-        """Restart the running process with reason ``health``, counted like a crash."""
+    async def unhealthy(self, detail: str, *, never_answered: bool = False) -> None:
+        """Restart the running process with reason ``health``, counted like a crash (and as
+        an unstable run if it ``never_answered`` its health check)."""
         done = anyio.Event()
         message = _Message("unhealthy", reason="health", token=self._token, done=done)
         message.detail = detail
+        message.never_answered = never_answered
         try:
             self._send.send_nowait(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -262,9 +270,20 @@ class Instance:
             health=dict(self.health) if self.health is not None else None,
         )
 
-    async def _request(self, kind: _Kind, reason: RestartReason | None = None) -> None:
+    async def _request(
+        self,
+        kind: _Kind,
+        reason: RestartReason | None = None,
+        *,
+        only_if: Collection[str] | None = None,
+    ) -> None:
         done = anyio.Event()
-        message = _Message(kind, reason=reason, done=done)
+        message = _Message(
+            kind,
+            reason=reason,
+            done=done,
+            only_if=frozenset(only_if) if only_if is not None else None,
+        )
         try:
             self._send.send_nowait(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -348,6 +367,8 @@ class Instance:
         elif kind in ("restart", "memory"):
             if kind == "memory" and self._current(message.token) is None:
                 return  # an alarm about a run that is already gone
+            if message.only_if is not None and self.status.value not in message.only_if:
+                return  # e.g. a cron restart of an app that was stopped meanwhile
             reason = message.reason or "manual"
             self._count_restart(reason)
             if self._run is not None:
@@ -363,7 +384,7 @@ class Instance:
             if run is None:
                 return  # about a run that is already gone
             self._notice(f"{self.spec.name}:{self.index} unhealthy: {message.detail}: restarting")
-            uptime = anyio.current_time() - run.started_mono
+            uptime = 0.0 if message.never_answered else anyio.current_time() - run.started_mono
             await self._terminate("health")
             self._pending_reason = "health"
             self._decide(exit_code=None, uptime=uptime, reason="health")

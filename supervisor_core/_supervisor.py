@@ -16,7 +16,7 @@ import dataclasses
 import math
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,11 +222,19 @@ class Supervisor:
         await self._each(self._app(name).instances, Instance.stop)
         return self.info(name)
 
-    async def restart(self, name: str, reason: RestartReason = "manual") -> list[ProcessInfo]:
+    async def restart(
+        self,
+        name: str,
+        reason: RestartReason = "manual",
+        *,
+        only_if: Collection[str] | None = None,
+    ) -> list[ProcessInfo]:
+        """Restart every instance; with ``only_if``, only those whose status (checked by each
+        instance when it handles the command) is one of these."""
         insts = self._app(name).instances
 
         async def one(inst: Instance) -> None:
-            await inst.restart(reason)
+            await inst.restart(reason, only_if=only_if)
 
         await self._each(insts, one)
         return self.info(name)
@@ -346,11 +354,15 @@ class Supervisor:
             inst.reset_counters()
         return self.info(name)
 
-    async def report_unhealthy(self, name: str, instance: int, detail: str) -> None:
+    async def report_unhealthy(
+        self, name: str, instance: int, detail: str, *, never_answered: bool = False
+    ) -> None:
         """A health check gave up on an instance: restart it with reason ``health``, under the
         same backoff and crash-loop rules as a crash (a run shorter than ``min_uptime`` is
-        unstable; too many make it ``errored``)."""
-        await self._instance(name, instance).unhealthy(detail)
+        unstable; too many make it ``errored``). A run that ``never_answered`` its health
+        check counts as unstable whatever its uptime, so an app that is never healthy ends
+        ``errored`` instead of restarting forever."""
+        await self._instance(name, instance).unhealthy(detail, never_answered=never_answered)
 
     def set_health(self, name: str, instance: int, result: Mapping[str, object] | None) -> None:
         """Record the last health-check result of an instance (shown by ``jlist``/``describe``)."""
@@ -366,11 +378,20 @@ class Supervisor:
         return [inst.run_id for inst in self._app(name).instances]
 
     async def restart_instance(
-        self, name: str, instance: int, reason: RestartReason = "manual"
+        self,
+        name: str,
+        instance: int,
+        reason: RestartReason = "manual",
+        *,
+        only_if: Collection[str] | None = None,
     ) -> ProcessInfo:
         inst = self._instance(name, instance)
-        await inst.restart(reason)
+        await inst.restart(reason, only_if=only_if)
         return inst.info()
+
+    def notice(self, text: str) -> None:
+        """Say something to the user (``ptm run`` prints it, the daemon logs it)."""
+        self._notice(text)
 
     # ----------------------------------------------------------------- reading
     @property

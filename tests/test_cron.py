@@ -8,7 +8,7 @@ import functools
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -508,22 +508,20 @@ class FakeSupervisor:
             for index, status in enumerate(self.statuses)
         ]
 
-    async def restart(self, name: str, reason: str) -> None:
-        self.calls.append(("restart", name, reason))
-
-    async def restart_instance(self, name: str, instance: int, reason: str) -> None:
-        self.calls.append(("restart_instance", name, str(instance), reason))
+    async def restart(self, name: str, reason: str, *, only_if: Collection[str]) -> None:
+        self.calls.append(("restart", name, reason, ",".join(sorted(only_if))))
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("statuses", "chosen", "calls"),
     [
-        (["online", "online"], [0, 1], [("restart", "a", "cron")]),
+        (["online", "online"], [0, 1], [("restart", "a", "cron", "launching,online")]),
         (
             ["online", "stopped", "launching", "errored", "waiting restart"],
             [0, 2],
-            [("restart_instance", "a", "0", "cron"), ("restart_instance", "a", "2", "cron")],
+            # every instance checks its own status when it handles the command
+            [("restart", "a", "cron", "launching,online")],
         ),
         (["stopped", "errored"], [], []),
     ],

@@ -183,3 +183,40 @@ async def test_unhealthy_restarts_follow_the_crash_rules(tmp_path: Path) -> None
         assert ("stopping", "health") in statuses
         assert ("waiting restart", "health") in statuses
         assert [r.end_reason for r in sup.runs("sick")] == ["health"] * 3
+
+
+async def test_a_conditional_restart_never_revives_a_stopped_app(tmp_path: Path) -> None:
+    """A cron/watch restart that arrives after a stop is dropped by the instance itself."""
+    spec = python_app(tmp_path, "quiet", SLEEPER)
+    async with Supervisor(write_logs=False) as sup:
+        await sup.add(spec)
+        await sup.stop("quiet")
+        infos = await sup.restart("quiet", "cron", only_if={"online", "launching"})
+        assert infos[0].status == "stopped" and infos[0].restarts == 0
+        await sup.start("quiet")
+        infos = await sup.restart("quiet", "cron", only_if={"online", "launching"})
+        assert infos[0].restarts == 1 and infos[0].last_restart_reason == "cron"
+
+
+async def test_a_never_healthy_run_counts_as_unstable(tmp_path: Path) -> None:
+    """Health restarts of runs that never answered end errored even when each run outlived
+    min_uptime (else an always-unhealthy app would restart forever)."""
+    from supervisor_core import RestartPolicy
+
+    code = """
+        import os, time
+        time.sleep(0.3)
+        print("up", os.getpid(), flush=True)
+        time.sleep(60)
+    """
+    out = Output()
+    spec = python_app(
+        tmp_path, "never", code, restart=RestartPolicy(max_restarts=1, min_uptime=0.1)
+    )
+    async with Supervisor(write_logs=False, on_output=out) as sup:
+        await sup.add(spec)
+        for run in range(1, 3):
+            await out.wait_for(lambda run=run: len(out.of("never")) == run)  # up > min_uptime
+            await sup.report_unhealthy("never", 0, "refused", never_answered=True)
+        infos = await sup.wait_until(lambda i: i[0].status == "errored", timeout=10)
+        assert infos[0].restarts == 1

@@ -43,18 +43,11 @@ async def restart_where(
     sup: Supervisor, name: str, reason: RestartReason, statuses: Collection[str]
 ) -> list[int]:
     """Restart, all at once, the instances of ``name`` whose status is in ``statuses``;
-    returns their indexes. Every instance concerned: :meth:`Supervisor.restart`; some:
-    :meth:`Supervisor.restart_instance` for each."""
-    infos = sup.info(name)
-    chosen = [info.instance for info in infos if info.status in statuses]
-    if not chosen:
-        return []
-    if len(chosen) == len(infos):
-        await sup.restart(name, reason)
-        return chosen
-    async with anyio.create_task_group() as tg:
-        for index in chosen:
-            tg.start_soon(sup.restart_instance, name, index, reason)
+    returns the indexes that were in such a status when asked. Each instance checks its
+    status again when it handles the command, so a stop that came first wins."""
+    chosen = [info.instance for info in sup.info(name) if info.status in statuses]
+    if chosen:
+        await sup.restart(name, reason, only_if=statuses)
     return chosen
 
 

@@ -289,13 +289,18 @@ class _HealthChecker:
             why = f"{result.detail} ({count.failures} misses in a row)"
             count.failures = 0
             self.reporting.add(unit.instance)
-            reports.start_soon(self._report, unit, [r.instance for r in online], why)
+            never = not count.answered
+            reports.start_soon(self._report, unit, [r.instance for r in online], why, never)
 
-    async def _report(self, unit: _Unit, instances: Sequence[int], detail: str) -> None:
+    async def _report(
+        self, unit: _Unit, instances: Sequence[int], detail: str, never_answered: bool
+    ) -> None:
         try:
             for index in instances:
                 try:
-                    await self.sup.report_unhealthy(self.name, index, detail)
+                    await self.sup.report_unhealthy(
+                        self.name, index, detail, never_answered=never_answered
+                    )
                 except UnknownAppError:
                     return  # deleted or scaled down meanwhile
         finally:
