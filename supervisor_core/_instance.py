@@ -58,7 +58,7 @@ ReadinessProbe = Callable[[AppSpec, int], Awaitable[bool]]
 _SETPRIV = shutil.which("setpriv")
 _BASH = shutil.which("bash") or "/bin/bash"  # dash cannot name fds above 9
 MAX_RUNS_KEPT = 100
-DISPLAY_SAMPLE_INTERVAL = 2.0
+DISPLAY_SAMPLE_INTERVAL = 5.0
 """How often cpu and memory are read for an app without ``max_memory_restart``."""
 PIPE_DRAIN_TIMEOUT = 2.0
 """After a run's tree is gone, how long to wait for the last bytes of its pipes."""

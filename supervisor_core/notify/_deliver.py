@@ -13,12 +13,14 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
-import httpx
 
 from supervisor_core._version import __version__
+
+if TYPE_CHECKING:  # httpx is imported when a webhook is used: the daemon stays small
+    import httpx
 
 __all__ = [
     "COMMAND_TIMEOUT",
@@ -57,6 +59,8 @@ def _clip(data: bytes) -> str:
 def webhook_client(timeout: float = WEBHOOK_TIMEOUT) -> httpx.AsyncClient:
     """The HTTP client a notifier posts with: no proxy or .netrc from the environment, no
     redirects followed, ``timeout`` for each step."""
+    import httpx
+
     return httpx.AsyncClient(
         trust_env=False,
         timeout=timeout,
@@ -69,6 +73,8 @@ async def post_webhook(
     client: httpx.AsyncClient, url: str, body: bytes, *, timeout: float = WEBHOOK_TIMEOUT
 ) -> Outcome:
     """POST ``body`` (JSON) to ``url``; any 2xx answer within ``timeout`` is a success."""
+    import httpx
+
     answer: httpx.Response | None = None
     with anyio.move_on_after(timeout):
         try:
