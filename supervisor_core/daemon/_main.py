@@ -19,7 +19,6 @@ import sys
 from collections.abc import Sequence
 
 import anyio
-import uvicorn
 
 from supervisor_core._home import Home
 from supervisor_core._info import RunRecord
@@ -28,6 +27,7 @@ from supervisor_core.daemon._api import create_api
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, bind_socket
 from supervisor_core.daemon._service import DaemonService
+from supervisor_core.daemon._uvicorn import uvicorn
 from supervisor_core.errors import PtmError
 from supervisor_core.process import use_pidfd_child_watcher
 from supervisor_core.store import StateStore

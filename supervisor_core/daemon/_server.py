@@ -10,7 +10,8 @@ from collections.abc import Generator
 from pathlib import Path
 
 import anyio
-import uvicorn
+
+from supervisor_core.daemon._uvicorn import uvicorn
 
 __all__ = ["ApiServer", "PeerCheckedSocket", "bind_socket", "peer_uid"]
 
