@@ -63,3 +63,16 @@ def markdown_table(rows: Sequence[Row]) -> str:
             f"| {_ok(row.ok)} |"
         )
     return "\n".join(lines)
+
+
+def thread_cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of ``pid`` in nanosecond precision (``schedstat``), where
+    ``cpu_times()`` counts 10 ms ticks: over a 5 s window that would be 0.2% steps."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[0])
+        except FileNotFoundError:  # a thread that just ended
+            continue
+    return total / 1e9

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from benchmarks._util import Row, markdown_table, median, quick_requested
+from benchmarks._util import Row, markdown_table, median, quick_requested, thread_cpu_seconds
 
 if TYPE_CHECKING:
     from supervisor_core import StateEvent
@@ -657,19 +657,6 @@ def _end_idle(proc: subprocess.Popen[bytes]) -> None:
         proc.stdout.close()
 
 
-def _thread_cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of ``pid`` in nanosecond precision (``schedstat``), where
-    ``cpu_times()`` counts 10 ms ticks: over a 5 s window that would be 0.2% steps."""
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
-                total += int(fh.read().split()[0])
-        except FileNotFoundError:  # a thread that just ended
-            continue
-    return total / 1e9
-
-
 def bench_idle(plan: Plan, tmp: Path, notes: list[str]) -> list[Row]:
     import psutil
 
@@ -684,7 +671,7 @@ def bench_idle(plan: Plan, tmp: Path, notes: list[str]) -> list[Row]:
 
         def cpu_seconds(kind: str) -> float:
             if precise:
-                return _thread_cpu_seconds(handles[kind].pid)
+                return thread_cpu_seconds(handles[kind].pid)
             times = handles[kind].cpu_times()  # in clock ticks (10 ms): coarse
             return times.user + times.system
 
