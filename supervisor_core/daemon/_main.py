@@ -55,9 +55,9 @@ async def _handle_signals(service: DaemonService, home: Home) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             if signum == signal.SIGHUP:
-                log.info("SIGHUP: reopening log files")
-                service.reload_logs()
                 _reopen_daemon_log(home)
+                service.reload_logs()
+                log.info("SIGHUP: reopened the log files")
                 continue
             log.info("%s: stopping every app, then the daemon", signal.Signals(signum).name)
             service.shutdown.set()
