@@ -277,7 +277,7 @@ async def test_save_and_resurrect(api: Harness, tmp_path: Path) -> None:
     await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
     await api.client.post("/v1/processes/b/stop")
     saved = (await api.client.post("/v1/save")).json()
-    assert saved == {"path": str(api.home.dump), "apps": 2}
+    assert saved == {"path": str(api.home.dump), "apps": 2, "notify": 0}
     # resurrect skips what runs, and a stopped app stays stopped
     await api.client.delete("/v1/processes/b")
     result = (await api.client.post("/v1/resurrect")).json()
@@ -347,3 +347,45 @@ def test_a_peer_of_another_uid_is_refused_at_accept() -> None:
                 stranger.wait()
     finally:
         shutil.rmtree(folder)
+
+
+async def test_save_keeps_the_alerts_and_resurrect_brings_them_back(
+    api: Harness, tmp_path: Path
+) -> None:
+    eco = write_eco(
+        tmp_path,
+        """
+        [[apps]]
+        name = "a"
+        script = "worker.py"
+
+        [[apps]]
+        name = "b"
+        script = "worker.py"
+
+        [[notify]]
+        events = ["crash", "errored"]
+        webhook = "http://127.0.0.1:9/alerts"
+
+        [[notify]]
+        events = ["memory"]
+        apps = ["b"]
+        command = ["true"]
+        """,
+    )
+    await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+    saved = (await api.client.post("/v1/save")).json()
+    assert saved["notify"] == 2
+    from supervisor_core import load_ecosystem
+
+    dumped = load_ecosystem(api.home.dump)
+    assert sorted((sorted(n.apps or ()), n.webhook, n.command) for n in dumped.notify) == [
+        (["a", "b"], "http://127.0.0.1:9/alerts", None),
+        (["b"], None, ("true",)),
+    ]
+    # After a loss of state: resurrect registers the dump's alerts, once.
+    await api.client.delete("/v1/processes/all")
+    await api.client.post("/v1/resurrect")
+    kept = await api.service.store.notify_entries()
+    assert list(kept) == [str(api.home.dump)]
+    assert len(json.loads(kept[str(api.home.dump)])) == 2

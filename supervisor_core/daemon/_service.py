@@ -506,10 +506,27 @@ class DaemonService:
     async def save(self, *, force: bool = False) -> dict[str, Any]:
         async with self._lock:
             apps = [m.stored for m in sorted(self._apps.values(), key=lambda m: m.stored.position)]
+            notify = await self._notify_for_dump({app.name for app in apps})
             path = await anyio.to_thread.run_sync(
-                lambda: write_dump(self.home.dump, apps, force=force)
+                lambda: write_dump(self.home.dump, apps, force=force, notify=notify)
             )
-            return {"path": str(path), "apps": len(apps)}
+            return {"path": str(path), "apps": len(apps), "notify": len(notify)}
+
+    async def _notify_for_dump(self, names: set[str]) -> list[dict[str, Any]]:
+        """The kept ``[[notify]]`` entries, as tables naming the saved apps they cover."""
+        tables: list[dict[str, Any]] = []
+        for source, text in (await self.store.notify_entries()).items():
+            for spec in specs_from_json(text, source=source):
+                covered = sorted(names if spec.apps is None else spec.apps & names)
+                if not covered:
+                    continue
+                table: dict[str, Any] = {"events": sorted(spec.events), "apps": covered}
+                if spec.webhook is not None:
+                    table["webhook"] = spec.webhook
+                if spec.command is not None:
+                    table["command"] = list(spec.command)
+                tables.append(table)
+        return tables
 
     async def resurrect(self) -> dict[str, Any]:
         if not self.home.dump.exists():
@@ -527,6 +544,10 @@ class DaemonService:
                     continue
                 pairs.append((app_spec(entry), entry))
             result = await self._start_specs(pairs)
+            # The dump's alerts now stand for its apps; alerts of files none of whose apps is
+            # managed any more are dropped (no alert twice).
+            await self._keep_notify(None, entries)
+            await self._drop_orphan_notify()
             return {"started": result["started"] + result["restarted"], "skipped": skipped}
 
 

@@ -98,8 +98,14 @@ def _comment(app: StoredApp) -> str:
     return f"# id {app.position}: {origin}{env}; {app.desired} when saved\n"
 
 
-def dump_text(apps: Sequence[StoredApp], *, saved_at: float | None = None) -> str:
-    """The text of a dump of ``apps`` (in the given order)."""
+def dump_text(
+    apps: Sequence[StoredApp],
+    *,
+    saved_at: float | None = None,
+    notify: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """The text of a dump of ``apps`` (in the given order), then ``notify`` entries (tables
+    of an ecosystem file's ``[[notify]]``: events, apps, webhook or command)."""
     names = [app.name for app in apps]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -122,6 +128,11 @@ def dump_text(apps: Sequence[StoredApp], *, saved_at: float | None = None) -> st
         if written != {"apps": [entry]}:
             raise StateError(f"cannot save app {app.name!r}: its settings do not fit in TOML")
         parts.append("\n" + _comment(app) + table)
+    for alert in notify:
+        try:
+            parts.append("\n" + _table_text("notify", "[[notify]]", dict(alert)))
+        except (TypeError, ValueError) as exc:
+            raise StateError(f"cannot save a [[notify]] entry: {exc}") from None
     return "".join(parts)
 
 
@@ -187,8 +198,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def write_dump(path: Path, apps: Sequence[StoredApp], *, force: bool = False) -> Path:
-    """Write ``apps`` to the dump at ``path`` atomically, keeping the old one as ``.bak``.
+def write_dump(
+    path: Path,
+    apps: Sequence[StoredApp],
+    *,
+    force: bool = False,
+    notify: Sequence[Mapping[str, Any]] = (),
+) -> Path:
+    """Write ``apps`` (and the ``[[notify]]`` entries that alert about them) to the dump at
+    ``path`` atomically, keeping the old one as ``.bak``.
 
     Refuses (:class:`StateError`) to replace a dump that has apps, or one that cannot be read,
     with an empty list unless ``force``. Returns ``path``. One save at a time: the daemon
@@ -207,7 +225,7 @@ def write_dump(path: Path, apps: Sequence[StoredApp], *, force: bool = False) ->
                 f"not replacing {path} ({existing} app{'s' if existing != 1 else ''}) with an"
                 " empty list: nothing is registered. Use force (ptm save --force) to save it"
             )
-    data = dump_text(apps).encode("utf-8")
+    data = dump_text(apps, notify=notify).encode("utf-8")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _remove_stale_temps(path)  # also those of dump.toml.bak (.dump.toml.bak.*.tmp)
