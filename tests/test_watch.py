@@ -200,7 +200,7 @@ class Events:
 
 @asynccontextmanager
 async def supervising(
-    *specs: AppSpec, start: bool = True
+    *specs: AppSpec, start: bool = True, notices: list[str] | None = None
 ) -> AsyncIterator[tuple[Supervisor, Events]]:
     """A supervisor whose only driver is the watch driver; yields once every watch is set."""
     watching = 0
@@ -215,7 +215,11 @@ async def supervising(
     driver = functools.partial(watch_driver, debounce=DEBOUNCE, on_watching=on_watching)
     events = Events()
     async with (
-        Supervisor(write_logs=False, drivers=[driver]) as sup,
+        Supervisor(
+            write_logs=False,
+            drivers=[driver],
+            on_notice=notices.append if notices is not None else None,
+        ) as sup,
         sup.subscribe() as stream,
         anyio.create_task_group() as tg,
     ):
@@ -258,7 +262,8 @@ async def online(sup: Supervisor, name: str) -> None:
 @pytest.mark.anyio
 async def test_a_change_restarts_once_after_the_debounce(tmp_path: Path) -> None:
     spec = watched_app(tmp_path / "app")
-    async with supervising(spec) as (sup, events):
+    notices: list[str] = []
+    async with supervising(spec, notices=notices) as (sup, events):
         [before] = sup.info("web")
         changed_at = anyio.current_time()
         (tmp_path / "app" / "handlers.py").write_text("VERSION = 2\n")
@@ -269,6 +274,7 @@ async def test_a_change_restarts_once_after_the_debounce(tmp_path: Path) -> None
         assert after.last_restart_reason == "watch"
         assert after.restarts == 1
         assert after.pid not in (None, before.pid)
+        assert "web: handlers.py changed: restarting" in notices  # says what set it off
         await events.quiet("web", 1, 3 * DEBOUNCE)
 
 

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import re
@@ -241,6 +242,7 @@ async def _pump(
     send: MemoryObjectSendStream[None],
     stop: anyio.Event,
     *,
+    seen: list[str] | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     changes = awatch(
@@ -260,12 +262,32 @@ async def _pump(
         # The watches are set up by the first step of the iteration below, before it waits
         # for anything: whoever awaited ``start`` runs again only after they exist.
         task_status.started()
-        async for _batch in changes:
+        async for batch in changes:
+            if seen is not None and len(seen) < _SEEN_LIMIT:
+                seen.extend(path for _change, path in batch)
             # When full, a change is already waiting: the debounce counts from when it is taken.
             with contextlib.suppress(anyio.WouldBlock):
                 send.send_nowait(None)
     finally:
         limiter.total_tokens -= 1
+
+
+_SEEN_LIMIT = 1000
+"""At most this many changed paths are remembered for one restart's notice."""
+
+
+def _changed_text(paths: list[str], cwd: Path) -> str:
+    """``app.py``, ``a.py, b.py``, or ``a.py, b.py, c.py and 4 more``, relative to ``cwd``."""
+    if not paths:
+        return "a watched file"
+    shown = []
+    for path in paths[:3]:
+        try:
+            shown.append(str(Path(path).relative_to(cwd)))
+        except ValueError:
+            shown.append(path)
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return ", ".join(shown) + more
 
 
 async def restart_after_quiet(
@@ -297,7 +319,12 @@ async def watch_driver(
         return
     keep = WatchFilter.for_app(spec)
 
+    seen: list[str] = []
+
     async def restart() -> None:
+        changed = _changed_text(sorted(set(seen)), spec.cwd)
+        seen.clear()
+        sup.notice(f"{spec.name}: {changed} changed: restarting")
         # A failed spawn is the instance's to report (and retry); the next change tries again.
         with contextlib.suppress(PtmError):
             await restart_where(sup, spec.name, "watch", RESTARTABLE)
@@ -308,7 +335,9 @@ async def watch_driver(
         async with anyio.create_task_group() as tg:
             try:
                 for paths, recursive in keep.sources():
-                    await tg.start(_pump, paths, recursive, keep, send, stop)
+                    await tg.start(
+                        functools.partial(_pump, seen=seen), paths, recursive, keep, send, stop
+                    )
                 if on_watching is not None:
                     on_watching()
                 await restart_after_quiet(receive, debounce, restart)
