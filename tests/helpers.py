@@ -96,3 +96,12 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> No
             if predicate():
                 return
             await anyio.sleep(0.02)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

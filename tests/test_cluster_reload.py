@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from supervisor_core import ListenSpec, ReadinessSpec, StateError, Supervisor
-from tests.helpers import Output, python_app
+from tests.helpers import Output, free_port, python_app
 
 pytestmark = pytest.mark.anyio
 
@@ -58,12 +58,6 @@ while not stopping:
         conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n%s"
                      % (len(body), body))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def cluster_app(tmp_path: Path, port: int, *, instances: int = 2, **env: str):

@@ -9,7 +9,6 @@ Real processes throughout: ``ptm start`` runs the daemon, which runs ``tron-sim`
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import pytest
 
 from supervisor_core.client import Client
 from tests.e2e.conftest import Ptm
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +31,6 @@ MARGIN = 2.5
 tick the death falls into, and the polling of this test on a shared 2-core machine."""
 
 Row = dict[str, Any]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bin_path(name: str) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import Ptm
-from tests.test_cluster_reload import SERVER, free_port
+from tests.helpers import free_port
+from tests.test_cluster_reload import SERVER
 
 
 def test_ptm_reload_rolls_and_says_when_the_new_process_is_not_ready(ptm: Ptm) -> None:

@@ -4,7 +4,6 @@ zero failed requests, zero connection errors."""
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 from pathlib import Path
 
@@ -13,16 +12,11 @@ import httpx
 import pytest
 
 from supervisor_core import Supervisor, build_app
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def script(name: str) -> str:
