@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("stop", "stop apps (they stay in the list)"),
         ("restart", "restart apps (counted in restarts, reason manual)"),
-        ("reload", "restart apps one instance at a time"),
+        ("reload", "replace apps one instance at a time (zero downtime with a shared socket)"),
     ):
         _target(commands.add_parser(name, help=text, description=text[0].upper() + text[1:]))
     delete = commands.add_parser(
