@@ -309,6 +309,14 @@ class Instance:
                         await self._handle(message)
                     except PtmError as exc:
                         message.error = exc
+                    except Exception as exc:  # a bug must not end the instance (or the daemon)
+                        self._notice(
+                            f"{self.spec.name}:{self.index} internal error handling "
+                            f"{message.kind}: {exc!r}"
+                        )
+                        message.error = StateError(
+                            f"{self.spec.name}:{self.index}: internal error: {exc!r}"
+                        )
                     finally:
                         if message.done is not None:
                             message.done.set()
@@ -352,6 +360,8 @@ class Instance:
 
     async def _handle(self, message: _Message) -> None:
         kind = message.kind
+        if kind in ("start", "stop", "delete", "restart", "reload"):
+            self._pending_reason = None  # a command supersedes a pending health restart
         if kind == "start":
             if not self.status.running:
                 if self.status is not Status.WAITING_RESTART:
@@ -386,14 +396,18 @@ class Instance:
             self._notice(f"{self.spec.name}:{self.index} unhealthy: {message.detail}: restarting")
             uptime = 0.0 if message.never_answered else anyio.current_time() - run.started_mono
             await self._terminate("health")
-            self._pending_reason = "health"
             self._decide(exit_code=None, uptime=uptime, reason="health")
+            if self.status is Status.WAITING_RESTART:
+                self._pending_reason = "health"  # the restart, when due, says why
         elif kind == "ready":
             if self._current(message.token) is not None and self.status is Status.LAUNCHING:
                 self._set(Event.SPAWNED, reason=message.detail)
         elif kind == "not_ready":
             run = self._current(message.token)
             if run is None or self.status is not Status.LAUNCHING:
+                return
+            if run.proc.returncode is not None:
+                await self._on_exit()  # it exited: an exit, with its code (stop_exit_codes)
                 return
             self._notice(f"{self.spec.name}:{self.index} not ready: {message.detail}")
             uptime = anyio.current_time() - run.started_mono
@@ -615,6 +629,10 @@ class Instance:
                     probe = self._readiness_probe
                     if probe is None or spec.health_check is None:
                         return
+                    if self._listen_fd is not None:
+                        # Behind a shared socket any instance (the old one, in a reload)
+                        # may answer: only READY=1 from this very process counts.
+                        return
                     while not await probe(spec, self.index):  # noqa: ASYNC110 - HTTP polling
                         await anyio.sleep(READINESS_PROBE_INTERVAL)
                     decide(True, "health check passed")
@@ -624,7 +642,11 @@ class Instance:
                 tg.start_soon(by_health)
         if outcome:
             return outcome[0]
-        if spec.health_check is not None and self._readiness_probe is not None:
+        if (
+            spec.health_check is not None
+            and self._readiness_probe is not None
+            and self._listen_fd is None
+        ):
             return False, f"neither READY=1 nor a passing health check within {timeout:g}s"
         return False, f"no READY=1 within {timeout:g}s"
 
@@ -689,7 +711,9 @@ class Instance:
         stop = self.spec.stop
         report = await stop_tree(
             run.proc,
-            pgid=run.pid,
+            # Once reaped, its pid (and group id) may belong to someone else: then only the
+            # processes found by the run's mark are signalled.
+            pgid=run.pid if run.proc.returncode is None else None,
             run_id=run.run_id,
             started_at=run.started_wall,
             sig=stop.kill_signal,

@@ -256,7 +256,22 @@ class Supervisor:
         for inst in list(self._app(name).instances):
             await inst.reload()
             await self._wait_settled(inst)
+            if not inst.spec.readiness.wait_ready:
+                await self._wait_stable(inst, inst.spec.restart.min_uptime)
         return self.info(name)
+
+    async def _wait_stable(self, inst: Instance, seconds: float) -> None:
+        """Without readiness, a new process must stay online ``min_uptime`` before the next
+        instance is replaced: a bad deploy stops the rolling reload at its first victim."""
+        with anyio.move_on_after(seconds):
+            async with self.subscribe() as events:
+                while inst.status is Status.ONLINE:
+                    await events.receive()
+        if inst.status is not Status.ONLINE:
+            raise StateError(
+                f"reload of {inst.spec.name}:{inst.index}: the new process did not stay up "
+                f"({inst.status.value}); the next instances were left alone"
+            )
 
     async def _wait_settled(self, inst: Instance) -> None:
         """Wait until an instance is no longer starting (online, or failed)."""
@@ -279,9 +294,10 @@ class Supervisor:
             return
         if held is not None and held[0] == spec.listen:
             return
+        sock = bind_listen_socket(spec.listen)  # may fail: the old socket is kept then
         if held is not None:
-            self._listen.pop(spec.name)[1].close()
-        self._listen[spec.name] = (spec.listen, bind_listen_socket(spec.listen))
+            held[1].close()
+        self._listen[spec.name] = (spec.listen, sock)
 
     def _listen_fd(self, spec: AppSpec) -> int | None:
         held = self._listen.get(spec.name)
@@ -314,6 +330,7 @@ class Supervisor:
         if old is None:
             return await self.add(spec, start=start)
         counters = {inst.index: inst.restarts for inst in old.instances}
+        self._bind_listen(spec)  # a new address that cannot be bound fails before any stop
         await self.delete(spec.name, keep_socket=True)
         infos = await self.add(spec, start=False)
         for inst in self._apps[spec.name].instances:

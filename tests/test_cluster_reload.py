@@ -276,3 +276,18 @@ def test_a_health_url_may_put_the_instance_in_the_port(tmp_path: Path) -> None:
     )
     assert eco.apps[0].health_check is not None
     assert eco.apps[0].health_check.url == "http://127.0.0.1:300{instance}/health"
+
+
+async def test_an_exit_while_waiting_to_be_ready_keeps_its_exit_code(tmp_path: Path) -> None:
+    """A wait_ready app that exits 0 before READY=1: stop_exit_codes apply (it stays stopped)."""
+    from supervisor_core import RestartPolicy
+
+    spec = dataclasses.replace(
+        python_app(tmp_path, "oneshot", "print('done')"),
+        readiness=ReadinessSpec(wait_ready=True, listen_timeout=5.0),
+        restart=RestartPolicy(stop_exit_codes=frozenset({0})),
+    )
+    async with Supervisor(write_logs=False) as sup:
+        await sup.add(spec)
+        infos = await sup.wait_until(lambda i: i[0].status in ("stopped", "errored"), timeout=10)
+        assert infos[0].status == "stopped" and infos[0].exit_code == 0

@@ -389,3 +389,49 @@ async def test_save_keeps_the_alerts_and_resurrect_brings_them_back(
     kept = await api.service.store.notify_entries()
     assert list(kept) == [str(api.home.dump)]
     assert len(json.loads(kept[str(api.home.dump)])) == 2
+
+
+async def test_an_app_that_cannot_start_is_neither_listed_nor_stored(
+    api: Harness, tmp_path: Path
+) -> None:
+    """A cluster app whose port is taken: 409, and the daemon stays whole (no half-registered
+    app that would break every listing or the next daemon's start)."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        eco = write_eco(
+            tmp_path,
+            f"""
+            [[apps]]
+            name = "web"
+            script = "worker.py"
+            exec_mode = "cluster"
+
+            [apps.listen]
+            port = {port}
+            """,
+        )
+        answer = await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+    assert answer.status_code == 409
+    assert f"cannot listen on 127.0.0.1:{port}" in answer.json()["error"]
+    assert (await api.client.get("/v1/processes")).json() == []
+    assert await api.service.store.apps() == []
+    assert (await api.client.get("/v1/info")).json()["processes"] == 0
+
+
+@pytest.mark.parametrize(
+    ("app", "message"),
+    [
+        ({"name": "nul", "script": "worker.py", "args": ["1\u00000"]}, "NUL"),
+        ({"name": "many", "script": "worker.py", "instances": 10**11}, "at most 1024"),
+    ],
+)
+async def test_bad_app_tables_are_400_config(
+    api: Harness, tmp_path: Path, app: dict, message: str
+) -> None:
+    write_eco(tmp_path, "")
+    answer = await api.client.post("/v1/processes", json={"app": app, "base_dir": str(tmp_path)})
+    assert answer.status_code == 400 and answer.json()["kind"] == "config"
+    assert message in answer.json()["error"]
+    assert (await api.client.get("/v1/processes")).json() == []

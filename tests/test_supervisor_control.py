@@ -220,3 +220,37 @@ async def test_a_never_healthy_run_counts_as_unstable(tmp_path: Path) -> None:
             await sup.report_unhealthy("never", 0, "refused", never_answered=True)
         infos = await sup.wait_until(lambda i: i[0].status == "errored", timeout=10)
         assert infos[0].restarts == 1
+
+
+async def test_a_crash_after_a_health_restart_is_a_crash(tmp_path: Path) -> None:
+    """The reason of a pending health restart never sticks to a later, ordinary crash."""
+    from supervisor_core import RestartPolicy
+
+    flag = tmp_path / "crash-now"
+    code = f"""
+        import os, pathlib, sys, time
+        print("up", os.getpid(), flush=True)
+        while not pathlib.Path({str(flag)!r}).exists():
+            time.sleep(0.02)
+        sys.exit(3)
+    """
+    out = Output()
+    spec = python_app(
+        tmp_path, "mixed", code, restart=RestartPolicy(max_restarts=0, min_uptime=30.0)
+    )
+    async with Supervisor(write_logs=False, on_output=out) as sup:
+        await sup.add(spec)
+        await out.wait_for(lambda: len(out.of("mixed")) == 1)
+        await sup.report_unhealthy("mixed", 0, "HTTP 503")
+        await sup.wait_until(lambda i: i[0].status == "errored", timeout=10)
+        await sup.start("mixed")
+        await out.wait_for(lambda: len(out.of("mixed")) == 2)
+        async with sup.subscribe() as events:
+            flag.write_text("x")
+            with anyio.fail_after(10):
+                async for event in events:
+                    if event.status in ("errored", "waiting restart"):
+                        assert event.reason in ("crash", "errored")
+                        break
+        assert sup.runs("mixed")[-1].end_reason == "crash"
+        assert sup.info("mixed")[0].last_restart_reason != "health"

@@ -194,8 +194,8 @@ def _count(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (ptm stop stops an app): {text!r}")
     return value
 
 

@@ -222,12 +222,37 @@ def _app_name(value: object) -> str:
     return value
 
 
+MAX_INSTANCES = 1024
+
+
 def _instances(value: object) -> int:
     if value == "max":
         return os.cpu_count() or 1
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError('must be an integer of at least 1, or "max" (one per CPU)')
+    if value > MAX_INSTANCES:
+        raise ValueError(f"must be at most {MAX_INSTANCES}")
     return value
+
+
+def _refuse_nul(table: Table) -> None:
+    """No string of an app may hold a NUL: no program, path or argument can (the env tables
+    say so themselves, with their own message)."""
+
+    def walk(value: object) -> bool:
+        if isinstance(value, str):
+            return "\0" in value
+        if isinstance(value, list):
+            return any(walk(item) for item in value)
+        if isinstance(value, Mapping):
+            return any(walk(item) for item in value.values())
+        return False
+
+    for key, value in table.data.items():
+        if key == "env" or _is_env_overlay(key):
+            continue
+        if walk(value):
+            raise table.error(key, "must not contain a NUL character", value=value)
 
 
 def _exec_mode(value: object) -> ExecMode:
@@ -370,6 +395,8 @@ def _app(
     home: Path,
 ) -> AppSpec:
     name = own.require("name", _app_name)
+    for table in (own, defaults):
+        _refuse_nul(table)
 
     # Environment: validated table by table (so errors name where a variable was written).
     own_env = {

@@ -27,7 +27,7 @@ from supervisor_core._info import ProcessInfo, RunRecord
 from supervisor_core._supervisor import Supervisor
 from supervisor_core._version import __version__
 from supervisor_core.config import AppSpec, NotifySpec, build_app, load_ecosystem
-from supervisor_core.errors import ConfigError, StateError, UnknownAppError
+from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
 from supervisor_core.logs import tail_lines
 from supervisor_core.notify import Notifier, specs_from_json, specs_to_json
 from supervisor_core.process import stop_tree
@@ -200,8 +200,12 @@ class DaemonService:
             spec = specs.get(stored.name)
             if spec is None:
                 continue
+            try:
+                await self.sup.add(spec, start=stored.desired == "running")
+            except PtmError as exc:  # one app that cannot start must not keep the daemon down
+                log.error("cannot restore app %s: %s", stored.name, exc)
+                continue
             self._apps[stored.name] = _Managed(stored, spec)
-            await self.sup.add(spec, start=stored.desired == "running")
         log.info("restored %d app(s)", len(self._apps))
 
     async def _sweep_orphans(self, kill_timeouts: Mapping[str, float]) -> None:
@@ -271,8 +275,11 @@ class DaemonService:
         for name, managed in sorted(self._apps.items(), key=lambda kv: kv[1].stored.position):
             if names is not None and name not in names:
                 continue
-            for info in self.sup.info(name):
-                out.append(self._row(info, managed))
+            try:
+                infos = self.sup.info(name)
+            except UnknownAppError:  # never let one inconsistency break every listing
+                continue
+            out.extend(self._row(info, managed) for info in infos)
         return out
 
     def _row(self, info: ProcessInfo, managed: _Managed) -> dict[str, Any]:
@@ -333,7 +340,7 @@ class DaemonService:
             "uptime_s": round(time.time() - self.started_at, 3),
             "home": str(self.home.root),
             "apps": len(self._apps),
-            "processes": sum(len(self.sup.info(n)) for n in self._apps),
+            "processes": len(self.rows()),
         }
 
     # ----------------------------------------------------------------- starting
@@ -373,21 +380,33 @@ class DaemonService:
         restarted: list[str] = []
         for spec, template in pairs:
             autostart = spec.autostart
-            stored = await self.store.upsert_app(
-                dataclasses.replace(
-                    template,
-                    env_name=spec.env_name,
-                    desired="running" if autostart else "stopped",
-                )
-            )
             known = spec.name in self._apps
+            # The supervisor first: an app it could not take (a port in use...) is neither
+            # listed nor stored, and the daemon's next start does not trip over it.
+            try:
+                if known:
+                    await self.sup.replace(spec, start=autostart)
+                else:
+                    await self.sup.add(spec, start=autostart)
+            except PtmError:
+                if known and spec.name not in self.sup.names:
+                    self._apps.pop(spec.name, None)  # the old one is gone too
+                raise
+            try:
+                stored = await self.store.upsert_app(
+                    dataclasses.replace(
+                        template,
+                        env_name=spec.env_name,
+                        desired="running" if autostart else "stopped",
+                    )
+                )
+            except Exception:
+                if not known:
+                    with contextlib.suppress(PtmError):
+                        await self.sup.delete(spec.name)
+                raise
             self._apps[spec.name] = _Managed(stored, spec)
-            if known:
-                await self.sup.replace(spec, start=autostart)
-                restarted.append(spec.name)
-            else:
-                await self.sup.add(spec, start=autostart)
-                started.append(spec.name)
+            (restarted if known else started).append(spec.name)
         names = started + restarted
         return {"started": started, "restarted": restarted, "processes": self.rows(names)}
 

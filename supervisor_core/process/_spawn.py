@@ -71,3 +71,5 @@ async def spawn(
     except OSError as exc:
         what = exc.strerror or str(exc)
         raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {what}") from exc
+    except (ValueError, TypeError) as exc:  # e.g. "embedded null byte": never a traceback
+        raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {exc}") from exc
