@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import anyio
 import httpx
 import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from point_tron.chain import Block, last_digit
+from point_tron.config import Settings
 from point_tron.db import Database
 from point_tron.errors import SettingsError
-from point_tron.ingest import SUBSCRIBER_BUFFER, Poller
+from point_tron.ingest import SUBSCRIBER_BUFFER, Poller, StoredBlock
 from point_tron.sim import Chain, Faults, build_app
 from tests.point_tron.test_ingest_support import (
     Recording,
@@ -42,13 +46,25 @@ def sim(height: int = 5000, **faults: int) -> tuple[Chain, Faults, Recording]:
     return chain, fault_state, Recording(httpx.ASGITransport(app=build_app(chain, fault_state)))
 
 
+@asynccontextmanager
+async def opened_poller(
+    settings: Settings, transport: httpx.AsyncBaseTransport
+) -> AsyncIterator[tuple[Database, Poller, MemoryObjectReceiveStream[list[StoredBlock]]]]:
+    """A database in the test's folder, a poller on it, and a subscription; all closed after."""
+    db = await Database.open(settings.db_path)
+    poller = Poller(db, settings, stats_tz=UTC, transport=transport)
+    stream = poller.subscribe()
+    try:
+        yield db, poller, stream
+    finally:
+        stream.close()
+        await db.close()
+
+
 @pytest.mark.anyio
 async def test_fresh_database_starts_at_the_head_then_backfills_in_batches(tmp_path: Path) -> None:
     chain, _, transport = sim()
-    db = await Database.open(tmp_path / "pt.db")
-    poller = Poller(db, settings_for(tmp_path), stats_tz=UTC, transport=transport)
-    stream = poller.subscribe()
-    try:
+    async with opened_poller(settings_for(tmp_path), transport) as (db, poller, stream):
         async with anyio.create_task_group() as tg:
             await tg.start(poller.run)
             assert poller.alive
@@ -72,20 +88,16 @@ async def test_fresh_database_starts_at_the_head_then_backfills_in_batches(tmp_p
         assert days == want_days
         assert poller.consecutive_errors == 0 and poller.last_success_at is not None
         assert abs(poller.last_success_at - time.time()) < 60
-    finally:
-        stream.close()
-        await db.close()
 
 
 @pytest.mark.anyio
 async def test_start_block_backfills_from_there(tmp_path: Path) -> None:
     _, _, transport = sim()
-    db = await Database.open(tmp_path / "pt.db")
-    poller = Poller(
-        db, settings_for(tmp_path, START_BLOCK="4790"), stats_tz=UTC, transport=transport
-    )
-    stream = poller.subscribe()
-    try:
+    async with opened_poller(settings_for(tmp_path, START_BLOCK="4790"), transport) as (
+        db,
+        poller,
+        stream,
+    ):
         async with anyio.create_task_group() as tg:
             await tg.start(poller.run)
             batches = await until_stored(stream, 5000)
@@ -93,9 +105,6 @@ async def test_start_block_backfills_from_there(tmp_path: Path) -> None:
         assert [b[0].block.number for b in batches] == [4790, 4890, 4990]
         rows, _ = await stored_rows(db)
         assert [n for n, _ in rows] == list(range(4790, 5001))
-    finally:
-        stream.close()
-        await db.close()
 
 
 @pytest.mark.anyio
@@ -132,12 +141,11 @@ async def test_no_gap_after_the_poller_was_stopped_while_100_blocks_came(tmp_pat
 async def test_holes_in_a_batch_are_fetched_one_by_one(tmp_path: Path) -> None:
     chain, _, transport = sim()
     transport.holes = {5003, 5040}
-    db = await Database.open(tmp_path / "pt.db")
-    poller = Poller(
-        db, settings_for(tmp_path, START_BLOCK="5000"), stats_tz=UTC, transport=transport
-    )
-    stream = poller.subscribe()
-    try:
+    async with opened_poller(settings_for(tmp_path, START_BLOCK="5000"), transport) as (
+        db,
+        poller,
+        stream,
+    ):
         chain.advance(60)
         async with anyio.create_task_group() as tg:
             await tg.start(poller.run)
@@ -149,9 +157,6 @@ async def test_holes_in_a_batch_are_fetched_one_by_one(tmp_path: Path) -> None:
         assert by_num == [5003, 5040]
         rows, _ = await stored_rows(db)
         assert [n for n, _ in rows] == list(range(5000, 5061))
-    finally:
-        stream.close()
-        await db.close()
 
 
 @pytest.mark.anyio
@@ -218,57 +223,52 @@ async def test_a_slow_subscriber_is_dropped_and_ingest_goes_on(tmp_path: Path) -
 @pytest.mark.anyio
 async def test_pause_resume_and_new_rpc_settings(tmp_path: Path) -> None:
     chain, _, transport = sim()
-    db = await Database.open(tmp_path / "pt.db")
-    poller = Poller(db, settings_for(tmp_path), stats_tz=UTC, transport=transport)
-    stream = poller.subscribe()
-    try:
-        async with anyio.create_task_group() as tg:
-            await tg.start(poller.run)
-            await until_stored(stream, 5000)
-            poller.pause()
-            assert not poller.is_active
-            calls = len(transport.calls)
-            chain.advance(3)
-            await anyio.sleep(0.2)  # ten intervals: a paused poller asks nothing
-            assert len(transport.calls) == calls
-            assert poller.alive and poller.consecutive_errors == 0
-            poller.resume()
-            await until_stored(stream, 5003)
-            with pytest.raises(SettingsError, match="rpcUrl"):
-                await poller.apply_rpc_settings(
-                    url="node:8090", api_key=None, timeout_ms=100, retry_times=1, interval_ms=10
-                )
-            with pytest.raises(SettingsError, match="retryTimes"):
-                await poller.apply_rpc_settings(
-                    url="http://a", api_key=None, timeout_ms=100, retry_times=0, interval_ms=10
-                )
+    async with (
+        opened_poller(settings_for(tmp_path), transport) as (_db, poller, stream),
+        anyio.create_task_group() as tg,
+    ):
+        await tg.start(poller.run)
+        await until_stored(stream, 5000)
+        poller.pause()
+        assert not poller.is_active
+        calls = len(transport.calls)
+        chain.advance(3)
+        await anyio.sleep(0.2)  # ten intervals: a paused poller asks nothing
+        assert len(transport.calls) == calls
+        assert poller.alive and poller.consecutive_errors == 0
+        poller.resume()
+        await until_stored(stream, 5003)
+        with pytest.raises(SettingsError, match="rpcUrl"):
             await poller.apply_rpc_settings(
-                url="http://other-node:8090",
-                api_key="k",
-                timeout_ms=900,
-                retry_times=2,
-                interval_ms=15,
+                url="node:8090", api_key=None, timeout_ms=100, retry_times=1, interval_ms=10
             )
-            assert poller.interval_ms == 15
-            chain.advance(1)
-            await until_stored(stream, 5004)
-            assert transport.calls[-1][0] == "other-node"
-            assert poller.rpc_settings.timeout_ms == 900
-            await poller.stop()
-    finally:
-        stream.close()
-        await db.close()
+        with pytest.raises(SettingsError, match="retryTimes"):
+            await poller.apply_rpc_settings(
+                url="http://a", api_key=None, timeout_ms=100, retry_times=0, interval_ms=10
+            )
+        await poller.apply_rpc_settings(
+            url="http://other-node:8090",
+            api_key="k",
+            timeout_ms=900,
+            retry_times=2,
+            interval_ms=15,
+        )
+        assert poller.interval_ms == 15
+        chain.advance(1)
+        await until_stored(stream, 5004)
+        assert transport.calls[-1][0] == "other-node"
+        assert poller.rpc_settings.timeout_ms == 900
+        await poller.stop()
 
 
 @pytest.mark.anyio
 async def test_stop_abandons_a_slow_fetch_promptly(tmp_path: Path) -> None:
     _, faults, transport = sim()
-    db = await Database.open(tmp_path / "pt.db")
-    poller = Poller(
-        db, settings_for(tmp_path, TRON_TIMEOUT="30000"), stats_tz=UTC, transport=transport
-    )
-    stream = poller.subscribe()
-    try:
+    async with opened_poller(settings_for(tmp_path, TRON_TIMEOUT="30000"), transport) as (
+        _db,
+        poller,
+        stream,
+    ):
         async with anyio.create_task_group() as tg:
             await tg.start(poller.run)
             await until_stored(stream, 5000)
@@ -280,9 +280,6 @@ async def test_stop_abandons_a_slow_fetch_promptly(tmp_path: Path) -> None:
                 await poller.stop()
             assert time.monotonic() - started < 2
         assert not poller.alive
-    finally:
-        stream.close()
-        await db.close()
 
 
 @pytest.mark.anyio
