@@ -14,7 +14,6 @@ import contextlib
 import math
 import os
 import shutil
-import signal
 import time
 import uuid
 from collections import deque
@@ -36,6 +35,7 @@ from supervisor_core.process import (
     build_env,
     decide_after_exit,
     descendant_pids,
+    signal_process,
     spawn,
     stop_tree,
     transition,
@@ -232,9 +232,7 @@ class Instance:
         run = self._run
         if run is None or run.proc.returncode is not None:
             return None
-        try:
-            run.proc.send_signal(signal.Signals(sig))
-        except ProcessLookupError:
+        if not signal_process(run.proc, sig):
             return None
         return run.pid
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from anyio.abc import Process
 
 from supervisor_core.errors import SpawnError
 
-__all__ = ["RUN_ID_VAR", "build_env", "spawn"]
+__all__ = ["RUN_ID_VAR", "build_env", "signal_process", "spawn"]
 
 RUN_ID_VAR = "PTM_RUN_ID"
 """Every run gets a unique id in this variable: descendants inherit it, so a process that
@@ -73,3 +74,21 @@ async def spawn(
         raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {what}") from exc
     except (ValueError, TypeError) as exc:  # e.g. "embedded null byte": never a traceback
         raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {exc}") from exc
+
+
+def signal_process(process: Process, sig: int) -> bool:
+    """Send ``sig`` to our child ``process`` unless its exit is already known; True if sent.
+
+    Never ``process.send_signal()``: the subprocess module polls (``waitpid(WNOHANG)``)
+    before signalling, so a child that had just died (a SIGKILL to its group a moment
+    before) is reaped there, and asyncio's child watcher then reports exit code 255 instead
+    of the real status. ``os.kill`` reaps nothing. Until asyncio has recorded the exit the
+    pid stays ours (a zombie cannot be reused), so the signal never reaches a stranger.
+    """
+    if process.returncode is not None:
+        return False
+    try:
+        os.kill(process.pid, signal.Signals(sig))
+    except ProcessLookupError:
+        return False
+    return True

@@ -12,7 +12,7 @@ import anyio
 import psutil
 from anyio.abc import Process
 
-from supervisor_core.process._spawn import RUN_ID_VAR
+from supervisor_core.process._spawn import RUN_ID_VAR, signal_process
 
 __all__ = [
     "TreeStopReport",
@@ -227,8 +227,7 @@ async def _stop_tree(
     if pgid is not None:
         _killpg(pgid, sig)
     if process is not None and process.returncode is None and _group_of(process.pid) != pgid:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.Signals(sig))  # it left its group: tell it directly
+        signal_process(process, sig)  # it left its group: tell it directly
     _signal(members.values(), sig)
 
     deadline = anyio.current_time() + timeout
@@ -256,8 +255,7 @@ async def _stop_tree(
     targets = [p for p in {**members, **{p.pid: p for p in survivors}}.values() if _is_alive(p)]
     _signal(targets, signal.SIGKILL)
     if process is not None and process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+        signal_process(process, signal.SIGKILL)
         with anyio.move_on_after(_GRACE_AFTER_KILL):
             await process.wait()
     left = await wait_gone(targets, _GRACE_AFTER_KILL)
