@@ -14,6 +14,7 @@ check should restart the service. Without it SIGUSR2 is logged and ignored.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import functools
 import logging
@@ -39,7 +40,7 @@ from point_tron.logging import configure_logging
 from point_tron.routes.config import apply_stored_config
 from point_tron.sdnotify import sd_notify
 
-__all__ = ["main", "serve"]
+__all__ = ["main", "serve", "stop_accepting"]
 
 log = logging.getLogger("point_tron")
 
@@ -120,6 +121,22 @@ async def _watch_fault_drills(
                 poller_scope.cancel()
 
 
+def stop_accepting(server: uvicorn.Server) -> None:
+    """Stop taking new connections; keep every connection already accepted.
+
+    Not asyncio's ``Server.close()``: a connection accepted in the same loop iteration is set
+    up by a task that has not run yet, and once the server is closed that task fails an
+    assertion (``Server._attach``) and drops the connection unanswered (the client of a
+    rolling reload sees ``ReadError``). Removing the listener's reader stops the accepting
+    and lets those tasks finish; uvicorn's shutdown closes the servers later. Behind a
+    shared socket the other instances take the connections still queued.
+    """
+    loop = asyncio.get_running_loop()
+    for listener in server.servers:
+        for sock in listener.sockets:
+            loop.remove_reader(sock.fileno())
+
+
 DRAIN_S = 0.5
 """After SIGTERM: how long connections accepted just before get to send their request."""
 
@@ -140,8 +157,7 @@ async def _watch_signals(
                 # request: uvicorn's shutdown closes idle connections at once, which would
                 # drop them. With a socket shared by several instances (ptm's cluster mode),
                 # the others take every new connection meanwhile.
-                for listener in server.servers:
-                    listener.close()
+                stop_accepting(server)
                 await anyio.sleep(DRAIN_S)
                 server.should_exit = True
 
