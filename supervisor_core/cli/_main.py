@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from supervisor_core._version import __version__
 
@@ -69,6 +70,15 @@ def _target(parser: argparse.ArgumentParser, what: str = "the apps to act on") -
     )
 
 
+def _command(commands: argparse._SubParsersAction[_Parser], name: str, **kwargs: Any) -> _Parser:
+    """A command's parser; its ``--help`` opens with the one-line help when it has no longer
+    description of its own."""
+    text = kwargs.get("help")
+    if isinstance(text, str) and kwargs.get("description") is None:
+        kwargs["description"] = text[0].upper() + text[1:] + "."
+    return commands.add_parser(name, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ptm",
@@ -78,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ptm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = commands.add_parser(
+    run = _command(
+        commands,
         "run",
         help="supervise the apps of an ecosystem file in the foreground (no daemon)",
         description=(
@@ -93,10 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--env", metavar="NAME", help="apply each app's [apps.env_NAME] overlay")
     run.add_argument("--no-color", action="store_true", help="never colour the output")
 
-    start = commands.add_parser(
+    start = _command(
+        commands,
         "start",
         help="start (or update and restart) the apps of a file, a script, or known apps",
         description=(
+            "Start apps from a file, a script or the list. "
             "ptm start ecosystem.toml: start the apps of the file; an app already running is "
             "restarted with the new settings. ptm start SCRIPT: start one app without a file "
             "(arguments for the script go after --). ptm start NAME|ID|all: start known apps "
@@ -119,23 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
         ("restart", "restart apps (counted in restarts, reason manual)"),
         ("reload", "replace apps one instance at a time (zero downtime with a shared socket)"),
     ):
-        _target(commands.add_parser(name, help=text, description=text[0].upper() + text[1:]))
-    delete = commands.add_parser(
-        "delete", aliases=["del"], help="stop apps and remove them from the list"
+        _target(_command(commands, name, help=text))
+    delete = _command(
+        commands, "delete", aliases=["del"], help="stop apps and remove them from the list"
     )
     _target(delete)
 
-    commands.add_parser(
+    _command(
+        commands,
         "list",
         aliases=["ls", "status"],
         help="the table of every process",
-        description="id, name, mode, pid, status, restarts, uptime, cpu and memory.",
+        description="The table of every process: id, name, mode, pid, status, restarts, uptime,"
+        " cpu and memory.",
     )
-    commands.add_parser("jlist", help="every process as JSON, for scripts")
-    describe = commands.add_parser("describe", aliases=["show"], help="one app in full")
+    _command(commands, "jlist", help="every process as JSON, for scripts")
+    describe = _command(commands, "describe", aliases=["show"], help="one app in full")
     _target(describe, "the app")
 
-    logs = commands.add_parser(
+    logs = _command(
+        commands,
         "logs",
         help="print the last log lines, then follow (Ctrl-C to stop)",
         description="Print the last lines of the log files, then the new ones as they come.",
@@ -148,31 +164,32 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--nostream", action="store_true", help="print the last lines and exit")
     logs.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    flush = commands.add_parser("flush", help="empty the log files")
+    flush = _command(commands, "flush", help="empty the log files")
     flush.add_argument("app", nargs="?", metavar="NAME", help="one app (default: every app)")
-    commands.add_parser("reloadLogs", help="reopen the log files (after an external logrotate)")
-    commands.add_parser("monit", help="live view of every app's cpu, memory and logs")
+    _command(commands, "reloadLogs", help="reopen the log files (after an external logrotate)")
+    _command(commands, "monit", help="live view of every app's cpu, memory and logs")
 
-    save = commands.add_parser("save", help="write the running set to $PTM_HOME/dump.toml")
+    save = _command(commands, "save", help="write the running set to $PTM_HOME/dump.toml")
     save.add_argument(
         "--force", action="store_true", help="overwrite a saved list even with nothing running"
     )
-    commands.add_parser("resurrect", help="start the apps of dump.toml that are not running")
+    _command(commands, "resurrect", help="start the apps of dump.toml that are not running")
 
-    scale = commands.add_parser("scale", help="change the number of instances of an app")
+    scale = _command(commands, "scale", help="change the number of instances of an app")
     _target(scale, "the app")
     scale.add_argument("instances", type=_count, metavar="N", help="the new number")
-    sig = commands.add_parser("signal", aliases=["sendSignal"], help="send a signal to an app")
+    sig = _command(commands, "signal", aliases=["sendSignal"], help="send a signal to an app")
     sig.add_argument("signal", metavar="SIGNAL", help="SIGUSR1, USR1, SIGHUP, ...")
     _target(sig)
-    reset = commands.add_parser("reset", help="zero the restart counters")
+    reset = _command(commands, "reset", help="zero the restart counters")
     _target(reset)
 
-    commands.add_parser("kill", help="stop every app, then the daemon")
-    commands.add_parser("ping", help="start the daemon if needed, print its pid and version")
-    init = commands.add_parser("init", help="write a commented ecosystem.toml to start from")
+    _command(commands, "kill", help="stop every app, then the daemon")
+    _command(commands, "ping", help="start the daemon if needed, print its pid and version")
+    init = _command(commands, "init", help="write a commented ecosystem.toml to start from")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    startup = commands.add_parser(
+    startup = _command(
+        commands,
         "startup",
         help="print (or --install) a systemd unit that runs the daemon at boot",
         description=(
@@ -180,11 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
             "write it to /etc/systemd/system and enable it (needs root)."
         ),
     )
-    startup.add_argument("platform", nargs="?", choices=["systemd"], default="systemd")
+    startup.add_argument(
+        "platform",
+        nargs="?",
+        choices=["systemd"],
+        default="systemd",
+        help="the init system (systemd)",
+    )
     startup.add_argument("--install", action="store_true", help="install and enable the unit")
     startup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
 
-    daemon = commands.add_parser("daemon")  # no help: hidden from the list
+    daemon = _command(commands, "daemon")  # no help: hidden from the list
     daemon.add_argument("--foreground", action="store_true")
     return parser
 

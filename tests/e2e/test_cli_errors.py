@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import pytest
@@ -114,3 +115,36 @@ def test_version_and_help(ptm: Ptm) -> None:
         assert command in out
     assert re.search(r"^    daemon\b", out, re.MULTILINE) is None  # hidden: it is systemd's
     assert re.search(r"^    monit\b", out, re.MULTILINE) is not None
+
+
+def _commands() -> list[str]:
+    from supervisor_core.cli._main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(name for name in sub.choices if name != "daemon")
+
+
+def test_every_command_has_a_help_that_reads_well(ptm: Ptm) -> None:
+    """``ptm COMMAND --help`` (aliases too): exit 0, its usage line, a sentence saying what it
+    does, every argument explained; and asking for help never starts the daemon."""
+    commands = _commands()
+    assert {"start", "list", "jlist", "logs", "restart", "reload", "startup"} <= set(commands)
+    for command in commands:
+        done = ptm(command, "--help")
+        assert done.returncode == 0, (command, done.stderr)
+        assert done.stderr == "", (command, done.stderr)
+        lines = done.stdout.splitlines()
+        assert lines[0].startswith("usage: ptm "), (command, lines[0])
+        paragraphs = done.stdout.split("\n\n")
+        sentence = " ".join(paragraphs[1].split())  # the first paragraph after the usage
+        assert sentence[0].isupper() and sentence.endswith("."), (command, sentence)
+        for at, line in enumerate(lines):  # every argument has its explanation
+            if not line.startswith("  ") or line.startswith("   "):
+                continue
+            if re.search(r"\S  +\S", line):
+                continue  # the explanation follows on the same line
+            after = lines[at + 1] if at + 1 < len(lines) else ""
+            assert after.startswith("    ") and after.strip(), (command, line)
+    assert not (ptm.home / "ptm.sock").exists()
+    assert ptm.daemon_pid() is None
