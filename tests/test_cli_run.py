@@ -14,7 +14,8 @@ import pytest
 
 from tests.helpers import alive, kill_if_alive
 
-PTM = [sys.executable, "-m", "supervisor_core.cli"]
+# The console script the install put beside this interpreter: what users run.
+PTM = [str(Path(sys.executable).with_name("ptm"))]
 
 
 def write(path: Path, text: str) -> Path:
@@ -37,7 +38,12 @@ def read_until(proc: subprocess.Popen[bytes], needle: bytes, timeout: float = 15
     raise AssertionError(f"{needle!r} not seen; got {lines!r}")
 
 
-def test_run_prints_prefixed_output_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_run_prints_prefixed_output_and_stops_everything_on_sigterm(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """SIGTERM (docker stop, systemd) and SIGINT (Ctrl-C) both stop every app gracefully
+    and exit 0."""
     write(
         tmp_path / "worker.py",
         """
@@ -67,10 +73,10 @@ def test_run_prints_prefixed_output_and_stops_everything_on_sigterm(tmp_path: Pa
         ready = lines[-1]
         assert ready.startswith(b"worker | worker ready")
         pids = [int(x) for x in ready.split()[-2:]]
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, err
-        assert b"SIGTERM: stopping every app" in out
+        assert f"{sig.name}: stopping every app".encode() in out
         assert b"worker:0 stopped" in out
         assert not any(alive(p) for p in pids)
         # the app's log file was written too (default: $PTM_HOME/logs)

@@ -20,7 +20,8 @@ from supervisor_core.client import Client
 from supervisor_core.errors import ClientError
 from tests.helpers import alive
 
-PTM = [sys.executable, "-m", "supervisor_core.cli"]
+# The console script the install put beside this interpreter: what users run.
+PTM = [str(Path(sys.executable).with_name("ptm"))]
 
 APP = """
 import os, signal, sys, time
