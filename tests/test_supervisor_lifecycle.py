@@ -52,20 +52,21 @@ async def test_crash_is_restarted_after_the_delay(tmp_path: Path) -> None:
 async def test_backoff_grows_then_resets_after_a_good_run(tmp_path: Path) -> None:
     counter = tmp_path / "runs"
     # Runs 1-4 crash at once; run 5 stays up past min_uptime, then crashes; then at once again.
+    # min_uptime 1 s: an interpreter that starts slowly on a loaded machine is still unstable.
     code = f"""
         import pathlib, sys, time
         p = pathlib.Path({str(counter)!r})
         n = int(p.read_text()) + 1 if p.exists() else 1
         p.write_text(str(n))
         if n == 5:
-            time.sleep(0.6)
+            time.sleep(1.3)
         sys.exit(1)
     """
     spec = python_app(
         tmp_path,
         "backoff",
         code,
-        restart=RestartPolicy(exp_backoff_restart_delay=0.05, min_uptime=0.5, max_restarts=50),
+        restart=RestartPolicy(exp_backoff_restart_delay=0.05, min_uptime=1.0, max_restarts=50),
     )
     async with Supervisor(write_logs=False) as sup:
         async with sup.subscribe() as stream:
