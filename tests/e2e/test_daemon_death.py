@@ -1,14 +1,19 @@
 """A daemon killed with SIGKILL: its apps stop with it, and the next daemon sweeps whatever
-survived (a grandchild that left the group and ignores SIGTERM) before starting again."""
+survived (a grandchild that left the group and ignores SIGTERM) before starting again, so an
+app on a fixed TCP port comes back once, without a port clash."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
+import psutil
+import pytest
+
 from tests.e2e.conftest import Ptm, wait_gone
-from tests.helpers import alive, kill_if_alive
+from tests.helpers import alive, free_port, kill_if_alive
 
 STUBBORN = """
 import os, signal, subprocess, sys, time
@@ -68,3 +73,108 @@ def test_apps_stop_with_a_sigkilled_daemon_and_leftovers_are_swept(ptm: Ptm) -> 
         ptm.app_pids.add(second["grandchild"])
     finally:
         kill_if_alive(list(first.values()))
+
+
+LISTENER = """
+import os, signal, socket, sys
+if sys.argv[2] == "ignore-sigterm":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+pid = os.getpid()
+server = socket.socket()  # no SO_REUSEADDR: any socket still bound to the port is a clash
+server.bind(("127.0.0.1", int(sys.argv[1])))
+server.listen()
+print(f"listening {pid}", flush=True)
+while True:
+    conn, _ = server.accept()
+    with conn:
+        conn.settimeout(5)
+        conn.sendall(f"{pid}\\n".encode())
+        try:
+            conn.recv(1)  # the client closes first: no TIME_WAIT is left on the app's port
+        except OSError:
+            pass
+"""
+
+
+def wait_listening(ptm: Ptm, pid: int, timeout: float = 15) -> None:
+    log = ptm.home / "logs" / "listener-out.log"
+    deadline = time.monotonic() + timeout
+    while f"listening {pid}" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, f"{pid} never listened: {log}"
+        time.sleep(0.02)
+
+
+def answer_on(port: int) -> int:
+    """The pid of the process that accepts a connection on ``port``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn, conn.makefile() as reply:
+        return int(reply.readline())
+
+
+def listeners_on(port: int) -> list[int | None]:
+    """The pids of every socket listening on ``port`` on 127.0.0.1 (None: not ours to see)."""
+    return [
+        conn.pid
+        for conn in psutil.net_connections(kind="tcp4")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+    ]
+
+
+def refused_on(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+@pytest.mark.parametrize("behaviour", ["stop-on-sigterm", "ignore-sigterm"])
+def test_an_app_on_a_tcp_port_comes_back_once_without_a_port_clash(
+    ptm: Ptm, behaviour: str
+) -> None:
+    """stop-on-sigterm: the app stops with the daemon (pdeathsig) and frees its port.
+    ignore-sigterm: the old app outlives the daemon, still listening; the next daemon must
+    stop it (SIGKILL after kill_timeout) before it starts the app, or the bind would fail."""
+    port = free_port()
+    ptm.write("listener.py", LISTENER)
+    ptm.write(
+        "ecosystem.toml",
+        f"""
+        [[apps]]
+        name = "listener"
+        script = "listener.py"
+        args = ["{port}", "{behaviour}"]
+        kill_timeout = "1s"
+        log_date_format = ""
+        """,
+    )
+    ptm.ok("start", "ecosystem.toml")
+    old_app = ptm.wait_online(1)[0]["pid"]
+    try:
+        wait_listening(ptm, old_app)
+        assert answer_on(port) == old_app
+        daemon = ptm.daemon_pid()
+        assert daemon is not None
+        os.kill(daemon, signal.SIGKILL)
+        assert wait_gone({daemon}, 10) == set()
+        if behaviour == "stop-on-sigterm":
+            assert wait_gone({old_app}, 10) == set()
+            assert refused_on(port)
+        else:  # the clash the next daemon must avoid: the old process still holds the port
+            assert answer_on(port) == old_app
+
+        rows = ptm.wait_online(1)  # the next command starts a new daemon, which takes over
+        assert ptm.daemon_pid() not in (None, daemon)
+        new_app = rows[0]["pid"]
+        assert new_app != old_app
+        assert wait_gone({old_app}, 10) == set()
+        wait_listening(ptm, new_app)
+        assert answer_on(port) == new_app
+        assert listeners_on(port) == [new_app]
+        row = ptm.wait_online(1)[0]
+        assert (row["pid"], row["restarts"], row["unstable_restarts"]) == (new_app, 0, 0)
+        errors = ptm.home / "logs" / "listener-error.log"
+        assert "Address already in use" not in (errors.read_text() if errors.exists() else "")
+        out = (ptm.home / "logs" / "listener-out.log").read_text().splitlines()
+        assert out == [f"listening {old_app}", f"listening {new_app}"]
+    finally:
+        kill_if_alive([old_app])
