@@ -307,6 +307,10 @@ class RotatingWriter:
         except FileNotFoundError:
             self._close_fd()
             self._open()
+            self._report(
+                f"log {self.path}: the file was deleted; created it again (lines written"
+                " since the last check went to the deleted file)"
+            )
             return
         except OSError:
             return  # cannot look; keep writing to what we have
