@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import errno
 import os
 import re
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -133,6 +136,38 @@ def assert_still_the_same_run(sup: Supervisor, app: str, pid: int) -> None:
     assert alive(pid)
 
 
+@dataclasses.dataclass(frozen=True)
+class Counting:
+    """A running :data:`COUNTER` app under a real Supervisor, 200 lines already logged."""
+
+    sup: Supervisor
+    out: Output
+    notices: list[str]
+    logs: LogSpec
+    pid: int
+
+
+@contextlib.asynccontextmanager
+async def counting(tmp_path: Path) -> AsyncIterator[Counting]:
+    out = Output()
+    notices: list[str] = []
+    folder = tmp_path / "logs"
+    logs = LogSpec(out_file=folder / "counter-out.log", error_file=folder / "counter-error.log")
+    spec = python_app(tmp_path, "counter", COUNTER, logs=logs)
+    pids: list[int] = []
+    try:
+        async with Supervisor(on_output=out, on_notice=notices.append) as sup:
+            await sup.add(spec)
+            await out.wait_for(lambda: out.of("counter")[:1] == [b"ready"])
+            pid = sup.info("counter")[0].pid
+            assert pid is not None
+            pids.append(pid)
+            await eventually(lambda: last_logged(logs.out_file) >= 200)
+            yield Counting(sup=sup, out=out, notices=notices, logs=logs, pid=pid)
+    finally:
+        kill_if_alive(pids)
+
+
 class FullDisk:
     """The ``os`` module as the log writer sees it, with a disk that can fill up.
 
@@ -195,109 +230,78 @@ async def test_full_disk_is_reported_the_app_runs_on_and_logging_resumes(
     """
     disk = FullDisk()
     monkeypatch.setattr("supervisor_core.logs._writer.os", disk)
-    out = Output()
-    notices: list[str] = []
-    logs = LogSpec(
-        out_file=tmp_path / "logs" / "counter-out.log",
-        error_file=tmp_path / "logs" / "counter-error.log",
-    )
-    spec = python_app(tmp_path, "counter", COUNTER, logs=logs)
-    pids: list[int] = []
-    try:
-        async with Supervisor(on_output=out, on_notice=notices.append) as sup:
-            await sup.add(spec)
-            await out.wait_for(lambda: out.of("counter")[:1] == [b"ready"])
-            pid = sup.info("counter")[0].pid
-            assert pid is not None
-            pids.append(pid)
-            await eventually(lambda: last_logged(logs.out_file) >= 200)
+    async with counting(tmp_path) as run:
+        sup, out, notices, logs, pid = run.sup, run.out, run.notices, run.logs, run.pid
 
-            disk.fill(logs.out_file)
-            filled_at = last_printed(out, "counter")
-            # Refused twice: once at once, once more at the retry half a second later.
-            await eventually(lambda: disk.refused >= 2)
-            log_notices = [n for n in notices if str(logs.out_file) in n]
-            assert len(log_notices) == 1  # one report for the whole episode
-            assert "cannot write (No space left on device)" in log_notices[0]
-            assert last_printed(out, "counter") > filled_at  # the app printed on meanwhile
-            assert_still_the_same_run(sup, "counter", pid)
+        disk.fill(logs.out_file)
+        filled_at = last_printed(out, "counter")
+        # Refused twice: once at once, once more at the retry half a second later.
+        await eventually(lambda: disk.refused >= 2)
+        log_notices = [n for n in notices if str(logs.out_file) in n]
+        assert len(log_notices) == 1  # one report for the whole episode
+        assert "cannot write (No space left on device)" in log_notices[0]
+        assert last_printed(out, "counter") > filled_at  # the app printed on meanwhile
+        assert_still_the_same_run(sup, "counter", pid)
 
-            disk.free()
-            freed_at = last_printed(out, "counter")
-            await eventually(lambda: last_logged(logs.out_file) >= freed_at + 200)
-            assert_still_the_same_run(sup, "counter", pid)
-            # No await from here on: the file and the echoed lines are seen at one moment.
-            printed = out.of("counter")
-            lines = read_lines(logs.out_file)
-            writer = sup.log_files.writer(logs.out_file) if sup.log_files else None
-            assert writer is not None
-            dropped = writer.dropped_lines
+        disk.free()
+        freed_at = last_printed(out, "counter")
+        await eventually(lambda: last_logged(logs.out_file) >= freed_at + 200)
+        assert_still_the_same_run(sup, "counter", pid)
+        # No await from here on: the file and the echoed lines are seen at one moment.
+        printed = out.of("counter")
+        lines = read_lines(logs.out_file)
+        writer = sup.log_files.writer(logs.out_file) if sup.log_files else None
+        assert writer is not None
+        dropped = writer.dropped_lines
 
-            assert printed == [b"ready", *map(counted, range(len(printed) - 1))]
-            (at,) = [i for i, line in enumerate(lines) if line.startswith(b"[ptm]")]
-            match = LOST_NOTICE.fullmatch(lines[at])
-            assert match is not None, lines[at]
-            lost = int(match.group(1))
-            before, after = lines[:at], lines[at + 1 :]
-            assert before[0] == b"ready"
-            first_lost = next(
-                (n for n, line in enumerate(before[1:]) if line != counted(n)), len(before) - 1
-            )
-            assert before[1 : first_lost + 1] == list(map(counted, range(first_lost)))
-            # What the short write put down of the first lost line was ended by the notice.
-            cut = before[first_lost + 1 :]
-            assert cut == [] or (
-                len(cut) == 1 and cut[0] and counted(first_lost).startswith(cut[0])
-            )
-            assert first_lost > filled_at  # all lines printed before the disk filled are in
-            first_back = first_lost + lost
-            assert first_back > filled_at
-            assert after == list(map(counted, range(first_back, number(printed[-1]) + 1)))
-            assert number(after[-1]) >= freed_at + 200
-            assert dropped == lost
-    finally:
-        kill_if_alive(pids)
+        assert printed == [b"ready", *map(counted, range(len(printed) - 1))]
+        (at,) = [i for i, line in enumerate(lines) if line.startswith(b"[ptm]")]
+        match = LOST_NOTICE.fullmatch(lines[at])
+        assert match is not None, lines[at]
+        lost = int(match.group(1))
+        before, after = lines[:at], lines[at + 1 :]
+        assert before[0] == b"ready"
+        first_lost = next(
+            (n for n, line in enumerate(before[1:]) if line != counted(n)), len(before) - 1
+        )
+        assert before[1 : first_lost + 1] == list(map(counted, range(first_lost)))
+        # What the short write put down of the first lost line was ended by the notice.
+        cut = before[first_lost + 1 :]
+        assert cut == [] or (len(cut) == 1 and cut[0] and counted(first_lost).startswith(cut[0]))
+        assert first_lost > filled_at  # all lines printed before the disk filled are in
+        first_back = first_lost + lost
+        assert first_back > filled_at
+        assert after == list(map(counted, range(first_back, number(printed[-1]) + 1)))
+        assert number(after[-1]) >= freed_at + 200
+        assert dropped == lost
 
 
 async def test_deleted_log_folder_comes_back_and_the_app_runs_on(tmp_path: Path) -> None:
     """``rm -rf`` of the log folder under a running child: no restart, the folder and files
     come back within the writer's check interval, it is reported, and later lines arrive
     whole. Lines written just before the writer noticed went to the deleted file."""
-    out = Output()
-    notices: list[str] = []
-    folder = tmp_path / "logs"
-    logs = LogSpec(out_file=folder / "counter-out.log", error_file=folder / "counter-error.log")
-    spec = python_app(tmp_path, "counter", COUNTER, logs=logs)
-    pids: list[int] = []
-    try:
-        async with Supervisor(on_output=out, on_notice=notices.append) as sup:
-            await sup.add(spec)
-            await out.wait_for(lambda: out.of("counter")[:1] == [b"ready"])
-            pid = sup.info("counter")[0].pid
-            assert pid is not None
-            pids.append(pid)
-            await eventually(lambda: last_logged(logs.out_file) >= 200)
-            await eventually(lambda: logs.error_file.exists())
+    async with counting(tmp_path) as run:
+        sup, out, notices, logs, pid = run.sup, run.out, run.notices, run.logs, run.pid
+        await eventually(lambda: logs.error_file.exists())
 
-            deleted_at = last_printed(out, "counter")
-            shutil.rmtree(folder)
-            assert not folder.exists()
-            await eventually(lambda: last_logged(logs.out_file) >= deleted_at + 200)
-            await eventually(lambda: logs.error_file.exists())
-            assert_still_the_same_run(sup, "counter", pid)
-            # No await from here on: the file and the echoed lines are seen at one moment.
-            printed = out.of("counter")
-            lines = read_lines(logs.out_file)
-            errs = out.of("counter", "err")
-            err_lines = read_lines(logs.error_file)
+        deleted_at = last_printed(out, "counter")
+        folder = logs.out_file.parent
+        shutil.rmtree(folder)
+        assert not folder.exists()
+        await eventually(lambda: last_logged(logs.out_file) >= deleted_at + 200)
+        await eventually(lambda: logs.error_file.exists())
+        assert_still_the_same_run(sup, "counter", pid)
+        # No await from here on: the file and the echoed lines are seen at one moment.
+        printed = out.of("counter")
+        lines = read_lines(logs.out_file)
+        errs = out.of("counter", "err")
+        err_lines = read_lines(logs.error_file)
 
-            assert printed == [b"ready", *map(counted, range(len(printed) - 1))]
-            first = number(lines[0])
-            assert first > deleted_at  # everything up to the deletion went to the old file
-            assert lines == list(map(counted, range(first, number(printed[-1]) + 1)))
-            assert err_lines == errs[len(errs) - len(err_lines) :]
-            for path in (logs.out_file, logs.error_file):
-                said = [n for n in notices if f"log {path}: the file was deleted" in n]
-                assert len(said) == 1, notices
-    finally:
-        kill_if_alive(pids)
+        assert printed == [b"ready", *map(counted, range(len(printed) - 1))]
+        first = number(lines[0])
+        assert first > deleted_at  # everything up to the deletion went to the old file
+        assert lines == list(map(counted, range(first, number(printed[-1]) + 1)))
+        assert err_lines == errs[len(errs) - len(err_lines) :]
+        for path in (logs.out_file, logs.error_file):
+            said = [n for n in notices if f"log {path}: the file was deleted" in n]
+            assert len(said) == 1, notices
