@@ -35,6 +35,7 @@ from supervisor_core.process import (
     build_env,
     decide_after_exit,
     descendant_pids,
+    pid_still_ours,
     signal_process,
     spawn,
     stop_tree,
@@ -711,7 +712,7 @@ class Instance:
             run.proc,
             # Once reaped, its pid (and group id) may belong to someone else: then only the
             # processes found by the run's mark are signalled.
-            pgid=run.pid if run.proc.returncode is None else None,
+            pgid=run.pid if pid_still_ours(run.proc) else None,
             run_id=run.run_id,
             started_at=run.started_wall,
             sig=stop.kill_signal,

@@ -21,7 +21,7 @@ import anyio
 import pytest
 from anyio.abc import Process
 
-from supervisor_core.process import signal_process, stop_tree
+from supervisor_core.process import pid_still_ours, signal_process, stop_tree
 
 pytestmark = pytest.mark.anyio
 
@@ -125,3 +125,19 @@ async def test_stop_tree_escalation_reports_the_sigkill(pidfd_watcher: None) -> 
         if proc.returncode is None:
             os.kill(proc.pid, signal.SIGKILL)
             await proc.wait()
+
+
+async def test_a_reaped_pid_is_not_ours_even_before_asyncio_knows(pidfd_watcher: None) -> None:
+    """Between the watcher's reap and asyncio recording the exit, ``returncode`` is still
+    None but the pid may already be someone else's: nothing is sent to it."""
+    proc = await _sleeper()
+    assert pid_still_ours(proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    _hold_until_zombie(proc.pid)
+    assert pid_still_ours(proc)  # a zombie keeps its pid
+    os.waitpid(proc.pid, os.WNOHANG)  # noqa: ASYNC222 - a zombie: the watcher's reap, loop not told
+    assert proc.returncode is None
+    assert not pid_still_ours(proc)
+    assert signal_process(proc, signal.SIGTERM) is False
+    with anyio.fail_after(10):
+        await proc.wait()  # asyncio finds it reaped (its 255); nothing is left to clean up

@@ -2,7 +2,13 @@
 
 from supervisor_core.process._listen import bind_listen_socket
 from supervisor_core.process._notify import NotifySocket, parse_notify
-from supervisor_core.process._spawn import RUN_ID_VAR, build_env, signal_process, spawn
+from supervisor_core.process._spawn import (
+    RUN_ID_VAR,
+    build_env,
+    pid_still_ours,
+    signal_process,
+    spawn,
+)
 from supervisor_core.process._state import (
     Event,
     ExitDecision,
@@ -36,6 +42,7 @@ __all__ = [
     "descendants",
     "find_marked",
     "parse_notify",
+    "pid_still_ours",
     "signal_process",
     "spawn",
     "stop_tree",

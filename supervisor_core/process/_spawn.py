@@ -13,7 +13,7 @@ from anyio.abc import Process
 
 from supervisor_core.errors import SpawnError
 
-__all__ = ["RUN_ID_VAR", "build_env", "signal_process", "spawn"]
+__all__ = ["RUN_ID_VAR", "build_env", "pid_still_ours", "signal_process", "spawn"]
 
 RUN_ID_VAR = "PTM_RUN_ID"
 """Every run gets a unique id in this variable: descendants inherit it, so a process that
@@ -76,16 +76,33 @@ async def spawn(
         raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {exc}") from exc
 
 
+def pid_still_ours(process: Process) -> bool:
+    """Whether our child's pid (and so its group id) cannot belong to anyone else yet: it
+    runs, or it is a zombie nobody has reaped.
+
+    ``returncode`` alone is not enough: asyncio's child watcher reaps first and records the
+    exit an event-loop iteration or more later, and in between the kernel may give the pid
+    to a new process. ``waitid(WNOWAIT)`` asks the kernel without reaping anything.
+    """
+    if process.returncode is not None:
+        return False
+    try:
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False  # reaped already; asyncio has not recorded it yet
+    return True
+
+
 def signal_process(process: Process, sig: int) -> bool:
-    """Send ``sig`` to our child ``process`` unless its exit is already known; True if sent.
+    """Send ``sig`` to our child ``process`` while its pid is still ours; True if sent.
 
     Never ``process.send_signal()``: the subprocess module polls (``waitpid(WNOHANG)``)
     before signalling, so a child that had just died (a SIGKILL to its group a moment
     before) is reaped there, and asyncio's child watcher then reports exit code 255 instead
-    of the real status. ``os.kill`` reaps nothing. Until asyncio has recorded the exit the
-    pid stays ours (a zombie cannot be reused), so the signal never reaches a stranger.
+    of the real status. ``os.kill`` reaps nothing, and :func:`pid_still_ours` keeps the
+    signal from a pid that was reaped and may have been given to a stranger.
     """
-    if process.returncode is not None:
+    if not pid_still_ours(process):
         return False
     try:
         os.kill(process.pid, signal.Signals(sig))
