@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import uvicorn
 
 from point_tron.app import create_app
@@ -121,20 +122,27 @@ async def _watch_fault_drills(
                 poller_scope.cancel()
 
 
-def stop_accepting(server: uvicorn.Server) -> None:
+async def stop_accepting(server: uvicorn.Server) -> None:
     """Stop taking new connections; keep every connection already accepted.
 
-    Not asyncio's ``Server.close()``: a connection accepted in the same loop iteration is set
-    up by a task that has not run yet, and once the server is closed that task fails an
-    assertion (``Server._attach``) and drops the connection unanswered (the client of a
-    rolling reload sees ``ReadError``). Removing the listener's reader stops the accepting
-    and lets those tasks finish; uvicorn's shutdown closes the servers later. Behind a
-    shared socket the other instances take the connections still queued.
+    Not asyncio's ``Server.close()`` at once: a connection accepted in the same loop
+    iteration is set up by a task that has not run yet, and once the server is closed that
+    task fails an assertion (``Server._attach``) and drops the connection unanswered (the
+    client of a rolling reload sees ``ReadError``). So: remove the listener's reader (no
+    more accepting), let those tasks take their first step (one iteration: they attach
+    their connection there), then close. Closing our listener refuses new connections at
+    once rather than queueing them to be reset at exit; behind a shared socket (fd 3) it
+    closes only our descriptor and the other instances take them. Before uvicorn has
+    started there is nothing to stop.
     """
+    listeners = list(getattr(server, "servers", ()))  # set by uvicorn's startup
     loop = asyncio.get_running_loop()
-    for listener in server.servers:
+    for listener in listeners:
         for sock in listener.sockets:
             loop.remove_reader(sock.fileno())
+    await anyio.lowlevel.checkpoint()
+    for listener in listeners:
+        listener.close()
 
 
 DRAIN_S = 0.5
@@ -157,7 +165,7 @@ async def _watch_signals(
                 # request: uvicorn's shutdown closes idle connections at once, which would
                 # drop them. With a socket shared by several instances (ptm's cluster mode),
                 # the others take every new connection meanwhile.
-                stop_accepting(server)
+                await stop_accepting(server)
                 await anyio.sleep(DRAIN_S)
                 server.should_exit = True
 

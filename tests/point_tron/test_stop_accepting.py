@@ -49,19 +49,21 @@ async def test_a_connection_accepted_as_the_stop_comes_is_still_answered() -> No
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     listener.setblocking(False)
+    other = listener.dup()  # another instance's descriptor of the same shared socket
     port = listener.getsockname()[1]
     config = uvicorn.Config(_hello, log_config=None, access_log=False, lifespan="off")
     started = anyio.Event()
     server = _Server(config, started.set)
     loop = asyncio.get_running_loop()
-    stops: list[str] = []
+    stops: list[asyncio.Task[None]] = []
 
     def task_factory(
         loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]
     ) -> asyncio.Task[Any]:
         if not stops and getattr(coro, "__qualname__", "").endswith("_accept_connection2"):
-            stop_accepting(server)  # the signal handled between accept and set-up
-            stops.append("stopped")
+            # The signal handled between accept and set-up: the stop's first step runs
+            # before the set-up task's.
+            stops.append(asyncio.Task(stop_accepting(server), loop=loop))
         return asyncio.Task(coro, loop=loop)
 
     try:
@@ -75,22 +77,31 @@ async def test_a_connection_accepted_as_the_stop_comes_is_still_answered() -> No
                     answer = await anyio.to_thread.run_sync(_exchange, port)
             finally:
                 loop.set_task_factory(None)
-            assert stops == ["stopped"], "the stop never met an accepted connection"
+            assert len(stops) == 1, "the stop never met an accepted connection"
+            await stops[0]
             assert answer.startswith(b"HTTP/1.1 200"), answer
             assert answer.endswith(b"hello")
+            assert listener.fileno() == -1  # our descriptor is closed once stopped
 
-            # A connection that comes after the stop stays queued on the socket, for the
-            # other instances sharing it: here we take it ourselves.
+            # A connection that comes after the stop stays queued on the shared socket, for
+            # the other instances: here the other descriptor takes it.
             late = socket.create_connection(("127.0.0.1", port), timeout=10)
             try:
                 readable, _, _ = await anyio.to_thread.run_sync(
-                    select.select, [listener], [], [], 10.0
+                    select.select, [other], [], [], 10.0
                 )
-                assert readable == [listener], "the stopped server took the new connection"
-                taken, _ = listener.accept()
+                assert readable == [other], "the connection was not left for the others"
+                taken, _ = other.accept()
                 taken.close()
             finally:
                 late.close()
             server.should_exit = True
     finally:
         listener.close()
+        other.close()
+
+
+async def test_a_stop_before_uvicorn_started_does_nothing() -> None:
+    """SIGTERM while the app is still starting (no listener yet): no error."""
+    config = uvicorn.Config(_hello, log_config=None, access_log=False, lifespan="off")
+    await stop_accepting(uvicorn.Server(config))
