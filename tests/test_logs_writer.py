@@ -216,8 +216,13 @@ def test_reopen_after_external_mv(tmp_path: Path) -> None:
 
 
 def test_external_mv_is_noticed_without_reopen(tmp_path: Path) -> None:
+    """logrotate's ``nocreate``: the file moved away, nothing at the path; the writer opens a
+    new file there by itself, and says nothing (the file was not deleted)."""
     path = tmp_path / "rot.log"
-    writer = RotatingWriter(path, max_size=0, max_files=3, compress=False, check_interval=0.05)
+    errors = Errors()
+    writer = RotatingWriter(
+        path, max_size=0, max_files=3, compress=False, on_error=errors, check_interval=0.05
+    )
     writer.write(b"first\n")
     moved = tmp_path / "rot.log.1"
     path.rename(moved)
@@ -232,6 +237,7 @@ def test_external_mv_is_noticed_without_reopen(tmp_path: Path) -> None:
     writer.write(b"after\n")
     writer.close()
     assert moved.read_bytes() + path.read_bytes() == b"first\n" + b"".join(lines) + b"after\n"
+    assert errors == []
 
 
 def test_logrotate_create_style_new_file_is_noticed(tmp_path: Path) -> None:

@@ -305,12 +305,16 @@ class RotatingWriter:
         try:
             st = self.path.stat()
         except FileNotFoundError:
+            deleted = True  # else moved away (logrotate's nocreate): a fresh file, no message
+            with contextlib.suppress(OSError):
+                deleted = os.fstat(self._fd).st_nlink == 0
             self._close_fd()
             self._open()
-            self._report(
-                f"log {self.path}: the file was deleted; created it again (lines written"
-                " since the last check went to the deleted file)"
-            )
+            if deleted:
+                self._report(
+                    f"log {self.path}: the file was deleted; created it again (lines written"
+                    " since the last check went to the deleted file)"
+                )
             return
         except OSError:
             return  # cannot look; keep writing to what we have
