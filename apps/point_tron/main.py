@@ -30,6 +30,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from point_tron.app import create_app
 from point_tron.auth import ensure_default_admin
@@ -41,7 +42,7 @@ from point_tron.logging import configure_logging
 from point_tron.routes.config import apply_stored_config
 from point_tron.sdnotify import sd_notify
 
-__all__ = ["main", "serve", "stop_accepting"]
+__all__ = ["CloseWhenDraining", "main", "serve", "stop_accepting"]
 
 log = logging.getLogger("point_tron")
 
@@ -145,12 +146,45 @@ async def stop_accepting(server: uvicorn.Server) -> None:
         listener.close()
 
 
+class CloseWhenDraining:
+    """ASGI wrapper: once ``draining`` is set, every HTTP response says ``Connection: close``.
+
+    A keep-alive client then opens its next connection elsewhere (another instance behind
+    the shared socket) instead of reusing one that this process is about to close, which
+    would race with the client's next request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.draining = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.draining:
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != b"connection"
+                ]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
+
+
 DRAIN_S = 0.5
 """After SIGTERM: how long connections accepted just before get to send their request."""
 
 
 async def _watch_signals(
-    server: _Server, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    server: _Server,
+    closer: CloseWhenDraining,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         task_status.started()
@@ -165,6 +199,7 @@ async def _watch_signals(
                 # request: uvicorn's shutdown closes idle connections at once, which would
                 # drop them. With a socket shared by several instances (ptm's cluster mode),
                 # the others take every new connection meanwhile.
+                closer.draining = True
                 await stop_accepting(server)
                 await anyio.sleep(DRAIN_S)
                 server.should_exit = True
@@ -192,8 +227,9 @@ async def serve(settings: Settings, sock: socket.socket, *, fault_drills: bool =
             )
             sd_notify(f"READY=1\nSTATUS=listening on http://{host}:{port}")
 
+        closer = CloseWhenDraining(app)
         config = uvicorn.Config(
-            app,
+            closer,
             log_config=None,
             access_log=False,
             lifespan="on",
@@ -210,7 +246,7 @@ async def serve(settings: Settings, sock: socket.socket, *, fault_drills: bool =
 
         async with anyio.create_task_group() as tg:
             await tg.start(run_poller)
-            await tg.start(_watch_signals, server)
+            await tg.start(_watch_signals, server, closer)
             await tg.start(_watch_fault_drills, poller_scope, fault_drills)
             await server.serve(sockets=[sock])
             sd_notify("STOPPING=1")

@@ -1,5 +1,5 @@
-"""Issue 5: reload Point-Tron (2 instances, cluster mode) 5 times under continuous requests:
-zero failed requests, zero connection errors."""
+"""Issue 5: reload Point-Tron (2 instances, cluster mode) 5 times under continuous requests,
+with and without keep-alive: zero failed requests, zero connection errors."""
 
 from __future__ import annotations
 
@@ -65,9 +65,9 @@ async def test_five_rolling_reloads_under_load_lose_no_request(tmp_path: Path) -
         first = {i.pid for i in sup.info("point-tron")}
         stop = anyio.Event()
 
-        async def client(number: int) -> None:
+        async def client(number: int, keep_alive: bool) -> None:
             nonlocal ok
-            limits = httpx.Limits(max_keepalive_connections=0)
+            limits = httpx.Limits(max_keepalive_connections=None if keep_alive else 0)
             async with httpx.AsyncClient(timeout=10, limits=limits) as http:
                 while not stop.is_set():
                     try:
@@ -81,8 +81,11 @@ async def test_five_rolling_reloads_under_load_lose_no_request(tmp_path: Path) -
                         failures.append(f"client {number}: HTTP {answer.status_code}")
 
         async with anyio.create_task_group() as tg:
+            # Two clients open a connection per request; the third keeps its connection
+            # alive (a browser, a proxy's pool) and must be moved off an old instance
+            # without a failed request.
             for number in range(3):
-                tg.start_soon(client, number)
+                tg.start_soon(client, number, number == 2)
             for _ in range(5):
                 infos = await sup.reload("point-tron")
                 assert [i.status for i in infos] == ["online", "online"]

@@ -19,7 +19,7 @@ import anyio
 import pytest
 import uvicorn
 
-from point_tron.main import _Server, stop_accepting
+from point_tron.main import CloseWhenDraining, _Server, stop_accepting
 
 pytestmark = pytest.mark.anyio
 
@@ -105,3 +105,34 @@ async def test_a_stop_before_uvicorn_started_does_nothing() -> None:
     """SIGTERM while the app is still starting (no listener yet): no error."""
     config = uvicorn.Config(_hello, log_config=None, access_log=False, lifespan="off")
     await stop_accepting(uvicorn.Server(config))
+
+
+async def _responses(app: CloseWhenDraining) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    await app(scope, receive, send)
+    return sent
+
+
+async def test_responses_say_connection_close_once_draining() -> None:
+    """Keep-alive clients are told to take their next request elsewhere while draining."""
+
+    async def keep_alive(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"2"), (b"Connection", b"keep-alive")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = CloseWhenDraining(keep_alive)
+    [start, body] = await _responses(app)
+    assert start["headers"] == [(b"content-length", b"2"), (b"Connection", b"keep-alive")]
+    app.draining = True
+    [start, again] = await _responses(app)
+    assert start["headers"] == [(b"content-length", b"2"), (b"connection", b"close")]
+    assert again == body
