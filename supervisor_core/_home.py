@@ -17,6 +17,8 @@ class Home:
 
     @classmethod
     def from_env(cls) -> Home:
+        """``$PTM_HOME``, or ``~/.ptm``: made absolute and normalised, read now, never created
+        here. The one place ptm reads ``PTM_HOME``."""
         value = os.environ.get("PTM_HOME") or "~/.ptm"
         return cls(Path(os.path.abspath(os.path.expanduser(value))))
 

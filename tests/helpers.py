@@ -18,8 +18,11 @@ from supervisor_core.config import (
     MemoryPolicy,
     RestartPolicy,
     StopPolicy,
+    load_ecosystem,
 )
 from supervisor_core.config._specs import LogSpec
+from supervisor_core.daemon._service import _stored_apps
+from supervisor_core.store import StoredApp
 
 
 def python_app(
@@ -105,3 +108,8 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def stored_apps_from_file(path: str | Path, env: str | None = None) -> list[StoredApp]:
+    """What the daemon stores of each app of the ecosystem file at ``path`` (read once)."""
+    return [stored for _, stored in _stored_apps(load_ecosystem(path, env))]

@@ -9,7 +9,7 @@ import pytest
 
 from supervisor_core.cli._init import ECOSYSTEM_TEMPLATE, write_template
 from supervisor_core.config import load_ecosystem
-from supervisor_core.config._loader import APP_KEYS
+from supervisor_core.config._app import APP_KEYS
 from supervisor_core.errors import ConfigError, PtmError
 
 KEY_LINE = re.compile(r"^# ([A-Za-z_]+ = .*?)(\s+#.*)?$")

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from supervisor_core.errors import StateError
-from supervisor_core.store import StateStore, StoredApp, read_dump, stored_apps_from_file
+from supervisor_core.store import StateStore, StoredApp, read_dump
 from supervisor_core.store._db import SCHEMA_VERSION
 from supervisor_core.store._dump import dump_text, write_dump
+from tests.helpers import stored_apps_from_file
 
 REPO = Path(__file__).resolve().parent.parent
 GUIDE = (REPO / "docs" / "state.md").read_text()

@@ -22,9 +22,9 @@ from supervisor_core.store import (
     backup_path,
     dump_entry,
     read_dump,
-    stored_apps_from_file,
     write_dump,
 )
+from tests.helpers import stored_apps_from_file
 
 ECOSYSTEM = """
 [defaults]

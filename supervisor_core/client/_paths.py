@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from supervisor_core._home import Home
 
 SOCKET_NAME = "ptm.sock"
 PID_NAME = "ptm.pid"
@@ -12,8 +13,5 @@ LOG_NAME = "daemon.log"
 
 
 def default_home() -> Path:
-    """``$PTM_HOME``, or ``~/.ptm``, absolute (the same rule as the config loader's)."""
-    path = Path(os.environ.get("PTM_HOME") or "~/.ptm").expanduser()
-    if not path.is_absolute():
-        path = Path.cwd() / path
-    return Path(os.path.normpath(path))
+    """``$PTM_HOME``, or ``~/.ptm``, absolute (:meth:`Home.from_env`, the one rule)."""
+    return Home.from_env().root

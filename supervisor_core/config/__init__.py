@@ -1,7 +1,15 @@
 """Ecosystem files (TOML) into frozen, validated specs."""
 
+from supervisor_core.config._app import is_env_key
 from supervisor_core.config._datefmt import compile_date_format
-from supervisor_core.config._loader import build_app, load_ecosystem, parse_ecosystem
+from supervisor_core.config._loader import (
+    build_app,
+    compile_entry,
+    load_ecosystem,
+    parse_ecosystem,
+    ptm_home,
+    read_source,
+)
 from supervisor_core.config._specs import (
     AppSpec,
     DateFormatter,
@@ -18,6 +26,7 @@ from supervisor_core.config._specs import (
     WatchSpec,
 )
 from supervisor_core.config._units import parse_duration, parse_size
+from supervisor_core.config._writer import dump_table, ecosystem_text
 
 __all__ = [
     "AppSpec",
@@ -35,8 +44,14 @@ __all__ = [
     "WatchSpec",
     "build_app",
     "compile_date_format",
+    "compile_entry",
+    "dump_table",
+    "ecosystem_text",
+    "is_env_key",
     "load_ecosystem",
     "parse_duration",
     "parse_ecosystem",
     "parse_size",
+    "ptm_home",
+    "read_source",
 ]

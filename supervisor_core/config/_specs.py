@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "AppSpec",
@@ -33,6 +33,10 @@ ExecMode = Literal["fork", "cluster"]
 
 KIB = 1024
 MIB = 1024 * KIB
+LOG_MAX_SIZE = 10 * MIB
+"""``log_file_max_size``'s default."""
+LOG_MAX_FILES = 10
+"""``log_file_max_files``'s default."""
 
 
 class DateFormatter(Protocol):
@@ -125,8 +129,8 @@ class LogSpec:
     error_file: Path
     merge_logs: bool = True
     date_format: DateFormatter | None = None
-    max_size: int = 10 * MIB
-    max_files: int = 10
+    max_size: int = LOG_MAX_SIZE
+    max_files: int = LOG_MAX_FILES
     compress: bool = False
 
 
@@ -179,6 +183,12 @@ class Ecosystem:
     path: Path | None
     apps: tuple[AppSpec, ...]
     notify: tuple[NotifySpec, ...] = ()
+    entries: tuple[Mapping[str, Any], ...] = ()
+    """``entries[i]`` is ``apps[i]``'s standalone table: its ``[[apps]]`` entry with
+    ``[defaults]`` merged in and its ``env``/``env_<name>`` tables kept, so that
+    ``compile_entry(entries[i], base_dir=path.parent, env=...)`` gives ``apps[i]`` again.
+    This is what the daemon stores and ``ptm save`` writes (empty for an ecosystem built in
+    code)."""
 
     def app(self, name: str) -> AppSpec:
         for app in self.apps:

@@ -5,8 +5,9 @@
   every run of every instance (pid, start, end, exit code, signal, reason).
 * :func:`write_dump` / :func:`read_dump` write and read ``dump.toml``, an ordinary ecosystem
   file in which stopped apps say ``autostart = false``.
-* :func:`stored_apps_from_file` turns an ecosystem file into standalone entries to store;
-  :func:`app_spec` turns a stored app back into an :class:`~supervisor_core.config.AppSpec`.
+
+The store only persists: what an entry means is :mod:`supervisor_core.config`'s business
+(``compile_entry`` turns a stored entry back into its spec, ``dump_table`` into TOML).
 """
 
 from supervisor_core.store._db import (
@@ -17,7 +18,6 @@ from supervisor_core.store._db import (
     StoredRun,
 )
 from supervisor_core.store._dump import backup_path, dump_entry, read_dump, write_dump
-from supervisor_core.store._entries import app_spec, merged_entry, stored_apps_from_file
 
 __all__ = [
     "Desired",
@@ -25,11 +25,8 @@ __all__ = [
     "StateStore",
     "StoredApp",
     "StoredRun",
-    "app_spec",
     "backup_path",
     "dump_entry",
-    "merged_entry",
     "read_dump",
-    "stored_apps_from_file",
     "write_dump",
 ]

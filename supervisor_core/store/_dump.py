@@ -24,22 +24,23 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import tomli_w
-
-from supervisor_core.config import Ecosystem, load_ecosystem
-from supervisor_core.errors import StateError
+from supervisor_core.config import (
+    Ecosystem,
+    dump_table,
+    ecosystem_text,
+    parse_ecosystem,
+    read_source,
+)
+from supervisor_core.errors import ConfigError, StateError
 from supervisor_core.store._db import StoredApp
-from supervisor_core.store._entries import is_env_key
 
 __all__ = ["BACKUP_SUFFIX", "backup_path", "dump_entry", "dump_text", "read_dump", "write_dump"]
 
 BACKUP_SUFFIX: Final = ".bak"
-_BASE_DIR_PATHS: Final = ("out_file", "error_file")
 
 
 def backup_path(path: Path) -> Path:
@@ -47,49 +48,15 @@ def backup_path(path: Path) -> Path:
     return path.with_name(path.name + BACKUP_SUFFIX)
 
 
-def _under(base: Path, text: str) -> str:
-    """``text`` made absolute from ``base`` the way the loader does (``~`` expanded)."""
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        path = base / path
-    return os.path.normpath(path)
-
-
-def _plain(value: Any, where: str) -> Any:
-    """A TOML-writable copy of ``value`` (mappings to dicts, tuples to lists)."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item, f"{where}.{key}") for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item, where) for item in value]
-    if value is None:
-        raise StateError(f"cannot save {where}: TOML has no null value")
-    return value
-
-
 def dump_entry(app: StoredApp) -> dict[str, Any]:
-    """The ``[[apps]]`` table that ``ptm save`` writes for ``app`` (see the module docstring)."""
-    base = Path(app.base_dir)
-    cwd = app.entry.get("cwd")
-    if cwd is None:
-        cwd = str(base)
-    elif isinstance(cwd, str) and cwd.strip():
-        cwd = _under(base, cwd)
-    entry: dict[str, Any] = {"name": app.name, "cwd": cwd}
-    for key, value in app.entry.items():
-        if key not in entry and not is_env_key(key):
-            entry[key] = _plain(value, f"{app.name}.{key}")
-    for key in _BASE_DIR_PATHS:
-        value = entry.get(key)
-        if isinstance(value, str) and value.strip():
-            entry[key] = _under(base, value)
-    entry["autostart"] = app.desired == "running"
-    env = dict(_plain(app.entry.get("env", {}), f"{app.name}.env"))
-    if app.env_name is not None:
-        overlay = f"env_{app.env_name}"
-        env.update(_plain(app.entry.get(overlay, {}), f"{app.name}.{overlay}"))
-    if env:
-        entry["env"] = env
-    return entry
+    """The ``[[apps]]`` table that ``ptm save`` writes for ``app``."""
+    return dump_table(
+        app.name,
+        app.entry,
+        base_dir=Path(app.base_dir),
+        env_name=app.env_name,
+        autostart=app.desired == "running",
+    )
 
 
 def _comment(app: StoredApp) -> str:
@@ -106,65 +73,28 @@ def dump_text(
 ) -> str:
     """The text of a dump of ``apps`` (in the given order), then ``notify`` entries (tables
     of an ecosystem file's ``[[notify]]``: events, apps, webhook or command)."""
-    names = [app.name for app in apps]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise StateError(f"cannot save: app names must be unique ({', '.join(duplicates)})")
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at))
-    parts = [
+    header = (
         f"# Written by `ptm save` at {stamp}: the apps ptm managed and their desired state.\n"
         "# An ecosystem file: `ptm resurrect` reads it back. autostart = false marks an app\n"
         "# that was stopped: it is registered again, but not started.\n"
-    ]
-    if not apps:
-        parts.append("\n# No apps were registered when this was saved.\napps = []\n")
-    for app in apps:
-        entry = dump_entry(app)
-        try:
-            table = _table_text("apps", "[[apps]]", entry)
-            written = tomllib.loads(table)
-        except (TypeError, ValueError) as exc:
-            raise StateError(f"cannot save app {app.name!r}: {exc}") from None
-        if written != {"apps": [entry]}:
-            raise StateError(f"cannot save app {app.name!r}: its settings do not fit in TOML")
-        parts.append("\n" + _comment(app) + table)
-    for alert in notify:
-        try:
-            parts.append("\n" + _table_text("notify", "[[notify]]", dict(alert)))
-        except (TypeError, ValueError) as exc:
-            raise StateError(f"cannot save a [[notify]] entry: {exc}") from None
-    return "".join(parts)
-
-
-def _toml_key(key: str) -> str:
-    """``key`` as TOML writes it (bare, or quoted when it has to be)."""
-    return tomli_w.dumps({key: 0})[: -len(" = 0\n")]
-
-
-def _table_text(path: str, header: str, table: Mapping[str, Any]) -> str:
-    """``table`` under ``header``, its sub-tables as ``[path.key]`` sections after it.
-
-    (tomli_w alone would write a short ``[[apps]]`` entry as an inline ``apps = [...]``
-    array, which cannot be followed by another app's.)
-    """
-    plain = {key: value for key, value in table.items() if not isinstance(value, Mapping)}
-    text = f"{header}\n{tomli_w.dumps(plain)}"
-    for key, value in table.items():
-        if isinstance(value, Mapping):
-            sub = f"{path}.{_toml_key(key)}"
-            text += "\n" + _table_text(sub, f"[{sub}]", value)
-    return text
+    )
+    return ecosystem_text(
+        header,
+        [(_comment(app), dump_entry(app)) for app in apps],
+        notify=notify,
+        empty_note="# No apps were registered when this was saved.",
+    )
 
 
 def _apps_in(path: Path) -> int | None:
     """How many apps the dump at ``path`` has (0 if none, or no file); None: unreadable."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return 0
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    try:
+        apps = read_source(path).get("apps")
+    except ConfigError:
         return None
-    apps = data.get("apps")
     return len(apps) if isinstance(apps, list) else None
 
 
@@ -242,18 +172,16 @@ def write_dump(
 
 
 def read_dump(path: Path) -> Ecosystem:
-    """The dump at ``path`` as an :class:`Ecosystem` (``load_ecosystem``; errors as it gives).
+    """The dump at ``path`` as an :class:`Ecosystem` (read once; errors as ``load_ecosystem``
+    gives them).
 
     A missing dump is a :class:`StateError`; a dump saved with no apps (``apps = []``, which
-    ``load_ecosystem`` refuses) gives an :class:`Ecosystem` without apps.
+    an ecosystem file may not say) gives an :class:`Ecosystem` without apps.
     """
-    path = Path(path)
+    path = Path(os.path.normpath(Path(path).expanduser().absolute()))
     if not path.exists():
         raise StateError(f"no dump at {path}; run ptm save first")
-    try:
-        data: dict[str, Any] | None = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        data = None  # load_ecosystem says what is wrong
+    data = read_source(path)
     if data == {"apps": []}:
-        return Ecosystem(path=Path(os.path.normpath(path.expanduser().absolute())), apps=())
-    return load_ecosystem(path)
+        return Ecosystem(path=path, apps=())
+    return parse_ecosystem(data, path=path)

@@ -1,15 +1,26 @@
-"""Ecosystem files into standalone stored entries, and stored entries back into specs."""
+"""Ecosystem files into standalone entries (what the daemon stores), and stored entries back
+into specs."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from supervisor_core.config import load_ecosystem
+from supervisor_core.config import load_ecosystem, parse_ecosystem
+from supervisor_core.daemon._restore import stored_spec as app_spec
 from supervisor_core.errors import ConfigError
-from supervisor_core.store import StoredApp, app_spec, merged_entry, stored_apps_from_file
+from supervisor_core.store import StoredApp
+from tests.helpers import stored_apps_from_file
+
+
+def merged_entry(defaults: dict[str, Any], own: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The standalone entry the compiler gives for ``own`` over ``defaults``."""
+    ecosystem = parse_ecosystem({"defaults": defaults, "apps": [own]}, path=folder / "e.toml")
+    return dict(ecosystem.entries[0])
+
 
 ECOSYSTEM = """
 [defaults]
@@ -62,7 +73,8 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-def test_merged_entry_lays_defaults_under_the_app() -> None:
+def test_merged_entry_lays_defaults_under_the_app(tmp_path: Path) -> None:
+    (tmp_path / "s.py").write_text("")
     defaults = {
         "kill_timeout": "8s",
         "max_restarts": 3,
@@ -78,7 +90,7 @@ def test_merged_entry_lays_defaults_under_the_app() -> None:
         "env_staging": {"X": "1"},
         "health_check": {"url": "http://b/", "failures": 2},
     }
-    assert merged_entry(defaults, own) == {
+    assert merged_entry(defaults, own, tmp_path) == {
         "name": "api",
         "kill_timeout": "8s",
         "script": "s.py",
@@ -88,7 +100,7 @@ def test_merged_entry_lays_defaults_under_the_app() -> None:
         "env_production": {"LEVEL": "warning"},
         "env_staging": {"X": "1"},
     }
-    assert next(iter(merged_entry(defaults, own))) == "name"
+    assert next(iter(merged_entry(defaults, own, tmp_path))) == "name"
     # The inputs are not changed.
     assert own["env"] == {"LEVEL": "debug"}
     assert defaults["env"] == {"TZ": "UTC", "LEVEL": "info"}

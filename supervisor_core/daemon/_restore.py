@@ -1,0 +1,93 @@
+"""A daemon's start: stop what a killed daemon left running, then bring back every app."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import psutil
+
+from supervisor_core._supervisor import Supervisor
+from supervisor_core.config import AppSpec, StopPolicy, compile_entry
+from supervisor_core.errors import ConfigError, PtmError
+from supervisor_core.process import stop_tree
+from supervisor_core.store import StateStore, StoredApp
+
+__all__ = ["restore", "stored_spec"]
+
+log = logging.getLogger("ptm.daemon")
+
+_DEFAULT_KILL_TIMEOUT = StopPolicy().kill_timeout
+
+
+def stored_spec(app: StoredApp) -> AppSpec:
+    """The spec of a stored app, resolved now (its program must still exist). One that no
+    longer resolves (a deleted script or folder) is a :class:`ConfigError` naming the app:
+    ``FILE: stored app 'web': script: ...``."""
+    try:
+        return compile_entry(app.entry, base_dir=Path(app.base_dir), env=app.env_name)
+    except ConfigError as exc:
+        raise ConfigError(f"stored app {app.name!r}: {exc}", file=app.source) from None
+
+
+async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
+    """Stop whatever the previous daemon left running, then add every stored app to ``sup``
+    (started when it should run). Returns the apps restored; one that cannot be is logged
+    and left out."""
+    stored_apps = await store.apps()
+    specs: dict[str, AppSpec] = {}
+    for stored in stored_apps:
+        try:
+            specs[stored.name] = stored_spec(stored)
+        except ConfigError as exc:
+            log.error("cannot restore app %s: %s", stored.name, exc)
+    await _sweep_orphans(store, {name: spec.stop.kill_timeout for name, spec in specs.items()})
+    restored: dict[str, StoredApp] = {}
+    for stored in stored_apps:
+        spec = specs.get(stored.name)
+        if spec is None:
+            continue
+        try:
+            await sup.add(spec, start=stored.desired == "running")
+        except PtmError as exc:  # one app that cannot start must not keep the daemon down
+            log.error("cannot restore app %s: %s", stored.name, exc)
+            continue
+        restored[stored.name] = stored
+    log.info("restored %d app(s)", len(restored))
+    return restored
+
+
+async def _sweep_orphans(store: StateStore, kill_timeouts: Mapping[str, float]) -> None:
+    """Stop the processes of runs that never ended (the previous daemon was killed)."""
+    runs = await store.open_runs()
+    for run in runs:
+        known: list[psutil.Process] = []
+        leader_alive = False
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(run.pid)
+            if abs(proc.create_time() - run.create_time) < 0.05:
+                known.append(proc)
+                leader_alive = True
+        report = await stop_tree(
+            None,
+            pgid=run.pid if leader_alive else None,
+            run_id=run.run_id,
+            started_at=run.started_at,
+            sig=signal.SIGTERM,
+            timeout=kill_timeouts.get(run.app, _DEFAULT_KILL_TIMEOUT),
+            known=known,
+        )
+        log.warning(
+            "run %s of %s:%d (pid %d) outlived the previous daemon: stopped%s",
+            run.run_id,
+            run.app,
+            run.instance,
+            run.pid,
+            " with SIGKILL" if report.escalated else "",
+        )
+    if runs:
+        await store.close_open_runs(ended_at=time.time(), end_reason="daemon died")
