@@ -13,7 +13,8 @@ RestartReason = Literal["crash", "memory", "health", "cron", "watch", "manual"]
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run of one instance: from spawn to exit."""
+    """One run of one instance: from spawn to exit (the one model of a run: what the
+    supervisor reports, what ``state.db`` keeps and what the API shows)."""
 
     pid: int | None
     started_at: float
@@ -27,6 +28,12 @@ class RunRecord:
     (``manual``, ``memory``, ...), or ``spawn failed``."""
     error: str | None = None
     """For a run that could not start: why."""
+    run_id: str | None = None
+    """The run's own id (``PTM_RUN_ID`` in its environment); set where runs are kept."""
+    app: str | None = None
+    instance: int | None = None
+    create_time: float | None = None
+    """The process's start time as the kernel reports it (psutil), to tell a reused pid."""
 
     @property
     def uptime(self) -> float | None:

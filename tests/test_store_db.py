@@ -13,8 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
+from supervisor_core import RunRecord
 from supervisor_core.errors import StateError, UnknownAppError
-from supervisor_core.store import OpenRun, StateStore, StoredApp, _db
+from supervisor_core.store import StateStore, StoredApp, _db
 from supervisor_core.store._db import MIGRATIONS, SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
@@ -434,10 +435,10 @@ async def test_open_runs_and_closing_them(tmp_path: Path) -> None:
     # The daemon died; a new one opens the file.
     async with await StateStore.open(path) as store:
         assert await store.open_runs() == [
-            OpenRun(
+            RunRecord(
                 run_id="alive", app="web", instance=0, pid=200, create_time=55.5, started_at=3.0
             ),
-            OpenRun(
+            RunRecord(
                 run_id="alive2", app="web", instance=1, pid=201, create_time=56.5, started_at=4.0
             ),
         ]

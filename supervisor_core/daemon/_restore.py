@@ -65,6 +65,8 @@ async def _sweep_orphans(store: StateStore, kill_timeouts: Mapping[str, float]) 
     """Stop the processes of runs that never ended (the previous daemon was killed)."""
     runs = await store.open_runs()
     for run in runs:
+        assert run.pid is not None and run.create_time is not None  # open runs have both
+        assert run.run_id is not None and run.app is not None
         known: list[psutil.Process] = []
         leader_alive = False
         with contextlib.suppress(psutil.Error):
@@ -82,7 +84,7 @@ async def _sweep_orphans(store: StateStore, kill_timeouts: Mapping[str, float]) 
             known=known,
         )
         log.warning(
-            "run %s of %s:%d (pid %d) outlived the previous daemon: stopped%s",
+            "run %s of %s:%s (pid %d) outlived the previous daemon: stopped%s",
             run.run_id,
             run.app,
             run.instance,

@@ -1,14 +1,15 @@
 """Runs into ``state.db``: the supervisor reports each start and end, one task writes them.
 
-The supervisor's callback must never wait, so a fact is queued (with the process's create
-time, read at once while the pid is surely the run's) and written in order by :meth:`run`.
+The supervisor's callback must never wait, so each :class:`RunRecord` is queued (with the
+process's create time, read at once while the pid is surely the run's) and written in order
+by :meth:`RunWriter.run`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-from dataclasses import dataclass
 
 import anyio
 import psutil
@@ -25,21 +26,12 @@ MAX_QUEUED = 100_000
 """Run facts waiting to be written; past that the newest are dropped (never a wait)."""
 
 
-@dataclass(frozen=True)
-class _Fact:
-    app: str
-    instance: int
-    run_id: str
-    record: RunRecord
-    create_time: float | None
-
-
 class RunWriter:
     """Persists the runs the supervisor reports (``on_run``), in order."""
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
-        self._send: MemoryObjectSendStream[_Fact] | None = None
+        self._send: MemoryObjectSendStream[RunRecord] | None = None
 
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
         """The supervisor's run callback: queue the fact for :meth:`run`."""
@@ -47,35 +39,39 @@ class RunWriter:
         if record.ended_at is None and record.pid is not None:
             with contextlib.suppress(psutil.Error):
                 create_time = psutil.Process(record.pid).create_time()
+        fact = dataclasses.replace(
+            record, run_id=run_id, app=app, instance=instance, create_time=create_time
+        )
         if self._send is not None:
             with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
-                self._send.send_nowait(_Fact(app, instance, run_id, record, create_time))
+                self._send.send_nowait(fact)
 
     async def run(self) -> None:
         """Write run starts and ends as they come (a task for the daemon's lifetime)."""
-        send, receive = anyio.create_memory_object_stream[_Fact](MAX_QUEUED)
+        send, receive = anyio.create_memory_object_stream[RunRecord](MAX_QUEUED)
         self._send = send
         async with send, receive:
             async for fact in receive:
                 try:
                     await self._write(fact)
                 except Exception:
-                    log.exception("could not record a run of %s:%d", fact.app, fact.instance)
+                    log.exception("could not record a run of %s:%s", fact.app, fact.instance)
 
-    async def _write(self, fact: _Fact) -> None:
-        record = fact.record
+    async def _write(self, record: RunRecord) -> None:
+        assert record.run_id is not None and record.app is not None
+        assert record.instance is not None
         if record.ended_at is None or record.pid is None:
             await self._store.record_run_start(
-                run_id=fact.run_id,
-                app=fact.app,
-                instance=fact.instance,
+                run_id=record.run_id,
+                app=record.app,
+                instance=record.instance,
                 pid=record.pid,
-                create_time=fact.create_time,
+                create_time=record.create_time,
                 started_at=record.started_at,
             )
         if record.ended_at is not None:
             await self._store.record_run_end(
-                run_id=fact.run_id,
+                run_id=record.run_id,
                 ended_at=record.ended_at,
                 exit_code=record.exit_code,
                 signal=record.signal,

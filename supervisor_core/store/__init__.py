@@ -12,19 +12,15 @@ The store only persists: what an entry means is :mod:`supervisor_core.config`'s 
 
 from supervisor_core.store._db import (
     Desired,
-    OpenRun,
     StateStore,
     StoredApp,
-    StoredRun,
 )
 from supervisor_core.store._dump import backup_path, dump_entry, read_dump, write_dump
 
 __all__ = [
     "Desired",
-    "OpenRun",
     "StateStore",
     "StoredApp",
-    "StoredRun",
     "backup_path",
     "dump_entry",
     "read_dump",

@@ -33,6 +33,7 @@ from typing import Any, Final, Literal, cast
 
 import aiosqlite
 
+from supervisor_core._info import RunRecord
 from supervisor_core.errors import StateError, UnknownAppError
 
 __all__ = [
@@ -40,10 +41,8 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "Desired",
-    "OpenRun",
     "StateStore",
     "StoredApp",
-    "StoredRun",
 ]
 
 Desired = Literal["running", "stopped"]
@@ -133,35 +132,6 @@ class StoredApp:
     """Its place in ``ptm list`` (the numeric id). :meth:`StateStore.upsert_app` assigns it."""
 
 
-@dataclass(frozen=True)
-class OpenRun:
-    """A run with a pid and no recorded end: the daemon died while it ran."""
-
-    run_id: str
-    app: str
-    instance: int
-    pid: int
-    create_time: float
-    started_at: float
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    """One run of one instance: from spawn to exit (or to now, while ``ended_at`` is None)."""
-
-    run_id: str
-    app: str
-    instance: int
-    pid: int | None
-    create_time: float | None
-    started_at: float
-    ended_at: float | None
-    exit_code: int | None
-    signal: int | None
-    end_reason: str | None
-    error: str | None
-
-
 def _entry_json(app: StoredApp) -> str:
     try:
         return json.dumps(dict(app.entry), allow_nan=False, separators=(",", ":"))
@@ -184,8 +154,8 @@ def _app_from_row(row: sqlite3.Row) -> StoredApp:
     )
 
 
-def _run_from_row(row: sqlite3.Row) -> StoredRun:
-    return StoredRun(
+def _run_from_row(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
         run_id=row["run_id"],
         app=row["app"],
         instance=row["instance"],
@@ -468,23 +438,13 @@ class StateStore:
             raise StateError(f"run {run_id!r} has already ended")
         raise StateError(f"no run {run_id!r} was recorded")
 
-    async def open_runs(self) -> list[OpenRun]:
+    async def open_runs(self) -> list[RunRecord]:
         """Runs with a pid and no end, oldest first: candidates to re-adopt or to close."""
         rows = await self._rows(
             "SELECT * FROM runs WHERE ended_at IS NULL AND pid IS NOT NULL"
             " AND create_time IS NOT NULL ORDER BY started_at, rowid"
         )
-        return [
-            OpenRun(
-                run_id=row["run_id"],
-                app=row["app"],
-                instance=row["instance"],
-                pid=row["pid"],
-                create_time=row["create_time"],
-                started_at=row["started_at"],
-            )
-            for row in rows
-        ]
+        return [_run_from_row(row) for row in rows]
 
     async def close_open_runs(self, *, ended_at: float, end_reason: str) -> int:
         """End every run without an end (with or without a pid); returns how many."""
@@ -494,7 +454,7 @@ class StateStore:
         )
         return len(rows)
 
-    async def runs(self, app: str, instance: int | None = None, limit: int = 50) -> list[StoredRun]:
+    async def runs(self, app: str, instance: int | None = None, limit: int = 50) -> list[RunRecord]:
         """The latest ``limit`` runs of ``app`` (of one instance if given), newest first."""
         if limit < 0:
             raise StateError(f"limit must be 0 or more (got {limit})")
