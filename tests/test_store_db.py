@@ -16,7 +16,7 @@ import pytest
 from supervisor_core import RunRecord
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.store import StateStore, StoredApp, _db
-from supervisor_core.store._db import MIGRATIONS, SCHEMA_VERSION
+from supervisor_core.store._db import MIGRATIONS, RUNS_KEPT, SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
 
@@ -500,3 +500,21 @@ async def test_deleting_an_app_forgets_its_runs(tmp_path: Path) -> None:
         await store.delete_app("web")
         assert await store.runs("web") == []
         assert [r.run_id for r in await store.runs("other")] == ["o1"]
+
+
+async def test_ended_runs_beyond_runs_kept_are_deleted_as_runs_end(tmp_path: Path) -> None:
+    """A crash loop cannot grow state.db: each end keeps the newest RUNS_KEPT of its instance."""
+    async with await StateStore.open(tmp_path / "state.db") as store:
+        await start(store, "other", instance=1, started_at=0.5)
+        await start(store, "open", started_at=0.0)  # still running: never deleted
+        for i in range(RUNS_KEPT + 40):
+            await start(store, f"r{i}", started_at=1.0 + i)
+            await store.record_run_end(
+                run_id=f"r{i}", ended_at=1.5 + i, exit_code=1, signal=None, end_reason="crash"
+            )
+        runs = await store.runs("web", 0, limit=10 * RUNS_KEPT)
+        ended = [run for run in runs if run.ended_at is not None]
+        assert len(ended) == RUNS_KEPT
+        assert min(run.started_at for run in ended) == 1.0 + 40  # the oldest went first
+        assert {run.run_id for run in runs} >= {"open"}
+        assert [run.run_id for run in await store.runs("web", 1)] == ["other"]

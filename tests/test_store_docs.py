@@ -131,3 +131,11 @@ async def test_the_messages_in_the_guide(tmp_path: Path) -> None:
 
 
 pytestmark = pytest.mark.anyio
+
+
+def test_the_runs_kept_are_the_documented_number() -> None:
+    from supervisor_core.store._db import RUNS_KEPT
+
+    assert f"newest {RUNS_KEPT:,} of each instance" in " ".join(GUIDE.split())
+    supervision = " ".join((REPO / "docs" / "supervision.md").read_text().split())
+    assert f"the last {RUNS_KEPT:,} runs of each instance" in supervision

@@ -46,6 +46,7 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
         except ConfigError as exc:
             log.error("cannot restore app %s: %s", stored.name, exc)
     await _sweep_orphans(store, {name: spec.stop.kill_timeout for name, spec in specs.items()})
+    await store.prune_runs()
     restored: dict[str, StoredApp] = {}
     for stored in stored_apps:
         spec = specs.get(stored.name)

@@ -39,6 +39,7 @@ from supervisor_core.errors import StateError, UnknownAppError
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "MIGRATIONS",
+    "RUNS_KEPT",
     "SCHEMA_VERSION",
     "Desired",
     "StateStore",
@@ -47,6 +48,9 @@ __all__ = [
 
 Desired = Literal["running", "stopped"]
 _DESIRED: Final = ("running", "stopped")
+
+RUNS_KEPT: Final = 1000
+"""Ended runs kept per instance; older ones are deleted as new ones end."""
 
 BUSY_TIMEOUT_MS: Final = 5000
 """How long a write waits for another writer (another connection) before failing."""
@@ -424,14 +428,23 @@ class StateStore:
         signal: int | None,
         end_reason: str | None,
         error: str | None = None,
+        keep: int = RUNS_KEPT,
     ) -> None:
-        """A run ended. An unknown run, or one already ended, is a StateError."""
+        """A run ended; then only the newest ``keep`` ended runs of its instance are kept.
+        An unknown run, or one already ended, is a StateError."""
         rows = await self._rows(
             "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, end_reason = ?, error = ?"
-            " WHERE run_id = ? AND ended_at IS NULL RETURNING run_id",
+            " WHERE run_id = ? AND ended_at IS NULL RETURNING app, instance",
             (ended_at, exit_code, signal, end_reason, error, run_id),
         )
         if rows:
+            app, instance = rows[0]["app"], rows[0]["instance"]
+            await self._rows(
+                "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE app = ? AND"
+                " instance = ? AND ended_at IS NOT NULL ORDER BY started_at DESC, rowid DESC"
+                " LIMIT -1 OFFSET ?)",
+                (app, instance, keep),
+            )
             return
         known = await self._rows("SELECT ended_at FROM runs WHERE run_id = ?", (run_id,))
         if known:
@@ -471,7 +484,7 @@ class StateStore:
             )
         return [_run_from_row(row) for row in rows]
 
-    async def prune_runs(self, keep_per_instance: int = 1000) -> int:
+    async def prune_runs(self, keep_per_instance: int = RUNS_KEPT) -> int:
         """Delete ended runs beyond the newest ``keep_per_instance`` of each instance.
 
         Open runs are never deleted (they count towards the number kept). Returns how many
