@@ -435,3 +435,22 @@ async def test_bad_app_tables_are_400_config(
     assert answer.status_code == 400 and answer.json()["kind"] == "config"
     assert message in answer.json()["error"]
     assert (await api.client.get("/v1/processes")).json() == []
+
+
+async def test_scale_beyond_the_instance_limit_is_refused_and_changes_nothing(
+    api: Harness, tmp_path: Path
+) -> None:
+    """The file's limit (1024 instances) holds on the API too: an app scaled past it was
+    accepted, then lost at the daemon's next start and made the whole dump unreadable."""
+    (tmp_path / "worker.py").write_text(WORKER)
+    await api.client.post(
+        "/v1/processes",
+        json={"app": {"name": "sl", "script": "worker.py"}, "base_dir": str(tmp_path)},
+    )
+    for count in (1100, 0, -3):
+        answer = await api.client.post("/v1/processes/sl/scale", json={"instances": count})
+        assert answer.status_code == 409, answer.text
+        assert f"cannot scale 'sl' to {count}" in answer.json()["error"]
+    assert len((await api.client.get("/v1/processes")).json()) == 1
+    (stored,) = await api.service.store.apps()
+    assert "instances" not in stored.entry

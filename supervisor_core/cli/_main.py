@@ -219,7 +219,12 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more (ptm stop stops an app): {text!r}")
-    return value
+    from supervisor_core.config import instance_count
+
+    try:
+        return instance_count(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
 
 
 def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:

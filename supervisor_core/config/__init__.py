@@ -1,6 +1,6 @@
 """Ecosystem files (TOML) into frozen, validated specs."""
 
-from supervisor_core.config._app import is_env_key
+from supervisor_core.config._app import instance_count, is_env_key
 from supervisor_core.config._datefmt import compile_date_format
 from supervisor_core.config._loader import (
     build_app,
@@ -47,6 +47,7 @@ __all__ = [
     "compile_entry",
     "dump_table",
     "ecosystem_text",
+    "instance_count",
     "is_env_key",
     "load_ecosystem",
     "parse_duration",

@@ -59,6 +59,7 @@ __all__ = [
     "MAX_INSTANCES",
     "compile_app",
     "env_table",
+    "instance_count",
     "is_env_key",
     "relative",
 ]
@@ -161,6 +162,14 @@ def _instances(value: object) -> int:
         return os.cpu_count() or 1
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError('must be an integer of at least 1, or "max" (one per CPU)')
+    return instance_count(value)
+
+
+def instance_count(value: int) -> int:
+    """``value`` if an app may have that many instances (1 to :data:`MAX_INSTANCES`), on every
+    path: the file, ``ptm scale``, the API. Raises :class:`ValueError` saying why not."""
+    if value < 1:
+        raise ValueError("must be at least 1")
     if value > MAX_INSTANCES:
         raise ValueError(f"must be at most {MAX_INSTANCES}")
     return value

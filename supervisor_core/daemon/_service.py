@@ -23,7 +23,13 @@ from supervisor_core._home import Home
 from supervisor_core._info import ProcessInfo, RunRecord
 from supervisor_core._supervisor import Supervisor
 from supervisor_core._version import __version__
-from supervisor_core.config import AppSpec, Ecosystem, build_app, load_ecosystem
+from supervisor_core.config import (
+    AppSpec,
+    Ecosystem,
+    build_app,
+    instance_count,
+    load_ecosystem,
+)
 from supervisor_core.daemon._alerts import Alerts
 from supervisor_core.daemon._restore import restore
 from supervisor_core.daemon._runs import RunWriter
@@ -321,8 +327,10 @@ class DaemonService:
     async def scale(self, target: str, instances: int) -> dict[str, Any]:
         async with self._lock:
             name = self._one(target)
-            if instances < 1:
-                raise StateError(f"cannot scale {name!r} to {instances}: at least 1 instance")
+            try:
+                instance_count(instances)
+            except ValueError as exc:
+                raise StateError(f"cannot scale {name!r} to {instances}: {exc}") from None
             await self.sup.scale(name, instances)
             stored = self._apps[name]
             entry = {**stored.entry, "instances": instances}

@@ -148,3 +148,10 @@ def test_every_command_has_a_help_that_reads_well(ptm: Ptm) -> None:
             assert after.startswith("    ") and after.strip(), (command, line)
     assert not (ptm.home / "ptm.sock").exists()
     assert ptm.daemon_pid() is None
+
+
+def test_scale_past_the_instance_limit_is_a_usage_error(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    done = ptm("scale", "api", "1100")
+    assert done.returncode == 2, done
+    assert "must be at most 1024: '1100'" in one_line(done.stderr)
