@@ -15,7 +15,7 @@ import pytest
 
 from supervisor_core import RunRecord
 from supervisor_core.errors import StateError, UnknownAppError
-from supervisor_core.store import StateStore, StoredApp, _db
+from supervisor_core.store import DamagedState, StateStore, StoredApp, _db
 from supervisor_core.store._db import MIGRATIONS, RUNS_KEPT, SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
@@ -75,14 +75,14 @@ async def test_creates_and_migrates_a_new_file_with_its_folder(tmp_path: Path) -
     assert {"apps", "runs"} <= tables
 
 
-async def test_migrates_an_empty_file(tmp_path: Path) -> None:
+async def test_an_empty_file_is_not_taken_for_a_fresh_start(tmp_path: Path) -> None:
+    """ptm never leaves a 0-byte state.db (the schema is written at the first open): one is a
+    truncated file, and taking it for a fresh start lost every app silently."""
     path = tmp_path / "state.db"
     path.write_bytes(b"")
-    path.chmod(0o644)
-    async with await StateStore.open(path) as store:
-        assert await store.apps() == []
-    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
-    assert mode(path) == 0o600
+    with pytest.raises(DamagedState, match="empty"):
+        await StateStore.open(path)
+    assert path.read_bytes() == b""
 
 
 async def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from supervisor_core.daemon._service import DaemonService
 from supervisor_core.daemon._uvicorn import uvicorn
 from supervisor_core.errors import PtmError
 from supervisor_core.process import use_pidfd_child_watcher
-from supervisor_core.store import StateStore
+from supervisor_core.store import open_state
 
 __all__ = ["main", "serve"]
 
@@ -63,11 +63,28 @@ async def _handle_signals(service: DaemonService, home: Home) -> None:
             service.shutdown.set()
 
 
+async def _resurrect_after_damage(service: DaemonService) -> None:
+    try:
+        done = await service.resurrect()
+    except PtmError as exc:
+        log.error("cannot restore %s: %s", service.home.dump, exc)
+        return
+    log.info("restored %d app(s) from %s", len(done["started"]), service.home.dump)
+
+
 async def serve(home: Home) -> None:
     """Run the daemon until asked to stop (signal or ``ptm kill``)."""
     use_pidfd_child_watcher()
     hub = LogHub()
-    store = await StateStore.open(home.state_db)
+    opened = await open_state(home.state_db)
+    store = opened.store
+    if opened.set_aside is not None:
+        log.error(
+            "%s: kept it as %s and started with a new one%s",
+            opened.reason,
+            opened.set_aside,
+            f"; restoring {home.dump}" if home.dump.exists() else " (no dump.toml to restore)",
+        )
     service: DaemonService | None = None
 
     def on_run(app: str, instance: int, run_id: str, record: RunRecord) -> None:
@@ -88,6 +105,8 @@ async def serve(home: Home) -> None:
                 tg.start_soon(_handle_signals, service, home)
                 await tg.start(service.run_notify)  # alerts listen before any app starts
                 await service.restore()
+                if opened.set_aside is not None and home.dump.exists():
+                    await _resurrect_after_damage(service)
                 sockets: list[socket.socket] = [bind_socket(home.socket)]
                 config = uvicorn.Config(
                     create_api(service, hub),

@@ -11,18 +11,23 @@ The store only persists: what an entry means is :mod:`supervisor_core.config`'s 
 """
 
 from supervisor_core.store._db import (
+    DamagedState,
     Desired,
     StateStore,
     StoredApp,
 )
 from supervisor_core.store._dump import backup_path, dump_entry, read_dump, write_dump
+from supervisor_core.store._recover import OpenedState, open_state
 
 __all__ = [
+    "DamagedState",
     "Desired",
+    "OpenedState",
     "StateStore",
     "StoredApp",
     "backup_path",
     "dump_entry",
+    "open_state",
     "read_dump",
     "write_dump",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "MIGRATIONS",
     "RUNS_KEPT",
     "SCHEMA_VERSION",
+    "DamagedState",
     "Desired",
     "StateStore",
     "StoredApp",
@@ -136,6 +137,11 @@ class StoredApp:
     """Its place in ``ptm list`` (the numeric id). :meth:`StateStore.upsert_app` assigns it."""
 
 
+class DamagedState(StateError):
+    """The state file is not a ptm state database, or not whole (empty, damaged pages,
+    undecodable rows): :func:`~supervisor_core.store.open_state` sets it aside."""
+
+
 def _entry_json(app: StoredApp) -> str:
     try:
         return json.dumps(dict(app.entry), allow_nan=False, separators=(",", ":"))
@@ -180,6 +186,20 @@ def _check_desired(desired: str) -> Desired:
     return cast(Desired, desired)
 
 
+def _emptied(path: Path) -> bool:
+    """An existing state file of 0 bytes with nothing in its write-ahead log: ptm never
+    leaves one (the schema is written at the first open), so it was truncated."""
+    try:
+        if path.stat().st_size != 0:
+            return False
+    except OSError:
+        return False
+    try:
+        return Path(f"{path}-wal").stat().st_size == 0
+    except OSError:
+        return True
+
+
 def _prepare_file(path: Path) -> None:
     """Create the folder (0700) and the file (0600) before SQLite does, and enforce 0600."""
     if path.is_dir():
@@ -221,7 +241,10 @@ class StateStore:
         :class:`StateError` naming the file.
         """
         path = Path(path)
+        emptied = _emptied(path)
         _prepare_file(path)
+        if emptied:
+            raise DamagedState(f"{path}: empty (0 bytes), not a whole state database")
         try:
             db = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -231,12 +254,16 @@ class StateStore:
             db.row_factory = sqlite3.Row
             await store._configure()
             await store._migrate()
+            await store._check_whole()
+        except StateError:
+            await db.close()
+            raise
         except sqlite3.OperationalError as exc:
             await db.close()
             raise StateError(f"{path}: cannot use the state database: {exc}") from None
         except sqlite3.DatabaseError as exc:
             await db.close()
-            raise StateError(f"{path}: not a ptm state database ({exc})") from None
+            raise DamagedState(f"{path}: not a ptm state database ({exc})") from None
         except BaseException:
             await db.close()
             raise
@@ -286,10 +313,26 @@ class StateStore:
         )
         names = [row["name"] for row in rows]
         if names:
-            raise StateError(
+            raise DamagedState(
                 f"{self._path}: an SQLite database of something else (tables: "
                 f"{', '.join(names)}), not a ptm state database"
             )
+
+    async def _check_whole(self) -> None:
+        """SQLite's own check of every page, then every row read back as the daemon will
+        read it (a flipped byte in a row's text passes the page check)."""
+        verdict = [row[0] for row in await self._db.execute_fetchall("PRAGMA quick_check")]
+        if verdict != ["ok"]:
+            raise DamagedState(f"{self._path}: damaged ({'; '.join(map(str, verdict[:3]))})")
+        try:
+            for app in await self.apps():
+                _check_desired(app.desired)
+            for text in (await self.notify_entries()).values():
+                json.loads(text)
+            for row in await self._rows("SELECT * FROM runs"):
+                _run_from_row(row)
+        except (sqlite3.Error, StateError, UnicodeError, ValueError, TypeError) as exc:
+            raise DamagedState(f"{self._path}: a row cannot be read ({exc})") from None
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -203,3 +203,26 @@ def test_daemon_foreground_serves_until_sigterm(ptm: Ptm) -> None:
         finally:
             if daemon.poll() is None:
                 daemon.kill()
+
+
+def test_a_truncated_state_db_is_set_aside_and_the_dump_restored(ptm: Ptm) -> None:
+    """A state.db truncated to 0 bytes was taken as a fresh start: every app silently gone."""
+    ptm.ecosystem(("api", 1), ("worker", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(2)
+    ptm.ok("save")
+    ptm.ok("kill")
+    state = ptm.home / "state.db"
+    state.write_bytes(b"")
+
+    ptm.ok("ping")
+    rows = ptm.wait_online(2)
+    assert sorted(row["name"] for row in rows) == ["api", "worker"]
+    (aside,) = ptm.home.glob("state.db.damaged-*")
+    assert aside.read_bytes() == b""
+    reports = [
+        line for line in (ptm.home / "daemon.log").read_text().splitlines() if "kept it" in line
+    ]
+    assert len(reports) == 1, reports
+    assert f"{state}: empty (0 bytes), not a whole state database: kept it as {aside}" in reports[0]
+    assert f"restoring {ptm.home / 'dump.toml'}" in reports[0]
