@@ -29,7 +29,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
-from supervisor_core.config._specs import AppSpec, ListenSpec
+from supervisor_core.config import AppSpec, ListenSpec
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
 from supervisor_core.process import NotifySocket, Status, bind_listen_socket, descendant_pids

@@ -13,8 +13,7 @@ import anyio
 
 from supervisor_core._info import StateEvent
 from supervisor_core._supervisor import Supervisor
-from supervisor_core.config import AppSpec, load_ecosystem
-from supervisor_core.config._loader import ptm_home
+from supervisor_core.config import AppSpec, load_ecosystem, ptm_home
 from supervisor_core.errors import ConfigError
 from supervisor_core.notify import Notifier
 from supervisor_core.process import use_pidfd_child_watcher

@@ -1,7 +1,8 @@
 """Ecosystem files (TOML) into frozen, validated specs."""
 
+from supervisor_core.config._cron import CronSchedule
 from supervisor_core.config._datefmt import compile_date_format
-from supervisor_core.config._loader import build_app, load_ecosystem, parse_ecosystem
+from supervisor_core.config._loader import build_app, load_ecosystem, parse_ecosystem, ptm_home
 from supervisor_core.config._specs import (
     AppSpec,
     DateFormatter,
@@ -21,6 +22,7 @@ from supervisor_core.config._units import parse_duration, parse_size
 
 __all__ = [
     "AppSpec",
+    "CronSchedule",
     "DateFormatter",
     "Ecosystem",
     "ExecMode",
@@ -39,4 +41,5 @@ __all__ = [
     "parse_duration",
     "parse_ecosystem",
     "parse_size",
+    "ptm_home",
 ]

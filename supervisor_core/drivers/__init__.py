@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from supervisor_core.config._specs import AppSpec
+from supervisor_core.config import AppSpec
 
 if TYPE_CHECKING:
     from supervisor_core._supervisor import AppDriver, Supervisor

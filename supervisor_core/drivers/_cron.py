@@ -1,7 +1,7 @@
 """``cron_restart``: restart an app's running instances at each minute its schedule names.
 
 Times are read in the local time zone (the daemon's ``TZ``), with the daylight-saving rules
-of :class:`~supervisor_core.config._cron.CronSchedule`. Only running instances (``online``
+of :class:`~supervisor_core.config.CronSchedule`. Only running instances (``online``
 or ``launching``) are restarted: a stopped app stays stopped, an ``errored`` one stays
 errored, and one waiting to restart after a crash restarts on its own. The restart counts
 with reason ``cron`` and does not count as unstable.
@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 import anyio
 
 from supervisor_core._info import RestartReason
-from supervisor_core.config._cron import CronSchedule
-from supervisor_core.config._specs import AppSpec
+from supervisor_core.config import AppSpec, CronSchedule
 from supervisor_core.errors import PtmError
 
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from watchfiles import Change, awatch
 
 from supervisor_core._home import Home
-from supervisor_core.config._specs import AppSpec
+from supervisor_core.config import AppSpec
 from supervisor_core.drivers._cron import restart_where
 from supervisor_core.errors import PtmError
 
