@@ -169,12 +169,14 @@ def privacy_violations(modules: Mapping[str, Module], deps: Iterable[Dependency]
     return sorted(problems)
 
 
-def dependency_graph(
-    modules: Mapping[str, Module], deps: Iterable[Dependency]
-) -> dict[str, dict[str, int]]:
-    """importer → {module it needs loaded: line of the import}, packages above targets
-    included (see the module docstring)."""
-    graph: dict[str, dict[str, int]] = {name: {} for name in modules}
+Graph = Mapping[str, Mapping[str, str]]
+"""importer → {module it needs loaded: where (``line 12``, ``line 12, TYPE_CHECKING``)}."""
+
+
+def dependency_graph(modules: Mapping[str, Module], deps: Iterable[Dependency]) -> Graph:
+    """The dependencies between modules, packages above targets included (see the module
+    docstring)."""
+    graph: dict[str, dict[str, str]] = {name: {} for name in modules}
     for dep in deps:
         parts = dep.target.split(".")
         above = [".".join(parts[:n]) for n in range(1, len(parts))]
@@ -182,11 +184,12 @@ def dependency_graph(
         needed = [p for p in above if not _inside(dep.importer, p)] + [dep.target]
         for target in needed:
             if target in modules and target != dep.importer:
-                graph[dep.importer].setdefault(target, dep.line)
+                where = f"line {dep.line}" + (", TYPE_CHECKING" if dep.type_checking else "")
+                graph[dep.importer].setdefault(target, where)
     return graph
 
 
-def import_cycles(graph: Mapping[str, Mapping[str, int]]) -> list[list[str]]:
+def import_cycles(graph: Graph) -> list[list[str]]:
     """One cycle (``[a, b, ..., a]``) per strongly connected group of modules (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -221,7 +224,7 @@ def import_cycles(graph: Mapping[str, Mapping[str, int]]) -> list[list[str]]:
     return sorted(_one_cycle(graph, group) for group in groups)
 
 
-def _one_cycle(graph: Mapping[str, Mapping[str, int]], group: Sequence[str]) -> list[str]:
+def _one_cycle(graph: Graph, group: Sequence[str]) -> list[str]:
     """A shortest cycle through the first module of a strongly connected ``group``."""
     start = group[0]
     members = set(group)
@@ -245,8 +248,8 @@ def _one_cycle(graph: Mapping[str, Mapping[str, int]], group: Sequence[str]) -> 
     raise AssertionError(f"no cycle through {start} in {group}")  # pragma: no cover
 
 
-def describe_cycle(graph: Mapping[str, Mapping[str, int]], cycle: Sequence[str]) -> str:
-    steps = [f"{a} (line {graph[a][b]})" for a, b in itertools.pairwise(cycle)]
+def describe_cycle(graph: Graph, cycle: Sequence[str]) -> str:
+    steps = [f"{a} ({graph[a][b]})" for a, b in itertools.pairwise(cycle)]
     return " -> ".join([*steps, cycle[-1]])
 
 
@@ -336,7 +339,7 @@ def test_a_cycle_is_reported_whatever_closes_it(tmp_path: Path) -> None:
     assert cycles == [
         "pkg.a (line 1) -> pkg.a._impl (line 1) -> pkg.a",
         "pkg.c (line 1) -> pkg.d (line 2) -> pkg.c",
-        "pkg.e (line 3) -> pkg.f (line 1) -> pkg.e",
+        "pkg.e (line 3, TYPE_CHECKING) -> pkg.f (line 1) -> pkg.e",
     ]
 
 
@@ -359,9 +362,9 @@ def test_a_parent_package_is_a_dependency(tmp_path: Path) -> None:
 
 def test_no_module_imports_another_packages_private_module() -> None:
     privacy, _ = check(PACKAGE_DIR, PACKAGE)
-    assert privacy == []
+    assert privacy == [], "\n".join(["import through the package's __init__:", *privacy])
 
 
 def test_no_import_cycles() -> None:
     _, cycles = check(PACKAGE_DIR, PACKAGE)
-    assert cycles == []
+    assert cycles == [], "\n".join(["import cycles:", *cycles])
