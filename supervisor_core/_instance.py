@@ -26,7 +26,7 @@ import anyio
 from anyio.abc import Process, TaskGroup, TaskStatus
 
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
-from supervisor_core.config._specs import AppSpec
+from supervisor_core.config import AppSpec
 from supervisor_core.errors import PtmError, SpawnError, StateError
 from supervisor_core.monitor import Monitor, TreeSample
 from supervisor_core.process import (

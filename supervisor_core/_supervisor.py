@@ -29,7 +29,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
-from supervisor_core.config._specs import AppSpec, ListenSpec
+from supervisor_core.config import AppSpec, ListenSpec
+from supervisor_core.drivers import AppDriver
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
 from supervisor_core.process import NotifySocket, Status, bind_listen_socket, descendant_pids
@@ -37,17 +38,10 @@ from supervisor_core.process import NotifySocket, Status, bind_listen_socket, de
 if TYPE_CHECKING:
     from supervisor_core.logs import LogFiles
 
-__all__ = ["AppDriver", "Supervisor"]
+__all__ = ["Supervisor"]
 
 NoticeCallback = Callable[[str], None]
 MAX_UNCLAIMED_NOTIFY = 256
-
-
-AppDriver = Callable[["Supervisor", AppSpec], Awaitable[None]]
-"""A task that runs beside an app for as long as it is managed (health checks, cron
-restarts, file watching). Started when the app is added, cancelled when it is deleted or
-replaced. It acts through the Supervisor's public methods (``restart``,
-``report_unhealthy``, ``set_health``)."""
 
 
 @dataclass

@@ -9,6 +9,7 @@
     │   └── UnknownAppError       no app (or instance) matches a name or id
     ├── StateError                an operation that the current state does not allow
     ├── LogError                  a log file could not be opened, written or rotated
+    ├── BadRequest                a request to the daemon's API is malformed (daemon side)
     └── ClientError               talking to the daemon failed
         ├── DaemonNotRunning      no daemon answers on the socket (and none could be started)
         ├── SocketPermissionDenied  the socket belongs to someone else
@@ -16,6 +17,10 @@
 
 Library code raises these; only the command line turns them into exit codes and one-line
 messages. Nothing here ever calls ``sys.exit``.
+
+``BadRequest`` is raised and answered inside the daemon (400, kind ``bad_request``): a program
+using ptm meets it only as an :class:`ApiError` with that kind, so it is not part of the public
+API (``__all__`` here and in ``supervisor_core``).
 """
 
 from __future__ import annotations
@@ -88,6 +93,10 @@ class StateError(PtmError):
 
 class LogError(PtmError):
     """A log file could not be opened, written or rotated."""
+
+
+class BadRequest(PtmError):
+    """A request to the daemon's API is malformed: bad JSON, a missing or mistyped field."""
 
 
 class ClientError(PtmError):

@@ -334,7 +334,7 @@ def startup(args: argparse.Namespace) -> int:
     import getpass
 
     from supervisor_core.cli._startup import install_unit, systemd_unit, unit_path
-    from supervisor_core.client._paths import default_home
+    from supervisor_core.client import default_home
 
     home = default_home()
     text = systemd_unit(
@@ -379,7 +379,7 @@ def stop_timeout(dump: Path) -> int:
     """Seconds systemd waits for ``ptm kill``: the saved apps' longest kill_timeout + 10 s."""
     import tomllib
 
-    from supervisor_core.config._units import parse_duration
+    from supervisor_core.config import parse_duration
 
     try:
         data = tomllib.loads(dump.read_text(encoding="utf-8"))

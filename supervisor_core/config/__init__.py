@@ -1,6 +1,7 @@
 """Ecosystem files (TOML) into frozen, validated specs."""
 
 from supervisor_core.config._app import instance_count, is_env_key
+from supervisor_core.config._cron import CronSchedule
 from supervisor_core.config._datefmt import compile_date_format
 from supervisor_core.config._loader import (
     build_app,
@@ -30,6 +31,7 @@ from supervisor_core.config._writer import dump_table, ecosystem_text
 
 __all__ = [
     "AppSpec",
+    "CronSchedule",
     "DateFormatter",
     "Ecosystem",
     "ExecMode",

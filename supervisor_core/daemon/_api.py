@@ -22,6 +22,7 @@ from starlette.routing import Route
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.errors import (
+    BadRequest,
     ConfigError,
     ProcessError,
     PtmError,
@@ -34,10 +35,6 @@ __all__ = ["create_api"]
 log = logging.getLogger("ptm.api")
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class BadRequest(PtmError):
-    """The request itself is malformed."""
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:

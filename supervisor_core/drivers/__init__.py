@@ -1,7 +1,8 @@
 """Tasks that run beside each app: health checks, cron restarts, file watching.
 
-Each is an :data:`~supervisor_core._supervisor.AppDriver`: ``async def driver(sup, spec)``,
-running while the app is managed and doing nothing for an app that does not use its feature.
+Each is an :data:`AppDriver`: ``async def driver(sup, spec)``, running while the app is
+managed and doing nothing for an app that does not use its feature; ``sup`` is an
+:class:`AppControl` (the supervisor, seen through the few methods drivers call).
 The drivers named here import their machinery (httpx, watchfiles) only for an app that uses
 the feature, so a supervisor without health checks or watching stays small; the other names
 are imported on first use.
@@ -13,10 +14,10 @@ import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from supervisor_core.config._specs import AppSpec
+from supervisor_core.config import AppSpec
+from supervisor_core.drivers._control import AppControl, AppDriver
 
 if TYPE_CHECKING:
-    from supervisor_core._supervisor import AppDriver, Supervisor
     from supervisor_core.drivers._health import (
         HealthResult,
         instance_url,
@@ -29,6 +30,8 @@ __all__ = [
     "DEFAULT_DRIVERS",
     "DEFAULT_IGNORE",
     "WATCH_DEBOUNCE",
+    "AppControl",
+    "AppDriver",
     "HealthResult",
     "WatchFilter",
     "cron_driver",
@@ -41,7 +44,7 @@ __all__ = [
 ]
 
 
-async def cron_driver(sup: Supervisor, spec: AppSpec, **options: Any) -> None:
+async def cron_driver(sup: AppControl, spec: AppSpec, **options: Any) -> None:
     """``cron_restart``: see :func:`supervisor_core.drivers._cron.cron_driver`."""
     if not spec.cron_restart:
         return
@@ -50,7 +53,7 @@ async def cron_driver(sup: Supervisor, spec: AppSpec, **options: Any) -> None:
     await run(sup, spec, **options)
 
 
-async def health_driver(sup: Supervisor, spec: AppSpec, **options: Any) -> None:
+async def health_driver(sup: AppControl, spec: AppSpec, **options: Any) -> None:
     """``[apps.health_check]``: see :func:`supervisor_core.drivers._health.health_driver`."""
     if spec.health_check is None:
         return
@@ -59,7 +62,7 @@ async def health_driver(sup: Supervisor, spec: AppSpec, **options: Any) -> None:
     await run(sup, spec, **options)
 
 
-async def watch_driver(sup: Supervisor, spec: AppSpec, **options: Any) -> None:
+async def watch_driver(sup: AppControl, spec: AppSpec, **options: Any) -> None:
     """``watch``: see :func:`supervisor_core.drivers._watch.watch_driver`."""
     if not spec.watch.enabled:
         return

@@ -1,7 +1,7 @@
 """``cron_restart``: restart an app's running instances at each minute its schedule names.
 
 Times are read in the local time zone (the daemon's ``TZ``), with the daylight-saving rules
-of :class:`~supervisor_core.config._cron.CronSchedule`. Only running instances (``online``
+of :class:`~supervisor_core.config.CronSchedule`. Only running instances (``online``
 or ``launching``) are restarted: a stopped app stays stopped, an ``errored`` one stays
 errored, and one waiting to restart after a crash restarts on its own. The restart counts
 with reason ``cron`` and does not count as unstable.
@@ -15,17 +15,14 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
 from datetime import tzinfo
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import Final, NoReturn
 
 import anyio
 
 from supervisor_core._info import RestartReason
-from supervisor_core.config._cron import CronSchedule
-from supervisor_core.config._specs import AppSpec
+from supervisor_core.config import AppSpec, CronSchedule
+from supervisor_core.drivers._control import AppControl
 from supervisor_core.errors import PtmError
-
-if TYPE_CHECKING:
-    from supervisor_core._supervisor import Supervisor
 
 __all__ = ["MAX_SLEEP", "cron_driver", "restart_where", "run_schedule"]
 
@@ -40,7 +37,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 async def restart_where(
-    sup: Supervisor, name: str, reason: RestartReason, statuses: Collection[str]
+    sup: AppControl, name: str, reason: RestartReason, statuses: Collection[str]
 ) -> list[int]:
     """Restart, all at once, the instances of ``name`` whose status is in ``statuses``;
     returns the indexes that were in such a status when asked. Each instance checks its
@@ -74,7 +71,7 @@ async def run_schedule(
 
 
 async def cron_driver(
-    sup: Supervisor,
+    sup: AppControl,
     spec: AppSpec,
     *,
     clock: Clock = time.time,

@@ -36,7 +36,6 @@ import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -45,10 +44,8 @@ from anyio.abc import TaskGroup
 from supervisor_core._info import ProcessInfo
 from supervisor_core._version import __version__
 from supervisor_core.config import AppSpec, HealthCheckSpec
+from supervisor_core.drivers._control import AppControl
 from supervisor_core.errors import UnknownAppError
-
-if TYPE_CHECKING:
-    from supervisor_core._supervisor import Supervisor
 
 __all__ = [
     "INSTANCE_PLACEHOLDER",
@@ -218,7 +215,7 @@ def _run_key(online: Sequence[ProcessInfo]) -> RunKey:
 
 
 class _HealthChecker:
-    def __init__(self, sup: Supervisor, spec: AppSpec, check: HealthCheckSpec) -> None:
+    def __init__(self, sup: AppControl, spec: AppSpec, check: HealthCheckSpec) -> None:
         self.sup = sup
         self.name = spec.name
         self.check = check
@@ -307,8 +304,8 @@ class _HealthChecker:
             self.reporting.discard(unit.instance)
 
 
-async def health_driver(sup: Supervisor, spec: AppSpec) -> None:
-    """The :data:`~supervisor_core._supervisor.AppDriver` of ``[apps.health_check]``: polls
+async def health_driver(sup: AppControl, spec: AppSpec) -> None:
+    """The :data:`~supervisor_core.drivers.AppDriver` of ``[apps.health_check]``: polls
     while the app is managed; returns at once for an app without a health check."""
     if spec.health_check is None:
         return

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import anyio
 from anyio.abc import TaskStatus
@@ -40,12 +40,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from watchfiles import Change, awatch
 
 from supervisor_core._home import Home
-from supervisor_core.config._specs import AppSpec
+from supervisor_core.config import AppSpec
+from supervisor_core.drivers._control import AppControl
 from supervisor_core.drivers._cron import restart_where
 from supervisor_core.errors import PtmError
-
-if TYPE_CHECKING:
-    from supervisor_core._supervisor import Supervisor
 
 __all__ = ["DEFAULT_IGNORE", "WATCH_DEBOUNCE", "WatchFilter", "watch_driver"]
 
@@ -307,7 +305,7 @@ async def restart_after_quiet(
 
 
 async def watch_driver(
-    sup: Supervisor,
+    sup: AppControl,
     spec: AppSpec,
     *,
     debounce: float = WATCH_DEBOUNCE,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import anyio
 import psutil
 
-from supervisor_core.process._tree import descendant_pids
+from supervisor_core.process import descendant_pids
 
 __all__ = ["Monitor", "TreeSample", "TreeSampler"]
 

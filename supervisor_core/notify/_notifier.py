@@ -25,7 +25,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from supervisor_core._info import StateEvent
-from supervisor_core.config._specs import NotifySpec
+from supervisor_core.config import NotifySpec
 from supervisor_core.errors import PtmError
 from supervisor_core.notify._deliver import (
     COMMAND_TIMEOUT,

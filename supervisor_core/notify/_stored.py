@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from supervisor_core.config._specs import NotifySpec
+from supervisor_core.config import NotifySpec
 from supervisor_core.errors import ConfigError
 from supervisor_core.notify._events import ALERT_KINDS
 

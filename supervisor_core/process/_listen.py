@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from supervisor_core.config._specs import ListenSpec
+from supervisor_core.config import ListenSpec
 from supervisor_core.errors import ProcessError
 
 __all__ = ["bind_listen_socket"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from supervisor_core.config._specs import RestartPolicy
+from supervisor_core.config import RestartPolicy
 from supervisor_core.errors import StateError
 
 __all__ = [
