@@ -333,10 +333,10 @@ def init(args: argparse.Namespace) -> int:
 def startup(args: argparse.Namespace) -> int:
     import getpass
 
+    from supervisor_core._home import Home
     from supervisor_core.cli._startup import install_unit, systemd_unit, unit_path
-    from supervisor_core.client import default_home
 
-    home = default_home()
+    home = Home.from_env().root
     text = systemd_unit(
         ptm_executable=ptm_executable(),
         python=sys.executable,
@@ -379,7 +379,7 @@ def stop_timeout(dump: Path) -> int:
     """Seconds systemd waits for ``ptm kill``: the saved apps' longest kill_timeout + 10 s."""
     import tomllib
 
-    from supervisor_core.config import parse_duration
+    from supervisor_core.config import StopPolicy, parse_duration
 
     try:
         data = tomllib.loads(dump.read_text(encoding="utf-8"))
@@ -395,9 +395,9 @@ def stop_timeout(dump: Path) -> int:
     for app in apps:
         if not isinstance(app, dict):
             continue
-        value = app.get("kill_timeout", defaults.get("kill_timeout", "5s"))
+        value = app.get("kill_timeout", defaults.get("kill_timeout"))
         try:
-            timeouts.append(parse_duration(value))
+            timeouts.append(StopPolicy().kill_timeout if value is None else parse_duration(value))
         except (ValueError, TypeError):
             continue
     if not timeouts:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from supervisor_core.client._client import Client, Json, Stream
-from supervisor_core.client._paths import default_home
 from supervisor_core.client._spawn import ensure_daemon
 
-__all__ = ["Client", "Json", "Stream", "default_home", "ensure_daemon"]
+__all__ = ["Client", "Json", "Stream", "ensure_daemon"]

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from supervisor_core.client._paths import SOCKET_NAME, default_home
+from supervisor_core._home import Home
 from supervisor_core.client._socket import check_socket, connect_failure
 from supervisor_core.client._spawn import ensure_daemon
 from supervisor_core.errors import ApiError, ClientError, DaemonNotRunning
@@ -54,8 +54,8 @@ class Client:
     def __init__(
         self, home: Path | None = None, *, timeout: float = 10.0, autostart: bool = True
     ) -> None:
-        self.home = home if home is not None else default_home()
-        self.socket = self.home / SOCKET_NAME
+        self.home = home if home is not None else Home.from_env().root
+        self.socket = Home(self.home).socket
         self.timeout = timeout
         self.autostart = autostart
         self._http = httpx.Client(

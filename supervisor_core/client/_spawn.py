@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from supervisor_core.client._paths import LOCK_NAME, LOG_NAME, SOCKET_NAME, default_home
+from supervisor_core._home import Home
 from supervisor_core.client._socket import check_socket
 from supervisor_core.errors import ClientError, DaemonNotRunning
 
@@ -38,18 +38,19 @@ def ensure_daemon(home: Path | None = None, *, timeout: float = 10.0) -> int:
 
     Starts one if none answers, and waits up to ``timeout`` seconds for it to answer.
     """
-    home = home if home is not None else default_home()
+    home = home if home is not None else Home.from_env().root
     return start_daemon(home, [sys.executable, *DAEMON_COMMAND], timeout=timeout)
 
 
 def start_daemon(home: Path, argv: Sequence[str], *, timeout: float = 10.0) -> int:
     """:func:`ensure_daemon` with the daemon's command line given (tests use a fake daemon)."""
-    with _Probe(home / SOCKET_NAME) as probe:
+    files = Home(home)
+    with _Probe(files.socket) as probe:
         pid = probe.pid()
         if pid is not None:
             return pid
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = os.open(files.spawn_lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             pid = probe.pid()  # started by another command while we waited for the lock?
@@ -61,7 +62,7 @@ def start_daemon(home: Path, argv: Sequence[str], *, timeout: float = 10.0) -> i
 
 
 def _spawn_and_wait(home: Path, argv: Sequence[str], probe: _Probe, timeout: float) -> int:
-    log_path = home / LOG_NAME
+    log_path = Home(home).daemon_log
     log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         offset = os.fstat(log).st_size
