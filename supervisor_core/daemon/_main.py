@@ -119,6 +119,7 @@ async def serve(home: Home) -> None:
                     loop="none",
                 )
                 server = ApiServer(config)
+                server.keep_socket(home.socket)
                 served = anyio.Event()
 
                 async def run_server() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import socket
+import stat
 import struct
 from collections.abc import Generator
 from pathlib import Path
@@ -14,6 +17,8 @@ import anyio
 from supervisor_core.daemon._uvicorn import uvicorn
 
 __all__ = ["ApiServer", "PeerCheckedSocket", "bind_socket", "peer_uid"]
+
+log = logging.getLogger("ptm.daemon")
 
 _UCRED = struct.Struct("3i")  # pid, uid, gid
 
@@ -69,9 +74,47 @@ def bind_socket(path: Path) -> PeerCheckedSocket:
 class ApiServer(uvicorn.Server):
     """uvicorn without its own signal handling (the daemon handles signals in one place) and
     without its 10-per-second housekeeping tick: it wakes once a second, or at once when
-    :meth:`request_exit` is called, so an idle daemon stays idle."""
+    :meth:`request_exit` is called, so an idle daemon stays idle.
+
+    With :meth:`keep_socket`, each tick also checks that the socket file is still the one it
+    listens on: one deleted (or replaced) by hand is bound again, so ``ptm`` can still reach
+    the daemon and stop it."""
 
     _wake: anyio.Event | None = None
+    _kept: Path | None = None
+    _kept_inode: int | None = None
+
+    def keep_socket(self, path: Path) -> None:
+        """Bind ``path`` again whenever it stops being the socket bound now."""
+        self._kept = path
+        self._kept_inode = _inode(path)
+
+    async def _check_socket(self) -> None:
+        path = self._kept
+        if path is None or _inode(path) == self._kept_inode:
+            return
+        try:
+            sock = bind_socket(path)
+        except OSError as exc:
+            log.error("%s is gone and cannot be bound again: %s", path, exc.strerror or exc)
+            self._kept_inode = _inode(path)  # said once; tried again if it changes
+            return
+        config = self.config
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=_loop,
+            )
+
+        server = await asyncio.get_running_loop().create_server(
+            create_protocol, sock=sock, backlog=config.backlog
+        )
+        self.servers.append(server)
+        self._kept_inode = _inode(path)
+        log.warning("%s was removed or replaced: listening on it again", path)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -85,5 +128,15 @@ class ApiServer(uvicorn.Server):
     async def main_loop(self) -> None:
         self._wake = anyio.Event()
         while not await self.on_tick(0):  # counter 0: refresh the Date header each second
+            await self._check_socket()
             with anyio.move_on_after(1.0):
                 await self._wake.wait()
+
+
+def _inode(path: Path) -> int | None:
+    """The socket file's inode (None: no socket there)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_ino if stat.S_ISSOCK(info.st_mode) else None

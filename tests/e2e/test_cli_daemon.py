@@ -226,3 +226,23 @@ def test_a_truncated_state_db_is_set_aside_and_the_dump_restored(ptm: Ptm) -> No
     assert len(reports) == 1, reports
     assert f"{state}: empty (0 bytes), not a whole state database: kept it as {aside}" in reports[0]
     assert f"restoring {ptm.home / 'dump.toml'}" in reports[0]
+
+
+def test_a_deleted_socket_is_bound_again_by_the_running_daemon(ptm: Ptm) -> None:
+    """A deleted ptm.sock left the daemon unreachable: `ptm kill` said no daemon was running."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    daemon = ptm.daemon_pid()
+    socket_file = ptm.home / "ptm.sock"
+    before = socket_file.stat().st_ino
+    socket_file.unlink()
+    deadline = time.monotonic() + 10
+    while not socket_file.exists():
+        assert time.monotonic() < deadline, "the daemon did not bind its socket again"
+        time.sleep(0.05)
+    assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600
+    assert socket_file.stat().st_ino != before
+    assert str(daemon) in ptm.ok("ping")  # the same daemon, not a new one
+    assert [row["name"] for row in ptm.jlist()] == ["api"]
+    assert "was removed or replaced: listening on it again" in (ptm.home / "daemon.log").read_text()
