@@ -6,6 +6,8 @@ The service gathers the facts (a :class:`~supervisor_core._info.ProcessInfo`, a 
 strings, a signal is its name. Unknown values are ``null``.
 
 :func:`spec_view` is the one JSON view of an ``AppSpec`` in ptm: ``ptm describe``'s ``spec``.
+It shows every setting of the spec, with the ecosystem file's key names (plus ``_s`` for
+seconds): ``ptm describe`` renders each key it knows under the file's name, in the file's units.
 """
 
 from __future__ import annotations
@@ -68,9 +70,15 @@ def run_row(run: StoredRun) -> dict[str, Any]:
 
 
 def spec_view(spec: AppSpec) -> dict[str, Any]:
-    """A JSON-friendly view of an AppSpec for ``ptm describe``."""
+    """Every setting of ``spec``, JSON-safe: ``describe``'s ``spec``.
+
+    Unset optional settings are ``null`` (``health_check``, ``listen``, ``cron_restart``...);
+    ``watch`` is the list of watched paths (empty: watching is off).
+    """
     restart = spec.restart
     logs = spec.logs
+    check = spec.health_check
+    listen = spec.listen
     return {
         "script": spec.script,
         "argv": list(spec.argv),
@@ -80,16 +88,32 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "instances": spec.instances,
         "exec_mode": spec.exec_mode,
         "env_name": spec.env_name,
+        "autostart": spec.autostart,
         "autorestart": restart.autorestart,
         "stop_exit_codes": sorted(restart.stop_exit_codes),
         "max_restarts": restart.max_restarts,
         "min_uptime_s": restart.min_uptime,
         "restart_delay_s": restart.restart_delay,
         "exp_backoff_restart_delay_s": restart.exp_backoff_restart_delay,
+        "backoff_cap_s": restart.backoff_cap,
+        "cron_restart": spec.cron_restart,
+        "watch": [str(path) for path in spec.watch.paths],
+        "ignore_watch": list(spec.watch.ignore),
         "kill_signal": spec.stop.kill_signal.name,
         "kill_timeout_s": spec.stop.kill_timeout,
         "max_memory_restart": spec.memory.max_memory_restart,
         "memory_check_interval_s": spec.memory.memory_check_interval,
+        "wait_ready": spec.readiness.wait_ready,
+        "listen_timeout_s": spec.readiness.listen_timeout,
+        "health_check": None
+        if check is None
+        else {
+            "url": check.url,
+            "interval_s": check.interval,
+            "timeout_s": check.timeout,
+            "failures": check.failures,
+        },
+        "listen": None if listen is None else {"host": listen.host, "port": listen.port},
         "out_file": str(logs.out_file) if logs else None,
         "error_file": str(logs.error_file) if logs else None,
         "merge_logs": logs.merge_logs if logs else None,
