@@ -17,7 +17,6 @@ import pytest
 
 from supervisor_core.cli._render import (
     LogLine,
-    describe_spec,
     format_log_line,
     human_bytes,
     human_duration,
@@ -29,6 +28,7 @@ from supervisor_core.cli._render import (
     use_color,
 )
 from supervisor_core.config import build_app
+from supervisor_core.daemon._views import spec_view
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -363,7 +363,7 @@ def _describe_data(tmp_path: Path) -> dict[str, Any]:
             row(id=1, name="api", instance=0, pid=12400, restarts=3, last_restart_reason="memory"),
             row(id=1, name="api", instance=1, pid=12433, restarts=1, last_restart_reason="stop"),
         ],
-        "spec": describe_spec(app),
+        "spec": spec_view(app),
         "env": {"LOG_LEVEL": "info", "DB_PASSWORD": "hunter2", "api_token": "abc123"},
         "runs": runs,
     }
@@ -449,6 +449,16 @@ def test_describe_reads_seconds_suffixed_keys() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "0s"), (0.1, "100ms"), (1.6, "1.6s"), (59, "59s"), (60, "1m"), (90, "90s"),
+     (300, "5m"), (3600, "1h"), (5400, "90m"), (7200, "2h")],
+)  # fmt: skip
+def test_describe_durations_in_file_notation(seconds: float, shown: str) -> None:
+    text = render_describe({"name": "w", "spec": {"kill_timeout_s": seconds}}, color=False)
+    assert _section(text, "Config")[0] == f"  kill_timeout  {shown}"
+
+
 def test_describe_run_history_with_signal_exits(tmp_path: Path, utc: None) -> None:
     text = render_describe(_describe_data(tmp_path), color=False)
     history = _section(text, "Restart history")
@@ -497,12 +507,12 @@ def test_describe_minimal_data() -> None:
     assert "N/A" not in text
 
 
-def test_describe_spec_is_json_safe(tmp_path: Path) -> None:
+def test_spec_view_is_json_safe(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
-    spec = describe_spec(build_app({"name": "w", "script": "w.py"}, base_dir=tmp_path))
+    spec = spec_view(build_app({"name": "w", "script": "w.py"}, base_dir=tmp_path))
     assert json.loads(json.dumps(spec)) == spec
     assert spec["kill_signal"] == "SIGTERM"
-    assert spec["kill_timeout"] == 5.0
+    assert spec["kill_timeout_s"] == 5.0
     assert spec["max_memory_restart"] is None
 
 

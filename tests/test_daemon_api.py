@@ -22,6 +22,7 @@ import uvicorn
 
 from supervisor_core import Supervisor
 from supervisor_core._home import Home
+from supervisor_core.cli._render import render_describe
 from supervisor_core.daemon._api import create_api
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, PeerCheckedSocket, bind_socket, peer_uid
@@ -188,7 +189,8 @@ async def test_describe_shows_every_setting(api: Harness, tmp_path: Path) -> Non
     eco = write_every_setting(tmp_path, port)
     answer = await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
     assert answer.status_code == 200, answer.text
-    spec = (await api.client.get("/v1/processes/web")).json()["spec"]
+    described = (await api.client.get("/v1/processes/web")).json()
+    spec = described["spec"]
     assert spec["exec_mode"] == "cluster" and spec["instances"] == 2
     assert spec["cron_restart"] == "0 3 * * *"
     assert spec["watch"] == [str(tmp_path / "src")]
@@ -204,6 +206,27 @@ async def test_describe_shows_every_setting(api: Harness, tmp_path: Path) -> Non
     assert spec["restart_delay_s"] == 0.25 and spec["backoff_cap_s"] == 15.0
     assert spec["autostart"] is True
     assert json.loads(json.dumps(spec)) == spec
+
+    # ptm describe shows each of them under the file's key, in the file's units.
+    text = render_describe(described, color=False)
+    lines = text.splitlines()
+    start = lines.index("Config")
+    end = lines.index("Environment")
+    config = dict(line.strip().split(None, 1) for line in lines[start + 1 : end] if line)
+    assert config["exec_mode"] == "cluster"
+    assert config["cron_restart"] == "0 3 * * *"
+    assert config["watch"] == str(tmp_path / "src")
+    assert config["ignore_watch"] == "*.pyc, __pycache__"
+    assert config["listen"] == f"127.0.0.1:{port}"
+    assert config["health_check"] == (
+        f"http://127.0.0.1:{port}/health, every 1m, timeout 3s, restart after 4 failures"
+    )
+    assert config["wait_ready"] == "false"
+    assert config["listen_timeout"] == "4s"
+    assert config["restart_delay"] == "250ms"
+    assert config["backoff_cap"] == "15s"
+    assert config["autostart"] == "true"
+    assert not any(key.endswith("_s") for key in config)  # every key has the file's name
 
 
 @pytest.mark.parametrize(

@@ -20,15 +20,11 @@ import signal
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TextIO
-
-if TYPE_CHECKING:
-    from supervisor_core.config import AppSpec
+from typing import Any, Final, NamedTuple, TextIO
 
 __all__ = [
     "SECRET_KEY",
     "LogLine",
-    "describe_spec",
     "format_log_line",
     "human_bytes",
     "human_duration",
@@ -107,11 +103,16 @@ def human_duration(seconds: float | None) -> str:
 
 
 def _exact_duration(seconds: float) -> str:
-    """A configured duration, exactly, in the ecosystem file's notation: ``100ms``, ``1.6s``."""
+    """A configured duration, exactly, in the ecosystem file's notation: ``100ms``, ``1.6s``,
+    ``90s``, ``5m``, ``2h`` (minutes and hours only when whole)."""
     if seconds == 0:
         return "0s"
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
     return f"{seconds:g}s"
 
 
@@ -328,63 +329,6 @@ def mask_env(env: Mapping[str, object]) -> dict[str, str]:
     }
 
 
-def describe_spec(app: AppSpec) -> dict[str, Any]:
-    """An :class:`~supervisor_core.config.AppSpec` as the JSON-safe ``spec`` of ``describe``.
-
-    Keys are the ecosystem file's; durations are seconds, sizes bytes, paths strings, the
-    signal its name. :func:`render_describe` shows them in the file's units.
-    """
-    logs = app.logs
-    spec: dict[str, Any] = {
-        "script": app.script,
-        "args": list(app.args),
-        "cwd": str(app.cwd),
-        "interpreter": app.interpreter,
-        "exec_mode": app.exec_mode,
-        "instances": app.instances,
-        "env_name": app.env_name,
-        "autostart": app.autostart,
-        "autorestart": app.restart.autorestart,
-        "stop_exit_codes": sorted(app.restart.stop_exit_codes),
-        "max_restarts": app.restart.max_restarts,
-        "min_uptime": app.restart.min_uptime,
-        "restart_delay": app.restart.restart_delay,
-        "exp_backoff_restart_delay": app.restart.exp_backoff_restart_delay,
-        "cron_restart": app.cron_restart,
-        "watch": [str(path) for path in app.watch.paths],
-        "ignore_watch": list(app.watch.ignore),
-        "kill_signal": app.stop.kill_signal.name,
-        "kill_timeout": app.stop.kill_timeout,
-        "max_memory_restart": app.memory.max_memory_restart,
-        "memory_check_interval": app.memory.memory_check_interval,
-        "wait_ready": app.readiness.wait_ready,
-        "listen_timeout": app.readiness.listen_timeout,
-        "health_check": None,
-        "listen": None,
-    }
-    if app.health_check is not None:
-        check = app.health_check
-        spec["health_check"] = {
-            "url": check.url,
-            "interval": check.interval,
-            "timeout": check.timeout,
-            "failures": check.failures,
-        }
-    if app.listen is not None:
-        spec["listen"] = {"host": app.listen.host, "port": app.listen.port}
-    if logs is not None:
-        spec.update(
-            out_file=str(logs.out_file),
-            error_file=str(logs.error_file),
-            merge_logs=logs.merge_logs,
-            log_date_format=logs.date_format.source if logs.date_format is not None else None,
-            log_file_max_size=logs.max_size,
-            log_file_max_files=logs.max_files,
-            log_compress=logs.compress,
-        )
-    return spec
-
-
 def _bool(value: object) -> str:
     return _text(value) if not isinstance(value, bool) else ("true" if value else "false")
 
@@ -417,10 +361,10 @@ def _health_value(value: object) -> str:
     if not isinstance(value, Mapping):
         return _text(value)
     parts = [_text(value.get("url"))]
-    if value.get("interval") is not None:
-        parts.append(f"every {_duration_value(value['interval'])}")
-    if value.get("timeout") is not None:
-        parts.append(f"timeout {_duration_value(value['timeout'])}")
+    if value.get("interval_s") is not None:
+        parts.append(f"every {_duration_value(value['interval_s'])}")
+    if value.get("timeout_s") is not None:
+        parts.append(f"timeout {_duration_value(value['timeout_s'])}")
     if value.get("failures") is not None:
         parts.append(f"restart after {value['failures']} failures")
     return ", ".join(parts)
@@ -432,51 +376,55 @@ def _listen_value(value: object) -> str:
     return f"{value.get('host') or '127.0.0.1'}:{_text(value.get('port'))}"
 
 
-# The config keys describe shows, in groups, with how each value is written.
-_SPEC_GROUPS: Final[tuple[tuple[tuple[str, Callable[[object], str]], ...], ...]] = (
+Shown = tuple[str, str, Callable[[object], str]]
+"""A key of the spec view, the name the Config section gives it, how its value is written."""
+
+# The spec view's keys (durations in seconds end in ``_s``), in groups, under the file's names.
+_SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
     (
-        ("script", _text),
-        ("args", _args_value),
-        ("argv", _args_value),
-        ("cwd", _text),
-        ("interpreter", _text),
-        ("exec_mode", _text),
-        ("instances", _text),
-        ("env_name", _text),
-        ("autostart", _bool),
+        ("script", "script", _text),
+        ("args", "args", _args_value),
+        ("argv", "argv", _args_value),
+        ("cwd", "cwd", _text),
+        ("interpreter", "interpreter", _text),
+        ("exec_mode", "exec_mode", _text),
+        ("instances", "instances", _text),
+        ("env_name", "env_name", _text),
+        ("autostart", "autostart", _bool),
     ),
     (
-        ("autorestart", _bool),
-        ("stop_exit_codes", _list_value),
-        ("max_restarts", _text),
-        ("min_uptime", _duration_value),
-        ("restart_delay", _duration_value),
-        ("exp_backoff_restart_delay", _duration_value),
-        ("cron_restart", _text),
-        ("watch", _list_value),
-        ("ignore_watch", _list_value),
+        ("autorestart", "autorestart", _bool),
+        ("stop_exit_codes", "stop_exit_codes", _list_value),
+        ("max_restarts", "max_restarts", _text),
+        ("min_uptime_s", "min_uptime", _duration_value),
+        ("restart_delay_s", "restart_delay", _duration_value),
+        ("exp_backoff_restart_delay_s", "exp_backoff_restart_delay", _duration_value),
+        ("backoff_cap_s", "backoff_cap", _duration_value),
+        ("cron_restart", "cron_restart", _text),
+        ("watch", "watch", _list_value),
+        ("ignore_watch", "ignore_watch", _list_value),
     ),
     (
-        ("kill_signal", _text),
-        ("kill_timeout", _duration_value),
-        ("max_memory_restart", _size_value),
-        ("memory_check_interval", _duration_value),
-        ("wait_ready", _bool),
-        ("listen_timeout", _duration_value),
-        ("health_check", _health_value),
-        ("listen", _listen_value),
+        ("kill_signal", "kill_signal", _text),
+        ("kill_timeout_s", "kill_timeout", _duration_value),
+        ("max_memory_restart", "max_memory_restart", _size_value),
+        ("memory_check_interval_s", "memory_check_interval", _duration_value),
+        ("wait_ready", "wait_ready", _bool),
+        ("listen_timeout_s", "listen_timeout", _duration_value),
+        ("health_check", "health_check", _health_value),
+        ("listen", "listen", _listen_value),
     ),
     (
-        ("out_file", _text),
-        ("error_file", _text),
-        ("merge_logs", _bool),
-        ("log_date_format", _text),
-        ("log_file_max_size", _size_value),
-        ("log_file_max_files", _text),
-        ("log_compress", _bool),
+        ("out_file", "out_file", _text),
+        ("error_file", "error_file", _text),
+        ("merge_logs", "merge_logs", _bool),
+        ("log_date_format", "log_date_format", _text),
+        ("log_file_max_size", "log_file_max_size", _size_value),
+        ("log_file_max_files", "log_file_max_files", _text),
+        ("log_compress", "log_compress", _bool),
     ),
 )
-_SPEC_KNOWN: Final = frozenset(key for group in _SPEC_GROUPS for key, _ in group)
+_SPEC_KNOWN: Final = frozenset(key for group in _SPEC_GROUPS for key, _, _ in group)
 
 
 def _key_values(pairs: Sequence[tuple[str, str]], *, indent: str = "  ") -> list[str]:
@@ -485,14 +433,9 @@ def _key_values(pairs: Sequence[tuple[str, str]], *, indent: str = "  ") -> list
 
 
 def _spec_lines(spec: Mapping[str, Any]) -> list[str]:
-    # ``min_uptime_s`` and the like are read as ``min_uptime`` (seconds either way).
-    spec = {
-        (key[:-2] if key.endswith("_s") and key[:-2] in _SPEC_KNOWN else key): value
-        for key, value in spec.items()
-    }
     groups: list[list[tuple[str, str]]] = []
     for group in _SPEC_GROUPS:
-        pairs = [(key, show(spec[key])) for key, show in group if key in spec]
+        pairs = [(name, show(spec[key])) for key, name, show in group if key in spec]
         if pairs:
             groups.append(pairs)
     extra = [(key, _text(spec[key])) for key in spec if key not in _SPEC_KNOWN]
@@ -653,9 +596,9 @@ def render_describe(
          "id": 0,                             # optional
          "source": "/srv/api/ecosystem.toml", # optional: the file it was started from
          "processes": [jlist row, ...],       # its instances
-         "spec": {...},                       # describe_spec(AppSpec): ecosystem keys, seconds,
-                                              # bytes (``min_uptime_s`` is read as
-                                              # min_uptime); unknown keys are shown as is
+         "spec": {...},                       # the spec view: every setting; each key shown
+                                              # under the file's name, in its units; unknown
+                                              # keys are shown as is
          "env": {"NAME": "value", ...},       # the app's own variables (masked here)
          "runs": [{"run_id", "instance", "pid", "started_at", "ended_at", "exit_code",
                    "signal", "end_reason", "error"}, ...]}   # newest first
