@@ -15,18 +15,10 @@ from typing import Any
 
 import pytest
 
-from supervisor_core.cli._render import (
-    LogLine,
-    format_log_line,
-    human_bytes,
-    human_duration,
-    label_width,
-    mask_env,
-    render_describe,
-    render_list,
-    render_monit_frame,
-    use_color,
-)
+from supervisor_core.cli._describe import mask_env, render_describe
+from supervisor_core.cli._format import human_bytes, human_duration, use_color
+from supervisor_core.cli._lines import LogLine, format_log_line, label_width, render_monit_frame
+from supervisor_core.cli._list import render_list
 from supervisor_core.config import build_app
 from supervisor_core.daemon._views import spec_view
 
@@ -656,7 +648,8 @@ def test_render_imports_only_the_standard_library() -> None:
     heavy = ["anyio", "httpx", "psutil", "starlette", "uvicorn", "aiosqlite"]
     code = (
         "import sys, json\n"
-        "import supervisor_core.cli._render\n"
+        "import supervisor_core.cli._describe, supervisor_core.cli._lines\n"
+        "import supervisor_core.cli._list\n"
         f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
     )
     result = subprocess.run(

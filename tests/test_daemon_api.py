@@ -22,7 +22,7 @@ import uvicorn
 
 from supervisor_core import Supervisor
 from supervisor_core._home import Home
-from supervisor_core.cli._render import render_describe
+from supervisor_core.cli._describe import render_describe
 from supervisor_core.daemon._api import create_api
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, PeerCheckedSocket, bind_socket, peer_uid
