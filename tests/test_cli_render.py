@@ -20,7 +20,9 @@ from supervisor_core.cli._format import human_bytes, human_duration, use_color
 from supervisor_core.cli._lines import LogLine, format_log_line, label_width, render_monit_frame
 from supervisor_core.cli._list import render_list
 from supervisor_core.config import build_app
+from supervisor_core.config._loader import APP_KEYS
 from supervisor_core.daemon._views import spec_view
+from tests.test_daemon_views import every_setting
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -439,6 +441,35 @@ def test_describe_reads_seconds_suffixed_keys() -> None:
         "max_memory_restart": "200mb",
         "something_new": "3",
     }
+
+
+def test_describe_shows_every_key_of_the_spec_view_under_a_file_key(tmp_path: Path) -> None:
+    text = render_describe({"name": "web", "spec": spec_view(every_setting(tmp_path))}, color=False)
+    config = dict(line.strip().split(None, 1) for line in _section(text, "Config") if line)
+    # The ecosystem file's keys (``command`` is shown as ``argv``; name and env have their own
+    # place), plus what the file does not set: the --env name and the backoff cap.
+    assert set(config) == (APP_KEYS - {"name", "command", "env"}) | {
+        "argv",
+        "env_name",
+        "backoff_cap",
+    }
+    assert config["stop_exit_codes"] == "0, 3"
+    assert config["min_uptime"] == "2.5s"
+    assert config["restart_delay"] == "250ms"
+    assert config["backoff_cap"] == "30s"
+    assert config["memory_check_interval"] == "2s"
+    assert config["max_memory_restart"] == "512mb"
+    assert config["log_file_max_size"] == "1.0kb"
+    assert config["wait_ready"] == "true"
+    assert config["listen_timeout"] == "4s"
+    assert config["cron_restart"] == "0 3 * * *"
+    assert config["watch"] == str(tmp_path / "src")
+    assert config["ignore_watch"] == "*.pyc"
+    assert config["health_check"] == (
+        "http://127.0.0.1:8000/health, every 1m, timeout 3s, restart after 4 failures"
+    )
+    assert config["listen"] == "0.0.0.0:8000"
+    assert config["autostart"] == "false"
 
 
 @pytest.mark.parametrize(
