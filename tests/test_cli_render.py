@@ -15,20 +15,14 @@ from typing import Any
 
 import pytest
 
-from supervisor_core.cli._render import (
-    LogLine,
-    describe_spec,
-    format_log_line,
-    human_bytes,
-    human_duration,
-    label_width,
-    mask_env,
-    render_describe,
-    render_list,
-    render_monit_frame,
-    use_color,
-)
+from supervisor_core.cli._describe import mask_env, render_describe
+from supervisor_core.cli._format import human_bytes, human_duration, use_color
+from supervisor_core.cli._lines import LogLine, format_log_line, label_width, render_monit_frame
+from supervisor_core.cli._list import render_list
 from supervisor_core.config import build_app
+from supervisor_core.config._loader import APP_KEYS
+from supervisor_core.daemon._views import spec_view
+from tests.test_daemon_views import every_setting
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -363,7 +357,7 @@ def _describe_data(tmp_path: Path) -> dict[str, Any]:
             row(id=1, name="api", instance=0, pid=12400, restarts=3, last_restart_reason="memory"),
             row(id=1, name="api", instance=1, pid=12433, restarts=1, last_restart_reason="stop"),
         ],
-        "spec": describe_spec(app),
+        "spec": spec_view(app),
         "env": {"LOG_LEVEL": "info", "DB_PASSWORD": "hunter2", "api_token": "abc123"},
         "runs": runs,
     }
@@ -449,6 +443,45 @@ def test_describe_reads_seconds_suffixed_keys() -> None:
     }
 
 
+def test_describe_shows_every_key_of_the_spec_view_under_a_file_key(tmp_path: Path) -> None:
+    text = render_describe({"name": "web", "spec": spec_view(every_setting(tmp_path))}, color=False)
+    config = dict(line.strip().split(None, 1) for line in _section(text, "Config") if line)
+    # The ecosystem file's keys (``command`` is shown as ``argv``; name and env have their own
+    # place), plus what the file does not set: the --env name and the backoff cap.
+    assert set(config) == (APP_KEYS - {"name", "command", "env"}) | {
+        "argv",
+        "env_name",
+        "backoff_cap",
+    }
+    assert config["stop_exit_codes"] == "0, 3"
+    assert config["min_uptime"] == "2.5s"
+    assert config["restart_delay"] == "250ms"
+    assert config["backoff_cap"] == "30s"
+    assert config["memory_check_interval"] == "2s"
+    assert config["max_memory_restart"] == "512mb"
+    assert config["log_file_max_size"] == "1.0kb"
+    assert config["wait_ready"] == "true"
+    assert config["listen_timeout"] == "4s"
+    assert config["cron_restart"] == "0 3 * * *"
+    assert config["watch"] == str(tmp_path / "src")
+    assert config["ignore_watch"] == "*.pyc"
+    assert config["health_check"] == (
+        "http://127.0.0.1:8000/health, every 1m, timeout 3s, restart after 4 failures"
+    )
+    assert config["listen"] == "0.0.0.0:8000"
+    assert config["autostart"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "0s"), (0.1, "100ms"), (1.6, "1.6s"), (59, "59s"), (60, "1m"), (90, "90s"),
+     (300, "5m"), (3600, "1h"), (5400, "90m"), (7200, "2h")],
+)  # fmt: skip
+def test_describe_durations_in_file_notation(seconds: float, shown: str) -> None:
+    text = render_describe({"name": "w", "spec": {"kill_timeout_s": seconds}}, color=False)
+    assert _section(text, "Config")[0] == f"  kill_timeout  {shown}"
+
+
 def test_describe_run_history_with_signal_exits(tmp_path: Path, utc: None) -> None:
     text = render_describe(_describe_data(tmp_path), color=False)
     history = _section(text, "Restart history")
@@ -497,12 +530,12 @@ def test_describe_minimal_data() -> None:
     assert "N/A" not in text
 
 
-def test_describe_spec_is_json_safe(tmp_path: Path) -> None:
+def test_spec_view_is_json_safe(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
-    spec = describe_spec(build_app({"name": "w", "script": "w.py"}, base_dir=tmp_path))
+    spec = spec_view(build_app({"name": "w", "script": "w.py"}, base_dir=tmp_path))
     assert json.loads(json.dumps(spec)) == spec
     assert spec["kill_signal"] == "SIGTERM"
-    assert spec["kill_timeout"] == 5.0
+    assert spec["kill_timeout_s"] == 5.0
     assert spec["max_memory_restart"] is None
 
 
@@ -646,7 +679,8 @@ def test_render_imports_only_the_standard_library() -> None:
     heavy = ["anyio", "httpx", "psutil", "starlette", "uvicorn", "aiosqlite"]
     code = (
         "import sys, json\n"
-        "import supervisor_core.cli._render\n"
+        "import supervisor_core.cli._describe, supervisor_core.cli._lines\n"
+        "import supervisor_core.cli._list\n"
         f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
     )
     result = subprocess.run(

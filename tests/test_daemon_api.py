@@ -22,12 +22,13 @@ import uvicorn
 
 from supervisor_core import Supervisor
 from supervisor_core._home import Home
+from supervisor_core.cli._describe import render_describe
 from supervisor_core.daemon._api import create_api
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, PeerCheckedSocket, bind_socket, peer_uid
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.store import StateStore
-from tests.helpers import eventually
+from tests.helpers import eventually, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -151,6 +152,81 @@ async def test_start_list_describe_restart_stop_delete(api: Harness, tmp_path: P
     deleted = (await api.client.delete("/v1/processes/worker")).json()
     assert deleted == {"deleted": ["worker"]}
     assert (await api.client.get("/v1/processes")).json() == []
+
+
+def write_every_setting(folder: Path, port: int) -> Path:
+    """An app that sets watch, cron_restart, health_check and listen (and more)."""
+    (folder / "src").mkdir()
+    return write_eco(
+        folder,
+        f"""
+        [[apps]]
+        name = "web"
+        script = "worker.py"
+        exec_mode = "cluster"
+        instances = 2
+        cron_restart = "0 3 * * *"
+        watch = ["src"]
+        ignore_watch = ["*.pyc", "__pycache__"]
+        listen_timeout = "4s"
+        restart_delay = "250ms"
+
+        [apps.listen]
+        host = "127.0.0.1"
+        port = {port}
+
+        [apps.health_check]
+        url = "http://127.0.0.1:{port}/health"
+        interval = "1m"
+        timeout = "3s"
+        failures = 4
+        """,
+    )
+
+
+async def test_describe_shows_every_setting(api: Harness, tmp_path: Path) -> None:
+    port = free_port()
+    eco = write_every_setting(tmp_path, port)
+    answer = await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+    assert answer.status_code == 200, answer.text
+    described = (await api.client.get("/v1/processes/web")).json()
+    spec = described["spec"]
+    assert spec["exec_mode"] == "cluster" and spec["instances"] == 2
+    assert spec["cron_restart"] == "0 3 * * *"
+    assert spec["watch"] == [str(tmp_path / "src")]
+    assert spec["ignore_watch"] == ["*.pyc", "__pycache__"]
+    assert spec["listen"] == {"host": "127.0.0.1", "port": port}
+    assert spec["health_check"] == {
+        "url": f"http://127.0.0.1:{port}/health",
+        "interval_s": 60.0,
+        "timeout_s": 3.0,
+        "failures": 4,
+    }
+    assert spec["wait_ready"] is False and spec["listen_timeout_s"] == 4.0
+    assert spec["restart_delay_s"] == 0.25 and spec["backoff_cap_s"] == 15.0
+    assert spec["autostart"] is True
+    assert json.loads(json.dumps(spec)) == spec
+
+    # ptm describe shows each of them under the file's key, in the file's units.
+    text = render_describe(described, color=False)
+    lines = text.splitlines()
+    start = lines.index("Config")
+    end = lines.index("Environment")
+    config = dict(line.strip().split(None, 1) for line in lines[start + 1 : end] if line)
+    assert config["exec_mode"] == "cluster"
+    assert config["cron_restart"] == "0 3 * * *"
+    assert config["watch"] == str(tmp_path / "src")
+    assert config["ignore_watch"] == "*.pyc, __pycache__"
+    assert config["listen"] == f"127.0.0.1:{port}"
+    assert config["health_check"] == (
+        f"http://127.0.0.1:{port}/health, every 1m, timeout 3s, restart after 4 failures"
+    )
+    assert config["wait_ready"] == "false"
+    assert config["listen_timeout"] == "4s"
+    assert config["restart_delay"] == "250ms"
+    assert config["backoff_cap"] == "15s"
+    assert config["autostart"] == "true"
+    assert not any(key.endswith("_s") for key in config)  # every key has the file's name
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from anyio.abc import SocketAttribute, SocketStream, TaskGroup
 
 from supervisor_core import Supervisor
 from supervisor_core._info import StateEvent
-from supervisor_core.cli._render import render_describe
+from supervisor_core.cli._describe import render_describe
 from supervisor_core.config import AppSpec, HealthCheckSpec, ReadinessSpec, RestartPolicy
 from supervisor_core.drivers import (
     DEFAULT_DRIVERS,

@@ -75,7 +75,8 @@ def _terminal_width() -> int | None:
 
 
 def print_table(client: Client) -> None:
-    from supervisor_core.cli._render import render_list, use_color
+    from supervisor_core.cli._format import use_color
+    from supervisor_core.cli._list import render_list
 
     rows = client.processes()
     print(render_list(rows, color=use_color(sys.stdout), width=_terminal_width()), flush=True)
@@ -236,7 +237,8 @@ def jlist(args: argparse.Namespace) -> int:
 
 
 def describe(args: argparse.Namespace) -> int:
-    from supervisor_core.cli._render import render_describe, use_color
+    from supervisor_core.cli._describe import render_describe
+    from supervisor_core.cli._format import use_color
 
     with connect() as client:
         data = client.describe(target_of(args.target))

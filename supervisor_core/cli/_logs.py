@@ -21,7 +21,8 @@ def logs(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     from supervisor_core.cli._commands import connect
-    from supervisor_core.cli._render import format_log_line, label_width, use_color
+    from supervisor_core.cli._format import use_color
+    from supervisor_core.cli._lines import format_log_line, label_width
     from supervisor_core.client import Stream
 
     stream: Stream = "out" if args.out else "err" if args.err else "both"

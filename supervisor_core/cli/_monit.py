@@ -53,7 +53,7 @@ def _as_lines(items: Sequence[Mapping[str, Any]]) -> list[tuple[str, int, str, s
 
 
 def _frame(client: Client, recent: list[tuple[str, int, str, str]], *, color: bool) -> str:
-    from supervisor_core.cli._render import render_monit_frame
+    from supervisor_core.cli._lines import render_monit_frame
 
     size = shutil.get_terminal_size((100, 30))
     return render_monit_frame(
@@ -62,7 +62,7 @@ def _frame(client: Client, recent: list[tuple[str, int, str, str]], *, color: bo
 
 
 def _live(client: Client) -> None:
-    from supervisor_core.cli._render import use_color
+    from supervisor_core.cli._format import use_color
 
     recent: deque[tuple[str, int, str, str]] = deque(_as_lines(client.logs(lines=5)), RECENT)
     failure: list[BaseException] = []

@@ -20,7 +20,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from supervisor_core._home import Home
-from supervisor_core._info import ProcessInfo, RunRecord
+from supervisor_core._info import RunRecord
 from supervisor_core._supervisor import Supervisor
 from supervisor_core._version import __version__
 from supervisor_core.config import (
@@ -33,11 +33,12 @@ from supervisor_core.config import (
 from supervisor_core.daemon._alerts import Alerts
 from supervisor_core.daemon._restore import restore
 from supervisor_core.daemon._runs import RunWriter
+from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
 from supervisor_core.logs import tail_lines
 from supervisor_core.store import StateStore, StoredApp, write_dump
 
-__all__ = ["DaemonService", "iso"]
+__all__ = ["DaemonService"]
 
 log = logging.getLogger("ptm.daemon")
 
@@ -63,13 +64,6 @@ def _stored_apps(ecosystem: Ecosystem) -> list[tuple[AppSpec, StoredApp]]:
             zip(ecosystem.apps, ecosystem.entries, strict=True)
         )
     ]
-
-
-def iso(timestamp: float | None) -> str | None:
-    """POSIX seconds → ISO 8601 UTC (``2026-11-28T21:00:00Z``)."""
-    if timestamp is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
 class DaemonService:
@@ -160,69 +154,34 @@ class DaemonService:
                 infos = self.sup.info(name)
             except UnknownAppError:  # never let one inconsistency break every listing
                 continue
-            out.extend(self._row(info, stored) for info in infos)
+            out.extend(
+                process_row(info, app_id=stored.position, desired=stored.desired) for info in infos
+            )
         return out
-
-    def _row(self, info: ProcessInfo, stored: StoredApp) -> dict[str, Any]:
-        return {
-            "id": stored.position,
-            "name": info.name,
-            "instance": info.instance,
-            "pid": info.pid,
-            "status": info.status,
-            "restarts": info.restarts,
-            "unstable_restarts": info.unstable_restarts,
-            "uptime_s": round(info.uptime, 3) if info.uptime is not None else None,
-            "started_at": iso(info.started_at),
-            "cpu_percent": info.cpu_percent,
-            "memory_bytes": info.memory_bytes,
-            "exit_code": info.exit_code,
-            "exec_mode": info.exec_mode,
-            "out_file": info.out_file,
-            "error_file": info.error_file,
-            "last_restart_reason": info.last_restart_reason,
-            "desired": stored.desired,
-            "health": dict(info.health) if info.health is not None else None,
-        }
 
     async def describe(self, target: str) -> dict[str, Any]:
         name = self._one(target)
         stored = self._apps[name]
-        spec = self.sup.spec(name)
         runs = await self.store.runs(name, limit=50)
-        return {
-            "name": name,
-            "id": stored.position,
-            "source": stored.source,
-            "desired": stored.desired,
-            "processes": self.rows([name]),
-            "spec": spec_to_dict(spec),
-            "env": dict(spec.env),
-            "runs": [
-                {
-                    "run_id": r.run_id,
-                    "instance": r.instance,
-                    "pid": r.pid,
-                    "started_at": iso(r.started_at),
-                    "ended_at": iso(r.ended_at),
-                    "exit_code": r.exit_code,
-                    "signal": r.signal,
-                    "end_reason": r.end_reason,
-                    "error": r.error,
-                }
-                for r in runs
-            ],
-        }
+        return describe_view(
+            name=name,
+            app_id=stored.position,
+            source=stored.source,
+            desired=stored.desired,
+            processes=self.rows([name]),
+            spec=self.sup.spec(name),
+            runs=runs,
+        )
 
     def info(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "version": __version__,
-            "uptime_s": round(time.time() - self.started_at, 3),
-            "home": str(self.home.root),
-            "apps": len(self._managed()),
-            "processes": len(self.rows()),
-        }
+        return daemon_info(
+            pid=os.getpid(),
+            version=__version__,
+            uptime=time.time() - self.started_at,
+            home=str(self.home.root),
+            apps=len(self._managed()),
+            processes=len(self.rows()),
+        )
 
     # ----------------------------------------------------------------- starting
     async def start_ecosystem(
@@ -442,35 +401,3 @@ def parse_signal(name: str) -> int:
         with contextlib.suppress(KeyError):
             return int(signal_module.Signals[text])
     raise ConfigError(f"unknown signal {name!r}")
-
-
-def spec_to_dict(spec: AppSpec) -> dict[str, Any]:
-    """A JSON-friendly view of an AppSpec for ``ptm describe``."""
-    logs = spec.logs
-    return {
-        "script": spec.script,
-        "argv": list(spec.argv),
-        "args": list(spec.args),
-        "cwd": str(spec.cwd),
-        "interpreter": spec.interpreter,
-        "instances": spec.instances,
-        "exec_mode": spec.exec_mode,
-        "env_name": spec.env_name,
-        "autorestart": spec.restart.autorestart,
-        "stop_exit_codes": sorted(spec.restart.stop_exit_codes),
-        "max_restarts": spec.restart.max_restarts,
-        "min_uptime_s": spec.restart.min_uptime,
-        "restart_delay_s": spec.restart.restart_delay,
-        "exp_backoff_restart_delay_s": spec.restart.exp_backoff_restart_delay,
-        "kill_signal": spec.stop.kill_signal.name,
-        "kill_timeout_s": spec.stop.kill_timeout,
-        "max_memory_restart": spec.memory.max_memory_restart,
-        "memory_check_interval_s": spec.memory.memory_check_interval,
-        "out_file": str(logs.out_file) if logs else None,
-        "error_file": str(logs.error_file) if logs else None,
-        "merge_logs": logs.merge_logs if logs else None,
-        "log_date_format": logs.date_format.source if logs and logs.date_format else None,
-        "log_file_max_size": logs.max_size if logs else None,
-        "log_file_max_files": logs.max_files if logs else None,
-        "log_compress": logs.compress if logs else None,
-    }

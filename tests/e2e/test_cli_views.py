@@ -8,7 +8,8 @@ import select
 import subprocess
 import time
 
-from tests.e2e.conftest import PTM, Ptm
+from tests.e2e.conftest import APP, PTM, Ptm
+from tests.helpers import free_port
 
 
 def test_describe_shows_the_app_in_full(ptm: Ptm) -> None:
@@ -21,6 +22,46 @@ def test_describe_shows_the_app_in_full(ptm: Ptm) -> None:
     assert str(ptm.home / "logs" / "api-out.log") in out
     assert str(pid) in out  # the first run, in the restart history
     assert "manual" in out
+
+
+def test_describe_shows_watch_cron_health_check_and_listen(ptm: Ptm) -> None:
+    port = free_port()
+    ptm.write("app.py", APP)
+    (ptm.cwd / "src").mkdir()
+    ptm.write(
+        "ecosystem.toml",
+        f"""
+        [[apps]]
+        name = "web"
+        script = "app.py"
+        exec_mode = "cluster"
+        kill_timeout = "2s"
+        cron_restart = "30 4 * * *"
+        watch = ["src"]
+        ignore_watch = ["*.log"]
+
+        [apps.listen]
+        port = {port}
+
+        [apps.health_check]
+        url = "http://127.0.0.1:{port}/health"
+        interval = "5m"
+        failures = 2
+        """,
+    )
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    out = ptm.ok("describe", "web")
+    lines = out.splitlines()
+    config = lines[lines.index("Config") + 1 : lines.index("Environment")]
+    shown = dict(line.strip().split(None, 1) for line in config if line.strip())
+    assert shown["cron_restart"] == "30 4 * * *"
+    assert shown["watch"] == str(ptm.cwd / "src")
+    assert shown["ignore_watch"] == "*.log"
+    assert shown["listen"] == f"127.0.0.1:{port}"
+    assert shown["health_check"] == (
+        f"http://127.0.0.1:{port}/health, every 5m, timeout 2s, restart after 2 failures"
+    )
 
 
 def test_monit_without_a_terminal_prints_one_frame(ptm: Ptm) -> None:
