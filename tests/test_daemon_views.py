@@ -9,6 +9,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from supervisor_core import RunRecord
 from supervisor_core._info import ProcessInfo
 from supervisor_core.config import (
     AppSpec,
@@ -23,7 +24,6 @@ from supervisor_core.config import (
     compile_date_format,
 )
 from supervisor_core.daemon._views import iso, process_row, run_row, spec_view
-from supervisor_core.store import StoredRun
 
 # Where each setting of an AppSpec is in the spec view. ``name`` and ``env`` are describe's own
 # ``name`` and ``env``, beside ``spec``.
@@ -187,7 +187,7 @@ def test_process_and_run_rows() -> None:
     assert row["id"] == 3 and row["instance"] == 1 and row["desired"] == "running"
     assert row["uptime_s"] == 12.346 and row["started_at"] == "1970-01-01T00:00:00Z"
     assert row["health"] == {"ok": True, "detail": "HTTP 200", "at": "1970-01-01T00:00:00.000Z"}
-    run = StoredRun(
+    run = RunRecord(
         run_id="r1",
         app="web",
         instance=1,
