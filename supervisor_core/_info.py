@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # only for the annotations: the CLI imports this module and must stay light
+    from supervisor_core.process._state import Status
 
 __all__ = ["ProcessInfo", "RestartReason", "RunRecord", "StateEvent"]
 
@@ -40,7 +43,7 @@ class ProcessInfo:
     name: str
     instance: int
     pid: int | None
-    status: str
+    status: Status
     restarts: int
     unstable_restarts: int
     started_at: float | None
@@ -63,8 +66,8 @@ class StateEvent:
 
     app: str
     instance: int
-    status: str
-    previous: str
+    status: Status
+    previous: Status
     timestamp: float
     pid: int | None = None
     exit_code: int | None = None

@@ -254,7 +254,7 @@ class Instance:
             name=self.spec.name,
             instance=self.index,
             pid=run.pid if run is not None else None,
-            status=self.status.value,
+            status=self.status,
             restarts=self.restarts,
             unstable_restarts=self.unstable_restarts,
             started_at=run.started_wall if run is not None else None,
@@ -376,7 +376,7 @@ class Instance:
         elif kind in ("restart", "memory"):
             if kind == "memory" and self._current(message.token) is None:
                 return  # an alarm about a run that is already gone
-            if message.only_if is not None and self.status.value not in message.only_if:
+            if message.only_if is not None and self.status not in message.only_if:
                 return  # e.g. a cron restart of an app that was stopped meanwhile
             reason = message.reason or "manual"
             self._count_restart(reason)
@@ -801,8 +801,8 @@ class Instance:
             StateEvent(
                 app=self.spec.name,
                 instance=self.index,
-                status=self.status.value,
-                previous=(previous or self.status).value,
+                status=self.status,
+                previous=previous or self.status,
                 timestamp=self._wall(),
                 pid=self.pid,
                 exit_code=self.last_exit_code if not self.status.running else None,

@@ -23,6 +23,7 @@ from supervisor_core._info import RestartReason
 from supervisor_core.config._cron import CronSchedule
 from supervisor_core.config._specs import AppSpec
 from supervisor_core.errors import PtmError
+from supervisor_core.process._state import UP
 
 if TYPE_CHECKING:
     from supervisor_core._supervisor import Supervisor
@@ -33,7 +34,7 @@ MAX_SLEEP: Final = 60.0
 """The longest single sleep while waiting for the next time: a change of the system clock
 (NTP, a resumed laptop) is noticed within this many seconds."""
 
-RUNNING: Final = frozenset({"online", "launching"})
+RUNNING: Final = UP
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]

@@ -43,6 +43,7 @@ from supervisor_core._home import Home
 from supervisor_core.config._specs import AppSpec
 from supervisor_core.drivers._cron import restart_where
 from supervisor_core.errors import PtmError
+from supervisor_core.process._state import RESTARTABLE
 
 if TYPE_CHECKING:
     from supervisor_core._supervisor import Supervisor
@@ -90,8 +91,6 @@ DEFAULT_IGNORE: Final = (
     "*.sock",
 )
 """Ignored for every app; ``ignore_watch`` adds to these."""
-
-RESTARTABLE: Final = frozenset({"online", "launching", "waiting restart", "errored"})
 
 _AWATCH_STEP_MS: Final = 50
 """How long the watcher waits for more changes before handing over a batch."""

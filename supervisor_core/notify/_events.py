@@ -29,14 +29,15 @@ from typing import Any, Final, Literal
 
 from supervisor_core._info import RunRecord, StateEvent
 from supervisor_core._version import __version__
+from supervisor_core.process._state import ENDED, UP
 
 __all__ = ["ALERT_KINDS", "AlertKind", "alert_kinds", "alert_payload", "ended_run", "iso_utc"]
 
 AlertKind = Literal["crash", "errored", "memory", "health", "restart"]
 ALERT_KINDS: Final[tuple[AlertKind, ...]] = ("crash", "errored", "memory", "health", "restart")
 
-_ENDED: Final = frozenset({"waiting restart", "errored", "stopped"})
-_RUNNING_BY_ITSELF: Final = frozenset({"launching", "online"})
+_ENDED: Final = ENDED
+_RUNNING_BY_ITSELF: Final = UP
 
 
 def alert_kinds(

@@ -22,6 +22,10 @@ from supervisor_core.config._specs import RestartPolicy
 from supervisor_core.errors import StateError
 
 __all__ = [
+    "ENDED",
+    "RESTARTABLE",
+    "RUNNING",
+    "UP",
     "Event",
     "ExitDecision",
     "Status",
@@ -31,8 +35,11 @@ __all__ = [
 ]
 
 
-class Status(enum.Enum):
-    """PM2's words, so that ``ptm list`` reads as a PM2 user expects."""
+class Status(enum.StrEnum):
+    """PM2's words, so that ``ptm list`` reads as a PM2 user expects.
+
+    A ``str``: ``Status.ONLINE == "online"``, and JSON shows the word.
+    """
 
     LAUNCHING = "launching"
     ONLINE = "online"
@@ -44,7 +51,21 @@ class Status(enum.Enum):
     @property
     def running(self) -> bool:
         """A process exists (or is being started or stopped)."""
-        return self in (Status.LAUNCHING, Status.ONLINE, Status.STOPPING)
+        return self in RUNNING
+
+
+RUNNING: frozenset[Status] = frozenset({Status.LAUNCHING, Status.ONLINE, Status.STOPPING})
+"""A process exists (or is being started or stopped)."""
+ENDED: frozenset[Status] = frozenset(Status) - RUNNING
+"""No process exists."""
+UP: frozenset[Status] = frozenset({Status.LAUNCHING, Status.ONLINE})
+"""A process runs and nobody asked it to stop: what a cron restart restarts, and where an
+exit is one the process chose by itself."""
+RESTARTABLE: frozenset[Status] = frozenset(
+    {Status.LAUNCHING, Status.ONLINE, Status.WAITING_RESTART, Status.ERRORED}
+)
+"""What a file change restarts: every instance the user has not stopped (and that is not
+being stopped)."""
 
 
 class Event(enum.Enum):
