@@ -33,6 +33,7 @@ from supervisor_core.config._specs import AppSpec, ListenSpec
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
 from supervisor_core.process import NotifySocket, Status, bind_listen_socket, descendant_pids
+from supervisor_core.process._state import Counters
 
 if TYPE_CHECKING:
     from supervisor_core.logs import LogFiles
@@ -335,9 +336,9 @@ class Supervisor:
         infos = await self.add(spec, start=False)
         for inst in self._apps[spec.name].instances:
             if inst.index in counters:
-                inst.restarts = counters[inst.index] + (1 if start else 0)
+                inst.counters = Counters(restarts=counters[inst.index])
                 if start:
-                    inst.last_restart_reason = "manual"
+                    inst.counters = inst.counters.count("manual")
         if start:
             await self._each(self._apps[spec.name].instances, Instance.start)
             infos = self.info(spec.name)
