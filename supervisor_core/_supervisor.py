@@ -32,7 +32,9 @@ from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, 
 from supervisor_core.config._specs import AppSpec, ListenSpec
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
-from supervisor_core.process import NotifySocket, Status, bind_listen_socket, descendant_pids
+from supervisor_core.process import NotifySocket, Status, bind_listen_socket, descendant_pids, spawn
+from supervisor_core.process._clock import ANYIO_CLOCK, Clock
+from supervisor_core.process._spawn import Spawner
 from supervisor_core.process._state import Counters
 
 if TYPE_CHECKING:
@@ -66,6 +68,10 @@ class Supervisor:
     them); ``on_notice(text)`` gets the supervisor's own remarks (a SIGKILL escalation, a
     memory restart, a spawn failure). Log files are written when ``log_files`` is given, or
     by a :class:`~supervisor_core.logs.LogFiles` the supervisor creates when ``write_logs``.
+
+    ``spawner`` starts each process (:func:`~supervisor_core.process.spawn` by default) and
+    ``clock`` is the monotonic clock that restart delays and readiness deadlines run on; with
+    ``wall_clock`` they let tests drive the supervisor with fakes.
     """
 
     def __init__(
@@ -81,6 +87,8 @@ class Supervisor:
         drivers: Sequence[AppDriver] | None = None,
         readiness_probe: ReadinessProbe | None = None,
         wall_clock: Callable[[], float] = time.time,
+        spawner: Spawner = spawn,
+        clock: Clock = ANYIO_CLOCK,
     ) -> None:
         self._ptm_home = ptm_home
         self._write_logs = write_logs
@@ -89,6 +97,8 @@ class Supervisor:
         self._on_output = on_output
         self._on_notice = on_notice
         self._wall = wall_clock
+        self._spawner = spawner
+        self._clock = clock
         self._on_run = on_run
         self._die_with_supervisor = die_with_supervisor
         if drivers is None:
@@ -210,6 +220,8 @@ class Supervisor:
             listen_fd=self._listen_fd(app.spec),
             readiness_probe=self._readiness_probe,
             claim_notify=self._claim_notify,
+            spawner=self._spawner,
+            clock=self._clock,
         )
         app.instances.append(inst)
         await self._tg.start(inst.run)
