@@ -28,41 +28,12 @@ from supervisor_core._runs import OutputCallback, Run, RunCallback, Runner, Stre
 from supervisor_core.config._specs import AppSpec
 from supervisor_core.errors import PtmError, SpawnError, StateError
 from supervisor_core.monitor import Monitor
-from supervisor_core.process import signal_process, spawn
+from supervisor_core.process import _messages as m
+from supervisor_core.process import spawn
 from supervisor_core.process._clock import ANYIO_CLOCK, Clock
-from supervisor_core.process._messages import (
-    Action,
-    Discard,
-    Emit,
-    Exited,
-    Fail,
-    IncomingReady,
-    Input,
-    MemoryAlarm,
-    Notice,
-    NotReady,
-    Ready,
-    Reload,
-    Restart,
-    RestartDue,
-    Retire,
-    ScheduleRestart,
-    Shutdown,
-    Spawn,
-    Spawned,
-    SpawnFailed,
-    SpawnIncoming,
-    Start,
-    Stop,
-    Swap,
-    Terminate,
-    Terminated,
-    Unhealthy,
-    WatchReadiness,
-)
-from supervisor_core.process._readiness import ReadinessProbe, await_ready
+from supervisor_core.process._readiness import ReadinessProbe
 from supervisor_core.process._spawn import Spawner
-from supervisor_core.process._state import Counters, Rules, RunFacts, State, Status, step
+from supervisor_core.process._state import Counters, Rules, State, Status, step
 
 if TYPE_CHECKING:
     from supervisor_core.logs import InstanceLogSink
@@ -72,7 +43,7 @@ __all__ = ["Instance", "OutputCallback", "ReadinessProbe", "RunCallback", "Strea
 
 @dataclass
 class _Message:
-    event: Input
+    event: m.Input
     done: anyio.Event | None = None
     error: BaseException | None = None
     last: bool = False
@@ -117,7 +88,6 @@ class Instance:
         self._wall = wall_clock
         self._clock = clock
         self._listen_fd = listen_fd
-        self._readiness_probe = readiness_probe
         self._rules = Rules(
             label=f"{spec.name}:{index}",
             policy=spec.restart,
@@ -128,8 +98,8 @@ class Instance:
             index,
             monitor=monitor,
             notice=notice,
-            post_exit=lambda token: self._post(_Message(Exited(token))),
-            post_memory=lambda token: self._post(_Message(MemoryAlarm(token))),
+            post_exit=lambda token: self._post(_Message(m.Exited(token))),
+            post_memory=lambda token: self._post(_Message(m.MemoryAlarm(token))),
             is_online=lambda: self.status is Status.ONLINE,
             log_sink=log_sink,
             on_output=on_output,
@@ -140,6 +110,7 @@ class Instance:
             notify_socket=notify_socket,
             listen_fd=listen_fd,
             claim_notify=claim_notify,
+            readiness_probe=readiness_probe,
             spawner=spawner,
             clock=clock,
         )
@@ -210,32 +181,32 @@ class Instance:
 
     # ----------------------------------------------------------------- commands
     async def start(self) -> None:
-        await self._request(Start())
+        await self._request(m.Start())
 
     async def stop(self) -> None:
-        await self._request(Stop())
+        await self._request(m.Stop())
 
     async def restart(
         self, reason: RestartReason = "manual", *, only_if: Collection[str] | None = None
     ) -> None:
         """Restart. ``only_if``: only when the status (checked when the command is handled,
         so a stop that came first wins) is one of these."""
-        await self._request(Restart(reason, frozenset(only_if) if only_if is not None else None))
+        await self._request(m.Restart(reason, frozenset(only_if) if only_if is not None else None))
 
     async def reload(self) -> None:
         """Start a new process, wait until it is ready, then stop the old one gracefully.
         If the new one never becomes ready it is stopped, the old one keeps running, and
         :class:`StateError` says why."""
-        await self._request(Reload(shared_socket=self._listen_fd is not None))
+        await self._request(m.Reload(shared_socket=self._listen_fd is not None))
 
     async def delete(self) -> None:
         """Stop, then end :meth:`run`."""
-        await self._request(Stop(), last=True)
+        await self._request(m.Stop(), last=True)
 
     async def unhealthy(self, detail: str, *, never_answered: bool = False) -> None:
         """Restart the running process with reason ``health``, counted like a crash (and as
         an unstable run if it ``never_answered`` its health check)."""
-        await self._request(Unhealthy(self._runner.token, detail, never_answered), answer=False)
+        await self._request(m.Unhealthy(self._runner.token, detail, never_answered), answer=False)
 
     def notify(self, pid: int, fields: dict[str, str]) -> bool:
         """An sd_notify datagram from ``pid``; True if it came from one of our processes."""
@@ -243,14 +214,9 @@ class Instance:
 
     def send_signal(self, sig: int) -> int | None:
         """Send ``sig`` to the instance's main process; returns its pid (None if not running)."""
-        run = self._runner.current
-        if run is None or run.proc.returncode is not None:
-            return None
-        if not signal_process(run.proc, sig):
-            return None
-        return run.pid
+        return self._runner.signal(sig)
 
-    async def _request(self, event: Input, *, last: bool = False, answer: bool = True) -> None:
+    async def _request(self, event: m.Input, *, last: bool = False, answer: bool = True) -> None:
         """Send ``event`` and wait until it is handled; its error is raised if ``answer``."""
         message = _Message(event, done=anyio.Event(), last=last)
         try:
@@ -293,7 +259,7 @@ class Instance:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._runner.discard_incoming("stop")
-                await self._apply(Shutdown())
+                await self._apply(m.Shutdown())
                 if self._sink is not None:
                     self._sink.close()
                 self._send.close()
@@ -307,16 +273,16 @@ class Instance:
                         pending.done.set()
                 self._inbox.close()
 
-    def _with_facts(self, event: Input) -> Input:
+    def _with_facts(self, event: m.Input) -> m.Input:
         """Add what only the process can tell when the message is handled."""
         run = self._runner.current
-        if isinstance(event, NotReady) and run is not None and run.token == event.token:
-            return NotReady(event.token, event.detail, exited=run.proc.returncode is not None)
+        if isinstance(event, m.NotReady) and run is not None and run.token == event.token:
+            return m.NotReady(event.token, event.detail, exited=run.proc.returncode is not None)
         return event
 
-    async def _apply(self, event: Input) -> None:
+    async def _apply(self, event: m.Input) -> None:
         """Step the decision core, carry out its actions, and feed back what they tell."""
-        pending: deque[Input] = deque([event])
+        pending: deque[m.Input] = deque([event])
         while pending:
             state, counters, actions = step(
                 self._state, self.counters, pending.popleft(), self._clock.now(), self._rules
@@ -330,36 +296,36 @@ class Instance:
                 if fed_back is not None:
                     pending.append(fed_back)
 
-    async def _do(self, action: Action) -> Input | None:
+    async def _do(self, action: m.Action) -> m.Input | None:
         runner = self._runner
         match action:
-            case Emit(status=status, previous=previous, reason=reason, delay=delay):
+            case m.Emit(status=status, previous=previous, reason=reason, delay=delay):
                 self._emit_state(status, previous, reason, delay)
-            case Notice(text=text):
+            case m.Notice(text=text):
                 self._notice(text)
-            case Spawn():
+            case m.Spawn():
                 try:
                     run = await runner.start_process()
                 except SpawnError as exc:
-                    return SpawnFailed(str(exc))
+                    return m.SpawnFailed(str(exc))
                 runner.adopt(run)
-                return Spawned(RunFacts(run.token, run.pid, run.started))
-            case WatchReadiness():
+                return m.Spawned(run.facts)
+            case m.WatchReadiness():
                 assert self._tg is not None and runner.current is not None
                 self._tg.start_soon(self._report_readiness, runner.current)
-            case Terminate(reason=reason):
-                return Terminated(await runner.terminate(reason))
-            case ScheduleRestart(at=at):
+            case m.Terminate(reason=reason):
+                return m.Terminated(await runner.terminate(reason))
+            case m.ScheduleRestart(at=at):
                 self._schedule_restart(at)
-            case SpawnIncoming():
+            case m.SpawnIncoming():
                 return await self._spawn_incoming()
-            case Swap():
+            case m.Swap():
                 runner.swap()
-            case Retire(reason=reason):
+            case m.Retire(reason=reason):
                 await runner.retire(reason)
-            case Discard(reason=reason):
+            case m.Discard(reason=reason):
                 await runner.discard_incoming(reason)
-            case Fail(text=text):
+            case m.Fail(text=text):
                 raise StateError(text)
         return None
 
@@ -372,26 +338,15 @@ class Instance:
         async def alarm() -> None:
             with scope:
                 await self._clock.sleep_until(at)
-                self._post(_Message(RestartDue(at)))
+                self._post(_Message(m.RestartDue(at)))
 
         self._tg.start_soon(alarm)
 
-    async def _ready(self, run: Run) -> tuple[bool, str]:
-        return await await_ready(
-            self.spec,
-            self.index,
-            run.proc,
-            run.ready,
-            clock=self._clock,
-            probe=self._readiness_probe,
-            shared_socket=self._listen_fd is not None,
-        )
-
     async def _report_readiness(self, run: Run) -> None:
-        ok, detail = await self._ready(run)
-        self._post(_Message(Ready(run.token, detail) if ok else NotReady(run.token, detail)))
+        ok, detail = await self._runner.await_ready(run)
+        self._post(_Message(m.Ready(run.token, detail) if ok else m.NotReady(run.token, detail)))
 
-    async def _spawn_incoming(self) -> IncomingReady:
+    async def _spawn_incoming(self) -> m.IncomingReady:
         """Reload: a new process beside the current one, and whether it became ready."""
         try:
             new = await self._runner.start_process()
@@ -400,8 +355,8 @@ class Instance:
                 f"reload of {self._rules.label} failed: {exc}; the old process runs on"
             ) from exc
         self._runner.incoming = new
-        ok, detail = await self._ready(new)
-        return IncomingReady(RunFacts(new.token, new.pid, new.started), ok, detail)
+        ok, detail = await self._runner.await_ready(new)
+        return m.IncomingReady(new.facts, ok, detail)
 
     def _emit_state(
         self, status: Status, previous: Status, reason: str | None, delay: float | None

@@ -24,10 +24,18 @@ from supervisor_core._info import RunRecord
 from supervisor_core.config._specs import AppSpec
 from supervisor_core.errors import SpawnError
 from supervisor_core.monitor import Monitor, TreeSample
-from supervisor_core.process import descendant_pids, pid_still_ours, spawn, stop_tree
+from supervisor_core.process import (
+    descendant_pids,
+    pid_still_ours,
+    signal_process,
+    spawn,
+    stop_tree,
+)
 from supervisor_core.process._clock import ANYIO_CLOCK, Clock
 from supervisor_core.process._launch import launch_plan
+from supervisor_core.process._readiness import ReadinessProbe, await_ready
 from supervisor_core.process._spawn import ChildProcess, Spawner
+from supervisor_core.process._state import RunFacts
 
 if TYPE_CHECKING:
     from supervisor_core.logs import InstanceLogSink
@@ -78,6 +86,11 @@ class Run:
     def pid(self) -> int:
         return self.proc.pid
 
+    @property
+    def facts(self) -> RunFacts:
+        """What the decision core knows of it."""
+        return RunFacts(self.token, self.pid, self.started)
+
     def apply_notify(self, fields: dict[str, str]) -> None:
         if "STATUS" in fields:
             self.status_text = fields["STATUS"]
@@ -108,6 +121,7 @@ class Runner:
         notify_socket: Path | None = None,
         listen_fd: int | None = None,
         claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]] | None = None,
+        readiness_probe: ReadinessProbe | None = None,
         spawner: Spawner = spawn,
         clock: Clock = ANYIO_CLOCK,
     ) -> None:
@@ -138,6 +152,7 @@ class Runner:
         self._notify_socket = notify_socket
         self._listen_fd = listen_fd
         self._claim_notify = claim_notify
+        self._readiness_probe = readiness_probe
         self._spawner = spawner
         self._clock = clock
         self._memory_alarm_token: int | None = None
@@ -152,6 +167,29 @@ class Runner:
             run.apply_notify(fields)
             return True
         return False
+
+    def signal(self, sig: int) -> int | None:
+        """Send ``sig`` to the current run's main process; returns its pid (None if not
+        running)."""
+        run = self.current
+        if run is None or run.proc.returncode is not None:
+            return None
+        if not signal_process(run.proc, sig):
+            return None
+        return run.pid
+
+    async def await_ready(self, run: Run) -> tuple[bool, str]:
+        """Whether ``run`` becomes ready (see :func:`~supervisor_core.process._readiness.
+        await_ready`), and why."""
+        return await await_ready(
+            self.spec,
+            self.index,
+            run.proc,
+            run.ready,
+            clock=self._clock,
+            probe=self._readiness_probe,
+            shared_socket=self._listen_fd is not None,
+        )
 
     # ----------------------------------------------------------------- starting
     async def start_process(self) -> Run:
