@@ -1,20 +1,34 @@
 """One managed process: spawning, the state machine, stopping a whole tree."""
 
+from supervisor_core.process._clock import ANYIO_CLOCK, AnyioClock, Clock
+from supervisor_core.process._launch import LaunchPlan, launch_plan
 from supervisor_core.process._listen import bind_listen_socket
 from supervisor_core.process._notify import NotifySocket, parse_notify
 from supervisor_core.process._spawn import (
     RUN_ID_VAR,
+    ChildProcess,
+    Spawner,
     build_env,
     pid_still_ours,
     signal_process,
     spawn,
 )
 from supervisor_core.process._state import (
+    ENDED,
+    RESTARTABLE,
+    RUNNING,
+    UP,
+    Counters,
     Event,
     ExitDecision,
+    Rules,
+    RunFacts,
+    State,
     Status,
+    Step,
     backoff_delay,
     decide_after_exit,
+    step,
     transition,
 )
 from supervisor_core.process._tree import (
@@ -28,11 +42,26 @@ from supervisor_core.process._tree import (
 from supervisor_core.process._watcher import use_pidfd_child_watcher
 
 __all__ = [
+    "ANYIO_CLOCK",
+    "ENDED",
+    "RESTARTABLE",
+    "RUNNING",
     "RUN_ID_VAR",
+    "UP",
+    "AnyioClock",
+    "ChildProcess",
+    "Clock",
+    "Counters",
     "Event",
     "ExitDecision",
+    "LaunchPlan",
     "NotifySocket",
+    "Rules",
+    "RunFacts",
+    "Spawner",
+    "State",
     "Status",
+    "Step",
     "TreeStopReport",
     "backoff_delay",
     "bind_listen_socket",
@@ -41,10 +70,12 @@ __all__ = [
     "descendant_pids",
     "descendants",
     "find_marked",
+    "launch_plan",
     "parse_notify",
     "pid_still_ours",
     "signal_process",
     "spawn",
+    "step",
     "stop_tree",
     "transition",
     "use_pidfd_child_watcher",

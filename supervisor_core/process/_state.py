@@ -1,8 +1,11 @@
 """The life of one instance as a pure state machine.
 
 Nothing here touches a process or a clock: :func:`transition` maps (status, event) to the
-next status and :func:`decide_after_exit` applies the restart policy to an exit. The instance
-task (``supervisor_core._instance``) feeds them facts; unit tests drive them directly.
+next status, :func:`decide_after_exit` applies the restart policy to an exit, and
+:func:`step` is the whole decision core of one instance (restart counting, backoff, crash
+loop, restart reasons): ``step(state, counters, event, now, rules) -> (state, counters,
+actions)``. The instance task (``supervisor_core._instance``) feeds it facts and carries out
+its actions; unit tests drive it directly.
 
 ::
 
