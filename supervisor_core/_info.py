@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from supervisor_core._status import Status
+
 __all__ = ["ProcessInfo", "RestartReason", "RunRecord", "StateEvent"]
 
 RestartReason = Literal["crash", "memory", "health", "cron", "watch", "manual"]
@@ -47,7 +49,7 @@ class ProcessInfo:
     name: str
     instance: int
     pid: int | None
-    status: str
+    status: Status
     restarts: int
     unstable_restarts: int
     started_at: float | None
@@ -70,8 +72,8 @@ class StateEvent:
 
     app: str
     instance: int
-    status: str
-    previous: str
+    status: Status
+    previous: Status
     timestamp: float
     pid: int | None = None
     exit_code: int | None = None

@@ -14,9 +14,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +24,24 @@ from typing import TYPE_CHECKING, Self
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
-from supervisor_core.config import AppSpec, ListenSpec
+from supervisor_core._plumbing import Broadcast, ListenSockets, NotifyRouter, each
+from supervisor_core.config import AppSpec
 from supervisor_core.drivers import AppDriver
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
-from supervisor_core.process import NotifySocket, Status, bind_listen_socket, descendant_pids
+from supervisor_core.process import (
+    ANYIO_CLOCK,
+    Clock,
+    Counters,
+    NotifySocket,
+    Spawner,
+    Status,
+    spawn,
+)
 
 if TYPE_CHECKING:
     from supervisor_core.logs import LogFiles
@@ -41,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["Supervisor"]
 
 NoticeCallback = Callable[[str], None]
-MAX_UNCLAIMED_NOTIFY = 256
 
 
 @dataclass
@@ -59,6 +66,10 @@ class Supervisor:
     them); ``on_notice(text)`` gets the supervisor's own remarks (a SIGKILL escalation, a
     memory restart, a spawn failure). Log files are written when ``log_files`` is given, or
     by a :class:`~supervisor_core.logs.LogFiles` the supervisor creates when ``write_logs``.
+
+    ``spawner`` starts each process (:func:`~supervisor_core.process.spawn` by default) and
+    ``clock`` is the monotonic clock that restart delays and readiness deadlines run on; with
+    ``wall_clock`` they let tests drive the supervisor with fakes.
     """
 
     def __init__(
@@ -74,6 +85,8 @@ class Supervisor:
         drivers: Sequence[AppDriver] | None = None,
         readiness_probe: ReadinessProbe | None = None,
         wall_clock: Callable[[], float] = time.time,
+        spawner: Spawner = spawn,
+        clock: Clock = ANYIO_CLOCK,
     ) -> None:
         self._ptm_home = ptm_home
         self._write_logs = write_logs
@@ -82,6 +95,8 @@ class Supervisor:
         self._on_output = on_output
         self._on_notice = on_notice
         self._wall = wall_clock
+        self._spawner = spawner
+        self._clock = clock
         self._on_run = on_run
         self._die_with_supervisor = die_with_supervisor
         if drivers is None:
@@ -95,14 +110,13 @@ class Supervisor:
             readiness_probe = health_check_passes
         self._readiness_probe = readiness_probe
         self._notify: NotifySocket | None = None
-        self._listen: dict[str, tuple[ListenSpec, socket.socket]] = {}
-        self._unclaimed: dict[int, dict[str, str]] = {}
+        self._listen = ListenSockets()
+        self._notify_router = NotifyRouter(self._all_instances)
         self._apps: dict[str, _App] = {}
-        self._subscribers: set[MemoryObjectSendStream[StateEvent]] = set()
+        self._events = Broadcast()
         self._monitor = Monitor()
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
-        self.dropped_events = 0
 
     # ----------------------------------------------------------------- lifetime
     async def __aenter__(self) -> Self:
@@ -120,7 +134,7 @@ class Supervisor:
         except OSError as exc:
             self._notice(f"no $NOTIFY_SOCKET for the apps (sd_notify off): {exc}")
         else:
-            self._tg.start_soon(self._notify.serve, self._on_notify)
+            self._tg.start_soon(self._notify.serve, self._notify_router.on_notify)
         return self
 
     async def __aexit__(
@@ -131,18 +145,15 @@ class Supervisor:
     ) -> bool | None:
         assert self._stack is not None and self._tg is not None
         with anyio.CancelScope(shield=True):
-            await self._each(self._all_instances(), Instance.stop)
+            await each(self._all_instances(), Instance.stop)
         self._tg.cancel_scope.cancel()
         try:
             return await self._stack.__aexit__(exc_type, exc, tb)
         finally:
             if self._notify is not None:
                 self._notify.close()
-            for _spec, sock in self._listen.values():
-                sock.close()
-            self._listen.clear()
-            for send in list(self._subscribers):
-                send.close()
+            self._listen.close_all()
+            self._events.close()
             if self._own_log_files and self._log_files is not None:
                 self._log_files.close()
 
@@ -151,13 +162,13 @@ class Supervisor:
         """Manage a new app; start its instances unless ``start`` is false."""
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
-        self._bind_listen(spec)
+        self._listen.bind(spec)
         app = _App(spec)
         self._apps[spec.name] = app
         for index in range(spec.instances):
             await self._new_instance(app, index)
         if start:
-            await self._each(app.instances, Instance.start)
+            await each(app.instances, Instance.start)
         self._start_drivers(app)
         return self.info(spec.name)
 
@@ -191,7 +202,7 @@ class Supervisor:
             app.spec,
             index,
             monitor=self._monitor,
-            emit=self._emit,
+            emit=self._events.publish,
             notice=self._notice,
             log_sink=sink,
             on_output=self._on_output,
@@ -200,20 +211,22 @@ class Supervisor:
             on_run=self._on_run,
             die_with_supervisor=self._die_with_supervisor,
             notify_socket=self._notify.path if self._notify is not None else None,
-            listen_fd=self._listen_fd(app.spec),
+            listen_fd=self._listen.fd(app.spec.name),
             readiness_probe=self._readiness_probe,
-            claim_notify=self._claim_notify,
+            claim_notify=self._notify_router.claim,
+            spawner=self._spawner,
+            clock=self._clock,
         )
         app.instances.append(inst)
         await self._tg.start(inst.run)
         return inst
 
     async def start(self, name: str) -> list[ProcessInfo]:
-        await self._each(self._app(name).instances, Instance.start)
+        await each(self._app(name).instances, Instance.start)
         return self.info(name)
 
     async def stop(self, name: str) -> list[ProcessInfo]:
-        await self._each(self._app(name).instances, Instance.stop)
+        await each(self._app(name).instances, Instance.stop)
         return self.info(name)
 
     async def restart(
@@ -230,17 +243,17 @@ class Supervisor:
         async def one(inst: Instance) -> None:
             await inst.restart(reason, only_if=only_if)
 
-        await self._each(insts, one)
+        await each(insts, one)
         return self.info(name)
 
     async def delete(self, name: str, *, keep_socket: bool = False) -> None:
         app = self._app(name)
         if app.drivers is not None:
             app.drivers.cancel()
-        await self._each(app.instances, Instance.delete)
+        await each(app.instances, Instance.delete)
         del self._apps[name]
-        if not keep_socket and name in self._listen:
-            self._listen.pop(name)[1].close()
+        if not keep_socket:
+            self._listen.close(name)
 
     async def reload(self, name: str) -> list[ProcessInfo]:
         """Replace the instances one at a time: each new process must be ready before its
@@ -278,43 +291,8 @@ class Supervisor:
                 "after its restart; the next instances were left alone"
             )
 
-    def _bind_listen(self, spec: AppSpec) -> None:
-        """Bind the app's shared socket (cluster mode) once; kept across a replace with the
-        same address, so that restarting with new settings never drops a connection."""
-        held = self._listen.get(spec.name)
-        if spec.exec_mode != "cluster" or spec.listen is None:
-            if held is not None:
-                self._listen.pop(spec.name)[1].close()
-            return
-        if held is not None and held[0] == spec.listen:
-            return
-        sock = bind_listen_socket(spec.listen)  # may fail: the old socket is kept then
-        if held is not None:
-            held[1].close()
-        self._listen[spec.name] = (spec.listen, sock)
-
-    def _listen_fd(self, spec: AppSpec) -> int | None:
-        held = self._listen.get(spec.name)
-        return held[1].fileno() if held is not None else None
-
-    def _on_notify(self, pid: int, fields: dict[str, str]) -> None:
-        for inst in self._all_instances():
-            if inst.notify(pid, fields):
-                return
-        # Not ours yet: a process can say READY=1 before its spawn has returned to us.
-        self._unclaimed[pid] = {**self._unclaimed.get(pid, {}), **fields}
-        while len(self._unclaimed) > MAX_UNCLAIMED_NOTIFY:
-            del self._unclaimed[next(iter(self._unclaimed))]
-
-    def _claim_notify(self, pid: int) -> list[tuple[int, dict[str, str]]]:
-        """The notifications that arrived for ``pid`` (or its children) before it was known."""
-        if not self._unclaimed:
-            return []
-        family = {pid, *descendant_pids(pid)}
-        return [(p, self._unclaimed.pop(p)) for p in list(self._unclaimed) if p in family]
-
     async def stop_all(self) -> None:
-        await self._each(self._all_instances(), Instance.stop)
+        await each(self._all_instances(), Instance.stop)
 
     async def replace(self, spec: AppSpec, *, start: bool = True) -> list[ProcessInfo]:
         """Start an app with new settings (PM2's startOrRestart): an unknown app is added; a
@@ -324,16 +302,16 @@ class Supervisor:
         if old is None:
             return await self.add(spec, start=start)
         counters = {inst.index: inst.restarts for inst in old.instances}
-        self._bind_listen(spec)  # a new address that cannot be bound fails before any stop
+        self._listen.bind(spec)  # a new address that cannot be bound fails before any stop
         await self.delete(spec.name, keep_socket=True)
         infos = await self.add(spec, start=False)
         for inst in self._apps[spec.name].instances:
             if inst.index in counters:
-                inst.restarts = counters[inst.index] + (1 if start else 0)
+                inst.counters = Counters(restarts=counters[inst.index])
                 if start:
-                    inst.last_restart_reason = "manual"
+                    inst.counters = inst.counters.count("manual")
         if start:
-            await self._each(self._apps[spec.name].instances, Instance.start)
+            await each(self._apps[spec.name].instances, Instance.start)
             infos = self.info(spec.name)
         return infos
 
@@ -346,7 +324,7 @@ class Supervisor:
         current = len(app.instances)
         if instances < current:
             removed = app.instances[instances:]
-            await self._each(removed, Instance.delete)
+            await each(removed, Instance.delete)
             del app.instances[instances:]
         app.spec = dataclasses.replace(app.spec, instances=instances)
         for index in range(current, instances):
@@ -430,14 +408,13 @@ class Supervisor:
         """Receive every state change from now on. A subscriber that falls ``max_buffer``
         events behind loses the newest ones (counted in ``dropped_events``); supervision
         never waits for it."""
-        send, receive = anyio.create_memory_object_stream[StateEvent](max_buffer)
-        self._subscribers.add(send)
-        try:
+        async with self._events.subscribe(max_buffer) as receive:
             yield receive
-        finally:
-            self._subscribers.discard(send)
-            send.close()
-            receive.close()
+
+    @property
+    def dropped_events(self) -> int:
+        """How many events subscribers lost by falling behind."""
+        return self._events.dropped
 
     async def wait_until(
         self, predicate: Callable[[list[ProcessInfo]], bool], timeout: float = math.inf
@@ -464,34 +441,6 @@ class Supervisor:
 
     def _all_instances(self) -> list[Instance]:
         return [inst for app in self._apps.values() for inst in app.instances]
-
-    async def _each(
-        self, insts: Sequence[Instance], action: Callable[[Instance], Awaitable[None]]
-    ) -> None:
-        """Run ``action`` on every instance at once; the first error is raised after all
-        have finished."""
-        errors: list[BaseException] = []
-
-        async def one(inst: Instance) -> None:
-            try:
-                await action(inst)
-            except Exception as exc:
-                errors.append(exc)
-
-        async with anyio.create_task_group() as tg:
-            for inst in insts:
-                tg.start_soon(one, inst)
-        if errors:
-            raise errors[0]
-
-    def _emit(self, event: StateEvent) -> None:
-        for send in list(self._subscribers):
-            try:
-                send.send_nowait(event)
-            except anyio.WouldBlock:
-                self.dropped_events += 1
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                self._subscribers.discard(send)
 
     def _notice(self, text: str) -> None:
         if self._on_notice is not None:

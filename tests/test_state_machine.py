@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from supervisor_core.config import RestartPolicy
 from supervisor_core.errors import StateError
 from supervisor_core.process import Event, Status, backoff_delay, decide_after_exit, transition
+from supervisor_core.process._state import ENDED, RESTARTABLE, RUNNING, UP
 
 
 @pytest.mark.parametrize(
@@ -112,3 +115,22 @@ def test_backoff_never_below_restart_delay() -> None:
     policy = RestartPolicy(restart_delay=0.5, exp_backoff_restart_delay=0.1)
     assert backoff_delay(policy, 1) == 0.5
     assert backoff_delay(policy, 4) == pytest.approx(0.8)
+
+
+def test_status_is_the_word_pm2_users_read() -> None:
+    assert Status.ONLINE == "online"
+    assert json.dumps({"status": Status.WAITING_RESTART}) == '{"status": "waiting restart"}'
+    assert f"{Status.ERRORED}" == "errored"
+
+
+def test_the_status_sets() -> None:
+    assert {s for s in Status if s.running} == RUNNING
+    assert set(Status) == RUNNING | ENDED and not RUNNING & ENDED
+    assert {Status.LAUNCHING, Status.ONLINE} == UP
+    assert {
+        Status.LAUNCHING,
+        Status.ONLINE,
+        Status.WAITING_RESTART,
+        Status.ERRORED,
+    } == RESTARTABLE
+    assert "online" in UP and "stopped" not in RESTARTABLE

@@ -12,6 +12,8 @@ from supervisor_core.config._loader import (
     read_source,
 )
 from supervisor_core.config._specs import (
+    ALERT_KINDS,
+    AlertKind,
     AppSpec,
     DateFormatter,
     Ecosystem,
@@ -30,6 +32,8 @@ from supervisor_core.config._units import parse_duration, parse_size
 from supervisor_core.config._writer import dump_table, ecosystem_text
 
 __all__ = [
+    "ALERT_KINDS",
+    "AlertKind",
     "AppSpec",
     "CronSchedule",
     "DateFormatter",

@@ -35,11 +35,10 @@ from supervisor_core.config._app import (
     normalized,
 )
 from supervisor_core.config._fields import Table, command_line, http_url, string_list
-from supervisor_core.config._specs import AppSpec, Ecosystem, NotifySpec
+from supervisor_core.config._specs import ALERT_KINDS, AlertKind, AppSpec, Ecosystem, NotifySpec
 from supervisor_core.errors import ConfigError
 
 __all__ = [
-    "EVENTS",
     "build_app",
     "compile_entry",
     "load_ecosystem",
@@ -50,7 +49,6 @@ __all__ = [
 
 _TOP_KEYS: Final = frozenset({"defaults", "apps", "notify"})
 _NOTIFY_KEYS: Final = frozenset({"events", "apps", "webhook", "command"})
-EVENTS: Final = ("crash", "errored", "memory", "health", "restart")
 _NOT_IN_DEFAULTS: Final = {
     key: "not allowed in [defaults]; set it in each [[apps]] entry"
     for key in ("name", "script", "command")
@@ -210,13 +208,13 @@ def _parse(
     return Ecosystem(path=path, apps=tuple(apps), notify=notify, entries=tuple(standalone))
 
 
-def _events(value: object) -> frozenset[str]:
+def _events(value: object) -> frozenset[AlertKind]:
     if not isinstance(value, list) or not value:
-        raise ValueError(f"must be a non-empty list of events ({', '.join(EVENTS)})")
+        raise ValueError(f"must be a non-empty list of events ({', '.join(ALERT_KINDS)})")
     for event in value:
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; events are {', '.join(EVENTS)}")
-    return frozenset(value)
+        if event not in ALERT_KINDS:
+            raise ValueError(f"unknown event {event!r}; events are {', '.join(ALERT_KINDS)}")
+    return frozenset(kind for kind in ALERT_KINDS if kind in value)
 
 
 def _notify(top: Table, app_names: set[str]) -> tuple[NotifySpec, ...]:

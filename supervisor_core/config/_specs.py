@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 __all__ = [
+    "ALERT_KINDS",
+    "AlertKind",
     "AppSpec",
     "DateFormatter",
     "Ecosystem",
@@ -30,6 +32,9 @@ __all__ = [
 ]
 
 ExecMode = Literal["fork", "cluster"]
+AlertKind = Literal["crash", "errored", "memory", "health", "restart"]
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+"""What a ``[[notify]]`` entry's ``events`` may name, in the order alerts are sent."""
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -170,7 +175,7 @@ class AppSpec:
 class NotifySpec:
     """A ``[[notify]]`` entry: where to send which events."""
 
-    events: frozenset[str]
+    events: frozenset[AlertKind]
     apps: frozenset[str] | None = None
     webhook: str | None = None
     command: tuple[str, ...] | None = None

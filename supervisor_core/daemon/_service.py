@@ -36,6 +36,7 @@ from supervisor_core.daemon._runs import RunWriter
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
 from supervisor_core.logs import tail_lines
+from supervisor_core.process import ACTIVE
 from supervisor_core.store import StateStore, StoredApp, write_dump
 
 __all__ = ["DaemonService"]
@@ -375,8 +376,7 @@ class DaemonService:
             pairs: list[tuple[AppSpec, StoredApp]] = []
             for spec, stored in _stored_apps(ecosystem):
                 if spec.name in managed and any(
-                    i.status in ("online", "launching", "waiting restart")
-                    for i in self.sup.info(spec.name)
+                    i.status in ACTIVE for i in self.sup.info(spec.name)
                 ):
                     skipped.append(spec.name)
                     continue

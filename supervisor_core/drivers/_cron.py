@@ -23,6 +23,7 @@ from supervisor_core._info import RestartReason
 from supervisor_core.config import AppSpec, CronSchedule
 from supervisor_core.drivers._control import AppControl
 from supervisor_core.errors import PtmError
+from supervisor_core.process import UP
 
 __all__ = ["MAX_SLEEP", "cron_driver", "restart_where", "run_schedule"]
 
@@ -30,7 +31,7 @@ MAX_SLEEP: Final = 60.0
 """The longest single sleep while waiting for the next time: a change of the system clock
 (NTP, a resumed laptop) is noticed within this many seconds."""
 
-RUNNING: Final = frozenset({"online", "launching"})
+RUNNING: Final = UP
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]

@@ -44,6 +44,7 @@ from supervisor_core.config import AppSpec
 from supervisor_core.drivers._control import AppControl
 from supervisor_core.drivers._cron import restart_where
 from supervisor_core.errors import PtmError
+from supervisor_core.process import RESTARTABLE
 
 __all__ = ["DEFAULT_IGNORE", "WATCH_DEBOUNCE", "WatchFilter", "watch_driver"]
 
@@ -88,8 +89,6 @@ DEFAULT_IGNORE: Final = (
     "*.sock",
 )
 """Ignored for every app; ``ignore_watch`` adds to these."""
-
-RESTARTABLE: Final = frozenset({"online", "launching", "waiting restart", "errored"})
 
 _AWATCH_STEP_MS: Final = 50
 """How long the watcher waits for more changes before handing over a batch."""

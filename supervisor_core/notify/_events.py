@@ -25,18 +25,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any
 
 from supervisor_core._info import RunRecord, StateEvent
 from supervisor_core._version import __version__
+from supervisor_core.config import ALERT_KINDS, AlertKind
+from supervisor_core.process import ENDED, UP, Status
 
 __all__ = ["ALERT_KINDS", "AlertKind", "alert_kinds", "alert_payload", "ended_run", "iso_utc"]
-
-AlertKind = Literal["crash", "errored", "memory", "health", "restart"]
-ALERT_KINDS: Final[tuple[AlertKind, ...]] = ("crash", "errored", "memory", "health", "restart")
-
-_ENDED: Final = frozenset({"waiting restart", "errored", "stopped"})
-_RUNNING_BY_ITSELF: Final = frozenset({"launching", "online"})
 
 
 def alert_kinds(
@@ -45,23 +41,23 @@ def alert_kinds(
     """The alerts ``event`` is (often none), in :data:`ALERT_KINDS` order."""
     kinds: list[AlertKind] = []
     status = event.status
-    by_itself = event.previous in _RUNNING_BY_ITSELF or event.reason == "not ready"
-    if status in _ENDED and by_itself:
+    by_itself = event.previous in UP or event.reason == "not ready"
+    if status in ENDED and by_itself:
         clean = (
-            status == "stopped"
+            status == Status.STOPPED
             and event.signal is None
             and (event.exit_code == 0 or event.exit_code in set(stop_exit_codes))
         )
         if not clean:
             kinds.append("crash")
-    if status == "errored":
+    if status == Status.ERRORED:
         kinds.append("errored")
-    if status == "stopping" and event.reason == "memory":
+    if status == Status.STOPPING and event.reason == "memory":
         kinds.append("memory")
-    if status == "stopping" and event.reason == "health":
+    if status == Status.STOPPING and event.reason == "health":
         kinds.append("health")
-    if (status == "launching" and event.reason is not None) or (
-        status == "online" and event.reason == "reload"
+    if (status == Status.LAUNCHING and event.reason is not None) or (
+        status == Status.ONLINE and event.reason == "reload"
     ):
         kinds.append("restart")
     return tuple(kinds)
@@ -93,7 +89,7 @@ def alert_payload(
     the one being stopped (``memory``, ``health``); ``restart`` has no pid yet (``null``).
     """
     pid, exit_code, sig = event.pid, event.exit_code, event.signal
-    if run is not None and event.status in _ENDED:
+    if run is not None and event.status in ENDED:
         pid, exit_code, sig = run.pid, run.exit_code, run.signal
     return {
         "event": kind,

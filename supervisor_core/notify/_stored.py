@@ -86,7 +86,7 @@ def specs_from_json(text: str, *, source: str | None = None) -> tuple[NotifySpec
             raise ConfigError("needs exactly one of webhook and command", file=source, key=where)
         specs.append(
             NotifySpec(
-                events=frozenset(events),
+                events=frozenset(kind for kind in ALERT_KINDS if kind in events),
                 apps=frozenset(apps) if apps is not None else None,
                 webhook=webhook,
                 command=command,

@@ -1,20 +1,36 @@
 """One managed process: spawning, the state machine, stopping a whole tree."""
 
+from supervisor_core.process._clock import ANYIO_CLOCK, AnyioClock, Clock
+from supervisor_core.process._launch import LaunchPlan, launch_plan
 from supervisor_core.process._listen import bind_listen_socket
 from supervisor_core.process._notify import NotifySocket, parse_notify
+from supervisor_core.process._readiness import ReadinessProbe, await_ready
 from supervisor_core.process._spawn import (
     RUN_ID_VAR,
+    ChildProcess,
+    Spawner,
     build_env,
     pid_still_ours,
     signal_process,
     spawn,
 )
 from supervisor_core.process._state import (
+    ACTIVE,
+    ENDED,
+    RESTARTABLE,
+    RUNNING,
+    UP,
+    Counters,
     Event,
     ExitDecision,
+    Rules,
+    RunFacts,
+    State,
     Status,
+    Step,
     backoff_delay,
     decide_after_exit,
+    step,
     transition,
 )
 from supervisor_core.process._tree import (
@@ -28,12 +44,30 @@ from supervisor_core.process._tree import (
 from supervisor_core.process._watcher import use_pidfd_child_watcher
 
 __all__ = [
+    "ACTIVE",
+    "ANYIO_CLOCK",
+    "ENDED",
+    "RESTARTABLE",
+    "RUNNING",
     "RUN_ID_VAR",
+    "UP",
+    "AnyioClock",
+    "ChildProcess",
+    "Clock",
+    "Counters",
     "Event",
     "ExitDecision",
+    "LaunchPlan",
     "NotifySocket",
+    "ReadinessProbe",
+    "Rules",
+    "RunFacts",
+    "Spawner",
+    "State",
     "Status",
+    "Step",
     "TreeStopReport",
+    "await_ready",
     "backoff_delay",
     "bind_listen_socket",
     "build_env",
@@ -41,10 +75,12 @@ __all__ = [
     "descendant_pids",
     "descendants",
     "find_marked",
+    "launch_plan",
     "parse_notify",
     "pid_still_ours",
     "signal_process",
     "spawn",
+    "step",
     "stop_tree",
     "transition",
     "use_pidfd_child_watcher",

@@ -7,17 +7,57 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import anyio
-from anyio.abc import Process
+from anyio.abc import ByteReceiveStream
 
 from supervisor_core.errors import SpawnError
 
-__all__ = ["RUN_ID_VAR", "build_env", "pid_still_ours", "signal_process", "spawn"]
+__all__ = [
+    "RUN_ID_VAR",
+    "ChildProcess",
+    "Spawner",
+    "build_env",
+    "pid_still_ours",
+    "signal_process",
+    "spawn",
+]
 
 RUN_ID_VAR = "PTM_RUN_ID"
 """Every run gets a unique id in this variable: descendants inherit it, so a process that
 escaped the process group (setsid, double fork) is still found and stopped."""
+
+
+class ChildProcess(Protocol):
+    """What the supervisor needs of a started process (``anyio.abc.Process`` is one)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    @property
+    def stdout(self) -> ByteReceiveStream | None: ...
+
+    @property
+    def stderr(self) -> ByteReceiveStream | None: ...
+
+
+class Spawner(Protocol):
+    """Starts one run (:func:`spawn` is the real one); raises SpawnError when it cannot."""
+
+    async def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        pass_fds: Sequence[int] = (),
+    ) -> ChildProcess: ...
 
 
 def build_env(
@@ -52,7 +92,7 @@ async def spawn(
     cwd: Path,
     env: Mapping[str, str],
     pass_fds: Sequence[int] = (),
-) -> Process:
+) -> ChildProcess:
     """Start ``argv`` in a new session (so its pid is its process-group id).
 
     stdin is /dev/null; stdout and stderr are pipes that the caller must drain.
@@ -76,7 +116,7 @@ async def spawn(
         raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {exc}") from exc
 
 
-def pid_still_ours(process: Process) -> bool:
+def pid_still_ours(process: ChildProcess) -> bool:
     """Whether our child's pid (and so its group id) cannot belong to anyone else yet: it
     runs, or it is a zombie nobody has reaped.
 
@@ -93,7 +133,7 @@ def pid_still_ours(process: Process) -> bool:
     return True
 
 
-def signal_process(process: Process, sig: int) -> bool:
+def signal_process(process: ChildProcess, sig: int) -> bool:
     """Send ``sig`` to our child ``process`` while its pid is still ours; True if sent.
 
     Never ``process.send_signal()``: the subprocess module polls (``waitpid(WNOHANG)``)

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import anyio
 import psutil
-from anyio.abc import Process
 
-from supervisor_core.process._spawn import RUN_ID_VAR, signal_process
+from supervisor_core.process._spawn import RUN_ID_VAR, ChildProcess, signal_process
 
 __all__ = [
     "TreeStopReport",
@@ -177,7 +176,7 @@ class TreeStopReport:
 
 
 async def stop_tree(
-    process: Process | None,
+    process: ChildProcess | None,
     *,
     pgid: int | None,
     run_id: str,
@@ -209,7 +208,7 @@ async def stop_tree(
 
 
 async def _stop_tree(
-    process: Process | None,
+    process: ChildProcess | None,
     *,
     pgid: int | None,
     run_id: str,

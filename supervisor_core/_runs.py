@@ -1,0 +1,391 @@
+"""The runs of one instance: spawning a process with its pipes, exit watcher and sampling;
+stopping its whole tree; recording each run from spawn to end.
+
+:class:`Runner` does what the instance's decisions ask and nothing more: it never decides
+whether to restart. What it learns in the background (an exit, a memory alarm) it posts to
+the instance's inbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import anyio
+from anyio.abc import ByteReceiveStream, TaskGroup
+
+from supervisor_core._info import RunRecord
+from supervisor_core.config import AppSpec
+from supervisor_core.errors import SpawnError
+from supervisor_core.monitor import Monitor, TreeSample
+from supervisor_core.process import (
+    ANYIO_CLOCK,
+    ChildProcess,
+    Clock,
+    ReadinessProbe,
+    RunFacts,
+    Spawner,
+    await_ready,
+    descendant_pids,
+    launch_plan,
+    pid_still_ours,
+    signal_process,
+    spawn,
+    stop_tree,
+)
+
+if TYPE_CHECKING:
+    from supervisor_core.logs import InstanceLogSink
+
+__all__ = [
+    "DISPLAY_SAMPLE_INTERVAL",
+    "MAX_RUNS_KEPT",
+    "PIPE_DRAIN_TIMEOUT",
+    "OutputCallback",
+    "Run",
+    "RunCallback",
+    "Runner",
+    "Stream",
+]
+
+Stream = Literal["out", "err"]
+OutputCallback = Callable[[str, int, Stream, list[bytes]], None]
+"""Called with (app, instance, stream, lines) for every batch of output lines."""
+RunCallback = Callable[[str, int, str, RunRecord], None]
+"""Called with (app, instance, run_id, record) when a run starts (``ended_at`` None) and when
+it ends."""
+
+MAX_RUNS_KEPT = 100
+DISPLAY_SAMPLE_INTERVAL = 5.0
+"""How often cpu and memory are read for an app without ``max_memory_restart``."""
+PIPE_DRAIN_TIMEOUT = 2.0
+"""After a run's tree is gone, how long to wait for the last bytes of its pipes."""
+
+
+@dataclass
+class Run:
+    """One process of the instance, from spawn to the end of its tree."""
+
+    token: int
+    run_id: str
+    proc: ChildProcess
+    started: float
+    """Monotonic time of the spawn."""
+    record: RunRecord
+    """As it was recorded at the spawn (pid, wall-clock start)."""
+    pumps_left: int = 0
+    pumps_done: anyio.Event = field(default_factory=anyio.Event)
+    ready: anyio.Event = field(default_factory=anyio.Event)
+    """Set when the process sent ``READY=1`` on ``$NOTIFY_SOCKET``."""
+    status_text: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def facts(self) -> RunFacts:
+        """What the decision core knows of it."""
+        return RunFacts(self.token, self.pid, self.started)
+
+    def apply_notify(self, fields: dict[str, str]) -> None:
+        if "STATUS" in fields:
+            self.status_text = fields["STATUS"]
+        if fields.get("READY") == "1":
+            self.ready.set()
+
+
+class Runner:
+    """Owns the processes of one instance: the current run, the new one of a reload
+    (``incoming``) and the old one it replaces (``retiring``)."""
+
+    def __init__(
+        self,
+        spec: AppSpec,
+        index: int,
+        *,
+        monitor: Monitor,
+        notice: Callable[[str], None],
+        post_exit: Callable[[int], None],
+        post_memory: Callable[[int], None],
+        is_online: Callable[[], bool],
+        log_sink: InstanceLogSink | None = None,
+        on_output: OutputCallback | None = None,
+        ptm_home: Path | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        on_run: RunCallback | None = None,
+        die_with_supervisor: bool = False,
+        notify_socket: Path | None = None,
+        listen_fd: int | None = None,
+        claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]] | None = None,
+        readiness_probe: ReadinessProbe | None = None,
+        spawner: Spawner = spawn,
+        clock: Clock = ANYIO_CLOCK,
+    ) -> None:
+        self.spec = spec
+        self.index = index
+        self.current: Run | None = None
+        self.incoming: Run | None = None  # the new process of a reload, until it takes over
+        self.retiring: Run | None = None  # the old process of a reload, once replaced
+        self.token = 0  # identifies runs; messages about an old run carry an old token
+        self.runs: deque[RunRecord] = deque(maxlen=MAX_RUNS_KEPT)
+        self.last_exit_code: int | None = None
+        self.last_signal: int | None = None
+        self.cpu_percent: float | None = None
+        self.memory_bytes: int | None = None
+        self.task_group: TaskGroup | None = None
+        self._label = f"{spec.name}:{index}"
+        self._monitor = monitor
+        self._notice = notice
+        self._post_exit = post_exit
+        self._post_memory = post_memory
+        self._is_online = is_online
+        self._sink = log_sink
+        self._on_output = on_output
+        self._ptm_home = ptm_home
+        self._wall = wall_clock
+        self._on_run = on_run
+        self._die_with_supervisor = die_with_supervisor
+        self._notify_socket = notify_socket
+        self._listen_fd = listen_fd
+        self._claim_notify = claim_notify
+        self._readiness_probe = readiness_probe
+        self._spawner = spawner
+        self._clock = clock
+        self._memory_alarm_token: int | None = None
+
+    def notify(self, pid: int, fields: dict[str, str]) -> bool:
+        """An sd_notify datagram from ``pid``; True if it came from one of our processes."""
+        for run in (self.current, self.incoming):
+            if run is None or run.proc.returncode is not None:
+                continue
+            if pid != run.pid and pid not in descendant_pids(run.pid):
+                continue
+            run.apply_notify(fields)
+            return True
+        return False
+
+    def signal(self, sig: int) -> int | None:
+        """Send ``sig`` to the current run's main process; returns its pid (None if not
+        running)."""
+        run = self.current
+        if run is None or run.proc.returncode is not None:
+            return None
+        if not signal_process(run.proc, sig):
+            return None
+        return run.pid
+
+    async def await_ready(self, run: Run) -> tuple[bool, str]:
+        """Whether ``run`` becomes ready (see :func:`~supervisor_core.process._readiness.
+        await_ready`), and why."""
+        return await await_ready(
+            self.spec,
+            self.index,
+            run.proc,
+            run.ready,
+            clock=self._clock,
+            probe=self._readiness_probe,
+            shared_socket=self._listen_fd is not None,
+        )
+
+    # ----------------------------------------------------------------- starting
+    async def start_process(self) -> Run:
+        """Spawn one process with its pumps, exit watcher and sampling; the caller decides
+        what it means for the status. Raises SpawnError (the failed run is recorded)."""
+        spec = self.spec
+        self.token += 1
+        run_id = uuid.uuid4().hex
+        started_wall = self._wall()
+        started = self._clock.now()
+        try:
+            plan = launch_plan(
+                spec,
+                self.index,
+                run_id=run_id,
+                ptm_home=self._ptm_home,
+                notify_socket=self._notify_socket,
+                listen_fd=self._listen_fd,
+                die_with_supervisor=self._die_with_supervisor,
+            )
+            with anyio.CancelScope(shield=True):  # a cancelled spawn must not leak a child
+                proc = await self._spawner(
+                    plan.argv, cwd=plan.cwd, env=plan.env, pass_fds=plan.pass_fds
+                )
+        except SpawnError as exc:
+            failed = RunRecord(
+                pid=None,
+                started_at=started_wall,
+                ended_at=self._wall(),
+                end_reason="spawn failed",
+                error=str(exc),
+            )
+            self.runs.append(failed)
+            self._report_run(run_id, failed)
+            raise
+        record = RunRecord(pid=proc.pid, started_at=started_wall)
+        run = Run(self.token, run_id, proc, started, record)
+        if self._claim_notify is not None:  # what it said before we knew its pid
+            for _pid, fields in self._claim_notify(proc.pid):
+                run.apply_notify(fields)
+        self.runs.append(record)
+        self._report_run(run_id, record)
+        tg = self.task_group
+        assert tg is not None
+        pipes: tuple[tuple[ByteReceiveStream | None, Stream], ...] = (
+            (proc.stdout, "out"),
+            (proc.stderr, "err"),
+        )
+        for stream, name in pipes:
+            if stream is not None:
+                run.pumps_left += 1
+                tg.start_soon(self._pump, stream, name, run)
+        if run.pumps_left == 0:
+            run.pumps_done.set()
+        tg.start_soon(self._wait_exit, run)
+        interval = spec.memory.memory_check_interval
+        if spec.memory.max_memory_restart is None:
+            # Without a limit the figures are only for display: sample less often.
+            interval = max(interval, DISPLAY_SAMPLE_INTERVAL)
+        self._monitor.watch(self._monitor_key(run), proc.pid, interval, self._on_sample(run))
+        return run
+
+    def adopt(self, run: Run) -> None:
+        """``run`` is the instance's current one from now on."""
+        self.current = run
+        self.cpu_percent = None
+        self.memory_bytes = None
+
+    def swap(self) -> None:
+        """Reload: the incoming run becomes the current one; the old one is retiring."""
+        self.retiring, self.current, self.incoming = self.current, self.incoming, None
+        self.cpu_percent = None
+        self.memory_bytes = None
+
+    # ----------------------------------------------------------------- ends of runs
+    async def terminate(self, end_reason: str) -> int | None:
+        """Stop the current run's whole tree; returns its exit code (None if killed by a
+        signal, or without a run)."""
+        run = self.current
+        if run is None:
+            return None
+        code = await self._stop_run(run, end_reason)
+        self.current = None
+        self.cpu_percent = None
+        self.memory_bytes = None
+        return code
+
+    async def retire(self, end_reason: str) -> None:
+        if self.retiring is not None:
+            await self._stop_run(self.retiring, end_reason)
+            self.retiring = None
+
+    async def discard_incoming(self, end_reason: str) -> None:
+        if self.incoming is not None:
+            await self._stop_run(self.incoming, end_reason)
+            self.incoming = None
+
+    async def _stop_run(self, run: Run, end_reason: str) -> int | None:
+        """Stop one run's tree: kill_signal, kill_timeout, SIGKILL; record its end."""
+        known = self._monitor.sampler.handles(self._monitor.unwatch(self._monitor_key(run)))
+        stop = self.spec.stop
+        report = await stop_tree(
+            run.proc,
+            # Once reaped, its pid (and group id) may belong to someone else: then only the
+            # processes found by the run's mark are signalled.
+            pgid=run.pid if pid_still_ours(run.proc) else None,
+            run_id=run.run_id,
+            started_at=run.record.started_at,
+            sig=stop.kill_signal,
+            timeout=stop.kill_timeout,
+            known=known,
+        )
+        if report.escalated:
+            self._notice(
+                f"{self._label} did not stop within {stop.kill_timeout:g}s of "
+                f"{stop.kill_signal.name}: sent SIGKILL to {report.killed} process(es)"
+            )
+        return await self._end_run(run, end_reason)
+
+    async def _end_run(self, run: Run, end_reason: str) -> int | None:
+        """Let the pumps deliver the last lines, then record the end of ``run``; returns its
+        exit code (None if it was killed by a signal)."""
+        with anyio.move_on_after(PIPE_DRAIN_TIMEOUT):
+            await run.pumps_done.wait()
+        rc = run.proc.returncode
+        code = rc if rc is not None and rc >= 0 else None
+        sig = -rc if rc is not None and rc < 0 else None
+        self.last_exit_code = code
+        self.last_signal = sig
+        for position in range(len(self.runs) - 1, -1, -1):
+            if self.runs[position] is run.record:
+                ended = replace(
+                    run.record,
+                    ended_at=self._wall(),
+                    exit_code=code,
+                    signal=sig,
+                    end_reason=end_reason,
+                )
+                self.runs[position] = ended
+                self._report_run(run.run_id, ended)
+                break
+        return code
+
+    def _report_run(self, run_id: str, record: RunRecord) -> None:
+        if self._on_run is not None:
+            with contextlib.suppress(Exception):
+                self._on_run(self.spec.name, self.index, run_id, record)
+
+    # ----------------------------------------------------------------- background
+    def _monitor_key(self, run: Run) -> tuple[str, int, int]:
+        return (self.spec.name, self.index, run.token)
+
+    async def _wait_exit(self, run: Run) -> None:
+        await run.proc.wait()
+        self._post_exit(run.token)
+
+    async def _pump(self, stream: ByteReceiveStream, name: Stream, run: Run) -> None:
+        from supervisor_core.logs import pump_lines
+
+        app, index, sink, echo = self.spec.name, self.index, self._sink, self._on_output
+
+        def on_lines(lines: list[bytes]) -> None:
+            if sink is not None:
+                sink.write(name, lines)
+            if echo is not None:
+                echo(app, index, name, lines)
+
+        try:
+            await pump_lines(stream, on_lines)
+        finally:
+            run.pumps_left -= 1
+            if run.pumps_left <= 0:
+                run.pumps_done.set()
+
+    def _on_sample(self, run: Run) -> Callable[[TreeSample | None], None]:
+        limit = self.spec.memory.max_memory_restart
+
+        def on_sample(sample: TreeSample | None) -> None:
+            if sample is None or self.current is not run:
+                return
+            self.cpu_percent = sample.cpu_percent
+            self.memory_bytes = sample.memory_bytes
+            if (
+                limit is not None
+                and sample.memory_bytes > limit
+                and self._memory_alarm_token != run.token
+                and self._is_online()
+            ):
+                self._memory_alarm_token = run.token
+                self._notice(
+                    f"{self._label} memory {sample.memory_bytes} bytes "
+                    f"is over the limit of {limit}: restarting"
+                )
+                self._post_memory(run.token)
+
+        return on_sample
