@@ -530,3 +530,38 @@ async def test_scale_beyond_the_instance_limit_is_refused_and_changes_nothing(
     assert len((await api.client.get("/v1/processes")).json()) == 1
     (stored,) = await api.service.store.apps()
     assert "instances" not in stored.entry
+
+
+async def test_a_body_over_the_limit_is_413_without_being_read(api: Harness) -> None:
+    """100 MB were accepted (the daemon's RSS peaked at 916 MB); a body is at most 1 MiB."""
+    from supervisor_core.daemon._api import MAX_BODY
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            yield b" " * (1 << 20)
+
+    declared = await api.client.post(
+        "/v1/processes", content=b" " * (MAX_BODY + 1), headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413
+    assert declared.json() == {
+        "error": f"the request body is over {MAX_BODY} bytes",
+        "kind": "too_large",
+    }
+    # Without a Content-Length (chunked): refused as soon as the limit is passed.
+    try:
+        streamed = await api.client.post("/v1/processes", content=chunks())
+    except httpx.TransportError:
+        pass  # the daemon answered and closed while the client was still sending
+    else:
+        assert streamed.status_code == 413
+    assert (await api.client.get("/v1/processes")).status_code == 200  # still serving
+
+
+async def test_deeply_nested_json_is_400_not_500(api: Harness) -> None:
+    for depth in (100_000, 40):
+        body = '{"app": ' + "[" * depth + "]" * depth + ', "base_dir": "/"}'
+        answer = await api.client.post("/v1/processes", content=body)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["kind"] == "bad_request"
+        assert "nests deeper than 32 levels" in answer.json()["error"]

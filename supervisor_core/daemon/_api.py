@@ -41,7 +41,19 @@ def _error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "kind": kind}, status_code=status)
 
 
+MAX_BODY = 1024 * 1024
+"""The largest request body the socket reads (an ecosystem entry is a few kilobytes)."""
+MAX_DEPTH = 32
+"""How deeply a request's JSON may nest (an app's settings nest three levels)."""
+
+
+class _TooLarge(BadRequest):
+    """A request body over :data:`MAX_BODY` (answered 413, never read whole)."""
+
+
 def _kind(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, _TooLarge):
+        return 413, "too_large"
     if isinstance(exc, BadRequest):
         return 400, "bad_request"
     if isinstance(exc, ConfigError):
@@ -69,16 +81,52 @@ def guarded(handler: Handler) -> Handler:
     return wrapper
 
 
+async def _read_body(request: Request) -> bytes:
+    """The body, refused past :data:`MAX_BODY` (by its Content-Length, or as it arrives)."""
+    too_large = _TooLarge(f"the request body is over {MAX_BODY} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` nests (without recursion: any depth is measured safely)."""
+    deepest = 0
+    todo: list[tuple[object, int]] = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            todo.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            todo.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    raw = await _read_body(request)
     if not raw.strip():
         return {}
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"malformed JSON body: {exc}") from None
+    except RecursionError:
+        raise BadRequest(f"the JSON body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object")
+    if _depth(data) > MAX_DEPTH:
+        raise BadRequest(f"the JSON body nests deeper than {MAX_DEPTH} levels")
     return data
 
 
