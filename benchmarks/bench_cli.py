@@ -12,6 +12,9 @@
 3. The daemon with 20 apps, idle: its RSS, and its CPU as % of one core over several windows
    (median), against a bare Python interpreter's RSS. Targets: under 40 MB, under 0.1% of a
    core.
+4. An app writing 20 MB of 100-byte lines as fast as it can, timed by the app itself: with 20
+   ``ptm logs`` followers that never read (they fall behind and skip), against no follower,
+   runs alternating. Target: within 10% (followers never slow the app).
 
 Prints one markdown table: measure | ptm | baseline | ratio | target | ok?
 """
@@ -53,11 +56,27 @@ print(json.dumps(json.loads(conn.getresponse().read())))
 """
 
 
+SPEW = """
+import sys, time
+pad = "x" * 90
+write = sys.stdout.write
+started = time.perf_counter()
+for n in range(200_000):
+    write(f"{n:08d} {pad}\\n")
+sys.stdout.flush()
+with open(sys.argv[1], "w") as done:
+    done.write(str(time.perf_counter() - started))
+"""
+FOLLOWERS = 20
+FOLLOWER_TARGET = 1.10
+
+
 @dataclass(frozen=True)
 class Plan:
     list_runs: int
     start_runs: int
     cpu_windows: int
+    follower_runs: int = 5
     cpu_window_s: float = 5.0
     settle_s: float = 3.0
 
@@ -167,6 +186,30 @@ def daemon_home() -> Iterator[tuple[Path, Path, dict[str, str]]]:
                     os.kill(daemon, signal.SIGKILL)
 
 
+def spew_seconds(home: Path, work: Path, env: dict[str, str], followers: int, run: int) -> float:
+    """The app's own time to write 20 MB, with ``followers`` followers that never read."""
+    import httpx
+
+    done = work / f"spew-{run}.done"
+    with contextlib.ExitStack() as stack:
+        for _ in range(followers):
+            transport = httpx.HTTPTransport(uds=str(home / "ptm.sock"))
+            client = stack.enter_context(
+                httpx.Client(transport=transport, base_url="http://ptm", timeout=30)
+            )
+            stack.enter_context(client.stream("GET", "/v1/logs/follow", params={"app": "spew"}))
+        (work / "spew.toml").write_text(
+            f'[[apps]]\nname = "spew"\nscript = "spew.py"\nautorestart = false\nargs = ["{done}"]\n'
+        )
+        ptm("start", "spew.toml", env=env, cwd=work)
+        deadline = time.monotonic() + 120
+        while not done.exists() or not done.read_text():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the spewing app did not finish")
+            time.sleep(0.02)
+    return float(done.read_text())
+
+
 def measure(plan: Plan) -> list[Row]:
     rows: list[Row] = []
     with daemon_home() as (home, work, env):
@@ -215,6 +258,26 @@ def measure(plan: Plan) -> list[Row]:
             )
         )
     with daemon_home() as (home, work, env):
+        (work / "spew.py").write_text(SPEW)
+        ptm("ping", env=env, cwd=work)
+        alone: list[float] = []
+        followed: list[float] = []
+        for run in range(plan.follower_runs):
+            alone.append(spew_seconds(home, work, env, 0, 2 * run))
+            followed.append(spew_seconds(home, work, env, FOLLOWERS, 2 * run + 1))
+        ratio = median(followed) / median(alone)
+        rows.append(
+            Row(
+                f"an app writing 20 MB, {FOLLOWERS} followers that never read "
+                f"(median of {plan.follower_runs})",
+                f"{20 / median(followed):.1f} MB/s",
+                f"{20 / median(alone):.1f} MB/s (no follower)",
+                ratio,
+                f"within {FOLLOWER_TARGET - 1:.0%}",
+                ratio <= FOLLOWER_TARGET,
+            )
+        )
+    with daemon_home() as (home, work, env):
         ptm("ping", env=env, cwd=work)
         figure = start_seconds(home, work, env, plan.start_runs)
         baseline = popen_seconds(plan.start_runs)
@@ -233,7 +296,7 @@ def measure(plan: Plan) -> list[Row]:
 
 def main(argv: list[str] | None = None) -> int:
     quick = quick_requested(sys.argv[1:] if argv is None else argv)
-    plan = Plan(list_runs=5, start_runs=1, cpu_windows=2) if quick else Plan(21, 3, 5)
+    plan = Plan(5, 1, 2, follower_runs=2) if quick else Plan(21, 3, 5, follower_runs=5)
     print(markdown_table(measure(plan)))
     return 0
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["logs"]
+__all__ = ["logs", "skipped_notice"]
 
 
 def logs(args: argparse.Namespace) -> int:
@@ -37,6 +37,8 @@ def _logs(args: argparse.Namespace) -> int:
             for item in items:
                 if args.json:
                     text = json.dumps(item)
+                elif "skipped" in item:
+                    text = skipped_notice(int(item["skipped"]))
                 else:
                     app = str(item.get("app"))
                     text = format_log_line(
@@ -60,6 +62,15 @@ def _logs(args: argparse.Namespace) -> int:
             for item in follow:
                 show([item])
     return 0
+
+
+def skipped_notice(count: int) -> str:
+    """What ``ptm logs`` prints where the daemon left lines out for it."""
+    lines = "line" if count == 1 else "lines"
+    return (
+        f"[ptm] {count} {lines} skipped here: this follower fell behind"
+        " (the log files have every line)"
+    )
 
 
 def instance_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:

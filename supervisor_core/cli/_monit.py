@@ -49,6 +49,7 @@ def _as_lines(items: Sequence[Mapping[str, Any]]) -> list[tuple[str, int, str, s
     return [
         (str(i.get("app")), int(i.get("instance") or 0), str(i.get("stream")), str(i.get("line")))
         for i in items
+        if "line" in i  # not the notice of lines a slow follower skipped
     ]
 
 

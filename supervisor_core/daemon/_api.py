@@ -244,15 +244,14 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
             service.resolve(app)  # 404 now, not after the stream started
 
         # Subscribe now, before the answer starts: no line is lost in between.
-        token, receive = hub.open(app, None if stream == "both" else stream)
+        follower = hub.open(app, None if stream == "both" else stream)
 
         async def lines() -> AsyncIterator[bytes]:
             try:
-                async for item in receive:
-                    yield (json.dumps(asdict(item)) + "\n").encode()
+                while True:
+                    yield await follower.next()
             finally:
-                hub.close(token)
-                receive.close()
+                hub.close(follower)
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 

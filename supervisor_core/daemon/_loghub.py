@@ -1,89 +1,130 @@
-"""Live output lines fanned out to followers (``ptm logs``), never blocking supervision."""
+"""Live output lines fanned out to followers (``ptm logs``), never slowing the apps.
+
+The supervisor's output callback (:meth:`LogHub.publish`) runs in the pump that reads an
+app's pipe, so whatever it costs, the app waits for. It therefore encodes each batch of lines
+once (ndjson, the answer's own bytes), whatever the number of followers, and hands the same
+bytes to each follower: O(followers) per batch, not O(followers x lines).
+
+Each follower has a budget of :data:`FOLLOWER_BUDGET` bytes waiting to be sent. A follower that
+does not keep up (a slow terminal, a client that stopped reading) skips the batches that do
+not fit, and is told in order, in the stream itself: ``{"skipped": N}`` stands where N lines
+were left out. The log files always have every line; a follower never holds more than its
+budget in the daemon.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["LogHub", "LogLine"]
+__all__ = ["FOLLOWER_BUDGET", "Follower", "LogHub"]
 
-
-@dataclass(frozen=True)
-class LogLine:
-    app: str
-    instance: int
-    stream: str
-    line: str
+FOLLOWER_BUDGET: Final = 1 << 20
+"""Bytes of lines that may wait for one follower before the next batches are skipped."""
 
 
-@dataclass
-class _Follower:
-    send: MemoryObjectSendStream[LogLine]
+@dataclass(eq=False)
+class Follower:
+    """One ``ptm logs -f``: what waits to be sent to it, in order."""
+
     app: str | None
     stream: str | None
-    dropped: int = 0
+    budget: int
+    queue: deque[bytes | int] = field(default_factory=deque)
+    """Encoded batches, and counts of skipped lines between them."""
+    size: int = 0
+    skipped: int = 0
+    """Every line skipped so far (for tests and the daemon's own figures)."""
+    closed: bool = False
+    _wake: anyio.Event = field(default_factory=anyio.Event)
+
+    def offer(self, chunk: bytes, lines: int) -> None:
+        """Queue an encoded batch of ``lines`` lines, or skip it if it does not fit."""
+        if self.size + len(chunk) > self.budget:
+            self.skip(lines)
+            return
+        self.queue.append(chunk)
+        self.size += len(chunk)
+        self._wake.set()
+
+    def skip(self, lines: int) -> None:
+        """Leave out ``lines`` lines, and say so in their place."""
+        self.skipped += lines
+        if self.queue and isinstance(self.queue[-1], int):
+            self.queue[-1] += lines
+        else:
+            self.queue.append(lines)
+        self._wake.set()
+
+    async def next(self) -> bytes:
+        """Everything waiting (at least one line or notice), in order; waits for it."""
+        while not self.queue:
+            self._wake = anyio.Event()
+            await self._wake.wait()
+        parts: list[bytes] = []
+        while self.queue:
+            item = self.queue.popleft()
+            parts.append(_skipped(item) if isinstance(item, int) else item)
+        self.size = 0
+        return b"".join(parts)
+
+
+def _skipped(count: int) -> bytes:
+    return json.dumps({"skipped": count}).encode() + b"\n"
+
+
+def encode(app: str, instance: int, stream: str, lines: list[bytes]) -> bytes:
+    """One batch as ndjson: a ``{"app", "instance", "stream", "line"}`` object a line."""
+    head = json.dumps({"app": app, "instance": instance, "stream": stream})[:-1]
+    return b"".join(
+        f'{head}, "line": {json.dumps(raw.decode("utf-8", "replace"))}}}\n'.encode()
+        for raw in lines
+    )
 
 
 class LogHub:
-    """``publish`` is the supervisor's output callback; each follower has a bounded buffer
-    and loses the newest lines (with a note) when it falls behind."""
+    """``publish`` is the supervisor's output callback; :meth:`open` a follower, read it with
+    :meth:`Follower.next`, :meth:`close` it when done."""
 
-    def __init__(self, buffer: int = 10_000) -> None:
-        self._buffer = buffer
-        self._followers: list[_Follower] = []
+    def __init__(self, budget: int = FOLLOWER_BUDGET) -> None:
+        self._budget = budget
+        self._followers: list[Follower] = []
+        self.encoded_batches = 0
+        """How many batches were encoded (once each, whatever the number of followers)."""
+
+    @property
+    def followers(self) -> int:
+        return len(self._followers)
 
     def publish(self, app: str, instance: int, stream: str, lines: list[bytes]) -> None:
-        if not self._followers:
-            return
-        decoded: list[LogLine] | None = None
-        for follower in list(self._followers):
+        chunk: bytes | None = None
+        # The batch encodes to more than its raw bytes: a follower that has no room for those
+        # skips it without anything being encoded (followers that fell behind cost nothing).
+        at_least = sum(len(raw) for raw in lines)
+        for follower in self._followers:
             if follower.app is not None and follower.app != app:
                 continue
             if follower.stream is not None and follower.stream != stream:
                 continue
-            if decoded is None:
-                decoded = [
-                    LogLine(app, instance, stream, raw.decode("utf-8", "replace")) for raw in lines
-                ]
-            for item in decoded:
-                try:
-                    follower.send.send_nowait(item)
-                except anyio.WouldBlock:
-                    follower.dropped += 1
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    with contextlib.suppress(ValueError):
-                        self._followers.remove(follower)
-                    break
+            if follower.size + at_least > follower.budget:
+                follower.skip(len(lines))
+                continue
+            if chunk is None:
+                chunk = encode(app, instance, stream, lines)
+                self.encoded_batches += 1
+            follower.offer(chunk, len(lines))
 
-    def open(
-        self, app: str | None = None, stream: str | None = None
-    ) -> tuple[object, MemoryObjectReceiveStream[LogLine]]:
-        """Start following now (no line is missed from this call on); pass the token to
-        :meth:`close` when done. A follower whose receive stream is closed or collected is
-        dropped at the next line."""
-        send, receive = anyio.create_memory_object_stream[LogLine](self._buffer)
-        follower = _Follower(send, app, stream)
+    def open(self, app: str | None = None, stream: str | None = None) -> Follower:
+        """Start following now: no line is missed from this call on."""
+        follower = Follower(app, stream, self._budget)
         self._followers.append(follower)
-        return follower, receive
+        return follower
 
-    def close(self, token: object) -> None:
-        if isinstance(token, _Follower):
-            with contextlib.suppress(ValueError):
-                self._followers.remove(token)
-            token.send.close()
-
-    @asynccontextmanager
-    async def follow(
-        self, app: str | None = None, stream: str | None = None
-    ) -> AsyncIterator[MemoryObjectReceiveStream[LogLine]]:
-        token, receive = self.open(app, stream)
-        try:
-            yield receive
-        finally:
-            self.close(token)
-            receive.close()
+    def close(self, follower: Follower) -> None:
+        follower.closed = True
+        if follower in self._followers:
+            self._followers.remove(follower)

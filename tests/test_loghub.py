@@ -1,0 +1,105 @@
+"""The log hub: one encoding per batch whatever the number of followers, a bounded buffer per
+follower, and a notice, in order, of the lines a slow follower skipped."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+
+from supervisor_core.daemon._loghub import LogHub
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def decode(chunk: bytes) -> list[dict[str, object]]:
+    return [json.loads(line) for line in chunk.decode().splitlines()]
+
+
+def batch(first: int, count: int) -> list[bytes]:
+    return [f"line {n}".encode() for n in range(first, first + count)]
+
+
+async def test_a_batch_is_encoded_once_whatever_the_number_of_followers() -> None:
+    hub = LogHub()
+    followers = [hub.open() for _ in range(20)]
+    for n in range(50):
+        hub.publish("web", 0, "out", batch(10 * n, 10))
+    assert hub.encoded_batches == 50
+    first = decode(await followers[0].next())
+    assert first[0] == {"app": "web", "instance": 0, "stream": "out", "line": "line 0"}
+    assert len(first) == 500
+    for follower in followers[1:]:
+        assert decode(await follower.next()) == first
+
+
+async def test_nothing_is_encoded_for_nobody() -> None:
+    hub = LogHub()
+    hub.publish("web", 0, "out", batch(0, 3))
+    only_api = hub.open(app="api")
+    only_err = hub.open(stream="err")
+    hub.publish("web", 0, "out", batch(0, 3))
+    assert hub.encoded_batches == 0
+    hub.publish("api", 1, "err", [b"x\xffy"])
+    assert decode(await only_api.next()) == decode(await only_err.next())
+    assert hub.encoded_batches == 1
+
+
+async def test_a_follower_that_does_not_read_holds_at_most_its_budget_and_is_told_in_order() -> (
+    None
+):
+    hub = LogHub(budget=1000)
+    follower = hub.open()
+    hub.publish("web", 0, "out", batch(0, 5))  # fits
+    for n in range(1, 200):  # 199 batches that do not fit any more, mostly
+        hub.publish("web", 0, "out", batch(5 * n, 5))
+    assert follower.size <= 1000
+    first = decode(await follower.next())
+    lines = [item["line"] for item in first if "line" in item]
+    notices = [item["skipped"] for item in first if "skipped" in item]
+    assert lines[:5] == [f"line {n}" for n in range(5)]
+    assert len(notices) == 1 and first[-1] == {"skipped": notices[0]}
+    assert len(lines) + notices[0] == 1000  # every line: sent, or counted as skipped
+    assert follower.skipped == notices[0] > 0
+    # Once it has read, it gets lines again, after the notice of what it missed.
+    hub.publish("web", 0, "out", batch(1000, 2))
+    assert [item["line"] for item in decode(await follower.next())] == ["line 1000", "line 1001"]
+
+
+async def test_next_waits_for_lines_and_close_stops_the_fan_out() -> None:
+    hub = LogHub()
+    follower = hub.open()
+    got: list[bytes] = []
+
+    async def read() -> None:
+        got.append(await follower.next())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        await anyio.wait_all_tasks_blocked()
+        assert got == []
+        hub.publish("web", 0, "out", [b"hello"])
+    assert decode(got[0]) == [{"app": "web", "instance": 0, "stream": "out", "line": "hello"}]
+    hub.close(follower)
+    assert hub.followers == 0
+    hub.publish("web", 0, "out", [b"again"])
+    assert hub.encoded_batches == 1
+
+
+async def test_followers_that_fell_behind_cost_no_encoding() -> None:
+    hub = LogHub(budget=1000)
+    stuck = [hub.open() for _ in range(20)]
+    for n in range(100):
+        hub.publish("web", 0, "out", batch(5 * n, 5))
+    encoded = hub.encoded_batches
+    assert encoded < 100  # only while some follower still had room
+    for n in range(100, 200):
+        hub.publish("web", 0, "out", batch(5 * n, 5))
+    assert hub.encoded_batches == encoded
+    assert all(follower.skipped > 500 for follower in stuck)
