@@ -6,7 +6,7 @@
 | DB_PATH | ./data/point-tron.db |
 | TRON_RPC_URL, TRON_API_KEY | https://api.trongrid.io, unset |
 | TRON_TIMEOUT, TRON_RETRY_TIMES, TRON_POLLING_INTERVAL | 5000 ms, 3, 3000 ms |
-| JWT_SECRET, JWT_EXPIRES_IN | a development secret (refused in production), 7d |
+| JWT_SECRET, JWT_EXPIRES_IN | unset: generated beside the database (see secret_file), 7d |
 | DEFAULT_ADMIN_USERNAME, DEFAULT_ADMIN_PASSWORD | admin, admin123 |
 | STATS_TZ | UTC |
 | LOG_DIR, LOG_LEVEL | unset (stdout), INFO (DEBUG when NODE_ENV=development) |
@@ -30,6 +30,7 @@ from point_tron.errors import SettingsError
 __all__ = ["DEFAULT_JWT_SECRET", "Settings", "load_settings", "parse_duration_s"]
 
 DEFAULT_JWT_SECRET = "your-super-secret-jwt-key-change-in-production"
+"""The original's published default: warned about when set explicitly, refused in production."""
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$", re.IGNORECASE)
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31557600}
@@ -47,7 +48,7 @@ class Settings:
     timeout_ms: int
     retry_times: int
     polling_interval_ms: int
-    jwt_secret: str
+    jwt_secret: str | None  # None: use the secret generated beside the database
     jwt_expires_in_s: int
     default_admin_username: str
     default_admin_password: str
@@ -82,7 +83,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     app_env = env.get("APP_ENV", "").strip().lower()
     production = "production" in (node_env, app_env)
 
-    jwt_secret = reader.text("JWT_SECRET", DEFAULT_JWT_SECRET)
+    jwt_secret = reader.optional_text("JWT_SECRET")
     if production and jwt_secret == DEFAULT_JWT_SECRET:
         which = "NODE_ENV" if node_env == "production" else "APP_ENV"
         raise SettingsError(
@@ -139,6 +140,9 @@ class _Reader:
         if value is None or value.strip() == "":
             return None
         return value.strip()
+
+    def optional_text(self, name: str) -> str | None:
+        return self._raw(name)
 
     def text(self, name: str, default: str) -> str:
         value = self._raw(name)
