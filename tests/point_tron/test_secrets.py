@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from point_tron.auth import AuthUser, issue_token
 from point_tron.config import DEFAULT_JWT_SECRET
@@ -171,3 +173,58 @@ async def test_the_database_is_created_0600_and_an_old_0644_one_tightened(tmp_pa
         assert _mode(old) == 0o600
     finally:
         os.umask(old_umask)
+
+
+@pytest.mark.slow
+def test_no_token_in_any_log_after_websocket_connects(tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    env = point_tron_env(tmp_path, "http://127.0.0.1:9", LOG_DIR=str(log_dir))
+    with running([bin_path("point-tron")], env) as app:
+        port = listening_port(app)
+        token = _login(f"http://127.0.0.1:{port}")
+        url = f"ws://127.0.0.1:{port}/ws"
+        # The old way (a query parameter, still accepted) and the page's way (a subprotocol).
+        for how in ("query", "subprotocol"):
+            if how == "query":
+                ws = ws_connect(f"{url}?token={token}", open_timeout=10)
+            else:
+                ws = ws_connect(url, subprotocols=[Subprotocol("bearer"), Subprotocol(token)])
+            with ws:
+                welcome = json.loads(ws.recv(timeout=10))
+                assert welcome["type"] == "welcome", welcome
+            app.wait_for(r'"WebSocket /ws')  # uvicorn's line about the connect
+        assert app.terminate() == 0
+        stdout = "\n".join(app.rest())
+    log_file = (log_dir / "point-tron.log").read_text()
+    for text in (stdout, log_file):
+        assert '"WebSocket /ws' in text
+        assert token not in text
+        assert token.split(".")[2] not in text  # not even the signature
+    assert "/ws?token=[redacted]" in stdout
+
+
+def test_a_token_is_redacted_from_any_log_line() -> None:
+    import io
+    import logging
+
+    from point_tron.logging import JsonFormatter
+
+    token = issue_token(AuthUser(1, "admin"), "k" * 40, 60)
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonFormatter())
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5", f"/ws?token={token}&x=1"),
+        None,
+    )
+    line = handler.format(record)
+    assert token not in line
+    assert "/ws?token=[redacted]&x=1" in line
+    record = logging.LogRecord(
+        "point_tron", logging.ERROR, __file__, 1, "bad header %s", (f"Bearer {token}",), None
+    )
+    assert token not in handler.format(record)
