@@ -14,10 +14,12 @@
 | START_BLOCK | unset: a fresh database starts at the head |
 | NODE_ENV / APP_ENV | "production" in either turns on `production` |
 | LISTEN_FDS, LISTEN_PID | socket activation: fds from 3 when LISTEN_PID is this process |
+| TRUSTED_PROXIES | unset: X-Forwarded-For/-Proto are ignored; else addresses/networks (a,b/24) |
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -59,6 +61,7 @@ class Settings:
     start_block: int | None
     production: bool
     listen_fds: int
+    trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
 
 
 def parse_duration_s(text: str) -> int:
@@ -116,6 +119,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         start_block=reader.optional_integer("START_BLOCK", minimum=0),
         production=production,
         listen_fds=_listen_fds(env),
+        trusted_proxies=reader.proxies("TRUSTED_PROXIES"),
     )
 
 
@@ -182,6 +186,26 @@ class _Reader:
             return parse_duration_s(raw)
         except ValueError as exc:
             raise SettingsError(name, raw, str(exc)) from None
+
+    def proxies(self, name: str) -> tuple[str, ...]:
+        """Comma-separated IP addresses or networks (``10.0.0.0/8``); ``*`` trusts any peer."""
+        raw = self._raw(name)
+        if raw is None:
+            return ()
+        items = tuple(item.strip() for item in raw.split(",") if item.strip())
+        if items == ("*",):
+            return items
+        for item in items:
+            try:
+                if "/" in item:
+                    ipaddress.ip_network(item, strict=False)
+                else:
+                    ipaddress.ip_address(item)
+            except ValueError:
+                raise SettingsError(
+                    name, raw, f"{item!r} is not an IP address or network (10.0.0.0/8)"
+                ) from None
+        return items
 
     def zone(self, name: str, default: str) -> zoneinfo.ZoneInfo:
         raw = self.text(name, default)

@@ -238,6 +238,11 @@ async def serve(settings: Settings, sock: socket.socket, *, fault_drills: bool =
             ws="websockets-sansio",
             timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
             server_header=False,
+            # X-Forwarded-For decides the client address (the login rate limit's key): only
+            # from proxies named in TRUSTED_PROXIES, never by default (uvicorn would trust
+            # 127.0.0.1, so anything on the host could rotate it to dodge the limit).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or "",
         )
         server = _Server(config, announce)
         poller_scope = anyio.CancelScope()

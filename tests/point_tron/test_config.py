@@ -25,6 +25,7 @@ def test_defaults() -> None:
     assert s.log_dir is None and s.log_level == "INFO"
     assert s.retention_days == 90 and s.start_block is None
     assert s.production is False and s.listen_fds == 0
+    assert s.trusted_proxies == ()  # X-Forwarded-For ignored unless TRUSTED_PROXIES is set
 
 
 def test_values_are_read() -> None:

@@ -228,3 +228,43 @@ def test_a_token_is_redacted_from_any_log_line() -> None:
         "point_tron", logging.ERROR, __file__, 1, "bad header %s", (f"Bearer {token}",), None
     )
     assert token not in handler.format(record)
+
+
+def _login_statuses(base: str, forwarded_for: list[str]) -> list[int]:
+    """POST /api/auth/login with no body (a fast 400) once per X-Forwarded-For value."""
+    with httpx.Client(base_url=base, timeout=10) as client:
+        return [
+            client.post("/api/auth/login", headers={"X-Forwarded-For": ip}).status_code
+            for ip in forwarded_for
+        ]
+
+
+@pytest.mark.slow
+def test_rotating_x_forwarded_for_does_not_escape_the_login_rate_limit(tmp_path: Path) -> None:
+    env = point_tron_env(tmp_path, "http://127.0.0.1:9")
+    env.pop("FORWARDED_ALLOW_IPS", None)
+    with running([bin_path("point-tron")], env) as app:
+        base = f"http://127.0.0.1:{listening_port(app)}"
+        statuses = _login_statuses(base, [f"10.0.{i // 250}.{i % 250 + 1}" for i in range(201)])
+        assert app.terminate() == 0
+    assert statuses[:200] == [400] * 200  # counted against 127.0.0.1, whatever the header says
+    assert statuses[200] == 429
+
+
+@pytest.mark.slow
+def test_a_configured_proxy_is_trusted_for_the_client_address(tmp_path: Path) -> None:
+    env = point_tron_env(tmp_path, "http://127.0.0.1:9", TRUSTED_PROXIES="127.0.0.1")
+    with running([bin_path("point-tron")], env) as app:
+        base = f"http://127.0.0.1:{listening_port(app)}"
+        statuses = _login_statuses(base, ["10.0.0.1"] * 201 + ["10.0.0.2"])
+        assert app.terminate() == 0
+    assert statuses[:200] == [400] * 200
+    assert statuses[200:] == [429, 400]  # 10.0.0.2 has its own budget behind the proxy
+
+
+def test_a_bad_trusted_proxies_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = point_tron_env(tmp_path, "http://127.0.0.1:9", TRUSTED_PROXIES="127.0.0.1,proxy")
+    with running([bin_path("point-tron")], env) as app:
+        assert app.popen.wait(timeout=20) == 2
+        lines = app.rest()
+    assert len(lines) == 1 and lines[0].startswith("point-tron: TRUSTED_PROXIES="), lines
