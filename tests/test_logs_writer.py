@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -490,3 +491,149 @@ def test_truncate_failure_raises_log_error(tmp_path: Path, monkeypatch: pytest.M
 
 def test_rotated_files_of_a_missing_folder_is_empty(tmp_path: Path) -> None:
     assert rotated_files(tmp_path / "nowhere" / "x.log") == []
+
+
+# --- symbolic links (a root daemon must not write, create or truncate through one) -----------
+
+SECRET = b"root only: must never change\n"
+
+
+def _attacker_folder(tmp_path: Path, how: str) -> Path:
+    """A log folder another user can write: owned by nobody (65534), or mode 0777."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    if how == "owned-by-another-user":
+        if os.geteuid() != 0:
+            pytest.skip("chown to another user needs root")
+        os.chown(folder, 65534, 65534)
+    else:
+        folder.chmod(0o777)
+    return folder
+
+
+def _root_only_file(tmp_path: Path) -> Path:
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    secret.chmod(0o600)
+    return secret
+
+
+FOLDERS = ["owned-by-another-user", "world-writable"]
+
+
+@pytest.mark.parametrize("how", FOLDERS)
+def test_a_link_swapped_in_for_the_log_is_refused_reported_and_its_target_untouched(
+    tmp_path: Path, how: str
+) -> None:
+    folder = _attacker_folder(tmp_path, how)
+    secret = _root_only_file(tmp_path)
+    path = folder / "app-out.log"
+    errors = Errors()
+    writer = RotatingWriter(
+        path, max_size=0, max_files=3, compress=False, on_error=errors, check_interval=0
+    )
+    writer.write(b"before\n")
+    path.unlink()
+    path.symlink_to(secret)  # what the user who can write the folder does
+    writer.write(b"app output 1\n")
+    writer.write(b"app output 2\n")
+    with pytest.raises(LogError, match="symbolic link"):
+        writer.truncate()  # ptm flush
+    writer.reopen()  # ptm reloadLogs
+    writer.write(b"app output 3\n")
+    writer.close()
+    assert secret.read_bytes() == SECRET
+    assert path.is_symlink()
+    assert len(errors) == 1, errors
+    assert f"log {path}: cannot write" in errors[0]
+    assert "symbolic link" in errors[0]
+    assert writer.dropped_lines == 3
+
+
+@pytest.mark.parametrize("how", FOLDERS)
+def test_a_link_present_at_start_is_refused_and_flush_never_truncates_through_it(
+    tmp_path: Path, how: str
+) -> None:
+    folder = _attacker_folder(tmp_path, how)
+    secret = _root_only_file(tmp_path)
+    path = folder / "app-out.log"
+    path.symlink_to(secret)
+    errors = Errors()
+    writer = RotatingWriter(
+        path, max_size=0, max_files=3, compress=False, on_error=errors, check_interval=0
+    )
+    writer.write(b"app output\n")
+    with pytest.raises(LogError, match="symbolic link"):
+        writer.truncate()
+    writer.close()
+    assert secret.read_bytes() == SECRET
+    assert len(errors) == 1 and "symbolic link" in errors[0], errors
+
+
+@pytest.mark.parametrize("how", FOLDERS)
+def test_a_dangling_link_creates_nothing(tmp_path: Path, how: str) -> None:
+    folder = _attacker_folder(tmp_path, how)
+    target = tmp_path / "created-by-ptm"
+    path = folder / "app-out.log"
+    path.symlink_to(target)
+    errors = Errors()
+    writer = RotatingWriter(
+        path, max_size=0, max_files=3, compress=False, on_error=errors, check_interval=0
+    )
+    writer.write(b"app output\n")
+    with pytest.raises(LogError, match="symbolic link"):
+        writer.truncate()
+    writer.close()
+    assert not os.path.lexists(target)
+    assert len(errors) == 1 and "symbolic link" in errors[0], errors
+
+
+@pytest.mark.parametrize("how", FOLDERS)
+def test_a_link_swapped_in_for_a_rotated_file_is_not_gzipped(tmp_path: Path, how: str) -> None:
+    folder = _attacker_folder(tmp_path, how)
+    secret = _root_only_file(tmp_path)
+    path = folder / "app-out.log"
+    errors = Errors()
+    writer = RotatingWriter(
+        path, max_size=10, max_files=5, compress=True, on_error=errors, check_interval=3600
+    )
+    # Hold the gzip thread until the link is in place, as a racing user would arrange.
+    gate = threading.Event()
+    real_job = writer._compress_job
+
+    def held_job(target: Path) -> None:
+        gate.wait(10)
+        real_job(target)
+
+    writer._compress_job = held_job  # type: ignore[method-assign]
+    writer.write(b"0123456789\n")
+    writer.write(b"next\n")  # rotates: the first file is renamed, then gzipped
+    (rotated,) = [p for p in folder.iterdir() if p.name != path.name]
+    rotated.unlink()
+    rotated.symlink_to(secret)
+    gate.set()
+    writer.close()
+    assert secret.read_bytes() == SECRET
+    for gz in folder.glob("*.gz"):
+        assert SECRET not in _read(gz)
+    assert any("symbolic link" in e for e in errors), errors
+
+
+def test_a_link_in_a_folder_only_we_can_write_is_followed(tmp_path: Path) -> None:
+    # Like /dev/stdout (a link in root's /dev): nobody else can swap it, so it is the
+    # owner's choice and ptm writes where it points.
+    folder = tmp_path / "private"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    target = tmp_path / "real.log"
+    path = folder / "app-out.log"
+    path.symlink_to(target)
+    errors = Errors()
+    writer = RotatingWriter(
+        path, max_size=0, max_files=3, compress=False, on_error=errors, check_interval=0
+    )
+    writer.write(b"one\n")
+    writer.write(b"two\n")
+    writer.close()
+    assert target.read_bytes() == b"one\ntwo\n"
+    assert errors == []

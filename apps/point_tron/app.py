@@ -144,7 +144,13 @@ async def _websocket_endpoint(websocket: WebSocket) -> None:
 
 
 def create_app(settings: Any, db: Any, poller: Any, *, started_at: float) -> Starlette:
-    """Point-Tron's ASGI app over an open ``Database`` and a ``Poller`` (running or not)."""
+    """Point-Tron's ASGI app over an open ``Database`` and a ``Poller`` (running or not).
+
+    ``settings.jwt_secret`` must be set (``main`` puts the generated one there when
+    ``JWT_SECRET`` is unset); ValueError otherwise.
+    """
+    if not settings.jwt_secret:
+        raise ValueError("settings.jwt_secret is unset: no key to sign and check tokens with")
     state = AppState(settings=settings, db=db, poller=poller, started_at=started_at)
 
     @asynccontextmanager

@@ -6,7 +6,7 @@
 | DB_PATH | ./data/point-tron.db |
 | TRON_RPC_URL, TRON_API_KEY | https://api.trongrid.io, unset |
 | TRON_TIMEOUT, TRON_RETRY_TIMES, TRON_POLLING_INTERVAL | 5000 ms, 3, 3000 ms |
-| JWT_SECRET, JWT_EXPIRES_IN | a development secret (refused in production), 7d |
+| JWT_SECRET, JWT_EXPIRES_IN | unset: generated beside the database (see secret_file), 7d |
 | DEFAULT_ADMIN_USERNAME, DEFAULT_ADMIN_PASSWORD | admin, admin123 |
 | STATS_TZ | UTC |
 | LOG_DIR, LOG_LEVEL | unset (stdout), INFO (DEBUG when NODE_ENV=development) |
@@ -14,10 +14,12 @@
 | START_BLOCK | unset: a fresh database starts at the head |
 | NODE_ENV / APP_ENV | "production" in either turns on `production` |
 | LISTEN_FDS, LISTEN_PID | socket activation: fds from 3 when LISTEN_PID is this process |
+| TRUSTED_PROXIES | unset: X-Forwarded-For/-Proto are ignored; else addresses/networks (a,b/24) |
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -30,6 +32,7 @@ from point_tron.errors import SettingsError
 __all__ = ["DEFAULT_JWT_SECRET", "Settings", "load_settings", "parse_duration_s"]
 
 DEFAULT_JWT_SECRET = "your-super-secret-jwt-key-change-in-production"
+"""The original's published default: warned about when set explicitly, refused in production."""
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$", re.IGNORECASE)
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31557600}
@@ -47,7 +50,7 @@ class Settings:
     timeout_ms: int
     retry_times: int
     polling_interval_ms: int
-    jwt_secret: str
+    jwt_secret: str | None  # None: use the secret generated beside the database
     jwt_expires_in_s: int
     default_admin_username: str
     default_admin_password: str
@@ -58,6 +61,7 @@ class Settings:
     start_block: int | None
     production: bool
     listen_fds: int
+    trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
 
 
 def parse_duration_s(text: str) -> int:
@@ -82,7 +86,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     app_env = env.get("APP_ENV", "").strip().lower()
     production = "production" in (node_env, app_env)
 
-    jwt_secret = reader.text("JWT_SECRET", DEFAULT_JWT_SECRET)
+    jwt_secret = reader.optional_text("JWT_SECRET")
     if production and jwt_secret == DEFAULT_JWT_SECRET:
         which = "NODE_ENV" if node_env == "production" else "APP_ENV"
         raise SettingsError(
@@ -115,6 +119,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         start_block=reader.optional_integer("START_BLOCK", minimum=0),
         production=production,
         listen_fds=_listen_fds(env),
+        trusted_proxies=reader.proxies("TRUSTED_PROXIES"),
     )
 
 
@@ -139,6 +144,9 @@ class _Reader:
         if value is None or value.strip() == "":
             return None
         return value.strip()
+
+    def optional_text(self, name: str) -> str | None:
+        return self._raw(name)
 
     def text(self, name: str, default: str) -> str:
         value = self._raw(name)
@@ -178,6 +186,26 @@ class _Reader:
             return parse_duration_s(raw)
         except ValueError as exc:
             raise SettingsError(name, raw, str(exc)) from None
+
+    def proxies(self, name: str) -> tuple[str, ...]:
+        """Comma-separated IP addresses or networks (``10.0.0.0/8``); ``*`` trusts any peer."""
+        raw = self._raw(name)
+        if raw is None:
+            return ()
+        items = tuple(item.strip() for item in raw.split(",") if item.strip())
+        if items == ("*",):
+            return items
+        for item in items:
+            try:
+                if "/" in item:
+                    ipaddress.ip_network(item, strict=False)
+                else:
+                    ipaddress.ip_address(item)
+            except ValueError:
+                raise SettingsError(
+                    name, raw, f"{item!r} is not an IP address or network (10.0.0.0/8)"
+                ) from None
+        return items
 
     def zone(self, name: str, default: str) -> zoneinfo.ZoneInfo:
         raw = self.text(name, default)

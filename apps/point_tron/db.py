@@ -10,7 +10,10 @@ one at a time; `read` is query-only, for the API.
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from point_tron.chain import Block, StoredBlock, point_change
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "SCHEMA_VERSION", "Database", "LastStored"]
 
 BUSY_TIMEOUT_MS = 5000
+_FILE_MODE = 0o600
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 
 
@@ -143,9 +147,16 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path) -> Database:
-        """Create the folder, connect twice, set WAL/synchronous/busy_timeout, migrate."""
+        """Create the folder, connect twice, set WAL/synchronous/busy_timeout, migrate.
+
+        The file (and its -wal/-shm, which SQLite creates with the file's mode) is 0600: it
+        holds the admin's password hash and a stored TRON api key. A folder it creates is
+        0700; an existing file readable by others is made 0600.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(path)
         write = await _connect(path)
         try:
             await write.execute("PRAGMA journal_mode=WAL")
@@ -349,6 +360,41 @@ async def _last_stored(conn: aiosqlite.Connection) -> LastStored:
     assert row is not None
     numbers = [n for n in (row[0], row[1]) if n is not None]
     return LastStored(max(numbers) if numbers else None, int(row[2] or 0))
+
+
+def _make_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if absent; make it and its -wal/-shm/-journal 0600.
+
+    SQLite would create the file with 0644 under a usual umask. Not through a symbolic link
+    another user could have put there: a link is followed only to tighten nothing.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, _FILE_MODE)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        return  # a link (an administrator's choice of location): SQLite opens the target
+    try:
+        _tighten(fd)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        try:
+            fd = os.open(side, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            _tighten(fd)
+        finally:
+            os.close(fd)
+
+
+def _tighten(fd: int) -> None:
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o700)
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:

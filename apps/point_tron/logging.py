@@ -4,6 +4,10 @@ One JSON object per line: ``{"timestamp", "level", "logger", "message", ...extra
 to stdout, and also to ``<LOG_DIR>/point-tron.log`` (rotated at midnight, 30 kept) when
 ``LOG_DIR`` is set. Only ``main`` calls :func:`configure_logging`; library modules just use
 ``logging.getLogger(__name__)`` and pass structured fields with ``extra={"fields": {...}}``.
+
+No line carries a token: a ``token=`` query parameter (uvicorn logs ``"WebSocket
+/ws?token=..."`` on every connect) and anything shaped like a JWT are replaced by
+``[redacted]`` in the finished line, message, fields and exception alike.
 """
 
 from __future__ import annotations
@@ -11,14 +15,23 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "configure_logging", "redact"]
 
 LOG_FILE_NAME = "point-tron.log"
+_TOKEN_PARAM = re.compile(r"([?&](?:token|access_token|jwt)=)[^&\s\"'\\]+", re.IGNORECASE)
+# header.payload.signature, base64url: every JWT's header starts with eyJ ('{"').
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+
+
+def redact(text: str) -> str:
+    """``text`` without token query parameters and JWTs."""
+    return _JWT.sub("[redacted]", _TOKEN_PARAM.sub(r"\1[redacted]", text))
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,7 +51,7 @@ class JsonFormatter(logging.Formatter):
                 entry.setdefault(str(key), value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 def configure_logging(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -34,13 +35,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from point_tron.app import create_app
 from point_tron.auth import ensure_default_admin
-from point_tron.config import Settings, load_settings
+from point_tron.config import DEFAULT_JWT_SECRET, Settings, load_settings
 from point_tron.db import Database
 from point_tron.errors import SettingsError
 from point_tron.ingest import Poller
 from point_tron.logging import configure_logging
 from point_tron.routes.config import apply_stored_config
 from point_tron.sdnotify import sd_notify
+from point_tron.secret_file import SecretFileError, load_or_create_secret, secret_path
 
 __all__ = ["CloseWhenDraining", "main", "serve", "stop_accepting"]
 
@@ -236,6 +238,11 @@ async def serve(settings: Settings, sock: socket.socket, *, fault_drills: bool =
             ws="websockets-sansio",
             timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
             server_header=False,
+            # X-Forwarded-For decides the client address (the login rate limit's key): only
+            # from proxies named in TRUSTED_PROXIES, never by default (uvicorn would trust
+            # 127.0.0.1, so anything on the host could rotate it to dodge the limit).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or "",
         )
         server = _Server(config, announce)
         poller_scope = anyio.CancelScope()
@@ -291,7 +298,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     configure_logging(settings.log_level, settings.log_dir)
-    if len(settings.jwt_secret.encode()) < 32:
+    if settings.jwt_secret is None:
+        path = secret_path(settings.db_path)
+        try:
+            secret, created = load_or_create_secret(settings.db_path)
+        except SecretFileError as exc:
+            print(f"point-tron: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"point-tron: {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        settings = dataclasses.replace(settings, jwt_secret=secret)
+        if created:
+            log.info(
+                f"generated a JWT secret in {path} (mode 0600); it is used from now on"
+                " (set JWT_SECRET to use your own)"
+            )
+    elif settings.jwt_secret == DEFAULT_JWT_SECRET:
+        log.warning(
+            "JWT_SECRET is the published default: anyone can make a valid admin token;"
+            " unset it (a random secret is then generated beside the database) or set your own"
+        )
+    elif len(settings.jwt_secret.encode()) < 32:
         log.warning("JWT_SECRET is shorter than 32 bytes; use a longer random secret")
     try:
         sock = _listening_socket(settings)

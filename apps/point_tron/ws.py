@@ -1,7 +1,10 @@
-"""The live-update WebSocket (``WS /ws?token=<jwt>``) and its broadcast hub.
+"""The live-update WebSocket (``WS /ws``) and its broadcast hub.
 
 Protocol (JSON text frames):
 
+- the token: offered as subprotocols ``bearer, <jwt>`` (``new WebSocket(url, ["bearer",
+  token])``; the server answers ``Sec-WebSocket-Protocol: bearer``), so it never appears in
+  a URL or an access log; ``/ws?token=<jwt>`` is still accepted (the log lines redact it).
 - on connect, with a valid token: ``{"type": "welcome", "clientId", "timestamp", "data":
   {"message", "supportedSubscriptions": ["block", "kline", "stats"], "serverTime"}}``;
   without one, the socket is closed with code 4401 (unauthorized).
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CHANNELS = ("block", "kline", "stats")
 CLOSE_UNAUTHORIZED = 4401
+BEARER_SUBPROTOCOL = "bearer"
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
 OUTBOX_SIZE = 512
@@ -178,11 +182,15 @@ class WebSocketHub:
 
     async def serve(self, websocket: WebSocket) -> None:
         settings = self._state.settings
-        token = websocket.query_params.get("token")
+        subprotocol, token = _offered_token(websocket.scope.get("subprotocols") or [])
+        if token is None:
+            token = websocket.query_params.get("token")
         user = await user_for_token(self._state.db, token, settings.jwt_secret)
-        await websocket.accept()
+        await websocket.accept(subprotocol=subprotocol)
         if user is None:
-            await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized: a valid ?token= is required")
+            await websocket.close(
+                CLOSE_UNAUTHORIZED, "unauthorized: a valid token is required (subprotocol bearer)"
+            )
             return
         outbox, inbox = anyio.create_memory_object_stream[dict[str, Any] | None](OUTBOX_SIZE)
         client = _Client(f"client_{secrets.token_hex(6)}", websocket, outbox, inbox)
@@ -279,6 +287,15 @@ class WebSocketHub:
                 },
             }
         return _error(f"unknown message type {kind!r}")
+
+
+def _offered_token(subprotocols: list[str]) -> tuple[str | None, str | None]:
+    """(the subprotocol to answer, the token) from ``Sec-WebSocket-Protocol: bearer, <jwt>``."""
+    if BEARER_SUBPROTOCOL not in subprotocols:
+        return None, None
+    index = subprotocols.index(BEARER_SUBPROTOCOL)
+    token = subprotocols[index + 1] if index + 1 < len(subprotocols) else None
+    return BEARER_SUBPROTOCOL, token
 
 
 def _error(message: str) -> dict[str, Any]:

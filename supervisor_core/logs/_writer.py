@@ -13,11 +13,20 @@ file (or its ``.gz``) has it. Rotated files are gzipped in a background thread w
 Failures never reach the caller of :meth:`RotatingWriter.write`: they are reported once per
 episode through ``on_error``, the lost lines are counted, and the first successful write
 afterwards is preceded by one ``[ptm] N log lines lost ...`` line.
+
+Symbolic links: every file is opened with ``O_NOFOLLOW``. A log path that is a link is
+followed only when its folder is one nobody else can change (owned by root or by us, not
+writable by group or others), like ``/dev/stdout`` in ``/dev``: then the link is the owner's
+choice. In any other folder a link may have been swapped in by another user to make a root
+daemon append to, create or empty a file of its choosing, so it is refused and reported
+like any other failure to open (the lines are dropped, nothing is written, created or
+truncated through it), and rotated files are gzipped only if they are still plain files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import os
 import re
@@ -28,6 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from supervisor_core.errors import LogError
 
@@ -41,7 +51,7 @@ DEFAULT_CHECK_INTERVAL = 0.5
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
 # O_NONBLOCK only so that opening a FIFO nobody reads fails (ENXIO) instead of hanging;
-# the descriptor is made blocking again right after.
+# the descriptor is made blocking again right after. O_NOFOLLOW is added by _open_no_link.
 _NL = b"\n"
 
 
@@ -76,6 +86,44 @@ def _scan(path: Path) -> tuple[list[list[Path]], list[Path]]:
         key = (match.group(1), int(match.group(2)))
         groups.setdefault(key, []).append(path.parent / name)
     return [groups[key] for key in sorted(groups)], temps
+
+
+def _folder_is_private(folder: Path) -> bool:
+    """Whether only root and this process's user can add, remove or rename entries in it."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return False
+    return st.st_uid in (0, os.geteuid()) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _link_refused(path: Path) -> OSError:
+    return OSError(
+        errno.ELOOP,
+        "it is a symbolic link in a folder other users can write to; refusing to follow it",
+        str(path),
+    )
+
+
+def _open_no_link(path: Path, flags: int, mode: int = FILE_MODE) -> int:
+    """``os.open`` that follows a final symbolic link only in a private folder (see above).
+
+    Raises OSError (ELOOP, saying so) for a refused link, dangling or not: nothing is created.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        try:
+            is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            raise exc from None
+        if not is_link:
+            raise  # a loop in the folders above, not our link
+    if not _folder_is_private(path.parent):
+        raise _link_refused(path)
+    return os.open(path, flags, mode)
 
 
 def rotated_files(path: Path) -> list[Path]:
@@ -181,13 +229,25 @@ class RotatingWriter:
         try:
             self._check_path()
             if self._fd is None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.truncate(self.path, 0)
+                self._truncate_path()
             elif self._regular:
                 os.ftruncate(self._fd, 0)
             self.size = 0
         except OSError as exc:
             raise LogError(f"log {self.path}: cannot truncate: {_reason(exc)}") from exc
+
+    def _truncate_path(self) -> None:
+        """Empty the file at the path without opening it for writing (no fd held)."""
+        flags = os.O_WRONLY | os.O_CLOEXEC | os.O_NONBLOCK
+        try:
+            fd = _open_no_link(self.path, flags)
+        except FileNotFoundError:
+            return
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         """Close the file; waits for background compression to finish."""
@@ -279,7 +339,7 @@ class RotatingWriter:
 
     def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, _OPEN_FLAGS, FILE_MODE)
+        fd = _open_no_link(self.path, _OPEN_FLAGS)
         try:
             os.set_blocking(fd, True)
             st = os.fstat(fd)
@@ -394,21 +454,33 @@ class RotatingWriter:
         gz = target.with_name(target.name + ".gz")
         tmp = target.with_name(target.name + ".gz.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-            with (
-                target.open("rb") as src,
-                os.fdopen(fd, "wb") as raw,
-                gzip.GzipFile(filename=target.name, mode="wb", fileobj=raw, compresslevel=6) as zf,
-            ):
-                shutil.copyfileobj(src, zf, 1 << 20)
+            # Neither file through a link: the folder may be writable by another user, who
+            # could swap one in to have a root daemon copy (or overwrite) a file of theirs.
+            src_fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            with open(src_fd, "rb") as src:
+                if not stat.S_ISREG(os.fstat(src_fd).st_mode):
+                    raise OSError(errno.EINVAL, "it is no longer a regular file", str(target))
+                tmp.unlink(missing_ok=True)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                self._gzip(src, os.open(tmp, flags, FILE_MODE), target.name)
             tmp.replace(gz)
             target.unlink()
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            self._worker_errors.append(
-                f"log {target}: cannot gzip ({_reason(exc)}); kept it uncompressed"
-            )
+            if exc.errno == errno.ELOOP:
+                message = "it is a symbolic link now; left it alone, not following it"
+            else:
+                message = f"cannot gzip ({_reason(exc)}); kept it uncompressed"
+            self._worker_errors.append(f"log {target}: {message}")
+
+    @staticmethod
+    def _gzip(src: BinaryIO, fd: int, name: str) -> None:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(filename=name, mode="wb", fileobj=raw, compresslevel=6) as zf,
+        ):
+            shutil.copyfileobj(src, zf, 1 << 20)
 
     # -- reporting --------------------------------------------------------------------------
 

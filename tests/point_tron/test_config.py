@@ -18,13 +18,14 @@ def test_defaults() -> None:
     assert s.rpc_url == "https://api.trongrid.io"
     assert s.api_key is None
     assert (s.timeout_ms, s.retry_times, s.polling_interval_ms) == (5000, 3, 3000)
-    assert s.jwt_secret == DEFAULT_JWT_SECRET
+    assert s.jwt_secret is None  # generated beside the database by main
     assert s.jwt_expires_in_s == 7 * 86400
     assert (s.default_admin_username, s.default_admin_password) == ("admin", "admin123")
     assert s.stats_tz.key == "UTC"
     assert s.log_dir is None and s.log_level == "INFO"
     assert s.retention_days == 90 and s.start_block is None
     assert s.production is False and s.listen_fds == 0
+    assert s.trusted_proxies == ()  # X-Forwarded-For ignored unless TRUSTED_PROXIES is set
 
 
 def test_values_are_read() -> None:
@@ -95,8 +96,10 @@ def test_bad_values_name_the_variable(variable: str, value: str, problem: str) -
 @pytest.mark.parametrize("variable", ["NODE_ENV", "APP_ENV"])
 def test_default_secret_refused_in_production(variable: str) -> None:
     with pytest.raises(SettingsError, match=f"JWT_SECRET.*{variable}=production"):
-        load_settings({variable: "production"})
+        load_settings({variable: "production", "JWT_SECRET": DEFAULT_JWT_SECRET})
     assert load_settings({variable: "production", "JWT_SECRET": "x" * 32}).production
+    # Unset: main generates a random secret beside the database, in production too.
+    assert load_settings({variable: "production"}).jwt_secret is None
 
 
 def test_listen_fds_only_for_this_process() -> None:

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from point_tron.auth import AuthUser, issue_token
 from tests.point_tron.conftest import HEAD, Service, expected_blocks, wait_until
@@ -70,6 +71,27 @@ async def test_without_a_valid_token_the_socket_closes_4401(ws_url: str, query: 
             await recv(ws)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
+
+
+@pytest.mark.parametrize("offered", [["bearer"], ["bearer", "not.a.jwt"], ["bearer", "WRONG"]])
+async def test_a_bad_bearer_subprotocol_closes_4401(ws_url: str, offered: list[str]) -> None:
+    if offered[-1] == "WRONG":
+        offered = ["bearer", issue_token(AuthUser(1, "admin"), "another-secret" * 4, 60)]
+    async with connect(ws_url, subprotocols=[Subprotocol(p) for p in offered]) as ws:
+        assert ws.subprotocol == "bearer"  # answered, so a browser sees the 4401
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+
+
+async def test_the_token_as_a_bearer_subprotocol_keeps_it_out_of_the_url(
+    service: Service, ws_url: str
+) -> None:
+    offered = [Subprotocol("bearer"), Subprotocol(service.token)]
+    async with connect(ws_url, subprotocols=offered) as ws:
+        assert ws.subprotocol == "bearer"
+        assert (await recv(ws))["type"] == "welcome"
 
 
 async def test_welcome_subscribe_ping_and_errors(service: Service, ws_url: str) -> None:
