@@ -14,13 +14,7 @@ Failures never reach the caller of :meth:`RotatingWriter.write`: they are report
 episode through ``on_error``, the lost lines are counted, and the first successful write
 afterwards is preceded by one ``[ptm] N log lines lost ...`` line.
 
-Symbolic links: every file is opened with ``O_NOFOLLOW``. A log path that is a link is
-followed only when its folder is one nobody else can change (owned by root or by us, not
-writable by group or others), like ``/dev/stdout`` in ``/dev``: then the link is the owner's
-choice. In any other folder a link may have been swapped in by another user to make a root
-daemon append to, create or empty a file of its choosing, so it is refused and reported
-like any other failure to open (the lines are dropped, nothing is written, created or
-truncated through it), and rotated files are gzipped only if they are still plain files.
+Symbolic links: see :mod:`supervisor_core.logs._files`.
 """
 
 from __future__ import annotations
@@ -29,7 +23,6 @@ import contextlib
 import errno
 import gzip
 import os
-import re
 import shutil
 import stat
 import time
@@ -40,11 +33,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from supervisor_core.errors import LogError
+from supervisor_core.logs._files import (
+    FILE_MODE,
+    open_no_link,
+    rotated_files,
+    scan,
+    stem_suffix,
+)
 
 __all__ = ["DEFAULT_CHECK_INTERVAL", "FILE_MODE", "RotatingWriter", "rotated_files"]
-
-FILE_MODE = 0o640
-"""Mode of created log files (before the umask): logs may hold secrets, so not world-readable."""
 
 DEFAULT_CHECK_INTERVAL = 0.5
 """Seconds between checks that the path still names our file, and between retries after errors."""
@@ -53,86 +50,6 @@ _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBL
 # O_NONBLOCK only so that opening a FIFO nobody reads fails (ENXIO) instead of hanging;
 # the descriptor is made blocking again right after. O_NOFOLLOW is added by _open_no_link.
 _NL = b"\n"
-
-
-def _rotated_pattern(path: Path) -> re.Pattern[str]:
-    stem, suffix = _stem_suffix(path)
-    return re.compile(
-        rf"{re.escape(stem)}__(\d{{8}}T\d{{6}}Z)-(\d+){re.escape(suffix)}(\.gz)?(\.tmp)?"
-    )
-
-
-def _stem_suffix(path: Path) -> tuple[str, str]:
-    suffix = path.suffix
-    return (path.name[: -len(suffix)] if suffix else path.name), suffix
-
-
-def _scan(path: Path) -> tuple[list[list[Path]], list[Path]]:
-    """Rotated files of ``path`` grouped per rotation (oldest first), and stale ``.tmp`` files."""
-    pattern = _rotated_pattern(path)
-    try:
-        names = [entry.name for entry in path.parent.iterdir()]
-    except OSError:
-        return [], []
-    groups: dict[tuple[str, int], list[Path]] = {}
-    temps: list[Path] = []
-    for name in names:
-        match = pattern.fullmatch(name)
-        if match is None:
-            continue
-        if match.group(4):
-            temps.append(path.parent / name)
-            continue
-        key = (match.group(1), int(match.group(2)))
-        groups.setdefault(key, []).append(path.parent / name)
-    return [groups[key] for key in sorted(groups)], temps
-
-
-def _folder_is_private(folder: Path) -> bool:
-    """Whether only root and this process's user can add, remove or rename entries in it."""
-    try:
-        st = os.stat(folder)
-    except OSError:
-        return False
-    return st.st_uid in (0, os.geteuid()) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-
-
-def _link_refused(path: Path) -> OSError:
-    return OSError(
-        errno.ELOOP,
-        "it is a symbolic link in a folder other users can write to; refusing to follow it",
-        str(path),
-    )
-
-
-def _open_no_link(path: Path, flags: int, mode: int = FILE_MODE) -> int:
-    """``os.open`` that follows a final symbolic link only in a private folder (see above).
-
-    Raises OSError (ELOOP, saying so) for a refused link, dangling or not: nothing is created.
-    """
-    try:
-        return os.open(path, flags | os.O_NOFOLLOW, mode)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            raise
-        try:
-            is_link = stat.S_ISLNK(os.lstat(path).st_mode)
-        except OSError:
-            raise exc from None
-        if not is_link:
-            raise  # a loop in the folders above, not our link
-    if not _folder_is_private(path.parent):
-        raise _link_refused(path)
-    return os.open(path, flags, mode)
-
-
-def rotated_files(path: Path) -> list[Path]:
-    """The rotated files of the log ``path``, oldest first (``.gz`` ones included)."""
-    out: list[Path] = []
-    for group in _scan(Path(path))[0]:
-        gz = [p for p in group if p.name.endswith(".gz")]
-        out.append(gz[0] if gz else group[0])
-    return out
 
 
 class RotatingWriter:
@@ -240,7 +157,7 @@ class RotatingWriter:
         """Empty the file at the path without opening it for writing (no fd held)."""
         flags = os.O_WRONLY | os.O_CLOEXEC | os.O_NONBLOCK
         try:
-            fd = _open_no_link(self.path, flags)
+            fd = open_no_link(self.path, flags)
         except FileNotFoundError:
             return
         try:
@@ -339,7 +256,7 @@ class RotatingWriter:
 
     def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = _open_no_link(self.path, _OPEN_FLAGS)
+        fd = open_no_link(self.path, _OPEN_FLAGS)
         try:
             os.set_blocking(fd, True)
             st = os.fstat(fd)
@@ -419,7 +336,7 @@ class RotatingWriter:
     def _rotation_target(self) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._wall_clock()))
         counter = self._last_counter + 1 if stamp == self._last_stamp else 1
-        stem, suffix = _stem_suffix(self.path)
+        stem, suffix = stem_suffix(self.path)
         while True:
             target = self.path.with_name(f"{stem}__{stamp}-{counter:04d}{suffix}")
             name = str(target)
@@ -438,7 +355,7 @@ class RotatingWriter:
 
         Runs in the compression thread when compressing (so it never races a gzip), else here.
         """
-        groups, temps = _scan(self.path)
+        groups, temps = scan(self.path)
         doomed = [p for group in groups[: max(len(groups) - self.max_files, 0)] for p in group]
         for victim in doomed + temps:
             try:
