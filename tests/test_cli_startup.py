@@ -53,6 +53,7 @@ def test_unit_fields() -> None:
     assert unit["Restart"] == ["always"]
     assert unit["KillMode"] == ["mixed"]
     assert unit["TimeoutStopSec"] == ["40"]
+    assert unit["LimitNOFILE"] == ["65536"]  # the apps' pipes and logs are the daemon's files
     assert unit["Environment"] == [
         "PTM_HOME=/home/u/.ptm",
         "PATH=/home/u/.venvs/ptm/bin:/usr/local/bin:/usr/bin:/bin",

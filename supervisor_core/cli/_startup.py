@@ -150,12 +150,18 @@ def systemd_unit(
             "RestartSec=2",
             "KillMode=mixed",
             f"TimeoutStopSec={stop_timeout_s}",
+            f"LimitNOFILE={NOFILE_LIMIT}",
             "",
             "[Install]",
             "WantedBy=multi-user.target",
             "",
         ]
     )
+
+
+NOFILE_LIMIT = 65536
+"""The unit's open-files limit: every app's pipes and log files are the daemon's descriptors
+(systemd's default soft limit, 1024, runs out near 200 apps)."""
 
 
 def unit_path(service_name: str = "ptm", *, folder: Path = UNIT_FOLDER) -> Path:

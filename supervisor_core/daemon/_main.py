@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from supervisor_core._fds import raise_descriptor_limit
 from supervisor_core._home import Home
 from supervisor_core._info import RunRecord
 from supervisor_core._supervisor import Supervisor
@@ -107,7 +108,8 @@ async def serve(home: Home) -> None:
                 await service.restore()
                 if opened.set_aside is not None and home.dump.exists():
                     await _resurrect_after_damage(service)
-                sockets: list[socket.socket] = [bind_socket(home.socket)]
+                listener = bind_socket(home.socket)
+                sockets: list[socket.socket] = [listener]
                 config = uvicorn.Config(
                     create_api(service, hub),
                     lifespan="off",
@@ -119,6 +121,7 @@ async def serve(home: Home) -> None:
                     loop="none",
                 )
                 server = ApiServer(config)
+                server.count_connections(listener)
                 server.keep_socket(home.socket)
                 served = anyio.Event()
 
@@ -175,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    before, after = raise_descriptor_limit()
+    if after != before:
+        log.info("raised the open files limit from %d to %d", before, after)
     try:
         anyio.run(serve, home)
     except PtmError as exc:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import socket
 import stat
 import struct
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import anyio
 
+from supervisor_core._throttle import Throttle
 from supervisor_core.daemon._uvicorn import uvicorn
 
 __all__ = ["ApiServer", "PeerCheckedSocket", "bind_socket", "peer_uid"]
 
 log = logging.getLogger("ptm.daemon")
+_THROTTLE = Throttle()
 
 _UCRED = struct.Struct("3i")  # pid, uid, gid
 
@@ -29,18 +32,49 @@ def peer_uid(conn: socket.socket) -> int:
     return int(_UCRED.unpack(raw)[1])
 
 
-class PeerCheckedSocket(socket.socket):
-    """A listening Unix socket whose ``accept`` closes connections from another uid.
+MAX_CONNECTIONS = 256
+"""Connections served at once; more are closed as soon as they are accepted. (An idle one is
+closed by uvicorn after 5 s anyway; the cap keeps a burst from using every descriptor.)"""
 
-    asyncio's server calls ``accept()`` on the socket it is given, so the check happens
-    before a single byte is read, whatever serves the connection.
+_SHED_ERRORS = (errno.EMFILE, errno.ENFILE)
+
+
+class PeerCheckedSocket(socket.socket):
+    """A listening Unix socket whose ``accept`` closes connections from another uid, and
+    connections beyond :attr:`limit` (``live`` says how many are open).
+
+    asyncio's server calls ``accept()`` on the socket it is given, so the checks happen
+    before a single byte is read, whatever serves the connection. Out of descriptors,
+    ``accept`` sheds the waiting connection through a descriptor kept in reserve, instead of
+    raising: asyncio (3.11) would log the error once per backlog slot and schedule as many
+    retries, each doing the same, which filled ``daemon.log`` at 13 MB a second.
     """
 
     refused = 0
+    shed = 0
+    limit = MAX_CONNECTIONS
+    live: Callable[[], int] | None = None
+    _spare: int | None = None
+
+    def keep_spare(self) -> None:
+        """Hold one descriptor in reserve for shedding (see the class docstring)."""
+        if self._spare is None:
+            with contextlib.suppress(OSError):
+                self._spare = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
     def accept(self) -> tuple[socket.socket, object]:
         while True:
-            conn, address = super().accept()
+            try:
+                conn, address = super().accept()
+            except OSError as exc:
+                if exc.errno not in _SHED_ERRORS:
+                    raise
+                self._shed_one(exc)
+                continue
+            if self.live is not None and self.live() >= self.limit:
+                self._count_shed(f"more than {self.limit} connections at once")
+                conn.close()
+                continue
             try:
                 uid = peer_uid(conn)
             except OSError:
@@ -49,6 +83,29 @@ class PeerCheckedSocket(socket.socket):
                 return conn, address
             type(self).refused += 1
             conn.close()
+
+    def _shed_one(self, exc: OSError) -> None:
+        """Accept the waiting connection with the spare descriptor and close it at once."""
+        if self._spare is None:
+            raise BlockingIOError(errno.EAGAIN, "out of descriptors") from exc
+        os.close(self._spare)
+        self._spare = None
+        try:
+            conn, _ = super().accept()  # BlockingIOError when nothing waits: asyncio's own
+            conn.close()
+        finally:
+            self.keep_spare()
+        self._count_shed(exc.strerror or str(exc))
+
+    def _count_shed(self, why: str) -> None:
+        type(self).shed += 1
+        _THROTTLE.say(why, f"closed a connection to the socket at once: {why}", log.error)
+
+    def close(self) -> None:
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
+        super().close()
 
 
 def bind_socket(path: Path) -> PeerCheckedSocket:
@@ -68,6 +125,7 @@ def bind_socket(path: Path) -> PeerCheckedSocket:
     os.chmod(path, 0o600)
     sock.listen(128)
     sock.setblocking(False)
+    sock.keep_spare()
     return sock
 
 
@@ -84,6 +142,10 @@ class ApiServer(uvicorn.Server):
     _kept: Path | None = None
     _kept_inode: int | None = None
 
+    def count_connections(self, sock: PeerCheckedSocket) -> None:
+        """Let ``sock`` refuse connections past its limit, counting this server's."""
+        sock.live = lambda: len(self.server_state.connections)
+
     def keep_socket(self, path: Path) -> None:
         """Bind ``path`` again whenever it stops being the socket bound now."""
         self._kept = path
@@ -95,6 +157,7 @@ class ApiServer(uvicorn.Server):
             return
         try:
             sock = bind_socket(path)
+            self.count_connections(sock)
         except OSError as exc:
             log.error("%s is gone and cannot be bound again: %s", path, exc.strerror or exc)
             self._kept_inode = _inode(path)  # said once; tried again if it changes

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from supervisor_core._fds import check_reserve
 from supervisor_core.errors import LogError
 from supervisor_core.logs._files import (
     FILE_MODE,
@@ -255,6 +256,7 @@ class RotatingWriter:
     # -- the file ---------------------------------------------------------------------------
 
     def _open(self) -> int:
+        check_reserve(str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = open_no_link(self.path, _OPEN_FLAGS)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -11,9 +12,13 @@ from dataclasses import dataclass, field
 import anyio
 import psutil
 
+from supervisor_core._throttle import Throttle
 from supervisor_core.process import descendant_pids
 
 __all__ = ["Monitor", "TreeSample", "TreeSampler"]
+
+log = logging.getLogger("ptm.monitor")
+_THROTTLE = Throttle()
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,13 @@ class Monitor:
                 sample = self.sampler.sample(target.root)
             except psutil.Error:  # the tree changed under us: no reading this time
                 sample = None
+            except OSError as exc:  # out of descriptors...: no reading this time, said once
+                sample = None
+                _THROTTLE.say(
+                    type(exc).__name__ + str(exc.errno),
+                    f"cannot sample processes: {exc.strerror or exc}",
+                    log.warning,
+                )
             if sample is not None:
                 target.pids = sample.pids
             # Aligned on multiples of the interval: targets with one interval are sampled

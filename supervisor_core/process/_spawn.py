@@ -12,6 +12,7 @@ from typing import Protocol
 import anyio
 from anyio.abc import ByteReceiveStream
 
+from supervisor_core._fds import SPAWN_RESERVE, check_reserve
 from supervisor_core.errors import SpawnError
 
 __all__ = [
@@ -96,8 +97,14 @@ async def spawn(
     """Start ``argv`` in a new session (so its pid is its process-group id).
 
     stdin is /dev/null; stdout and stderr are pipes that the caller must drain.
-    Raises SpawnError (never OSError) when the program cannot be executed.
+    Raises SpawnError (never OSError) when the program cannot be executed, and without
+    starting anything when too few file descriptors are left to start it whole (a child
+    whose pidfd could not be opened would be lost).
     """
+    try:
+        check_reserve(argv[0], SPAWN_RESERVE)
+    except OSError as exc:
+        raise SpawnError(f"cannot start {argv[0]!r}: {exc.strerror}") from None
     try:
         return await anyio.open_process(
             list(argv),

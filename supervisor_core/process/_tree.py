@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import Iterable
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import anyio
 import psutil
 
+from supervisor_core._throttle import Throttle
 from supervisor_core.process._spawn import RUN_ID_VAR, ChildProcess, signal_process
 
 __all__ = [
@@ -20,6 +22,9 @@ __all__ = [
     "stop_tree",
     "wait_gone",
 ]
+
+log = logging.getLogger("ptm.process")
+_THROTTLE = Throttle()
 
 _GRACE_AFTER_KILL = 5.0
 """How long to wait for SIGKILLed processes to disappear (they cannot refuse)."""
@@ -70,7 +75,7 @@ def descendants(pid: int) -> list[psutil.Process]:
     """psutil handles of every descendant of ``pid`` (their create time pinned now)."""
     procs: list[psutil.Process] = []
     for child in descendant_pids(pid):
-        with contextlib.suppress(psutil.Error):
+        with contextlib.suppress(psutil.Error, OSError):
             procs.append(psutil.Process(child))
     return procs
 
@@ -85,7 +90,14 @@ def find_marked(run_id: str, *, since: float) -> list[psutil.Process]:
     needle = f"{RUN_ID_VAR}={run_id}".encode()
     uid = os.getuid()
     found: list[psutil.Process] = []
-    with os.scandir("/proc") as entries:
+    try:
+        entries = os.scandir("/proc")
+    except OSError as exc:  # out of descriptors: the group and the known pids still get it
+        _THROTTLE.say(
+            "scandir", f"cannot look for escaped processes: {exc.strerror or exc}", log.warning
+        )
+        return found
+    with entries:
         for entry in entries:
             if not entry.name.isdigit():
                 continue
@@ -102,7 +114,7 @@ def find_marked(run_id: str, *, since: float) -> list[psutil.Process]:
                 proc = psutil.Process(int(entry.name))
                 if proc.create_time() >= since - 1.0:
                     found.append(proc)
-            except psutil.Error:
+            except (psutil.Error, OSError):
                 continue
     return found
 
@@ -121,6 +133,14 @@ def _is_alive(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+    except OSError:  # /proc cannot be read (out of descriptors): ask the kernel, no file needed
+        try:
+            os.kill(proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
 
 
 async def _wait_one(proc: psutil.Process) -> None:
