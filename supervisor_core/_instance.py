@@ -30,6 +30,7 @@ from supervisor_core.errors import PtmError, SpawnError, StateError
 from supervisor_core.monitor import Monitor
 from supervisor_core.process import (
     ANYIO_CLOCK,
+    CgroupTree,
     Clock,
     Counters,
     ReadinessProbe,
@@ -82,6 +83,7 @@ class Instance:
         claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]] | None = None,
         spawner: Spawner = spawn,
         clock: Clock = ANYIO_CLOCK,
+        cgroups: CgroupTree | None = None,
     ) -> None:
         self.spec = spec
         self.index = index
@@ -120,6 +122,7 @@ class Instance:
             readiness_probe=readiness_probe,
             spawner=spawner,
             clock=clock,
+            cgroups=cgroups,
         )
         self._send, self._inbox = anyio.create_memory_object_stream[_Message](math.inf)
         self._timer: anyio.CancelScope | None = None

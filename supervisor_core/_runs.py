@@ -9,6 +9,7 @@ the instance's inbox.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import uuid
 from collections import deque
@@ -26,6 +27,7 @@ from supervisor_core.errors import SpawnError
 from supervisor_core.monitor import Monitor, TreeSample
 from supervisor_core.process import (
     ANYIO_CLOCK,
+    CgroupTree,
     ChildProcess,
     Clock,
     ReadinessProbe,
@@ -84,6 +86,8 @@ class Run:
     ready: anyio.Event = field(default_factory=anyio.Event)
     """Set when the process sent ``READY=1`` on ``$NOTIFY_SOCKET``."""
     status_text: str | None = None
+    cgroup: Path | None = None
+    """The run's own cgroup (see :class:`~supervisor_core.process.CgroupTree`), if any."""
 
     @property
     def pid(self) -> int:
@@ -127,6 +131,7 @@ class Runner:
         readiness_probe: ReadinessProbe | None = None,
         spawner: Spawner = spawn,
         clock: Clock = ANYIO_CLOCK,
+        cgroups: CgroupTree | None = None,
     ) -> None:
         self.spec = spec
         self.index = index
@@ -158,6 +163,7 @@ class Runner:
         self._readiness_probe = readiness_probe
         self._spawner = spawner
         self._clock = clock
+        self._cgroups = cgroups
         self._memory_alarm_token: int | None = None
 
     def notify(self, pid: int, fields: dict[str, str]) -> bool:
@@ -217,6 +223,8 @@ class Runner:
                 proc = await self._spawner(
                     plan.argv, cwd=plan.cwd, env=plan.env, pass_fds=plan.pass_fds
                 )
+                # At once, before it has run a line of the app: what it forks is born there.
+                cgroup = self._cgroup_for(run_id, proc.pid)
         except SpawnError as exc:
             failed = RunRecord(
                 pid=None,
@@ -229,7 +237,7 @@ class Runner:
             self._report_run(run_id, failed)
             raise
         record = RunRecord(pid=proc.pid, started_at=started_wall)
-        run = Run(self.token, run_id, proc, started, record)
+        run = Run(self.token, run_id, proc, started, record, cgroup=cgroup)
         if self._claim_notify is not None:  # what it said before we knew its pid
             for _pid, fields in self._claim_notify(proc.pid):
                 run.apply_notify(fields)
@@ -254,6 +262,17 @@ class Runner:
             interval = max(interval, DISPLAY_SAMPLE_INTERVAL)
         self._monitor.watch(self._monitor_key(run), proc.pid, interval, self._on_sample(run))
         return run
+
+    def _cgroup_for(self, run_id: str, pid: int) -> Path | None:
+        """The run's cgroup with ``pid`` moved into it (None: no cgroups here)."""
+        if self._cgroups is None:
+            return None
+        cgroup = self._cgroups.create(run_id)
+        if cgroup is not None and not CgroupTree.add(cgroup, pid):
+            with contextlib.suppress(OSError):
+                os.rmdir(cgroup)
+            return None
+        return cgroup
 
     def adopt(self, run: Run) -> None:
         """``run`` is the instance's current one from now on."""
@@ -304,6 +323,7 @@ class Runner:
             sig=stop.kill_signal,
             timeout=stop.kill_timeout,
             known=known,
+            cgroup=run.cgroup,
         )
         if report.escalated:
             self._notice(

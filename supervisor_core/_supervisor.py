@@ -35,6 +35,7 @@ from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
 from supervisor_core.process import (
     ANYIO_CLOCK,
+    CgroupTree,
     Clock,
     Counters,
     NotifySocket,
@@ -87,6 +88,7 @@ class Supervisor:
         wall_clock: Callable[[], float] = time.time,
         spawner: Spawner = spawn,
         clock: Clock = ANYIO_CLOCK,
+        cgroups: CgroupTree | None = None,
     ) -> None:
         self._ptm_home = ptm_home
         self._write_logs = write_logs
@@ -96,6 +98,7 @@ class Supervisor:
         self._on_notice = on_notice
         self._wall = wall_clock
         self._spawner = spawner
+        self._cgroups = cgroups
         self._clock = clock
         self._on_run = on_run
         self._die_with_supervisor = die_with_supervisor
@@ -216,6 +219,7 @@ class Supervisor:
             claim_notify=self._notify_router.claim,
             spawner=self._spawner,
             clock=self._clock,
+            cgroups=self._cgroups,
         )
         app.instances.append(inst)
         await self._tg.start(inst.run)
@@ -356,6 +360,11 @@ class Supervisor:
     def set_health(self, name: str, instance: int, result: Mapping[str, object] | None) -> None:
         """Record the last health-check result of an instance (shown by ``jlist``/``describe``)."""
         self._instance(name, instance).health = dict(result) if result is not None else None
+
+    @property
+    def cgroups(self) -> CgroupTree | None:
+        """Where each run gets its own cgroup (None: runs are stopped by group and mark)."""
+        return self._cgroups
 
     @property
     def log_files(self) -> LogFiles | None:

@@ -16,7 +16,7 @@ from supervisor_core._supervisor import Supervisor
 from supervisor_core.config import AppSpec, load_ecosystem, ptm_home
 from supervisor_core.errors import ConfigError
 from supervisor_core.notify import Notifier
-from supervisor_core.process import use_pidfd_child_watcher
+from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
 
 _COLORS = ("36", "32", "35", "33", "34", "96", "92", "95")
 
@@ -108,7 +108,12 @@ async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | 
     # The notifier outlives the supervisor, to deliver the alerts of its last moments.
     async with (
         anyio.create_task_group() as alerts,
-        Supervisor(ptm_home=ptm_home(), on_output=printer.output, on_notice=printer.notice) as sup,
+        Supervisor(
+            ptm_home=ptm_home(),
+            on_output=printer.output,
+            on_notice=printer.notice,
+            cgroups=CgroupTree.find(),
+        ) as sup,
     ):
         await alerts.start(notifier.run, sup)
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

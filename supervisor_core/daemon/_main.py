@@ -30,7 +30,7 @@ from supervisor_core.daemon._server import ApiServer, bind_socket
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.daemon._uvicorn import uvicorn
 from supervisor_core.errors import PtmError
-from supervisor_core.process import use_pidfd_child_watcher
+from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
 from supervisor_core.store import open_state
 
 __all__ = ["main", "serve"]
@@ -99,6 +99,7 @@ async def serve(home: Home) -> None:
             on_notice=lambda text: log.warning("%s", text),
             on_run=on_run,
             die_with_supervisor=True,
+            cgroups=CgroupTree.find(),
         ) as sup:
             service = DaemonService(home, sup, store)
             async with anyio.create_task_group() as tg:

@@ -14,7 +14,7 @@ import psutil
 from supervisor_core._supervisor import Supervisor
 from supervisor_core.config import AppSpec, StopPolicy, compile_entry
 from supervisor_core.errors import ConfigError, PtmError
-from supervisor_core.process import stop_tree
+from supervisor_core.process import CgroupTree, stop_tree
 from supervisor_core.store import StateStore, StoredApp
 
 __all__ = ["restore", "stored_spec"]
@@ -45,7 +45,9 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
             specs[stored.name] = stored_spec(stored)
         except ConfigError as exc:
             log.error("cannot restore app %s: %s", stored.name, exc)
-    await _sweep_orphans(store, {name: spec.stop.kill_timeout for name, spec in specs.items()})
+    await _sweep_orphans(
+        store, {name: spec.stop.kill_timeout for name, spec in specs.items()}, sup.cgroups
+    )
     await store.prune_runs()
     restored: dict[str, StoredApp] = {}
     for stored in stored_apps:
@@ -62,7 +64,9 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
     return restored
 
 
-async def _sweep_orphans(store: StateStore, kill_timeouts: Mapping[str, float]) -> None:
+async def _sweep_orphans(
+    store: StateStore, kill_timeouts: Mapping[str, float], cgroups: CgroupTree | None
+) -> None:
     """Stop the processes of runs that never ended (the previous daemon was killed)."""
     runs = await store.open_runs()
     for run in runs:
@@ -83,6 +87,7 @@ async def _sweep_orphans(store: StateStore, kill_timeouts: Mapping[str, float]) 
             sig=signal.SIGTERM,
             timeout=kill_timeouts.get(run.app, _DEFAULT_KILL_TIMEOUT),
             known=known,
+            cgroup=cgroups.existing(run.run_id) if cgroups is not None else None,
         )
         log.warning(
             "run %s of %s:%s (pid %d) outlived the previous daemon: stopped%s",

@@ -1,5 +1,6 @@
 """One managed process: spawning, the state machine, stopping a whole tree."""
 
+from supervisor_core.process._cgroup import CgroupTree
 from supervisor_core.process._clock import ANYIO_CLOCK, AnyioClock, Clock
 from supervisor_core.process._launch import LaunchPlan, launch_plan
 from supervisor_core.process._listen import bind_listen_socket
@@ -52,6 +53,7 @@ __all__ = [
     "RUN_ID_VAR",
     "UP",
     "AnyioClock",
+    "CgroupTree",
     "ChildProcess",
     "Clock",
     "Counters",

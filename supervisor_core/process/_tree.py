@@ -8,11 +8,13 @@ import os
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import psutil
 
 from supervisor_core._throttle import Throttle
+from supervisor_core.process._cgroup import CgroupTree
 from supervisor_core.process._spawn import RUN_ID_VAR, ChildProcess, signal_process
 
 __all__ = [
@@ -195,6 +197,14 @@ class TreeStopReport:
     """Processes still alive even after SIGKILL (should be 0; unkillable D-state)."""
 
 
+def _in_cgroup(cgroup: Path | None) -> list[psutil.Process]:
+    procs: list[psutil.Process] = []
+    for pid in CgroupTree.members(cgroup) if cgroup is not None else ():
+        with contextlib.suppress(psutil.Error, OSError):
+            procs.append(psutil.Process(pid))
+    return procs
+
+
 async def stop_tree(
     process: ChildProcess | None,
     *,
@@ -204,12 +214,15 @@ async def stop_tree(
     sig: int,
     timeout: float,
     known: Iterable[psutil.Process] = (),
+    cgroup: Path | None = None,
 ) -> TreeStopReport:
     """Stop one run's whole tree: ``sig`` to the group and every known descendant, wait up
     to ``timeout``, then SIGKILL whatever is left, including processes that left the group.
 
     ``pgid`` None: do not signal a process group (its leader is gone and the id may have
-    been reused); only the ``known`` processes and those marked with ``run_id``.
+    been reused); only the ``known`` processes and those marked with ``run_id``. ``cgroup``:
+    the run's own cgroup, whose members are part of the tree whatever they did (and which is
+    removed once empty).
 
     Shielded from cancellation: once started, it finishes, so cancelling a supervisor never
     leaves an orphan behind.
@@ -223,7 +236,10 @@ async def stop_tree(
             sig=sig,
             timeout=timeout,
             known=known,
+            cgroup=cgroup,
         )
+        if cgroup is not None:
+            await CgroupTree.remove(cgroup)
     return report
 
 
@@ -236,11 +252,12 @@ async def _stop_tree(
     sig: int,
     timeout: float,
     known: Iterable[psutil.Process] = (),
+    cgroup: Path | None = None,
 ) -> TreeStopReport:
     members: dict[int, psutil.Process] = {}
     tree = descendants(pgid) if pgid is not None else []
     main_pid = process.pid if process is not None else None
-    for proc in [*known, *tree, *find_marked(run_id, since=started_at)]:
+    for proc in [*known, *tree, *find_marked(run_id, since=started_at), *_in_cgroup(cgroup)]:
         if proc.pid != main_pid:  # our own child is awaited through ``process`` only
             members.setdefault(proc.pid, proc)
     if pgid is not None:
@@ -259,16 +276,21 @@ async def _stop_tree(
     if not survivors and not main_alive:
         # Children forked during the grace period are found by their mark.
         late = [
-            p for p in find_marked(run_id, since=started_at) if p.pid != main_pid and _is_alive(p)
+            p
+            for p in [*find_marked(run_id, since=started_at), *_in_cgroup(cgroup)]
+            if p.pid != main_pid and _is_alive(p)
         ]
         if not late:
             return TreeStopReport(escalated=False, killed=0, survivors=0)
         survivors = late
 
-    # Escalate: SIGKILL to the group, then to every survivor and marked process.
+    # Escalate: SIGKILL to the group and the cgroup, then to every survivor and marked process.
     if pgid is not None:
         _killpg(pgid, signal.SIGKILL)
-    for proc in find_marked(run_id, since=started_at):
+    in_cgroup = _in_cgroup(cgroup)
+    if cgroup is not None:
+        CgroupTree.kill(cgroup)
+    for proc in [*find_marked(run_id, since=started_at), *in_cgroup]:
         if proc.pid != main_pid:
             members.setdefault(proc.pid, proc)
     targets = [p for p in {**members, **{p.pid: p for p in survivors}}.values() if _is_alive(p)]

@@ -1,0 +1,147 @@
+"""One cgroup (v2) per run, where the system lets ptm have one: nothing escapes a stop.
+
+A process group and the run's ``PTM_RUN_ID`` mark find every descendant that stays in the
+group or keeps its environment. A process that double-forks, calls ``setsid`` *and* scrubs
+its environment escapes both; it cannot leave its cgroup. So when ptm may create cgroups (it
+runs as root, or inside a delegated subtree: a systemd unit with ``Delegate=yes``, or the
+user's own ``user@.service``), each run gets ``<ptm's cgroup>/ptm-runs/<run id>``, its first
+process is moved there as soon as it is spawned, and a stop ends with the cgroup's
+``cgroup.kill`` (or SIGKILL to each member on kernels before 5.14). No controller is enabled:
+the cgroup only tells who belongs to the run.
+
+Where no writable cgroup v2 hierarchy is found (cgroup v1 only, no delegation), runs are
+stopped as before, by group and mark; ``PTM_CGROUPS=off`` turns cgroups off on purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+from pathlib import Path
+from typing import Final
+
+import anyio
+
+__all__ = ["CgroupTree"]
+
+RUNS_FOLDER: Final = "ptm-runs"
+_EMPTY_WAIT: Final = 5.0
+
+
+def _cgroup2_mount() -> Path | None:
+    """Where the cgroup v2 hierarchy is mounted (``/sys/fs/cgroup``, or ``.../unified``)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        if right.split(" ", 1)[0] == "cgroup2":
+            return Path(left.split(" ")[4])
+    return None
+
+
+def _own_cgroup() -> str | None:
+    """This process's cgroup v2 path (``0::/system.slice/ptm.service``)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("0::"):
+            return line[3:]
+    return None
+
+
+class CgroupTree:
+    """The run cgroups under one writable folder of the cgroup v2 hierarchy."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+
+    @classmethod
+    def find(cls) -> CgroupTree | None:
+        """``<this process's cgroup>/ptm-runs`` if it can be created and used, else None."""
+        if os.environ.get("PTM_CGROUPS", "").lower() in ("off", "0", "no", "false"):
+            return None
+        mount, own = _cgroup2_mount(), _own_cgroup()
+        if mount is None or own is None:
+            return None
+        base = mount / own.lstrip("/") / RUNS_FOLDER
+        try:
+            base.mkdir(exist_ok=True)
+            probe = base / f"probe-{os.getpid()}"
+            probe.mkdir(exist_ok=True)
+            probe.rmdir()
+        except OSError:
+            return None
+        if not (base / "cgroup.procs").exists():
+            return None  # not a cgroup folder after all
+        return cls(base)
+
+    def path(self, run_id: str) -> Path:
+        return self.base / run_id
+
+    def existing(self, run_id: str) -> Path | None:
+        """The run's cgroup if it is there (a run of a daemon that was killed)."""
+        path = self.path(run_id)
+        return path if path.is_dir() else None
+
+    def create(self, run_id: str) -> Path | None:
+        """The run's cgroup, made now (None: it could not be, the run goes without)."""
+        path = self.path(run_id)
+        try:
+            path.mkdir(exist_ok=True)
+        except OSError:
+            return None
+        return path
+
+    @staticmethod
+    def add(path: Path, pid: int) -> bool:
+        """Move ``pid`` into the cgroup at ``path`` (its children will be born there)."""
+        try:
+            (path / "cgroup.procs").write_text(str(pid))
+        except OSError:
+            return False
+        return True
+
+    @staticmethod
+    def members(path: Path) -> list[int]:
+        """The pids in the cgroup (none if it is gone)."""
+        try:
+            text = (path / "cgroup.procs").read_text()
+        except OSError:
+            return []
+        return [int(pid) for pid in text.split()]
+
+    @staticmethod
+    def kill(path: Path) -> int:
+        """SIGKILL every member (``cgroup.kill``, else one by one); returns how many were in."""
+        members = CgroupTree.members(path)
+        if not members:
+            return 0
+        try:
+            (path / "cgroup.kill").write_text("1")
+        except OSError:
+            for pid in members:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        return len(members)
+
+    @staticmethod
+    async def remove(path: Path, wait: float = _EMPTY_WAIT) -> bool:
+        """Remove the (emptied) cgroup, waiting up to ``wait`` for its last members to go."""
+        with anyio.move_on_after(wait):
+            while True:
+                try:
+                    os.rmdir(path)  # a cgroup folder: no I/O to wait for
+                    return True
+                except FileNotFoundError:
+                    return True
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY:
+                        return False
+                await anyio.sleep(0.01)
+        return False

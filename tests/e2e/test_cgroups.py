@@ -1,0 +1,99 @@
+"""With cgroup v2 available, each run has its own cgroup, and a stop leaves nothing behind:
+not even processes that double-forked, left the session and scrubbed their environment (20 of
+20 such survived ``ptm stop`` before). Without it (``PTM_CGROUPS=off`` here), they escape:
+the same test shows what the cgroup is for."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from supervisor_core.process import CgroupTree
+from tests.e2e.conftest import Ptm, wait_gone
+
+ESCAPER = """
+import os, sys, time
+out = sys.argv[1]
+for _ in range(20):
+    if os.fork() == 0:
+        os.setsid()
+        grandchild = os.fork()
+        if grandchild == 0:
+            os.execve("/bin/sleep", ["sleep", "1000"], {})  # no PTM_RUN_ID, no group
+        with open(out, "a") as f:
+            f.write(f"{grandchild}\\n")
+        os._exit(0)
+for _ in range(20):
+    os.wait()
+print("escaped", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+needs_cgroups = pytest.mark.skipif(
+    CgroupTree.find() is None, reason="no writable cgroup v2 hierarchy on this machine"
+)
+
+
+def escapees(ptm: Ptm) -> set[int]:
+    ptm.write("escaper.py", ESCAPER)
+    pids = ptm.cwd / "escaped.pids"
+    ptm.write(
+        "ecosystem.toml",
+        f'[[apps]]\nname = "escaper"\nscript = "escaper.py"\nargs = ["{pids}"]\n'
+        'kill_timeout = "1s"\n',
+    )
+    ptm.ok("start", "ecosystem.toml")
+    deadline = time.monotonic() + 20
+    while not pids.exists() or len(pids.read_text().split()) < 20:
+        assert time.monotonic() < deadline, "the app did not fork its 20 escapees"
+        time.sleep(0.05)
+    found = {int(pid) for pid in pids.read_text().split()}
+    for pid in found:
+        process = psutil.Process(pid)
+        assert "PTM_RUN_ID" not in process.environ()  # the mark cannot find them
+        assert os.getpgid(pid) != os.getpgid(ptm.jlist()[0]["pid"])  # nor the group
+    return found
+
+
+def kill_left(pids: set[int], wait: float = 5) -> set[int]:
+    left = wait_gone(pids, wait)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # our own app's grandchildren, by pid
+    return left
+
+
+@needs_cgroups
+def test_a_stop_kills_what_escaped_group_session_and_environment(ptm: Ptm) -> None:
+    pids = escapees(ptm)
+    (run_cgroup,) = [
+        path
+        for path in CgroupTree.find().base.iterdir()  # type: ignore[union-attr]
+        if path.is_dir() and psutil.Process(ptm.jlist()[0]["pid"]).pid in CgroupTree.members(path)
+    ]
+    assert pids <= set(CgroupTree.members(run_cgroup))
+    try:
+        ptm.ok("stop", "escaper")
+        assert kill_left(pids) == set(), "escaped processes outlived ptm stop"
+        assert not run_cgroup.exists()  # removed once empty
+    finally:
+        kill_left(pids)
+
+
+@needs_cgroups
+def test_without_cgroups_the_same_processes_escape(
+    ptm: Ptm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTM_CGROUPS", "off")
+    pids = escapees(ptm)
+    try:
+        ptm.ok("stop", "escaper")
+        assert kill_left(pids, wait=0) == pids  # all 20 survived the stop: what cgroups fix
+    finally:
+        kill_left(pids)
