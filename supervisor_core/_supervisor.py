@@ -29,6 +29,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
 from supervisor_core._plumbing import Broadcast, ListenSockets, NotifyRouter, each
+from supervisor_core._runs import RunSetup
 from supervisor_core.config import AppSpec
 from supervisor_core.drivers import AppDriver
 from supervisor_core.errors import StateError, UnknownAppError
@@ -92,13 +93,7 @@ class Supervisor:
         self._write_logs = write_logs
         self._log_files = log_files
         self._own_log_files = False
-        self._on_output = on_output
         self._on_notice = on_notice
-        self._wall = wall_clock
-        self._spawner = spawner
-        self._clock = clock
-        self._on_run = on_run
-        self._die_with_supervisor = die_with_supervisor
         if drivers is None:
             from supervisor_core.drivers import DEFAULT_DRIVERS
 
@@ -108,13 +103,25 @@ class Supervisor:
             from supervisor_core.drivers import health_check_passes
 
             readiness_probe = health_check_passes
-        self._readiness_probe = readiness_probe
         self._notify: NotifySocket | None = None
         self._listen = ListenSockets()
         self._notify_router = NotifyRouter(self._all_instances)
         self._apps: dict[str, _App] = {}
         self._events = Broadcast()
         self._monitor = Monitor()
+        self._run_setup = RunSetup(  # each instance adds its log sink and sockets
+            monitor=self._monitor,
+            notice=self._notice,
+            on_output=on_output,
+            ptm_home=ptm_home,
+            wall_clock=wall_clock,
+            on_run=on_run,
+            die_with_supervisor=die_with_supervisor,
+            claim_notify=self._notify_router.claim,
+            readiness_probe=readiness_probe,
+            spawner=spawner,
+            clock=clock,
+        )
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
 
@@ -198,25 +205,13 @@ class Supervisor:
         sink = None
         if self._log_files is not None and app.spec.logs is not None:
             sink = self._log_files.open_sink(app.spec.name, app.spec.logs, index)
-        inst = Instance(
-            app.spec,
-            index,
-            monitor=self._monitor,
-            emit=self._events.publish,
-            notice=self._notice,
+        setup = dataclasses.replace(
+            self._run_setup,
             log_sink=sink,
-            on_output=self._on_output,
-            ptm_home=self._ptm_home,
-            wall_clock=self._wall,
-            on_run=self._on_run,
-            die_with_supervisor=self._die_with_supervisor,
             notify_socket=self._notify.path if self._notify is not None else None,
             listen_fd=self._listen.fd(app.spec.name),
-            readiness_probe=self._readiness_probe,
-            claim_notify=self._notify_router.claim,
-            spawner=self._spawner,
-            clock=self._clock,
         )
+        inst = Instance(app.spec, index, setup, emit=self._events.publish)
         app.instances.append(inst)
         await self._tg.start(inst.run)
         return inst
