@@ -11,9 +11,9 @@ The public API (everything else is private and may change)::
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from supervisor_core._lazy import import_on_first_use
 from supervisor_core._version import __version__
 
 if TYPE_CHECKING:  # the names below are imported on first use, so `ptm` starts fast
@@ -93,12 +93,7 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'supervisor_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"supervisor_core.{module}"), name)
-    globals()[name] = value
-    return value
+    return import_on_first_use(__name__, _WHERE, globals(), name)
 
 
 def __dir__() -> list[str]:
