@@ -94,6 +94,7 @@ class Supervisor:
         self._log_files = log_files
         self._own_log_files = False
         self._on_notice = on_notice
+        self._on_run = on_run
         if drivers is None:
             from supervisor_core.drivers import DEFAULT_DRIVERS
 
@@ -115,7 +116,6 @@ class Supervisor:
             on_output=on_output,
             ptm_home=ptm_home,
             wall_clock=wall_clock,
-            on_run=on_run,
             die_with_supervisor=die_with_supervisor,
             claim_notify=self._notify_router.claim,
             readiness_probe=readiness_probe,
@@ -210,6 +210,7 @@ class Supervisor:
             log_sink=sink,
             notify_socket=self._notify.path if self._notify is not None else None,
             listen_fd=self._listen.fd(app.spec.name),
+            on_run=self._on_run,  # read now: it may be wired after the constructor
         )
         inst = Instance(app.spec, index, setup, emit=self._events.publish)
         app.instances.append(inst)
