@@ -11,9 +11,10 @@ The public API (everything else is private and may change)::
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from supervisor_core import errors  # imports nothing; its __all__ names the public errors
+from supervisor_core._lazy import import_on_first_use
 from supervisor_core._version import __version__
 
 if TYPE_CHECKING:  # the names below are imported on first use, so `ptm` starts fast
@@ -36,19 +37,7 @@ if TYPE_CHECKING:  # the names below are imported on first use, so `ptm` starts 
         load_ecosystem,
         parse_ecosystem,
     )
-    from supervisor_core.errors import (
-        ApiError,
-        ClientError,
-        ConfigError,
-        DaemonNotRunning,
-        LogError,
-        ProcessError,
-        PtmError,
-        SocketPermissionDenied,
-        SpawnError,
-        StateError,
-        UnknownAppError,
-    )
+    from supervisor_core.errors import *  # noqa: F403 (the names of errors.__all__)
 
 _WHERE = {
     **dict.fromkeys(["ProcessInfo", "RestartReason", "RunRecord", "StateEvent"], "_info"),
@@ -73,32 +62,12 @@ _WHERE = {
         ],
         "config",
     ),
-    **dict.fromkeys(
-        [
-            "ApiError",
-            "ClientError",
-            "ConfigError",
-            "DaemonNotRunning",
-            "LogError",
-            "ProcessError",
-            "PtmError",
-            "SocketPermissionDenied",
-            "SpawnError",
-            "StateError",
-            "UnknownAppError",
-        ],
-        "errors",
-    ),
+    **dict.fromkeys(errors.__all__, "errors"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'supervisor_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"supervisor_core.{module}"), name)
-    globals()[name] = value
-    return value
+    return import_on_first_use(__name__, _WHERE, globals(), name)
 
 
 def __dir__() -> list[str]:
@@ -106,33 +75,22 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ApiError",
     "AppSpec",
     "Client",
-    "ClientError",
-    "ConfigError",
-    "DaemonNotRunning",
     "Ecosystem",
     "HealthCheckSpec",
     "ListenSpec",
-    "LogError",
     "LogSpec",
     "MemoryPolicy",
     "NotifySpec",
-    "ProcessError",
     "ProcessInfo",
-    "PtmError",
     "ReadinessSpec",
     "RestartPolicy",
     "RestartReason",
     "RunRecord",
-    "SocketPermissionDenied",
-    "SpawnError",
-    "StateError",
     "StateEvent",
     "StopPolicy",
     "Supervisor",
-    "UnknownAppError",
     "WatchSpec",
     "__version__",
     "build_app",
@@ -140,3 +98,5 @@ __all__ = [
     "load_ecosystem",
     "parse_ecosystem",
 ]
+__all__ += errors.__all__
+__all__.sort()

@@ -13,40 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
-from supervisor_core._runs import OutputCallback, Run, RunCallback, Runner, Stream
+from supervisor_core._runs import OutputCallback, Run, RunCallback, Runner, RunSetup, Stream
 from supervisor_core.config import AppSpec
 from supervisor_core.errors import PtmError, SpawnError, StateError
-from supervisor_core.monitor import Monitor
-from supervisor_core.process import (
-    ANYIO_CLOCK,
-    CgroupTree,
-    Clock,
-    Counters,
-    ReadinessProbe,
-    Rules,
-    Spawner,
-    State,
-    Status,
-    spawn,
-    step,
-)
+from supervisor_core.process import Counters, ReadinessProbe, Rules, State, Status, step
 from supervisor_core.process import messages as m
 
-if TYPE_CHECKING:
-    from supervisor_core.logs import InstanceLogSink
-
-__all__ = ["Instance", "OutputCallback", "ReadinessProbe", "RunCallback", "Stream"]
+__all__ = ["Instance", "OutputCallback", "ReadinessProbe", "RunCallback", "RunSetup", "Stream"]
 
 
 @dataclass
@@ -64,26 +45,7 @@ class Instance:
     :meth:`delete`."""
 
     def __init__(
-        self,
-        spec: AppSpec,
-        index: int,
-        *,
-        monitor: Monitor,
-        emit: Callable[[StateEvent], None],
-        notice: Callable[[str], None],
-        log_sink: InstanceLogSink | None = None,
-        on_output: OutputCallback | None = None,
-        ptm_home: Path | None = None,
-        wall_clock: Callable[[], float] = time.time,
-        on_run: RunCallback | None = None,
-        die_with_supervisor: bool = False,
-        notify_socket: Path | None = None,
-        listen_fd: int | None = None,
-        readiness_probe: ReadinessProbe | None = None,
-        claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]] | None = None,
-        spawner: Spawner = spawn,
-        clock: Clock = ANYIO_CLOCK,
-        cgroups: CgroupTree | None = None,
+        self, spec: AppSpec, index: int, setup: RunSetup, *, emit: Callable[[StateEvent], None]
     ) -> None:
         self.spec = spec
         self.index = index
@@ -92,11 +54,11 @@ class Instance:
         self._state = State()
         self.counters = Counters()
         self._emit = emit
-        self._notice = notice
-        self._sink = log_sink
-        self._wall = wall_clock
-        self._clock = clock
-        self._listen_fd = listen_fd
+        self._notice = setup.notice
+        self._sink = setup.log_sink
+        self._wall = setup.wall_clock
+        self._clock = setup.clock
+        self._listen_fd = setup.listen_fd
         self._rules = Rules(
             label=f"{spec.name}:{index}",
             policy=spec.restart,
@@ -105,24 +67,10 @@ class Instance:
         self._runner = Runner(
             spec,
             index,
-            monitor=monitor,
-            notice=notice,
+            setup,
             post_exit=lambda token: self._post(_Message(m.Exited(token))),
             post_memory=lambda token: self._post(_Message(m.MemoryAlarm(token))),
             is_online=lambda: self.status is Status.ONLINE,
-            log_sink=log_sink,
-            on_output=on_output,
-            ptm_home=ptm_home,
-            wall_clock=wall_clock,
-            on_run=on_run,
-            die_with_supervisor=die_with_supervisor,
-            notify_socket=notify_socket,
-            listen_fd=listen_fd,
-            claim_notify=claim_notify,
-            readiness_probe=readiness_probe,
-            spawner=spawner,
-            clock=clock,
-            cgroups=cgroups,
         )
         self._send, self._inbox = anyio.create_memory_object_stream[_Message](math.inf)
         self._timer: anyio.CancelScope | None = None

@@ -52,6 +52,7 @@ __all__ = [
     "OutputCallback",
     "Run",
     "RunCallback",
+    "RunSetup",
     "Runner",
     "Stream",
 ]
@@ -105,6 +106,31 @@ class Run:
             self.ready.set()
 
 
+@dataclass(frozen=True)
+class RunSetup:
+    """What the runs of one instance need from their supervisor besides the spec: the
+    supervisor makes it, the :class:`~supervisor_core._instance.Instance` passes it on to its
+    :class:`Runner`."""
+
+    monitor: Monitor
+    notice: Callable[[str], None]
+    log_sink: InstanceLogSink | None = None
+    on_output: OutputCallback | None = None
+    ptm_home: Path | None = None
+    wall_clock: Callable[[], float] = time.time
+    on_run: RunCallback | None = None
+    die_with_supervisor: bool = False
+    notify_socket: Path | None = None
+    listen_fd: int | None = None
+    claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]] | None = None
+    """What a process said on ``$NOTIFY_SOCKET`` before its pid was known."""
+    readiness_probe: ReadinessProbe | None = None
+    spawner: Spawner = spawn
+    clock: Clock = ANYIO_CLOCK
+    cgroups: CgroupTree | None = None
+    """Where each run gets its own cgroup (None: stopped by group and mark only)."""
+
+
 class Runner:
     """Owns the processes of one instance: the current run, the new one of a reload
     (``incoming``) and the old one it replaces (``retiring``)."""
@@ -113,25 +139,11 @@ class Runner:
         self,
         spec: AppSpec,
         index: int,
+        setup: RunSetup,
         *,
-        monitor: Monitor,
-        notice: Callable[[str], None],
         post_exit: Callable[[int], None],
         post_memory: Callable[[int], None],
         is_online: Callable[[], bool],
-        log_sink: InstanceLogSink | None = None,
-        on_output: OutputCallback | None = None,
-        ptm_home: Path | None = None,
-        wall_clock: Callable[[], float] = time.time,
-        on_run: RunCallback | None = None,
-        die_with_supervisor: bool = False,
-        notify_socket: Path | None = None,
-        listen_fd: int | None = None,
-        claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]] | None = None,
-        readiness_probe: ReadinessProbe | None = None,
-        spawner: Spawner = spawn,
-        clock: Clock = ANYIO_CLOCK,
-        cgroups: CgroupTree | None = None,
     ) -> None:
         self.spec = spec
         self.index = index
@@ -146,24 +158,10 @@ class Runner:
         self.memory_bytes: int | None = None
         self.task_group: TaskGroup | None = None
         self._label = f"{spec.name}:{index}"
-        self._monitor = monitor
-        self._notice = notice
+        self._setup = setup
         self._post_exit = post_exit
         self._post_memory = post_memory
         self._is_online = is_online
-        self._sink = log_sink
-        self._on_output = on_output
-        self._ptm_home = ptm_home
-        self._wall = wall_clock
-        self._on_run = on_run
-        self._die_with_supervisor = die_with_supervisor
-        self._notify_socket = notify_socket
-        self._listen_fd = listen_fd
-        self._claim_notify = claim_notify
-        self._readiness_probe = readiness_probe
-        self._spawner = spawner
-        self._clock = clock
-        self._cgroups = cgroups
         self._memory_alarm_token: int | None = None
 
     def notify(self, pid: int, fields: dict[str, str]) -> bool:
@@ -195,9 +193,9 @@ class Runner:
             self.index,
             run.proc,
             run.ready,
-            clock=self._clock,
-            probe=self._readiness_probe,
-            shared_socket=self._listen_fd is not None,
+            clock=self._setup.clock,
+            probe=self._setup.readiness_probe,
+            shared_socket=self._setup.listen_fd is not None,
         )
 
     # ----------------------------------------------------------------- starting
@@ -207,20 +205,20 @@ class Runner:
         spec = self.spec
         self.token += 1
         run_id = uuid.uuid4().hex
-        started_wall = self._wall()
-        started = self._clock.now()
+        started_wall = self._setup.wall_clock()
+        started = self._setup.clock.now()
         try:
             plan = launch_plan(
                 spec,
                 self.index,
                 run_id=run_id,
-                ptm_home=self._ptm_home,
-                notify_socket=self._notify_socket,
-                listen_fd=self._listen_fd,
-                die_with_supervisor=self._die_with_supervisor,
+                ptm_home=self._setup.ptm_home,
+                notify_socket=self._setup.notify_socket,
+                listen_fd=self._setup.listen_fd,
+                die_with_supervisor=self._setup.die_with_supervisor,
             )
             with anyio.CancelScope(shield=True):  # a cancelled spawn must not leak a child
-                proc = await self._spawner(
+                proc = await self._setup.spawner(
                     plan.argv, cwd=plan.cwd, env=plan.env, pass_fds=plan.pass_fds
                 )
                 # At once, before it has run a line of the app: what it forks is born there.
@@ -229,7 +227,7 @@ class Runner:
             failed = RunRecord(
                 pid=None,
                 started_at=started_wall,
-                ended_at=self._wall(),
+                ended_at=self._setup.wall_clock(),
                 end_reason="spawn failed",
                 error=str(exc),
             )
@@ -238,8 +236,8 @@ class Runner:
             raise
         record = RunRecord(pid=proc.pid, started_at=started_wall)
         run = Run(self.token, run_id, proc, started, record, cgroup=cgroup)
-        if self._claim_notify is not None:  # what it said before we knew its pid
-            for _pid, fields in self._claim_notify(proc.pid):
+        if self._setup.claim_notify is not None:  # what it said before we knew its pid
+            for _pid, fields in self._setup.claim_notify(proc.pid):
                 run.apply_notify(fields)
         self.runs.append(record)
         self._report_run(run_id, record)
@@ -260,14 +258,15 @@ class Runner:
         if spec.memory.max_memory_restart is None:
             # Without a limit the figures are only for display: sample less often.
             interval = max(interval, DISPLAY_SAMPLE_INTERVAL)
-        self._monitor.watch(self._monitor_key(run), proc.pid, interval, self._on_sample(run))
+        self._setup.monitor.watch(self._monitor_key(run), proc.pid, interval, self._on_sample(run))
         return run
 
     def _cgroup_for(self, run_id: str, pid: int) -> Path | None:
         """The run's cgroup with ``pid`` moved into it (None: no cgroups here)."""
-        if self._cgroups is None:
+        cgroups = self._setup.cgroups
+        if cgroups is None:
             return None
-        cgroup = self._cgroups.create(run_id)
+        cgroup = cgroups.create(run_id)
         if cgroup is not None and not CgroupTree.add(cgroup, pid):
             with contextlib.suppress(OSError):
                 os.rmdir(cgroup)
@@ -311,7 +310,9 @@ class Runner:
 
     async def _stop_run(self, run: Run, end_reason: str) -> int | None:
         """Stop one run's tree: kill_signal, kill_timeout, SIGKILL; record its end."""
-        known = self._monitor.sampler.handles(self._monitor.unwatch(self._monitor_key(run)))
+        known = self._setup.monitor.sampler.handles(
+            self._setup.monitor.unwatch(self._monitor_key(run))
+        )
         stop = self.spec.stop
         report = await stop_tree(
             run.proc,
@@ -326,7 +327,7 @@ class Runner:
             cgroup=run.cgroup,
         )
         if report.escalated:
-            self._notice(
+            self._setup.notice(
                 f"{self._label} did not stop within {stop.kill_timeout:g}s of "
                 f"{stop.kill_signal.name}: sent SIGKILL to {report.killed} process(es)"
             )
@@ -346,7 +347,7 @@ class Runner:
             if self.runs[position] is run.record:
                 ended = replace(
                     run.record,
-                    ended_at=self._wall(),
+                    ended_at=self._setup.wall_clock(),
                     exit_code=code,
                     signal=sig,
                     end_reason=end_reason,
@@ -357,9 +358,9 @@ class Runner:
         return code
 
     def _report_run(self, run_id: str, record: RunRecord) -> None:
-        if self._on_run is not None:
+        if self._setup.on_run is not None:
             with contextlib.suppress(Exception):
-                self._on_run(self.spec.name, self.index, run_id, record)
+                self._setup.on_run(self.spec.name, self.index, run_id, record)
 
     # ----------------------------------------------------------------- background
     def _monitor_key(self, run: Run) -> tuple[str, int, int]:
@@ -372,7 +373,12 @@ class Runner:
     async def _pump(self, stream: ByteReceiveStream, name: Stream, run: Run) -> None:
         from supervisor_core.logs import pump_lines
 
-        app, index, sink, echo = self.spec.name, self.index, self._sink, self._on_output
+        app, index, sink, echo = (
+            self.spec.name,
+            self.index,
+            self._setup.log_sink,
+            self._setup.on_output,
+        )
 
         def on_lines(lines: list[bytes]) -> None:
             if sink is not None:
@@ -402,7 +408,7 @@ class Runner:
                 and self._is_online()
             ):
                 self._memory_alarm_token = run.token
-                self._notice(
+                self._setup.notice(
                     f"{self._label} memory {sample.memory_bytes} bytes "
                     f"is over the limit of {limit}: restarting"
                 )

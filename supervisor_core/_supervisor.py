@@ -29,6 +29,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
 from supervisor_core._plumbing import Broadcast, ListenSockets, NotifyRouter, each
+from supervisor_core._runs import RunSetup
 from supervisor_core.config import AppSpec
 from supervisor_core.drivers import AppDriver
 from supervisor_core.errors import StateError, UnknownAppError
@@ -70,7 +71,8 @@ class Supervisor:
 
     ``spawner`` starts each process (:func:`~supervisor_core.process.spawn` by default) and
     ``clock`` is the monotonic clock that restart delays and readiness deadlines run on; with
-    ``wall_clock`` they let tests drive the supervisor with fakes.
+    ``wall_clock`` they let tests drive the supervisor with fakes. With ``cgroups``, each run
+    gets its own cgroup, which a stop empties (:class:`~supervisor_core.process.CgroupTree`).
     """
 
     def __init__(
@@ -94,30 +96,31 @@ class Supervisor:
         self._write_logs = write_logs
         self._log_files = log_files
         self._own_log_files = False
-        self._on_output = on_output
         self._on_notice = on_notice
-        self._wall = wall_clock
-        self._spawner = spawner
-        self._cgroups = cgroups
-        self._clock = clock
         self._on_run = on_run
-        self._die_with_supervisor = die_with_supervisor
-        if drivers is None:
-            from supervisor_core.drivers import DEFAULT_DRIVERS
+        from supervisor_core.drivers import DEFAULT_DRIVERS, health_check_passes
 
-            drivers = DEFAULT_DRIVERS
-        self._drivers = tuple(drivers)
-        if readiness_probe is None:
-            from supervisor_core.drivers import health_check_passes
-
-            readiness_probe = health_check_passes
-        self._readiness_probe = readiness_probe
+        self._drivers = tuple(DEFAULT_DRIVERS if drivers is None else drivers)
+        readiness_probe = readiness_probe or health_check_passes
         self._notify: NotifySocket | None = None
         self._listen = ListenSockets()
         self._notify_router = NotifyRouter(self._all_instances)
         self._apps: dict[str, _App] = {}
         self._events = Broadcast()
         self._monitor = Monitor()
+        self._run_setup = RunSetup(  # each instance adds its log sink and sockets
+            monitor=self._monitor,
+            notice=self._notice,
+            on_output=on_output,
+            ptm_home=ptm_home,
+            wall_clock=wall_clock,
+            die_with_supervisor=die_with_supervisor,
+            claim_notify=self._notify_router.claim,
+            readiness_probe=readiness_probe,
+            spawner=spawner,
+            clock=clock,
+            cgroups=cgroups,
+        )
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
 
@@ -201,26 +204,14 @@ class Supervisor:
         sink = None
         if self._log_files is not None and app.spec.logs is not None:
             sink = self._log_files.open_sink(app.spec.name, app.spec.logs, index)
-        inst = Instance(
-            app.spec,
-            index,
-            monitor=self._monitor,
-            emit=self._events.publish,
-            notice=self._notice,
+        setup = dataclasses.replace(
+            self._run_setup,
             log_sink=sink,
-            on_output=self._on_output,
-            ptm_home=self._ptm_home,
-            wall_clock=self._wall,
-            on_run=self._on_run,
-            die_with_supervisor=self._die_with_supervisor,
             notify_socket=self._notify.path if self._notify is not None else None,
             listen_fd=self._listen.fd(app.spec.name),
-            readiness_probe=self._readiness_probe,
-            claim_notify=self._notify_router.claim,
-            spawner=self._spawner,
-            clock=self._clock,
-            cgroups=self._cgroups,
+            on_run=self._on_run,  # read now: it may be wired after the constructor
         )
+        inst = Instance(app.spec, index, setup, emit=self._events.publish)
         app.instances.append(inst)
         await self._tg.start(inst.run)
         return inst
@@ -364,7 +355,7 @@ class Supervisor:
     @property
     def cgroups(self) -> CgroupTree | None:
         """Where each run gets its own cgroup (None: runs are stopped by group and mark)."""
-        return self._cgroups
+        return self._run_setup.cgroups
 
     @property
     def log_files(self) -> LogFiles | None:

@@ -47,6 +47,16 @@ def _one_line(value: str, key: str) -> str:
     return value
 
 
+def _check_service_name(service_name: str) -> None:
+    if _SERVICE_NAME.fullmatch(service_name) is None:
+        raise ConfigError(
+            "must be letters, digits, '_', '.', '@' or '-'",
+            key="service_name",
+            value=service_name,
+            has_value=True,
+        )
+
+
 def _absolute(value: str, key: str) -> str:
     _one_line(value, key)
     if not os.path.isabs(value):
@@ -106,13 +116,7 @@ def systemd_unit(
     _one_line(path_env, "path_env")
     if _USER_NAME.fullmatch(user) is None:
         raise ConfigError("not a valid user name", key="user", value=user, has_value=True)
-    if _SERVICE_NAME.fullmatch(service_name) is None:
-        raise ConfigError(
-            "must be letters, digits, '_', '.', '@' or '-'",
-            key="service_name",
-            value=service_name,
-            has_value=True,
-        )
+    _check_service_name(service_name)
     if isinstance(stop_timeout_s, bool) or not isinstance(stop_timeout_s, int):
         raise ConfigError(
             "must be a whole number of seconds",
@@ -166,13 +170,7 @@ NOFILE_LIMIT = 65536
 
 def unit_path(service_name: str = "ptm", *, folder: Path = UNIT_FOLDER) -> Path:
     """Where the unit of ``service_name`` is installed: ``/etc/systemd/system/<name>.service``."""
-    if _SERVICE_NAME.fullmatch(service_name) is None:
-        raise ConfigError(
-            "must be letters, digits, '_', '.', '@' or '-'",
-            key="service_name",
-            value=service_name,
-            has_value=True,
-        )
+    _check_service_name(service_name)
     return folder / f"{service_name}.service"
 
 

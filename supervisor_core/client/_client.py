@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -34,6 +34,15 @@ Json = dict[str, Any]
 Stream = Literal["out", "err", "both"]
 
 _KILL_WAIT = 60.0
+
+
+class _CallOptions(TypedDict, total=False):
+    """The keywords of :meth:`Client._call`, which :meth:`Client._object` passes on."""
+
+    body: Json | None
+    params: dict[str, str] | None
+    wait: bool
+    autostart: bool
 
 
 class Client:
@@ -202,17 +211,8 @@ class Client:
     def _action(self, target: str | int, verb: str, body: Json | None = None) -> Json:
         return self._object("POST", f"{_target(target)}/{verb}", body=body, wait=True)
 
-    def _object(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Json | None = None,
-        params: dict[str, str] | None = None,
-        wait: bool = False,
-        autostart: bool = True,
-    ) -> Json:
-        answer = self._call(method, path, body=body, params=params, wait=wait, autostart=autostart)
+    def _object(self, method: str, path: str, **options: Unpack[_CallOptions]) -> Json:
+        answer = self._call(method, path, **options)
         if not isinstance(answer, dict):
             raise ClientError(f"the daemon answered {method} {path} with {type(answer).__name__}")
         return answer

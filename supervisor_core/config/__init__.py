@@ -1,64 +1,28 @@
-"""Ecosystem files (TOML) into frozen, validated specs."""
+"""Ecosystem files (TOML) into frozen, validated specs.
 
-from supervisor_core.config._app import instance_count, is_env_key
-from supervisor_core.config._cron import CronSchedule
-from supervisor_core.config._datefmt import compile_date_format
-from supervisor_core.config._loader import (
-    build_app,
-    compile_entry,
-    load_ecosystem,
-    parse_ecosystem,
-    ptm_home,
-    read_source,
-)
-from supervisor_core.config._specs import (
-    ALERT_KINDS,
-    AlertKind,
-    AppSpec,
-    DateFormatter,
-    Ecosystem,
-    ExecMode,
-    HealthCheckSpec,
-    ListenSpec,
-    LogSpec,
-    MemoryPolicy,
-    NotifySpec,
-    ReadinessSpec,
-    RestartPolicy,
-    StopPolicy,
-    WatchSpec,
-)
-from supervisor_core.config._units import parse_duration, parse_size
-from supervisor_core.config._writer import dump_table, ecosystem_text
+Exports every public name of ``_datefmt``, ``_loader``, ``_specs``, ``_units`` and ``_writer``
+(each module's ``__all__``), and three of ``_app`` and ``_cron``.
+"""
 
-__all__ = [
-    "ALERT_KINDS",
-    "AlertKind",
-    "AppSpec",
-    "CronSchedule",
-    "DateFormatter",
-    "Ecosystem",
-    "ExecMode",
-    "HealthCheckSpec",
-    "ListenSpec",
-    "LogSpec",
-    "MemoryPolicy",
-    "NotifySpec",
-    "ReadinessSpec",
-    "RestartPolicy",
-    "StopPolicy",
-    "WatchSpec",
-    "build_app",
-    "compile_date_format",
-    "compile_entry",
-    "dump_table",
-    "ecosystem_text",
-    "instance_count",
-    "is_env_key",
-    "load_ecosystem",
-    "parse_duration",
-    "parse_ecosystem",
-    "parse_size",
-    "ptm_home",
-    "read_source",
-]
+from supervisor_core.config import _datefmt, _loader, _specs, _units, _writer
+from supervisor_core.config._app import instance_count as instance_count
+from supervisor_core.config._app import is_env_key as is_env_key
+from supervisor_core.config._cron import CronSchedule as CronSchedule
+from supervisor_core.config._datefmt import *  # noqa: F403
+from supervisor_core.config._loader import *  # noqa: F403
+from supervisor_core.config._specs import *  # noqa: F403
+from supervisor_core.config._units import *  # noqa: F403
+from supervisor_core.config._writer import *  # noqa: F403
+
+__all__ = sorted(
+    [
+        "CronSchedule",
+        "instance_count",
+        "is_env_key",
+        *_datefmt.__all__,
+        *_loader.__all__,
+        *_specs.__all__,
+        *_units.__all__,
+        *_writer.__all__,
+    ]
+)

@@ -10,10 +10,10 @@ are imported on first use.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from supervisor_core._lazy import import_on_first_use
 from supervisor_core.config import AppSpec
 from supervisor_core.drivers._control import AppControl, AppDriver
 
@@ -96,9 +96,4 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'supervisor_core.drivers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"supervisor_core.drivers.{module}"), name)
-    globals()[name] = value
-    return value
+    return import_on_first_use(__name__, _LAZY, globals(), name)

@@ -9,42 +9,10 @@
 * :func:`specs_to_json` / :func:`specs_from_json` keep entries in the daemon's ``state.db``.
 """
 
-from supervisor_core.notify._deliver import (
-    COMMAND_TIMEOUT,
-    WEBHOOK_TIMEOUT,
-    Outcome,
-    post_webhook,
-    run_command,
-    webhook_client,
-)
-from supervisor_core.notify._events import (
-    ALERT_KINDS,
-    AlertKind,
-    alert_kinds,
-    alert_payload,
-    ended_run,
-    iso_utc,
-)
-from supervisor_core.notify._notifier import DRAIN_TIMEOUT, MAX_QUEUE, RETRY_DELAYS, Notifier
-from supervisor_core.notify._stored import specs_from_json, specs_to_json
+from supervisor_core.notify import _deliver, _events, _notifier, _stored
+from supervisor_core.notify._deliver import *  # noqa: F403
+from supervisor_core.notify._events import *  # noqa: F403
+from supervisor_core.notify._notifier import *  # noqa: F403
+from supervisor_core.notify._stored import *  # noqa: F403
 
-__all__ = [
-    "ALERT_KINDS",
-    "COMMAND_TIMEOUT",
-    "DRAIN_TIMEOUT",
-    "MAX_QUEUE",
-    "RETRY_DELAYS",
-    "WEBHOOK_TIMEOUT",
-    "AlertKind",
-    "Notifier",
-    "Outcome",
-    "alert_kinds",
-    "alert_payload",
-    "ended_run",
-    "iso_utc",
-    "post_webhook",
-    "run_command",
-    "specs_from_json",
-    "specs_to_json",
-    "webhook_client",
-]
+__all__ = sorted([*_deliver.__all__, *_events.__all__, *_notifier.__all__, *_stored.__all__])

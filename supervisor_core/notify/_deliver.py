@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # httpx is imported when a webhook is used: the daemon stays 
 
 __all__ = [
     "COMMAND_TIMEOUT",
-    "OUTPUT_LIMIT",
     "WEBHOOK_TIMEOUT",
     "Outcome",
     "post_webhook",

@@ -9,15 +9,24 @@ always the last of its list.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, dataclass_transform
 
 if TYPE_CHECKING:
     from supervisor_core._info import RestartReason
     from supervisor_core._status import Status
 
 
-@dataclass(frozen=True)
-class RunFacts:
+@dataclass_transform(frozen_default=True)
+class _Message:
+    """The base of every message here: each subclass is made a frozen dataclass when it is
+    defined."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True)(cls)
+
+
+class RunFacts(_Message):
     """The current run, as far as decisions go."""
 
     token: int
@@ -28,86 +37,72 @@ class RunFacts:
 
 
 # Events: commands ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Start:
+class Start(_Message):
     pass
 
 
-@dataclass(frozen=True)
-class Stop:
+class Stop(_Message):
     pass
 
 
-@dataclass(frozen=True)
-class Restart:
+class Restart(_Message):
     reason: RestartReason = "manual"
     only_if: frozenset[str] | None = None
     """Only when the status is one of these (a stop that came first wins)."""
 
 
-@dataclass(frozen=True)
-class Reload:
+class Reload(_Message):
     shared_socket: bool
     """Old and new process can live together (a shared listening socket)."""
 
 
-@dataclass(frozen=True)
-class Shutdown:
+class Shutdown(_Message):
     """The instance task ends: stop whatever runs."""
 
 
 # Events: news about a run -------------------------------------------------------------------
-@dataclass(frozen=True)
-class Spawned:
+class Spawned(_Message):
     run: RunFacts
 
 
-@dataclass(frozen=True)
-class SpawnFailed:
+class SpawnFailed(_Message):
     error: str
 
 
-@dataclass(frozen=True)
-class Exited:
+class Exited(_Message):
     token: int
 
 
-@dataclass(frozen=True)
-class Terminated:
+class Terminated(_Message):
     """The run being stopped (or that exited) is gone, its whole tree with it."""
 
     exit_code: int | None
 
 
-@dataclass(frozen=True)
-class Ready:
+class Ready(_Message):
     token: int
     detail: str
 
 
-@dataclass(frozen=True)
-class NotReady:
+class NotReady(_Message):
     token: int
     detail: str
     exited: bool = False
     """The process had exited by then: an exit, with its code."""
 
 
-@dataclass(frozen=True)
-class MemoryAlarm:
+class MemoryAlarm(_Message):
     token: int
 
 
-@dataclass(frozen=True)
-class Unhealthy:
+class Unhealthy(_Message):
     token: int
     detail: str
     never_answered: bool = False
     """It never passed its health check: an unstable run whatever its uptime."""
 
 
-@dataclass(frozen=True)
-class IncomingReady:
+class IncomingReady(_Message):
     """The new process of a reload is ready (``ok``) or not, and why."""
 
     run: RunFacts
@@ -115,8 +110,7 @@ class IncomingReady:
     detail: str
 
 
-@dataclass(frozen=True)
-class RestartDue:
+class RestartDue(_Message):
     at: float
 
 
@@ -140,8 +134,7 @@ Input = (
 
 
 # Actions ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Emit:
+class Emit(_Message):
     """Publish a change of status."""
 
     status: Status
@@ -150,63 +143,53 @@ class Emit:
     delay: float | None = None
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(_Message):
     text: str
 
 
-@dataclass(frozen=True)
-class Spawn:
+class Spawn(_Message):
     """Start a run; feeds back Spawned or SpawnFailed."""
 
 
-@dataclass(frozen=True)
-class WatchReadiness:
+class WatchReadiness(_Message):
     """Report Ready or NotReady for the current run when known."""
 
 
-@dataclass(frozen=True)
-class Terminate:
+class Terminate(_Message):
     """Stop the current run's whole tree (``reason`` is recorded as its end); feeds back
     Terminated."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class ScheduleRestart:
+class ScheduleRestart(_Message):
     """Send RestartDue(at) when the clock reaches ``at``."""
 
     at: float
 
 
-@dataclass(frozen=True)
-class SpawnIncoming:
+class SpawnIncoming(_Message):
     """Reload: start a new process beside the current one and wait until it is ready or not;
     feeds back IncomingReady."""
 
 
-@dataclass(frozen=True)
-class Swap:
+class Swap(_Message):
     """Reload: the new process becomes the current one; the old one is kept for Retire."""
 
 
-@dataclass(frozen=True)
-class Retire:
+class Retire(_Message):
     """Reload: stop the old process's tree."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class Discard:
+class Discard(_Message):
     """Reload: stop the new process's tree; the old one runs on."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class Fail:
+class Fail(_Message):
     """Answer the command with StateError(text)."""
 
     text: str
