@@ -30,13 +30,16 @@ RUNS_FOLDER: Final = "ptm-runs"
 _EMPTY_WAIT: Final = 5.0
 
 
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
 def _cgroup2_mount() -> Path | None:
     """Where the cgroup v2 hierarchy is mounted (``/sys/fs/cgroup``, or ``.../unified``)."""
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
+    for line in _lines("/proc/self/mountinfo"):
         left, _, right = line.partition(" - ")
         if right.split(" ", 1)[0] == "cgroup2":
             return Path(left.split(" ")[4])
@@ -45,14 +48,7 @@ def _cgroup2_mount() -> Path | None:
 
 def _own_cgroup() -> str | None:
     """This process's cgroup v2 path (``0::/system.slice/ptm.service``)."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        if line.startswith("0::"):
-            return line[3:]
-    return None
+    return next((line[3:] for line in _lines("/proc/self/cgroup") if line.startswith("0::")), None)
 
 
 class CgroupTree:

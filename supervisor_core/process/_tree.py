@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec
 
 import anyio
 import psutil
@@ -25,6 +27,7 @@ __all__ = [
     "wait_gone",
 ]
 
+P = ParamSpec("P")
 log = logging.getLogger("ptm.process")
 _THROTTLE = Throttle()
 
@@ -205,6 +208,27 @@ def _in_cgroup(cgroup: Path | None) -> list[psutil.Process]:
     return procs
 
 
+def _shielded(
+    stop: Callable[P, Awaitable[TreeStopReport]],
+) -> Callable[P, Awaitable[TreeStopReport]]:
+    """``stop`` shielded from cancellation (once started, it finishes, so cancelling a
+    supervisor never leaves an orphan behind), then the run's emptied cgroup removed."""
+
+    @functools.wraps(stop)
+    async def shielded(*args: P.args, **kwargs: P.kwargs) -> TreeStopReport:
+        with anyio.CancelScope(shield=True):
+            try:
+                report = await stop(*args, **kwargs)
+            finally:
+                cgroup = kwargs.get("cgroup")
+                if isinstance(cgroup, Path):
+                    await CgroupTree.remove(cgroup)
+        return report
+
+    return shielded
+
+
+@_shielded
 async def stop_tree(
     process: ChildProcess | None,
     *,
@@ -223,37 +247,7 @@ async def stop_tree(
     been reused); only the ``known`` processes and those marked with ``run_id``. ``cgroup``:
     the run's own cgroup, whose members are part of the tree whatever they did (and which is
     removed once empty).
-
-    Shielded from cancellation: once started, it finishes, so cancelling a supervisor never
-    leaves an orphan behind.
     """
-    with anyio.CancelScope(shield=True):
-        report = await _stop_tree(
-            process,
-            pgid=pgid,
-            run_id=run_id,
-            started_at=started_at,
-            sig=sig,
-            timeout=timeout,
-            known=known,
-            cgroup=cgroup,
-        )
-        if cgroup is not None:
-            await CgroupTree.remove(cgroup)
-    return report
-
-
-async def _stop_tree(
-    process: ChildProcess | None,
-    *,
-    pgid: int | None,
-    run_id: str,
-    started_at: float,
-    sig: int,
-    timeout: float,
-    known: Iterable[psutil.Process] = (),
-    cgroup: Path | None = None,
-) -> TreeStopReport:
     members: dict[int, psutil.Process] = {}
     tree = descendants(pgid) if pgid is not None else []
     main_pid = process.pid if process is not None else None
