@@ -104,7 +104,7 @@ async def spawn(
     try:
         check_reserve(argv[0], SPAWN_RESERVE)
     except OSError as exc:
-        raise SpawnError(f"cannot start {argv[0]!r}: {exc.strerror}") from None
+        raise SpawnError(f"not started: {exc.strerror}") from None
     try:
         return await anyio.open_process(
             list(argv),
