@@ -30,7 +30,7 @@ from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEv
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
 from supervisor_core._plumbing import Broadcast, ListenSockets, NotifyRouter, each
 from supervisor_core._runs import RunSetup
-from supervisor_core.config import AppSpec
+from supervisor_core.config import AppSpec, instance_count
 from supervisor_core.drivers import AppDriver
 from supervisor_core.errors import StateError, UnknownAppError
 from supervisor_core.monitor import Monitor
@@ -233,12 +233,7 @@ class Supervisor:
     ) -> list[ProcessInfo]:
         """Restart every instance; with ``only_if``, only those whose status (checked by each
         instance when it handles the command) is one of these."""
-        insts = self._app(name).instances
-
-        async def one(inst: Instance) -> None:
-            await inst.restart(reason, only_if=only_if)
-
-        await each(insts, one)
+        await each(self._app(name).instances, lambda i: i.restart(reason, only_if=only_if))
         return self.info(name)
 
     async def delete(self, name: str, *, keep_socket: bool = False) -> None:
@@ -313,8 +308,11 @@ class Supervisor:
     async def scale(self, name: str, instances: int) -> list[ProcessInfo]:
         """Change the number of instances: running ones are left alone; scaling down keeps
         instances 0..N-1."""
-        if instances < 0:
-            raise StateError(f"cannot scale {name!r} to {instances} instances")
+        try:
+            if instances:  # 0 removes every instance; otherwise 1 to 1024
+                instance_count(instances)
+        except ValueError as exc:
+            raise StateError(f"cannot scale {name!r} to {instances} instances: {exc}") from None
         app = self._app(name)
         current = len(app.instances)
         if instances < current:
