@@ -21,8 +21,9 @@ from supervisor_core._info import ProcessInfo
 from supervisor_core.config import parse_ecosystem
 from supervisor_core.config._cron import CronSchedule, check_cron
 from supervisor_core.drivers import DEFAULT_DRIVERS, cron_driver
-from supervisor_core.drivers._cron import MAX_SLEEP, RUNNING, restart_where, run_schedule
+from supervisor_core.drivers._cron import MAX_SLEEP, restart_where, run_schedule
 from supervisor_core.errors import ConfigError
+from supervisor_core.process import UP
 from tests.helpers import python_app
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -530,5 +531,5 @@ async def test_restart_where_picks_instances_by_status(
     statuses: list[str], chosen: list[int], calls: list[tuple[str, ...]]
 ) -> None:
     sup = FakeSupervisor(statuses)
-    assert await restart_where(sup, "a", "cron", RUNNING) == chosen  # type: ignore[arg-type]
+    assert await restart_where(sup, "a", "cron", UP) == chosen  # type: ignore[arg-type]
     assert sorted(sup.calls) == calls

@@ -191,7 +191,9 @@ class DaemonService:
         """PM2's startOrRestart for a file: validate all of it, then start new apps and
         restart known ones with their new settings."""
         async with self._lock:
-            ecosystem = load_ecosystem(path, env)  # the file's one read; validates it all
+            # The file's one read, which validates it all (off the event loop: it stats
+            # every script and folder it names).
+            ecosystem = await anyio.to_thread.run_sync(load_ecosystem, path, env)
             pairs = _stored_apps(ecosystem)
             if only:
                 unknown = [name for name in only if name not in {s.name for s, _ in pairs}]
@@ -370,7 +372,7 @@ class DaemonService:
         if not self.home.dump.exists():
             raise StateError(f"no dump at {self.home.dump}; run ptm save first")
         async with self._lock:
-            ecosystem = load_ecosystem(self.home.dump)
+            ecosystem = await anyio.to_thread.run_sync(load_ecosystem, self.home.dump)
             managed = self._managed()
             skipped: list[str] = []
             pairs: list[tuple[AppSpec, StoredApp]] = []

@@ -31,7 +31,6 @@ MAX_SLEEP: Final = 60.0
 """The longest single sleep while waiting for the next time: a change of the system clock
 (NTP, a resumed laptop) is noticed within this many seconds."""
 
-RUNNING: Final = UP
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -87,6 +86,6 @@ async def cron_driver(
     async def fire() -> None:
         # A failed spawn is the instance's to report (and retry); the next time comes anyway.
         with contextlib.suppress(PtmError):
-            await restart_where(sup, spec.name, "cron", RUNNING)
+            await restart_where(sup, spec.name, "cron", UP)
 
     await run_schedule(schedule, fire, clock=clock, sleep=sleep, tz=tz)
