@@ -7,6 +7,7 @@ Point-Tron the developer left running) and its pace (blocks every 0.2 s, not 3 s
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,10 @@ def test_ptm_start_of_the_example_runs_point_tron_against_the_simulator(
     assert data["status"] == "healthy"
     assert httpx.get(f"{base}/login", timeout=5).status_code == 200
     assert (ptm.cwd / "data" / "point-tron.db").is_file()  # cwd = ".." of the file
+    # No JWT_SECRET in the example: Point-Tron generated one, kept beside the database.
+    secret = ptm.cwd / "data" / "point-tron.db.jwt-secret"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE((ptm.cwd / "data" / "point-tron.db").stat().st_mode) == 0o600
     logs = ptm.ok("logs", "point-tron", "--nostream", "--lines", "50")
     assert "listening on http://" in logs
     assert [r["restarts"] for r in ptm.jlist()] == [0, 0]
