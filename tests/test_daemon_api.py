@@ -20,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from supervisor_core import Supervisor
+from supervisor_core import RunRecord, Supervisor
 from supervisor_core._home import Home
 from supervisor_core.cli._describe import render_describe
 from supervisor_core.daemon._api import create_api
@@ -72,9 +72,14 @@ async def api(ptm_home: Path) -> AsyncIterator[Harness]:
     hub = LogHub()
     store = await StateStore.open(home.state_db)
     try:
-        async with Supervisor(ptm_home=home.root, on_output=hub.publish) as sup:
+        service: DaemonService | None = None
+
+        def on_run(app: str, instance: int, run_id: str, record: RunRecord) -> None:
+            if service is not None:  # what the daemon wires (daemon/_main.py)
+                service.on_run(app, instance, run_id, record)
+
+        async with Supervisor(ptm_home=home.root, on_output=hub.publish, on_run=on_run) as sup:
             service = DaemonService(home, sup, store)
-            sup._on_run = service.on_run  # what the daemon wires
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
                 sockets: list[socket.socket] = [bind_socket(home.socket)]

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from supervisor_core._home import Home
 from supervisor_core.config._cron import check_cron
 from supervisor_core.config._datefmt import compile_date_format
 from supervisor_core.config._fields import (
@@ -395,8 +396,8 @@ def _logs(table: Table, name: str, base_dir: Path, home: Path) -> LogSpec:
         else compile_date_format(DEFAULT_DATE_FORMAT)
     )
     return LogSpec(
-        out_file=_log_path(table, "out_file", base_dir, home / "logs" / f"{name}-out.log"),
-        error_file=_log_path(table, "error_file", base_dir, home / "logs" / f"{name}-error.log"),
+        out_file=_log_path(table, "out_file", base_dir, Home(home).logs / f"{name}-out.log"),
+        error_file=_log_path(table, "error_file", base_dir, Home(home).logs / f"{name}-error.log"),
         merge_logs=table.get("merge_logs", boolean, True),
         date_format=date_format,
         max_size=table.get("log_file_max_size", positive_size, LOG_MAX_SIZE),

@@ -17,7 +17,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from supervisor_core._supervisor import Supervisor
-from supervisor_core.config import NotifySpec
+from supervisor_core.config import ALERT_KINDS, NotifySpec
 from supervisor_core.errors import ConfigError
 from supervisor_core.notify import Notifier, specs_from_json, specs_to_json
 from supervisor_core.store import StateStore
@@ -74,7 +74,8 @@ class Alerts:
                 covered = sorted(names if spec.apps is None else spec.apps & names)
                 if not covered:
                     continue
-                table: dict[str, Any] = {"events": sorted(spec.events), "apps": covered}
+                events = [kind for kind in ALERT_KINDS if kind in spec.events]
+                table: dict[str, Any] = {"events": events, "apps": covered}
                 if spec.webhook is not None:
                     table["webhook"] = spec.webhook
                 if spec.command is not None:

@@ -120,8 +120,9 @@ class StoredApp:
     """One app the daemon manages, as it was asked for.
 
     ``entry`` is the app's table as in an ecosystem file (``[defaults]`` merged in, the
-    ``env``/``env_<name>`` tables kept), so that ``build_app(entry, base_dir=base_dir,
-    env=env_name)`` gives its :class:`~supervisor_core.config.AppSpec` again.
+    ``env``/``env_<name>`` tables kept), so that ``config.compile_entry(entry,
+    base_dir=base_dir, env=env_name)`` gives its :class:`~supervisor_core.config.AppSpec`
+    again.
     """
 
     name: str
