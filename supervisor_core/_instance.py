@@ -145,7 +145,7 @@ class Instance:
         await self._request(m.Stop())
 
     async def restart(
-        self, reason: RestartReason = "manual", *, only_if: Collection[str] | None = None
+        self, reason: RestartReason = "manual", *, only_if: Collection[Status] | None = None
     ) -> None:
         """Restart. ``only_if``: only when the status (checked when the command is handled,
         so a stop that came first wins) is one of these."""

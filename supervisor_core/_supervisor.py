@@ -229,7 +229,7 @@ class Supervisor:
         name: str,
         reason: RestartReason = "manual",
         *,
-        only_if: Collection[str] | None = None,
+        only_if: Collection[Status] | None = None,
     ) -> list[ProcessInfo]:
         """Restart every instance; with ``only_if``, only those whose status (checked by each
         instance when it handles the command) is one of these."""
@@ -370,7 +370,7 @@ class Supervisor:
         instance: int,
         reason: RestartReason = "manual",
         *,
-        only_if: Collection[str] | None = None,
+        only_if: Collection[Status] | None = None,
     ) -> ProcessInfo:
         inst = self._instance(name, instance)
         await inst.restart(reason, only_if=only_if)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from supervisor_core._info import ProcessInfo, RestartReason
+from supervisor_core._status import Status
 from supervisor_core.config import AppSpec
 
 __all__ = ["AppControl", "AppDriver"]
@@ -32,7 +33,7 @@ class AppControl(Protocol):
         ...
 
     async def restart(
-        self, name: str, reason: RestartReason, *, only_if: Collection[str] | None = None
+        self, name: str, reason: RestartReason, *, only_if: Collection[Status] | None = None
     ) -> object:
         """Restart the instances of ``name`` (only those whose status is in ``only_if``)."""
         ...

@@ -23,7 +23,7 @@ from supervisor_core._info import RestartReason
 from supervisor_core.config import AppSpec, CronSchedule
 from supervisor_core.drivers._control import AppControl
 from supervisor_core.errors import PtmError
-from supervisor_core.process import UP
+from supervisor_core.process import UP, Status
 
 __all__ = ["MAX_SLEEP", "cron_driver", "restart_where", "run_schedule"]
 
@@ -37,7 +37,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 async def restart_where(
-    sup: AppControl, name: str, reason: RestartReason, statuses: Collection[str]
+    sup: AppControl, name: str, reason: RestartReason, statuses: Collection[Status]
 ) -> list[int]:
     """Restart, all at once, the instances of ``name`` whose status is in ``statuses``;
     returns the indexes that were in such a status when asked. Each instance checks its

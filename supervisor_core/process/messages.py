@@ -47,7 +47,7 @@ class Stop(_Message):
 
 class Restart(_Message):
     reason: RestartReason = "manual"
-    only_if: frozenset[str] | None = None
+    only_if: frozenset[Status] | None = None
     """Only when the status is one of these (a stop that came first wins)."""
 
 
