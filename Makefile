@@ -37,7 +37,7 @@ lint: setup
 	$(PY) -m mypy supervisor_core
 
 test: setup lint
-	bash scripts/install-chromium.sh
+	bash scripts/install-tools.sh
 	$(PY) -m pytest -q
 
 bench: setup

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from supervisor_core._secrets import SECRET_NAME
 from supervisor_core.cli._format import (
     BOLD,
     HEADER,
@@ -33,8 +33,8 @@ from supervisor_core.cli._format import (
 
 __all__ = ["SECRET_KEY", "mask_env", "render_describe"]
 
-SECRET_KEY: Final = re.compile(r"pass|secret|token|key|pwd", re.IGNORECASE)
-"""Environment variable names whose values ``describe`` masks."""
+SECRET_KEY: Final = SECRET_NAME
+"""Environment variable names whose values ``describe`` masks (one rule: ``_secrets``)."""
 
 MASK: Final = "****"
 

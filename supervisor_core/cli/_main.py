@@ -45,6 +45,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "ping": ("_commands", "ping"),
     "init": ("_commands", "init"),
     "startup": ("_commands", "startup"),
+    "export": ("_export", "export"),
     "daemon": ("_commands", "daemon"),
 }
 _ALIASES = {
@@ -206,6 +207,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     startup.add_argument("--install", action="store_true", help="install and enable the unit")
     startup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
+
+    export = _command(
+        commands,
+        "export",
+        help="write the ecosystem file's apps as systemd units",
+        description=(
+            "Write every app of an ecosystem file as systemd units (a template and a target "
+            "for several instances, a socket, a timer for cron_restart, a path unit for "
+            "watch), mapping every setting systemd can enforce; what it cannot is listed on "
+            "stderr and in the units. The file is read and checked as ptm start does."
+        ),
+    )
+    export.add_argument("platform", choices=["systemd"], help="the target (systemd)")
+    export.add_argument("file", metavar="FILE", help="the ecosystem file (TOML)")
+    export.add_argument("--env", metavar="NAME", help="apply the env_NAME overlay")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        default="-",
+        help="the folder to write the units to (default -: print them)",
+    )
+    export.add_argument(
+        "--journal", action="store_true", help="send output to the journal, not the log files"
+    )
 
     daemon = _command(commands, "daemon")  # no help: hidden from the list
     daemon.add_argument("--foreground", action="store_true")

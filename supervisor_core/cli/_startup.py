@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from supervisor_core.errors import ConfigError, PtmError
+from supervisor_core.export import environment_line, exec_program, one_line
 
 __all__ = ["UNIT_FOLDER", "install_unit", "systemd_unit", "unit_path"]
 
@@ -34,17 +35,8 @@ UNIT_FOLDER: Final = Path("/etc/systemd/system")
 
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,200}")
 _USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
-_BARE_ARG = re.compile(r"[^\s;]+")
 
 Runner = Callable[..., subprocess.CompletedProcess[Any]]
-
-
-def _one_line(value: str, key: str) -> str:
-    if not value or "\n" in value or "\r" in value or "\0" in value:
-        raise ConfigError(
-            "must be one non-empty line of text", key=key, value=value, has_value=True
-        )
-    return value
 
 
 def _check_service_name(service_name: str) -> None:
@@ -58,35 +50,10 @@ def _check_service_name(service_name: str) -> None:
 
 
 def _absolute(value: str, key: str) -> str:
-    _one_line(value, key)
+    one_line(value, key)
     if not os.path.isabs(value):
         raise ConfigError("must be an absolute path", key=key, value=value, has_value=True)
     return value
-
-
-def _executable(path: str) -> str:
-    """The program of an ``Exec*=`` line: ``%`` escaped, quoted when it holds a space.
-
-    systemd refuses an executable path with a quote or a backslash in it, so those are an
-    error here rather than a unit that will not load.
-    """
-    if re.search(r"[\"'\\]", path):
-        raise ConfigError(
-            "systemd cannot run a program whose path contains a quote or a backslash",
-            key="ptm_executable",
-            value=path,
-            has_value=True,
-        )
-    text = path.replace("%", "%%")
-    return text if _BARE_ARG.fullmatch(path) else f'"{text}"'
-
-
-def _environment(name: str, value: str) -> str:
-    """An ``Environment=`` line; the assignment is quoted when it holds a space or a quote."""
-    assignment = f"{name}={value}".replace("%", "%%")
-    if re.search(r"[\s\"'\\]", assignment):
-        assignment = '"' + assignment.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"Environment={assignment}"
 
 
 def systemd_unit(
@@ -110,10 +77,11 @@ def systemd_unit(
     kill timeouts. Raises :class:`ConfigError` naming a bad value.
     """
     ptm = _absolute(ptm_executable, "ptm_executable")
+    program = exec_program(ptm, "ptm_executable")
     _absolute(python, "python")
     workdir = _absolute(home, "home")
     state = _absolute(ptm_home, "ptm_home")
-    _one_line(path_env, "path_env")
+    one_line(path_env, "path_env")
     if _USER_NAME.fullmatch(user) is None:
         raise ConfigError("not a valid user name", key="user", value=user, has_value=True)
     _check_service_name(service_name)
@@ -146,10 +114,10 @@ def systemd_unit(
             "Type=simple",
             f"User={user}",
             f"WorkingDirectory={workdir.replace('%', '%%')}",
-            _environment("PTM_HOME", state),
-            _environment("PATH", path_env),
-            f"ExecStart={_executable(ptm)} daemon --foreground",
-            f"ExecStop={_executable(ptm)} kill",
+            environment_line("PTM_HOME", state),
+            environment_line("PATH", path_env),
+            f"ExecStart={program} daemon --foreground",
+            f"ExecStop={program} kill",
             "Restart=always",
             "RestartSec=2",
             "KillMode=mixed",

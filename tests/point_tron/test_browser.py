@@ -3,7 +3,7 @@
 Real ``tron-sim`` and ``point-tron`` processes; the browser logs in through the form,
 reaches /admin, and the test proves that the charts drew (canvas pixels and the data
 attribute the chart code sets) and that new blocks arrive live over the WebSocket.
-Needs /usr/bin/chromium: scripts/install-chromium.sh installs it.
+Needs /usr/bin/chromium: scripts/install-tools.sh installs it.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ COUNT_INK = """(id) => {
 @pytest.fixture
 def base_url(tmp_path: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
-        pytest.fail("no /usr/bin/chromium: run scripts/install-chromium.sh")
+        pytest.fail("no /usr/bin/chromium: run scripts/install-tools.sh")
     with (
         tron_sim(block_interval=0.3, initial_blocks=0) as rpc_url,
         running(

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian tools the tests run for real, when they are missing: chromium (the
+# dashboard's browser test) and systemd's systemd-analyze (ptm startup's unit and ptm export
+# systemd are checked by systemd itself). Idempotent: installs nothing that is already there.
+# Never downloads a binary of its own: only Debian's packages, with apt.
+set -euo pipefail
+
+declare -A NEEDED=([/usr/bin/chromium]=chromium [systemd-analyze]=systemd)
+missing=()
+for tool in "${!NEEDED[@]}"; do
+    if command -v "$tool" >/dev/null 2>&1; then
+        echo "$tool: already installed"
+    else
+        missing+=("${NEEDED[$tool]}")
+    fi
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+else
+    echo "install-tools.sh: need root or sudo to apt-get install ${missing[*]}" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+echo "installed: ${missing[*]}"
