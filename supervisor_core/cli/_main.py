@@ -211,15 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     export = _command(
         commands,
         "export",
-        help="write the ecosystem file's apps as systemd units",
+        help="write the ecosystem file's apps for systemd, Kubernetes or Compose",
         description=(
-            "Write every app of an ecosystem file as systemd units (a template and a target "
-            "for several instances, a socket, a timer for cron_restart, a path unit for "
-            "watch), mapping every setting systemd can enforce; what it cannot is listed on "
-            "stderr and in the units. The file is read and checked as ptm start does."
+            "Write every app of an ecosystem file as systemd units, Kubernetes objects or a "
+            "Compose file, mapping every setting the target can enforce; what it cannot is "
+            "listed on stderr. The file is read and checked as ptm start does."
         ),
     )
-    export.add_argument("platform", choices=["systemd"], help="the target (systemd)")
+    export.add_argument(
+        "platform",
+        choices=["systemd", "kubernetes", "compose"],
+        help="the target: systemd, kubernetes or compose",
+    )
     export.add_argument("file", metavar="FILE", help="the ecosystem file (TOML)")
     export.add_argument("--env", metavar="NAME", help="apply the env_NAME overlay")
     export.add_argument(
@@ -230,7 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the folder to write the units to (default -: print them)",
     )
     export.add_argument(
-        "--journal", action="store_true", help="send output to the journal, not the log files"
+        "--journal", action="store_true", help="systemd: output to the journal, not log files"
+    )
+    export.add_argument(
+        "--image", metavar="IMAGE", help="kubernetes, compose: the container image of the apps"
+    )
+    export.add_argument(
+        "--stateful",
+        metavar="NAME",
+        action="append",
+        help="kubernetes: this app keeps local state (1 replica, Recreate, a volume)",
+    )
+    export.add_argument(
+        "--no-cron", action="store_true", help="kubernetes: no CronJob for cron_restart"
     )
 
     daemon = _command(commands, "daemon")  # no help: hidden from the list
