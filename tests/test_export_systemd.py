@@ -197,3 +197,23 @@ def test_a_bad_file_is_refused_as_ptm_start_refuses_it(tmp_path: Path) -> None:
         done.stderr
         == f"ptm: {bad}: apps[0].script: no such file in {tmp_path} (got 'missing.py')\n"
     )
+
+
+def test_the_guides_unit_in_docs_is_what_ptm_writes(tmp_path: Path) -> None:
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text()
+    section = guide.split("## The guide's unit, and ptm's", 1)[1]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    shown = section.split("```ini\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "ecosystem.toml").write_text(toml)
+    bin_dir = str(Path(sys.executable).parent)
+    done = subprocess.run(
+        [*PTM, "export", "systemd", "ecosystem.toml", "--journal"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    written = done.stdout.replace(bin_dir, "/opt/point-tron/.venv/bin")
+    assert written.replace(str(tmp_path), "/opt/point-tron") == shown
