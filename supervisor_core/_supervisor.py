@@ -42,6 +42,8 @@ from supervisor_core.process import (
     NotifySocket,
     Spawner,
     Status,
+    check_run_as,
+    run_as,
     spawn,
 )
 
@@ -62,12 +64,11 @@ class _App:
 
 class Supervisor:
     """Keeps apps alive. An async context manager: leaving it (or cancelling it) stops every
-    process it started, whole trees included.
-
-    ``on_output(app, instance, stream, lines)`` sees every line of output (``ptm run`` prints
-    them); ``on_notice(text)`` gets the supervisor's own remarks (a SIGKILL escalation, a
-    memory restart, a spawn failure). Log files are written when ``log_files`` is given, or
-    by a :class:`~supervisor_core.logs.LogFiles` the supervisor creates when ``write_logs``.
+    process it started, whole trees included. ``on_output(app, instance, stream, lines)``
+    sees every line of output (``ptm run`` prints them); ``on_notice(text)`` gets the
+    supervisor's own remarks (a SIGKILL escalation, a memory restart, a spawn failure). Log
+    files are written when ``log_files`` is given, or by a :class:`~supervisor_core.logs.LogFiles`
+    the supervisor creates when ``write_logs``.
 
     ``spawner`` starts each process (:func:`~supervisor_core.process.spawn` by default) and
     ``clock`` is the monotonic clock that restart delays and readiness deadlines run on; with
@@ -168,6 +169,7 @@ class Supervisor:
         """Manage a new app; start its instances unless ``start`` is false."""
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
+        check_run_as(spec)
         self._listen.bind(spec)
         app = _App(spec)
         self._apps[spec.name] = app
@@ -203,7 +205,9 @@ class Supervisor:
         assert self._tg is not None, "use the Supervisor as an async context manager"
         sink = None
         if self._log_files is not None and app.spec.logs is not None:
-            sink = self._log_files.open_sink(app.spec.name, app.spec.logs, index)
+            sink = self._log_files.open_sink(
+                app.spec.name, app.spec.logs, index, owner=run_as(app.spec)
+            )
         setup = dataclasses.replace(
             self._run_setup,
             log_sink=sink,

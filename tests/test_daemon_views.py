@@ -68,6 +68,8 @@ WHERE: dict[str, str | None] = {
     "watch.paths": "watch",
     "watch.ignore": "ignore_watch",
     "autostart": "autostart",
+    "user": "user",
+    "group": "group",
 }
 
 
@@ -126,6 +128,8 @@ def every_setting(tmp_path: Path) -> AppSpec:
         cron_restart="0 3 * * *",
         watch=WatchSpec(paths=(tmp_path / "src",), ignore=("*.pyc",)),
         autostart=False,
+        user="nobody",
+        group="nogroup",
     )
 
 

@@ -53,6 +53,7 @@ def guide_file(folder: Path, port: int) -> Path:
             min_uptime = "2s"
             kill_timeout = "8s"
             stop_exit_codes = [0]
+            user = "nobody"
             cron_restart = "0 3 * * *"
             watch = ["server.py"]
 
@@ -99,6 +100,7 @@ def test_the_guides_settings_map_to_systemd(tmp_path: Path) -> None:
     assert service["KillMode"] == ["mixed"]
     assert service["Restart"] == ["always"]
     assert service["RestartPreventExitStatus"] == ["0"]
+    assert service["User"] == ["nobody"]  # the guide's User=point-tron
     assert "Environment=PTM_INSTANCE=%i" in files["point-tron@.service"].text
     assert settings(files["point-tron.target"].text)["Wants"] == [
         "point-tron@0.service point-tron@1.service"

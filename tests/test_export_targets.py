@@ -5,6 +5,7 @@ loader, no Docker daemon needed)."""
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -73,6 +74,8 @@ def test_the_guides_settings_map_to_kubernetes(tmp_path: Path) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["livenessProbe"]["failureThreshold"] == 3
     assert container["command"] == ["python"] and container["args"] == ["server.py"]
+    nobody = pwd.getpwnam("nobody")
+    assert container["securityContext"] == {"runAsUser": nobody.pw_uid, "runAsGroup": nobody.pw_gid}
     assert "s3cret" not in yaml.safe_dump(deployment)  # in the Secret, by reference
     assert {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "point-tron-env",
             "key": "API_TOKEN"}}} in container["env"]  # fmt: skip
@@ -116,6 +119,8 @@ def test_the_guides_settings_map_to_compose(tmp_path: Path) -> None:
     service = yaml.safe_load((out / "compose.yaml").read_text())["services"]["point-tron"]
     assert service["deploy"] == {"replicas": 2, "resources": {"limits": {"memory": "512M"}}}
     assert service["restart"] == "always"
+    nobody = pwd.getpwnam("nobody")
+    assert service["user"] == f"{nobody.pw_uid}:{nobody.pw_gid}"
     assert service["stop_grace_period"] == "8s"
     assert service["stop_signal"] == "SIGTERM"
     assert service["healthcheck"]["test"][-1] == "http://127.0.0.1:3000/health"

@@ -113,6 +113,8 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("instances", "instances", text),
         ("env_name", "env_name", text),
         ("autostart", "autostart", _bool),
+        ("user", "user", text),
+        ("group", "group", text),
     ),
     (
         ("autorestart", "autorestart", _bool),

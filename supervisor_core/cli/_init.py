@@ -36,6 +36,8 @@ args = []                        # a list, or one string split like a shell woul
 # exec_mode = "fork"             # "cluster": the instances share one socket ([apps.listen])
 
 # autostart = true               # false: registered, but started only by `ptm start app`
+# user = "www-data"              # default: the daemon's user (another needs a root daemon)
+# group = "www-data"             # default: the user's own group
 
 # Restarts
 # autorestart = true             # start it again when it exits

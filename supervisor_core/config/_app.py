@@ -13,7 +13,9 @@ app's ``cwd``. Nothing is created: a missing log folder is the log writer's busi
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,6 +106,8 @@ APP_KEYS: Final = frozenset(
         "env",
         "health_check",
         "listen",
+        "user",
+        "group",
     }
 )
 _HEALTH_KEYS: Final = frozenset({"url", "interval", "timeout", "failures"})
@@ -194,6 +198,36 @@ def _refuse_nul(table: Table) -> None:
             continue
         if walk(value):
             raise table.error(key, "must not contain a NUL character", value=value)
+
+
+def _user(value: object) -> str:
+    """A user of this system, by name or uid (PM2's ``uid``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return pwd.getpwuid(value).pw_name
+        except KeyError:
+            raise ValueError("no user with this uid on this system") from None
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a user name or a uid")
+    try:
+        return pwd.getpwnam(value).pw_name
+    except KeyError:
+        raise ValueError("no such user on this system") from None
+
+
+def _group(value: object) -> str:
+    """A group of this system, by name or gid (PM2's ``gid``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return grp.getgrgid(value).gr_name
+        except KeyError:
+            raise ValueError("no group with this gid on this system") from None
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a group name or a gid")
+    try:
+        return grp.getgrnam(value).gr_name
+    except KeyError:
+        raise ValueError("no such group on this system") from None
 
 
 def _exec_mode(value: object) -> ExecMode:
@@ -375,6 +409,8 @@ def compile_app(
         cron_restart=table.optional("cron_restart", _cron),
         watch=_watch(table, cwd),
         autostart=table.get("autostart", boolean, True),
+        user=table.optional("user", _user),
+        group=table.optional("group", _group),
     )
     return spec, entry
 

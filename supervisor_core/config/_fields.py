@@ -51,6 +51,9 @@ _PM2_ALIASES: Final = {
     "err_log": "error_file",
     "combine_logs": "merge_logs",
     "cron": "cron_restart",
+    "uid": "user",
+    "gid": "group",
+    "username": "user",
 }
 
 # PM2 options that ptm deliberately does not have.
@@ -77,10 +80,6 @@ _PM2_UNSUPPORTED: Final = frozenset(
         "time",
         "pid_file",
         "pid",
-        "uid",
-        "gid",
-        "user",
-        "username",
         "source_map_support",
         "disable_source_map_support",
         "vizion",

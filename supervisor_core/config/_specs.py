@@ -169,6 +169,10 @@ class AppSpec:
     watch: WatchSpec = WatchSpec()
     autostart: bool = True
     """Start the app when its file is started or resurrected; ``False``: registered, stopped."""
+    user: str | None = None
+    """Run as this user (with its groups and ``HOME``); needs a daemon running as root."""
+    group: str | None = None
+    """Run with this group (default: the user's own group)."""
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,8 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "exec_mode": spec.exec_mode,
         "env_name": spec.env_name,
         "autostart": spec.autostart,
+        "user": spec.user,
+        "group": spec.group,
         "autorestart": restart.autorestart,
         "stop_exit_codes": sorted(restart.stop_exit_codes),
         "max_restarts": restart.max_restarts,

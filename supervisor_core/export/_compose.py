@@ -13,6 +13,7 @@ from typing import Any
 from supervisor_core.config import Ecosystem
 from supervisor_core.export._common import health_probe, portable_argv, seconds, split_env
 from supervisor_core.export._systemd import systemd_size
+from supervisor_core.process import run_as
 
 __all__ = ["compose_file"]
 
@@ -42,6 +43,9 @@ def compose_file(
             "stop_signal": spec.stop.kill_signal.name,
             "stop_grace_period": f"{seconds(spec.stop.kill_timeout)}s",
         }
+        ids = run_as(spec)
+        if ids is not None:
+            service["user"] = f"{ids[0]}:{ids[1]}"
         if secret:
             env_files[f"{spec.name}.env"] = dict(secret)
             service["env_file"] = [f"{spec.name}.env"]

@@ -17,6 +17,7 @@ from supervisor_core.config import AppSpec, Ecosystem
 from supervisor_core.errors import ConfigError
 from supervisor_core.export._common import health_probe, portable_argv, seconds, split_env
 from supervisor_core.export._systemd import systemd_size
+from supervisor_core.process import run_as
 
 __all__ = ["KUBECTL_IMAGE", "kubernetes_objects"]
 
@@ -124,6 +125,10 @@ def _app_objects(
         lost.append(f"{name}: wait_ready without a health check or a port: no readiness probe")
     if spec.listen is not None:
         container["ports"] = [{"containerPort": spec.listen.port, "name": "listen"}]
+    ids = run_as(spec)
+    if ids is not None:
+        container["securityContext"] = {"runAsUser": ids[0], "runAsGroup": ids[1]}
+        lost.append(f"{name}: user/group by name: the image runs uid {ids[0]}, gid {ids[1]}")
     pod: dict[str, Any] = {
         "terminationGracePeriodSeconds": seconds(spec.stop.kill_timeout),
         "containers": [container],

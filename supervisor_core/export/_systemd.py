@@ -114,6 +114,10 @@ def _app_units(spec: AppSpec, units: Units, *, journal: bool, env_dir: Path | No
     lines.append(exec_line(spec.argv))
     lines.append(f"WorkingDirectory={one_line(str(spec.cwd), 'cwd')}".replace("%", "%%"))
     lines.append(f"SyslogIdentifier={name}")
+    if spec.user is not None:
+        lines.append(f"User={spec.user}")
+    if spec.group is not None:
+        lines.append(f"Group={spec.group}")
     env = {"PTM_APP_NAME": name, **{k: v for k, v in spec.env.items() if k not in secrets}}
     lines += [environment_line(key, value) for key, value in env.items()]
     if template:

@@ -119,14 +119,17 @@ class LogFiles:
         self._check_interval = check_interval
         self._shared: dict[Path, _Shared] = {}
 
-    def open_sink(self, app: str, spec: LogSpec, instance: int) -> InstanceLogSink:
-        """Open (or share) the files of one instance.
+    def open_sink(
+        self, app: str, spec: LogSpec, instance: int, *, owner: tuple[int, int] | None = None
+    ) -> InstanceLogSink:
+        """Open (or share) the files of one instance; with ``owner`` (uid, gid), the files
+        belong to the user the app runs as.
 
         A file already open for another sink keeps the settings it was opened with.
         """
         out_path, err_path = instance_log_paths(spec, instance)
-        out = self._acquire(app, out_path, spec)
-        err = self._acquire(app, err_path, spec)
+        out = self._acquire(app, out_path, spec, owner)
+        err = self._acquire(app, err_path, spec, owner)
         return InstanceLogSink(
             self, app, out_path, err_path, out, err, spec.date_format, self._clock
         )
@@ -167,7 +170,9 @@ class LogFiles:
         for entry in shared.values():
             entry.writer.close()
 
-    def _acquire(self, app: str, path: Path, spec: LogSpec) -> RotatingWriter:
+    def _acquire(
+        self, app: str, path: Path, spec: LogSpec, owner: tuple[int, int] | None
+    ) -> RotatingWriter:
         shared = self._shared.get(path)
         if shared is None:
             writer = RotatingWriter(
@@ -177,6 +182,7 @@ class LogFiles:
                 compress=spec.compress,
                 on_error=self._on_error,
                 check_interval=self._check_interval,
+                owner=owner,
             )
             shared = self._shared[path] = _Shared(writer)
         shared.refs += 1

@@ -72,6 +72,7 @@ class RotatingWriter:
         on_error: Callable[[str], None] | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         wall_clock: Callable[[], float] = time.time,
+        owner: tuple[int, int] | None = None,
     ) -> None:
         self.path = Path(path)
         self.max_size = max_size
@@ -82,6 +83,7 @@ class RotatingWriter:
         self._on_error = on_error
         self._check_interval = check_interval
         self._wall_clock = wall_clock
+        self._owner = owner
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
         self._regular = True
@@ -262,6 +264,9 @@ class RotatingWriter:
         try:
             os.set_blocking(fd, True)
             st = os.fstat(fd)
+            owner = self._owner
+            if owner is not None and stat.S_ISREG(st.st_mode) and (st.st_uid, st.st_gid) != owner:
+                os.fchown(fd, *owner)  # the file belongs to the user the app runs as
         except OSError:
             os.close(fd)
             raise

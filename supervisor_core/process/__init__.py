@@ -2,7 +2,7 @@
 
 from supervisor_core.process._cgroup import CgroupTree
 from supervisor_core.process._clock import ANYIO_CLOCK, AnyioClock, Clock
-from supervisor_core.process._launch import LaunchPlan, launch_plan
+from supervisor_core.process._launch import LaunchPlan, check_run_as, launch_plan, run_as
 from supervisor_core.process._listen import bind_listen_socket
 from supervisor_core.process._notify import NotifySocket, parse_notify
 from supervisor_core.process._readiness import ReadinessProbe, await_ready
@@ -73,6 +73,7 @@ __all__ = [
     "backoff_delay",
     "bind_listen_socket",
     "build_env",
+    "check_run_as",
     "decide_after_exit",
     "descendant_pids",
     "descendants",
@@ -80,6 +81,7 @@ __all__ = [
     "launch_plan",
     "parse_notify",
     "pid_still_ours",
+    "run_as",
     "signal_process",
     "spawn",
     "step",

@@ -8,17 +8,27 @@ at is the file system, to resolve the program when it must be named behind a wra
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_core.config import AppSpec
-from supervisor_core.errors import SpawnError
+from supervisor_core.errors import ConfigError, SpawnError
 from supervisor_core.process._spawn import build_env
 
-__all__ = ["BASH", "SETPRIV", "LaunchPlan", "launch_argv", "launch_plan"]
+__all__ = [
+    "BASH",
+    "SETPRIV",
+    "LaunchPlan",
+    "check_run_as",
+    "launch_argv",
+    "launch_plan",
+    "run_as",
+]
 
 SETPRIV = shutil.which("setpriv")
 BASH = shutil.which("bash") or "/bin/bash"  # dash cannot name fds above 9
@@ -69,24 +79,61 @@ def launch_plan(
     else:
         for key in _LISTEN_VARS:
             env.pop(key, None)
+    if spec.user is not None:
+        account = pwd.getpwnam(spec.user)
+        env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name)
     argv = launch_argv(
         spec,
         listen_fd=listen_fd,
         setpriv=setpriv if die_with_supervisor else None,
+        identity=setpriv,
     )
     return LaunchPlan(argv=argv, cwd=spec.cwd, env=env, pass_fds=pass_fds)
 
 
+def check_run_as(spec: AppSpec) -> None:
+    """Refuse (ConfigError) an app that must run as another user in a process that is not
+    root: only root can become someone else."""
+    ids = run_as(spec)
+    if ids is not None and ids != (os.geteuid(), os.getegid()) and os.geteuid() != 0:
+        key = "user" if spec.user is not None else "group"
+        raise ConfigError(
+            f"{spec.name}: {key}: only a daemon running as root can run an app as another"
+            f" user (this one runs as uid {os.geteuid()})"
+        )
+
+
+def run_as(spec: AppSpec) -> tuple[int, int] | None:
+    """The (uid, gid) the app runs as, when it names a ``user`` or a ``group``."""
+    if spec.user is None and spec.group is None:
+        return None
+    account = pwd.getpwnam(spec.user) if spec.user is not None else None
+    uid = account.pw_uid if account is not None else os.getuid()
+    if spec.group is not None:
+        gid = grp.getgrnam(spec.group).gr_gid
+    else:
+        gid = account.pw_gid if account is not None else os.getgid()
+    return uid, gid
+
+
 def launch_argv(
-    spec: AppSpec, *, listen_fd: int | None = None, setpriv: str | None = None
+    spec: AppSpec,
+    *,
+    listen_fd: int | None = None,
+    setpriv: str | None = None,
+    identity: str | None = SETPRIV,
 ) -> tuple[str, ...]:
     """The command line. With a shared listening socket, behind a ``bash`` that moves it to
     fd 3 and sets ``LISTEN_PID`` to the app's own pid (systemd's convention); with
     ``setpriv`` (the instance must die with the supervisor, as under the daemon), behind
     ``setpriv --pdeathsig``: if the daemon is killed, the kernel sends the app its
-    kill_signal."""
+    kill_signal. With a ``user`` or ``group``, behind ``setpriv --reuid --regid`` (the
+    ``identity`` program), with the user's supplementary groups."""
     argv = spec.argv
-    if setpriv is not None or listen_fd is not None:
+    ids = run_as(spec)
+    if ids is not None and identity is None:
+        raise SpawnError("cannot run as another user: setpriv (util-linux) is not installed")
+    if setpriv is not None or listen_fd is not None or ids is not None:
         program = argv[0]
         resolved = program if "/" in program else shutil.which(program)
         if resolved is None or not os.access(resolved, os.X_OK):
@@ -101,4 +148,9 @@ def launch_argv(
     if setpriv is not None:
         signame = spec.stop.kill_signal.name.removeprefix("SIG")
         argv = (setpriv, "--pdeathsig", signame, "--", *argv)
+    if ids is not None:
+        assert identity is not None
+        groups = ("--init-groups",) if spec.user is not None else ("--clear-groups",)
+        who = (f"--reuid={ids[0]}", f"--regid={ids[1]}", *groups)
+        argv = (identity, *who, "--", *argv)
     return argv
