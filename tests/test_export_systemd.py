@@ -219,3 +219,26 @@ def test_the_guides_unit_in_docs_is_what_ptm_writes(tmp_path: Path) -> None:
     )
     written = done.stdout.replace(bin_dir, "/opt/point-tron/.venv/bin")
     assert written.replace(str(tmp_path), "/opt/point-tron") == shown
+
+
+def test_the_example_exports_to_units_systemd_accepts(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "ecosystem.toml"
+    bin_dir = str(Path(sys.executable).parent)
+    subprocess.run(
+        [*PTM, "export", "systemd", str(example), "--journal", "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    units = sorted(str(p) for p in tmp_path.iterdir() if p.suffix != ".env")
+    assert [Path(u).name for u in units] == ["point-tron.service", "tron-sim.service"]
+    verify = subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", *units],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
+    )
+    assert (verify.returncode, verify.stderr) == (0, "")
