@@ -64,6 +64,9 @@ class ProcessInfo:
     error_file: str | None = None
     health: Mapping[str, object] | None = None
     """The last health-check result (``ok``, ``detail``, ``at``, ``failures``), if any."""
+    restarts_by_reason: Mapping[str, int] | None = None
+    """``restarts`` by reason (``crash``, ``memory``, ``health``, ``cron``, ``watch``,
+    ``manual``)."""
 
 
 @dataclass(frozen=True)

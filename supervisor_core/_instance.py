@@ -135,6 +135,7 @@ class Instance:
             out_file=str(logs.out_path) if logs is not None else None,
             error_file=str(logs.err_path) if logs is not None else None,
             health=dict(self.health) if self.health is not None else None,
+            restarts_by_reason=dict(self.counters.by_reason),
         )
 
     # ----------------------------------------------------------------- commands

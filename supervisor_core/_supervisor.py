@@ -38,7 +38,6 @@ from supervisor_core.process import (
     ANYIO_CLOCK,
     CgroupTree,
     Clock,
-    Counters,
     NotifySocket,
     Spawner,
     Status,
@@ -295,13 +294,15 @@ class Supervisor:
         old = self._apps.get(spec.name)
         if old is None:
             return await self.add(spec, start=start)
-        counters = {inst.index: inst.restarts for inst in old.instances}
+        counters = {inst.index: inst.counters for inst in old.instances}
         self._listen.bind(spec)  # a new address that cannot be bound fails before any stop
         await self.delete(spec.name, keep_socket=True)
         infos = await self.add(spec, start=False)
         for inst in self._apps[spec.name].instances:
             if inst.index in counters:
-                inst.counters = Counters(restarts=counters[inst.index])
+                inst.counters = dataclasses.replace(
+                    counters[inst.index], unstable_restarts=0, last_restart_reason=None
+                )
                 if start:
                     inst.counters = inst.counters.count("manual")
         if start:
@@ -310,8 +311,7 @@ class Supervisor:
         return infos
 
     async def scale(self, name: str, instances: int) -> list[ProcessInfo]:
-        """Change the number of instances: running ones are left alone; scaling down keeps
-        instances 0..N-1."""
+        """Change the number of instances: running ones stay; scaling down keeps 0..N-1."""
         try:
             if instances:  # 0 removes every instance; otherwise 1 to 1024
                 instance_count(instances)

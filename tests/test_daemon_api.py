@@ -570,3 +570,41 @@ async def test_deeply_nested_json_is_400_not_500(api: Harness) -> None:
         assert answer.status_code == 400, answer.text
         assert answer.json()["kind"] == "bad_request"
         assert "nests deeper than 32 levels" in answer.json()["error"]
+
+
+async def test_metrics_in_prometheus_format(api: Harness, tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    (tmp_path / "worker.py").write_text(WORKER)
+    await api.client.post(
+        "/v1/processes",
+        json={
+            "app": {"name": "m", "script": "worker.py", "instances": 2},
+            "base_dir": str(tmp_path),
+        },
+    )
+    await api.wait_rows(lambda rows: all(r["status"] == "online" for r in rows))
+    await api.client.post("/v1/processes/m/restart")
+    rows = await api.wait_rows(
+        lambda rows: all(r["status"] == "online" and r["memory_bytes"] for r in rows)
+    )
+    answer = await api.client.get("/v1/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(answer.text)}
+    by = {
+        name: {tuple(sorted(s.labels.items())): s.value for s in family.samples}
+        for name, family in families.items()
+    }
+    labels0 = (("app", "m"), ("id", str(rows[0]["id"])), ("instance", "0"))
+    assert by["ptm_process_up"][labels0] == 1.0
+    assert by["ptm_process_status"][(*labels0[:2], ("instance", "0"), ("status", "online"))] == 1.0
+    assert (
+        by["ptm_process_restarts"][(*labels0[:2], ("instance", "0"), ("reason", "manual"))] == 1.0
+    )
+    assert "ptm_process_cpu_seconds_total" in {
+        s.name for s in families["ptm_process_cpu_seconds"].samples
+    }
+    assert by["ptm_apps"][()] == 1.0
+    assert by["ptm_processes"][()] == 2.0
+    assert "ptm_log_bytes_written" in families and "ptm_log_lines_dropped" in families

@@ -31,6 +31,7 @@ __all__ = [
     "jlist",
     "kill",
     "list_",
+    "metrics",
     "ping",
     "reload_logs",
     "reset",
@@ -306,6 +307,12 @@ def ping(args: argparse.Namespace) -> int:
     with connect() as client:
         info = client.ping()
     print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}", flush=True)
+    return 0
+
+
+def metrics(args: argparse.Namespace) -> int:
+    with connect() as client:
+        sys.stdout.write(client.metrics())
     return 0
 
 

@@ -43,6 +43,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "reset": ("_commands", "reset"),
     "kill": ("_commands", "kill"),
     "ping": ("_commands", "ping"),
+    "metrics": ("_commands", "metrics"),
     "init": ("_commands", "init"),
     "startup": ("_commands", "startup"),
     "export": ("_export", "export"),
@@ -187,6 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(commands, "kill", help="stop every app, then the daemon")
     _command(commands, "ping", help="start the daemon if needed, print its pid and version")
+    _command(
+        commands,
+        "metrics",
+        help="print the daemon's figures in Prometheus' text format",
+        description=(
+            "Print every process's cpu seconds, memory, uptime, status and restarts by "
+            "reason, and the daemon's log figures, as Prometheus scrapes them from "
+            "GET /v1/metrics (see docs/metrics.md)."
+        ),
+    )
     init = _command(commands, "init", help="write a commented ecosystem.toml to start from")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     startup = _command(

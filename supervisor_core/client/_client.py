@@ -188,6 +188,14 @@ class Client:
         """``{"pid", "version", "uptime_s", "home", "apps", "processes"}``; never starts one."""
         return self._object("GET", "/v1/info", autostart=False)
 
+    def metrics(self) -> str:
+        """The daemon's figures in Prometheus' text format (``GET /v1/metrics``)."""
+        what = "GET /v1/metrics"
+        response = self._send(self._http.build_request("GET", "/v1/metrics"), what)
+        if response.status_code >= 400:
+            raise _api_error(response, what)
+        return response.text
+
     def ping(self) -> Json:
         """Start the daemon if needed (with ``autostart``) and return :meth:`info`."""
         if self.autostart:

@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from supervisor_core.daemon._loghub import LogHub
+from supervisor_core.daemon._metrics import CONTENT_TYPE as METRICS_TYPE
+from supervisor_core.daemon._metrics import metrics_text
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.errors import (
     BadRequest,
@@ -267,6 +269,12 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         return JSONResponse({"reopened": True})
 
     @guarded
+    async def metrics(request: Request) -> Response:
+        figures = {**service.log_figures(), "follower_lines_skipped": hub.skipped}
+        text = metrics_text(service.metric_rows(), figures)
+        return Response(text, media_type=METRICS_TYPE)
+
+    @guarded
     async def events(request: Request) -> Response:
         # Subscribe now, before the answer starts: no change is lost in between.
         subscription = service.sup.subscribe()
@@ -305,6 +313,7 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
 
     routes = [
         Route("/v1/info", info, methods=["GET"]),
+        Route("/v1/metrics", metrics, methods=["GET"]),
         Route("/v1/processes", processes, methods=["GET"]),
         Route("/v1/processes", start, methods=["POST"]),
         Route("/v1/processes/{target:path}/stop", action("stop"), methods=["POST"]),

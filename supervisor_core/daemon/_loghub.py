@@ -93,12 +93,18 @@ class LogHub:
     def __init__(self, budget: int = FOLLOWER_BUDGET) -> None:
         self._budget = budget
         self._followers: list[Follower] = []
+        self._skipped_closed = 0
         self.encoded_batches = 0
         """How many batches were encoded (once each, whatever the number of followers)."""
 
     @property
     def followers(self) -> int:
         return len(self._followers)
+
+    @property
+    def skipped(self) -> int:
+        """Lines skipped by every follower, ever (the files have them)."""
+        return self._skipped_closed + sum(f.skipped for f in self._followers)
 
     def publish(self, app: str, instance: int, stream: str, lines: list[bytes]) -> None:
         chunk: bytes | None = None
@@ -128,3 +134,4 @@ class LogHub:
         follower.closed = True
         if follower in self._followers:
             self._followers.remove(follower)
+            self._skipped_closed += follower.skipped

@@ -184,6 +184,23 @@ class DaemonService:
             processes=len(self.rows()),
         )
 
+    def metric_rows(self) -> list[dict[str, Any]]:
+        """``jlist`` rows with each instance's restarts by reason, for ``GET /v1/metrics``."""
+        rows: list[dict[str, Any]] = []
+        for name, stored in self._managed().items():
+            for info in self.sup.info(name):
+                row = process_row(info, app_id=stored.position, desired=stored.desired)
+                rows.append({**row, "restarts_by_reason": dict(info.restarts_by_reason or {})})
+        return rows
+
+    def log_figures(self) -> dict[str, float]:
+        files = self.sup.log_files
+        return {
+            "apps": len(self._managed()),
+            "log_bytes_written": files.bytes_written if files is not None else 0,
+            "log_lines_dropped": files.lines_dropped if files is not None else 0,
+        }
+
     # ----------------------------------------------------------------- starting
     async def start_ecosystem(
         self, path: str, *, only: list[str] | None = None, env: str | None = None

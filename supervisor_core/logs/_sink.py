@@ -118,6 +118,18 @@ class LogFiles:
         self._clock = clock
         self._check_interval = check_interval
         self._shared: dict[Path, _Shared] = {}
+        self._closed_bytes = 0
+        self._closed_dropped = 0
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written to every log file of this supervisor, ever."""
+        return self._closed_bytes + sum(s.writer.written_bytes for s in self._shared.values())
+
+    @property
+    def lines_dropped(self) -> int:
+        """Lines that could not be written (disk full, a refused link, ...), ever."""
+        return self._closed_dropped + sum(s.writer.dropped_lines for s in self._shared.values())
 
     def open_sink(
         self, app: str, spec: LogSpec, instance: int, *, owner: tuple[int, int] | None = None
@@ -202,3 +214,5 @@ class LogFiles:
         if shared.refs <= 0:
             del self._shared[path]
             shared.writer.close()
+            self._closed_bytes += shared.writer.written_bytes
+            self._closed_dropped += shared.writer.dropped_lines

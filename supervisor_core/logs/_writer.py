@@ -80,6 +80,8 @@ class RotatingWriter:
         self.compress = compress
         self.size = 0
         self.dropped_lines = 0
+        self.written_bytes = 0
+        """Bytes written to this log since it was opened, across rotations."""
         self._on_error = on_error
         self._check_interval = check_interval
         self._wall_clock = wall_clock
@@ -211,11 +213,13 @@ class RotatingWriter:
                 written += os.write(fd, memoryview(data)[written:])
         except OSError as exc:
             self.size += written
+            self.written_bytes += written
             if written:
                 self._cut_line = not data[:written].endswith(_NL)
             self._fail(exc, data.count(_NL, written))
             return
         self.size += written
+        self.written_bytes += written
 
     def _write_all(self, fd: int, data: bytes) -> None:
         written = 0
@@ -224,6 +228,7 @@ class RotatingWriter:
                 written += os.write(fd, memoryview(data)[written:])
         finally:
             self.size += written
+            self.written_bytes += written
             if written:
                 self._cut_line = not data[:written].endswith(_NL)
 

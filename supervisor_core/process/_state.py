@@ -19,7 +19,7 @@ its actions; unit tests drive it directly.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from supervisor_core._status import ACTIVE, ENDED, RESTARTABLE, RUNNING, UP, Status
@@ -203,11 +203,15 @@ class Counters:
     restarts: int = 0
     unstable_restarts: int = 0
     last_restart_reason: RestartReason | None = None
+    by_reason: tuple[tuple[RestartReason, int], ...] = field(default=(), compare=False)
+    """The restarts counted so far, by reason (for metrics)."""
 
     def count(self, reason: RestartReason) -> Counters:
         """One more restart; a manual one starts a new crash-loop count."""
         unstable = 0 if reason == "manual" else self.unstable_restarts
-        return Counters(self.restarts + 1, unstable, reason)
+        tally = dict(self.by_reason)
+        tally[reason] = tally.get(reason, 0) + 1
+        return Counters(self.restarts + 1, unstable, reason, tuple(sorted(tally.items())))
 
 
 @dataclass(frozen=True)

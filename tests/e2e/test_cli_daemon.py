@@ -246,3 +246,12 @@ def test_a_deleted_socket_is_bound_again_by_the_running_daemon(ptm: Ptm) -> None
     assert str(daemon) in ptm.ok("ping")  # the same daemon, not a new one
     assert [row["name"] for row in ptm.jlist()] == ["api"]
     assert "was removed or replaced: listening on it again" in (ptm.home / "daemon.log").read_text()
+
+
+def test_ptm_metrics_prints_the_prometheus_exposition(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 2))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(2)
+    text = ptm.ok("metrics")
+    assert 'ptm_process_up{app="api",id="0",instance="1"} 1.0' in text
+    assert "ptm_apps 1.0" in text
