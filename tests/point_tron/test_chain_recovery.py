@@ -162,3 +162,120 @@ def test_simulator_restarted_under_point_tron(tmp_path: Path) -> None:
     assert sum("the node is behind us" in line for line in lines) == 1, "logged once"
     assert any("the node caught up" in line for line in lines)
     assert_exact(db_path, ChainSpec(seed=1), DEFAULT_START_HEIGHT)
+
+
+def post(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{url}{path}", json=body, timeout=5)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def test_a_reorg_of_depth_5_is_rolled_back_and_fetched_again(tmp_path: Path) -> None:
+    with sim("--stall", "--initial-blocks", "30") as (_, url):
+        head = DEFAULT_START_HEIGHT + 30
+        env, db_path = point_tron(tmp_path, url)
+        with running([bin_path("point-tron")], env) as app:
+            base = f"http://127.0.0.1:{listening_port(app)}"
+            wait_stored(db_path, head)
+            assert health(base)["status"] == "healthy"
+            # slow answers keep the fork visible from the rollback to the next clean tick
+            post(url, "/sim/faults", {"latency_ms": 200})
+            fork = post(url, "/sim/reorg", {"depth": 5})["forks"][0]
+            assert fork == head - 5
+            data = wait_health(
+                base, lambda d: d.get("chain", {}).get("state") == "fork", "the fork"
+            )
+            assert data["status"] == "degraded"
+            chain = data["chain"]
+            assert (chain["gap"], chain["storedHeight"], chain["nodeHeight"]) == (5, head, head)
+            assert f"rolled back 5 blocks above the common ancestor {fork}" in chain["reason"]
+            assert chain["lastReorg"]["depth"] == 5 and chain["lastReorg"]["forkHeight"] == fork
+            entry = log_lines(app, r"the node is on another branch")
+            assert entry["level"] == "WARNING"
+            wait_health(base, lambda d: d["status"] == "healthy", "healthy again")
+            assert "chain" not in health(base)  # the documented healthy shape
+            status = httpx.get(
+                f"{base}/api/system/status",
+                headers={"Authorization": f"Bearer {login(base)}"},
+                timeout=5,
+            ).json()["data"]
+            assert status["rpcPolling"]["chain"]["state"] == "ok"
+            assert status["rpcPolling"]["chain"]["lastReorg"]["depth"] == 5
+            post(url, "/sim/faults", {"latency_ms": 0, "stall": False})
+            wait_stored(db_path, head + 10)
+            assert app.terminate() == 0
+            lines = app.rest()
+    assert sum("the node is on another branch" in line for line in lines) == 1, "logged once"
+    assert any("the node is on our chain again" in line for line in lines)
+    assert_exact(db_path, ChainSpec(seed=1, forks=(fork,)), DEFAULT_START_HEIGHT)
+
+
+def login(base: str) -> str:
+    response = httpx.post(
+        f"{base}/api/auth/login", json={"username": "admin", "password": "admin123"}, timeout=5
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["data"]["token"]
+    return token
+
+
+def test_a_lagging_node_is_waited_for_without_busy_polling(tmp_path: Path) -> None:
+    with sim("--data-dir", str(tmp_path / "sim")) as (_, url):
+        env, db_path = point_tron(tmp_path, url)
+        with running([bin_path("point-tron")], env) as app:
+            base = f"http://127.0.0.1:{listening_port(app)}"
+            wait_stored(db_path, DEFAULT_START_HEIGHT + 20)
+            post(url, "/sim/faults", {"stall": True})
+            state = sim_state(url)
+            wait_stored(db_path, state["head"])
+            post(url, "/sim/lag", {"blocks": 25})
+            data = wait_health(
+                base, lambda d: d.get("chain", {}).get("state") == "behind", "the node behind"
+            )
+            assert data["status"] == "degraded"
+            assert data["chain"]["gap"] == 25
+            assert data["chain"]["nodeHeight"] == state["head"] - 25
+            # stalled and behind: Point-Tron asks for the head only, less and less often. Five
+            # requests at the polling interval take 0.5 s; with the backoff 3.1 s or more.
+            requests = sim_state(url)["requests"]
+            started = time.monotonic()
+            deadline = started + 20
+            while sim_state(url)["requests"] < requests + 5:  # /sim/ requests are not counted
+                assert time.monotonic() < deadline, "Point-Tron stopped asking for the head"
+                time.sleep(0.02)
+            elapsed = time.monotonic() - started
+            assert elapsed >= 2.0, f"5 head requests in {elapsed:.2f} s while the node was behind"
+            assert sum("the node is behind us" in line for line in app.seen) <= 1
+            assert stored_head(db_path) == state["head"]  # nothing stored while behind
+            post(url, "/sim/faults", {"stall": False})
+            wait_health(base, lambda d: d["status"] == "healthy", "healthy again", timeout=30)
+            wait_stored(db_path, state["head"] + 5)
+            assert app.terminate() == 0
+    assert_exact(db_path, ChainSpec(seed=1), DEFAULT_START_HEIGHT)
+
+
+def test_a_simulator_restarted_with_its_data_dir_and_lag_resumes_the_chain(
+    tmp_path: Path,
+) -> None:
+    data_dir = str(tmp_path / "sim")
+    with ExitStack() as stack:
+        sim1, url = stack.enter_context(sim("--data-dir", data_dir))
+        env, db_path = point_tron(tmp_path, url)
+        app = stack.enter_context(running([bin_path("point-tron")], env))
+        base = f"http://127.0.0.1:{listening_port(app)}"
+        wait_stored(db_path, DEFAULT_START_HEIGHT + 20)
+        assert sim1.terminate() == 0
+        port = int(url.rsplit(":", 1)[1])
+        sim2, _ = stack.enter_context(sim("--data-dir", data_dir, "--lag", "40", port=port))
+        assert any("resuming the chain in" in line for line in sim2.seen)
+        data = wait_health(
+            base, lambda d: d.get("chain", {}).get("state") == "behind", "the node behind"
+        )
+        assert data["status"] == "degraded" and data["chain"]["gap"] > 0
+        wait_health(base, lambda d: d["status"] == "healthy", "healthy again", timeout=30)
+        last = wait_stored(db_path, data["chain"]["storedHeight"] + 5)
+        assert app.terminate() == 0
+        lines = app.rest()
+    assert not any("another branch" in line for line in lines)  # the same chain: no rollback
+    assert assert_exact(db_path, ChainSpec(seed=1), DEFAULT_START_HEIGHT) >= last
