@@ -267,7 +267,7 @@ def test_a_simulator_restarted_with_its_data_dir_and_lag_resumes_the_chain(
         wait_stored(db_path, DEFAULT_START_HEIGHT + 20)
         assert sim1.terminate() == 0
         port = int(url.rsplit(":", 1)[1])
-        sim2, _ = stack.enter_context(sim("--data-dir", data_dir, "--lag", "40", port=port))
+        sim2, _ = stack.enter_context(sim("--data-dir", data_dir, "--lag", "100", port=port))
         assert any("resuming the chain in" in line for line in sim2.seen)
         data = wait_health(
             base, lambda d: d.get("chain", {}).get("state") == "behind", "the node behind"
