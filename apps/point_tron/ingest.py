@@ -284,7 +284,9 @@ class Poller:
         if head.number <= ours:
             stored = (await self.db.block_hashes(head.number, head.number)).get(head.number)
             if stored is not None and stored != head.hash:
-                await self._roll_back(rpc, head, ours, f"the node's block {head.number} differs")
+                await self._roll_back(
+                    rpc, head, ours, f"the node's block {head.number} differs from ours"
+                )
                 return
             if head.number < ours:
                 self._behind(head, ours)
