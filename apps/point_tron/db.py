@@ -254,6 +254,50 @@ class Database:
                 await _write_rows(conn, stored, stats_tz)
         return stored
 
+    async def block_hashes(self, low: int, high: int) -> dict[int, str]:
+        """The stored hash of every stored block low..high (inclusive), by number."""
+        async with self.read.execute(
+            "SELECT block_number, block_hash FROM blocks WHERE block_number BETWEEN ? AND ?",
+            (low, high),
+        ) as cursor:
+            return {int(number): str(block_hash) for number, block_hash in await cursor.fetchall()}
+
+    async def first_stored(self) -> int | None:
+        """The lowest stored block number (None on an empty database)."""
+        async with self.read.execute("SELECT MIN(block_number) FROM blocks") as cursor:
+            row = await cursor.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    async def roll_back_above(self, number: int, stats_tz: ZoneInfo) -> int:
+        """Delete every block above `number`, with its block_points row and its daily count.
+
+        One transaction (shielded from cancellation): blocks, block_points and daily_stats
+        change together, so the running score and the statistics stay what the blocks left
+        add up to; a day left with no block loses its daily_stats row. The blocks deleted.
+        """
+        with anyio.CancelScope(shield=True):
+            async with self.transaction() as conn:
+                async with conn.execute(
+                    "SELECT timestamp, is_odd FROM blocks WHERE block_number > ?", (number,)
+                ) as cursor:
+                    rows = list(await cursor.fetchall())
+                days: dict[str, list[int]] = {}
+                for timestamp, odd in rows:
+                    day = datetime.fromtimestamp(timestamp / 1000, stats_tz).strftime("%Y-%m-%d")
+                    counts = days.setdefault(day, [0, 0])
+                    counts[0 if odd else 1] += 1
+                await conn.executemany(
+                    """UPDATE daily_stats SET total_blocks = total_blocks - ?,
+                           odd_count = odd_count - ?, even_count = even_count - ?,
+                           updated_at = CURRENT_TIMESTAMP
+                       WHERE date = ?""",
+                    [(odd + even, odd, even, day) for day, (odd, even) in days.items()],
+                )
+                await conn.execute("DELETE FROM daily_stats WHERE total_blocks <= 0")
+                await conn.execute("DELETE FROM blocks WHERE block_number > ?", (number,))
+                await conn.execute("DELETE FROM block_points WHERE block_number > ?", (number,))
+        return len(rows)
+
     async def prune(self, older_than_ms: int) -> tuple[int, int]:
         """Delete blocks and block_points rows with timestamp < older_than_ms.
 

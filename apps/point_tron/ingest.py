@@ -7,6 +7,21 @@ empty database it starts at the head, or at START_BLOCK when that is set. A tick
 counts in `consecutive_errors` (reset by the next good tick); the loop itself never dies of
 it. Stored batches go to subscribers through bounded streams; a subscriber whose buffer is
 full is dropped (its stream ends), so a slow reader never holds up ingest.
+
+Every tick also checks that the node is on our chain (`chain_issue`, shown by /health):
+
+- the node's head is below our last block (a restarted simulator, a node that lags):
+  state ``behind``; nothing is stored, and the loop polls the head only, backing off from the
+  polling interval to LAG_WAIT_MAX_S, until the node passes our last block;
+- the node has another block at a height we stored (its hash differs from ours, or its next
+  block's parentHash is not our last block's hash): state ``fork``; the common ancestor is
+  found (at most MAX_REORG_DEPTH blocks down), every block above it is rolled back with its
+  points and daily counts in one transaction, and ingest fetches again from there;
+- no common ancestor within MAX_REORG_DEPTH stored blocks (another network): state
+  ``fork_too_deep``; nothing is rolled back or stored until the node is on our chain again.
+
+Each state is logged once when it begins and once when it ends; it ends on the first tick
+that finds the node on our chain, at or above our last block.
 """
 
 from __future__ import annotations
@@ -15,6 +30,8 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -28,11 +45,49 @@ from point_tron.db import Database
 from point_tron.errors import RpcError, SettingsError
 from point_tron.rpc import BATCH_LIMIT, RpcSettings, TronRpc
 
-__all__ = ["SUBSCRIBER_BUFFER", "Poller", "StoredBlock"]
+__all__ = [
+    "LAG_WAIT_MAX_S",
+    "MAX_REORG_DEPTH",
+    "SUBSCRIBER_BUFFER",
+    "ChainIssue",
+    "Poller",
+    "StoredBlock",
+]
 
 log = logging.getLogger("point_tron.ingest")
 SUBSCRIBER_BUFFER = 64  # batches a subscriber may fall behind before it is dropped
 RETENTION_EVERY_S = 86400.0
+MAX_REORG_DEPTH = 1000  # the most stored blocks a fork may roll back
+LAG_WAIT_MAX_S = 3.0  # the longest wait between head checks while the node is behind
+
+IssueState = Literal["behind", "fork", "fork_too_deep"]
+
+
+@dataclass(frozen=True)
+class ChainIssue:
+    """Why the node's chain and ours disagree. `gap`: blocks the node is behind us (behind),
+    or blocks rolled back (fork), or the blocks compared without a match (fork_too_deep)."""
+
+    state: IssueState
+    reason: str
+    stored_height: int
+    node_height: int
+    gap: int
+    since: float  # wall clock (epoch seconds)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "storedHeight": self.stored_height,
+            "nodeHeight": self.node_height,
+            "gap": self.gap,
+            "since": round(self.since * 1000),
+        }
+
+
+class _ForkFound(Exception):
+    """A tick met a block that does not link to ours: roll back, then fetch again."""
 
 
 class Poller:
@@ -76,6 +131,9 @@ class Poller:
             MemoryObjectReceiveStream[list[StoredBlock]], MemoryObjectSendStream[list[StoredBlock]]
         ] = {}
         self._last_pruned_at: float | None = None
+        self.chain_issue: ChainIssue | None = None
+        self.last_reorg: dict[str, Any] | None = None  # the last rollback, for /health
+        self._behind_ticks = 0
 
     @property
     def rpc_settings(self) -> RpcSettings:
@@ -99,7 +157,7 @@ class Poller:
                     await self._guarded_tick()
                 if self._stop_requested():
                     break
-                delay = self.interval_ms / 1000 - (anyio.current_time() - started)
+                delay = self._wait_s() - (anyio.current_time() - started)
                 if delay > 0 or not self.is_active:
                     with anyio.move_on_after(delay if self.is_active else math.inf):
                         await self._wake.wait()
@@ -117,6 +175,16 @@ class Poller:
 
     def _stop_requested(self) -> bool:
         return self._stopping
+
+    def _wait_s(self) -> float:
+        """The time between ticks: the polling interval, or a backoff while the node is behind
+        us (or on another chain), since nothing but its head can change that."""
+        interval = self.interval_ms / 1000
+        issue = self.chain_issue
+        if issue is None or issue.state == "fork" or self._behind_ticks <= 1:
+            return interval
+        backoff = interval * 2 ** min(self._behind_ticks - 1, 16)
+        return float(min(backoff, max(interval, LAG_WAIT_MAX_S)))
 
     def pause(self) -> None:
         """Stop polling now (the loop stays alive); `resume()` starts it again at once.
@@ -209,16 +277,156 @@ class Poller:
         last = await self.db.last_stored()
         if last.block_number is None:
             start = head.number if self.start_block is None else min(self.start_block, head.number)
-        else:
-            start = last.block_number + 1
+            await self._ingest(rpc, head, start, None)
+            self._chain_ok(head)
+            return
+        ours = last.block_number
+        if head.number <= ours:
+            stored = (await self.db.block_hashes(head.number, head.number)).get(head.number)
+            if stored is not None and stored != head.hash:
+                await self._roll_back(
+                    rpc, head, ours, f"the node's block {head.number} differs from ours"
+                )
+                return
+            if head.number < ours:
+                self._behind(head, ours)
+                return
+            self._chain_ok(head)
+            return
+        try:
+            await self._ingest(rpc, head, ours + 1, await self._hash_at(ours))
+        except _ForkFound as fork:
+            await self._roll_back(rpc, head, ours, str(fork))
+            return
+        self._chain_ok(head)
+
+    async def _hash_at(self, number: int) -> str | None:
+        return (await self.db.block_hashes(number, number)).get(number)
+
+    async def _ingest(self, rpc: TronRpc, head: Block, start: int, parent: str | None) -> None:
+        """Fetch and store start..head; each block must link to the one before (`parent`:
+        our stored block start-1's hash). Raises _ForkFound when the first one does not."""
         for batch_start in range(start, head.number + 1, BATCH_LIMIT):
             if self._stopping:
                 return
             batch_end = min(batch_start + BATCH_LIMIT, head.number + 1)
             blocks = await self._fetch(rpc, batch_start, batch_end, head)
+            for block in blocks:
+                if parent is not None and block.parent_hash != parent:
+                    if block.number == start:
+                        raise _ForkFound(
+                            f"the node's block {block.number} does not follow our block"
+                            f" {block.number - 1} (its parentHash is not our hash)"
+                        )
+                    raise RpcError(
+                        f"the node's blocks {block.number - 1} and {block.number} do not link"
+                        " (it changed branch while we fetched); trying again"
+                    )
+                parent = block.hash
             stored = await self.db.insert_blocks(blocks, self.stats_tz)
             if stored:
                 self._publish(stored)
+
+    def _set_issue(self, issue: ChainIssue) -> None:
+        """Record `issue`; log it when a new state begins (not on every tick)."""
+        current = self.chain_issue
+        if current is not None and current.state == issue.state:
+            self.chain_issue = replace(issue, since=current.since)
+            return
+        self.chain_issue = issue
+        log.warning("%s", issue.reason)
+
+    def _chain_ok(self, head: Block) -> None:
+        """This tick found the node on our chain: end any issue (logged once)."""
+        self._behind_ticks = 0
+        issue = self.chain_issue
+        if issue is None:
+            return
+        self.chain_issue = None
+        if issue.state == "behind":
+            log.info(
+                "the node caught up: its head is %d, our last block was %d; ingest resumed",
+                head.number,
+                issue.stored_height,
+            )
+        else:
+            log.info("the node is on our chain again (head %d); ingest resumed", head.number)
+
+    def _behind(self, head: Block, ours: int) -> None:
+        self._behind_ticks += 1
+        gap = ours - head.number
+        self._set_issue(
+            ChainIssue(
+                "behind",
+                f"the node is behind us: its head is {head.number}, our last block is {ours}"
+                f" ({gap} blocks); waiting for it to catch up",
+                ours,
+                head.number,
+                gap,
+                self._clock(),
+            )
+        )
+
+    async def _roll_back(self, rpc: TronRpc, head: Block, ours: int, why: str) -> None:
+        """Find the common ancestor, delete every stored block above it; the next tick (or this
+        one's caller) fetches again from there."""
+        ancestor, compared = await self._common_ancestor(rpc, min(head.number, ours), ours)
+        if ancestor is None:
+            self._behind_ticks += 1
+            self._set_issue(
+                ChainIssue(
+                    "fork_too_deep",
+                    f"the node is on another chain: {why}, and none of our last {compared}"
+                    f" blocks (up to {ours}) is the node's; not rolling back more than"
+                    f" {MAX_REORG_DEPTH} blocks: nothing is stored until the node is on our"
+                    " chain again (another network? check TRON_RPC_URL)",
+                    ours,
+                    head.number,
+                    compared,
+                    self._clock(),
+                )
+            )
+            return
+        self._behind_ticks = 0
+        deleted = await self.db.roll_back_above(ancestor, self.stats_tz)
+        self.last_reorg = {
+            "forkHeight": ancestor,
+            "depth": deleted,
+            "storedHeight": ours,
+            "nodeHeight": head.number,
+            "at": round(self._clock() * 1000),
+        }
+        self._set_issue(
+            ChainIssue(
+                "fork",
+                f"the node is on another branch: {why}; rolled back {deleted} blocks above"
+                f" the common ancestor {ancestor} (our last block was {ours}); fetching again",
+                ours,
+                head.number,
+                deleted,
+                self._clock(),
+            )
+        )
+
+    async def _common_ancestor(self, rpc: TronRpc, top: int, ours: int) -> tuple[int | None, int]:
+        """The highest height <= top where the node's block is ours, looking at most
+        MAX_REORG_DEPTH blocks below `ours`; (None, blocks compared) when there is none."""
+        lowest = await self.db.first_stored()
+        floor = max(lowest if lowest is not None else top, ours - MAX_REORG_DEPTH)
+        compared = 0
+        high = top
+        while high >= floor:
+            low = max(floor, high - BATCH_LIMIT + 1)
+            stored = await self.db.block_hashes(low, high)
+            theirs = {b.number: b.hash for b in await rpc.get_blocks_by_limit_next(low, high + 1)}
+            for number in range(high, low - 1, -1):
+                if number not in theirs:
+                    raise RpcError(f"the node has no block {number} (looking for a fork point)")
+                if stored.get(number) == theirs[number]:
+                    return number, compared
+                compared += 1
+            high = low - 1
+        return None, compared
 
     async def _fetch(self, rpc: TronRpc, start: int, end: int, head: Block) -> list[Block]:
         if start == head.number:

@@ -333,3 +333,32 @@ async def test_config_get_and_set(tmp_path: Path) -> None:
         assert await fetch(db, "SELECT COUNT(*) FROM config") == [(1,)]
     finally:
         await db.close()
+
+
+@pytest.mark.anyio
+async def test_roll_back_above_removes_blocks_points_and_their_daily_counts(
+    tmp_path: Path,
+) -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    t0 = 1_704_124_797_000  # 23:59:57 in Shanghai: blocks 11.. fall on the next day there
+    blocks = [make_block(10 + i, t0 + i * 3000, d) for i, d in enumerate([1, 2, 4, 7, 8])]
+    db = await Database.open(tmp_path / "pt.db")
+    try:
+        await db.insert_blocks(blocks, shanghai)
+        assert await db.block_hashes(11, 12) == {11: blocks[1].hash, 12: blocks[2].hash}
+        assert await db.first_stored() == 10
+        assert await db.roll_back_above(11, shanghai) == 3
+        assert await fetch(db, "SELECT block_number FROM blocks ORDER BY 1") == [(10,), (11,)]
+        assert await fetch(db, "SELECT block_number FROM block_points ORDER BY 1") == [
+            (10,),
+            (11,),
+        ]
+        assert await fetch(
+            db, "SELECT date, total_blocks, odd_count, even_count FROM daily_stats ORDER BY date"
+        ) == [("2024-01-01", 1, 1, 0), ("2024-01-02", 1, 0, 1)]
+        assert (await db.last_stored()).cumulative_score == 0
+        assert await db.roll_back_above(9, shanghai) == 2
+        assert await fetch(db, "SELECT COUNT(*) FROM daily_stats") == [(0,)]  # empty days go
+        assert await db.first_stored() is None
+    finally:
+        await db.close()

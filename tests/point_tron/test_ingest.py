@@ -310,3 +310,52 @@ async def test_retention_on_the_first_tick_keeps_the_running_score(tmp_path: Pat
     finally:
         stream.close()
         await db.close()
+
+
+@pytest.mark.anyio
+async def test_a_longer_branch_is_noticed_by_its_parent_hash_and_rolled_back(
+    tmp_path: Path,
+) -> None:
+    chain, _, transport = sim()
+    settings = settings_for(tmp_path, START_BLOCK="4950")
+    async with opened_poller(settings, transport) as (db, poller, stream):
+        async with anyio.create_task_group() as tg:
+            await tg.start(poller.run)
+            await until_stored(stream, 5000)
+            fork = chain.reorg(4)  # blocks 4997.. change
+            chain.advance(3)  # and the new branch is longer: no height of ours to compare
+            await wait_until(lambda: poller.last_reorg is not None)
+            assert poller.last_reorg is not None
+            assert (poller.last_reorg["forkHeight"], poller.last_reorg["depth"]) == (fork, 4)
+            await until_stored(stream, 5003)
+            await wait_until(lambda: poller.chain_issue is None)
+            await poller.stop()
+        rows, days = await stored_rows(db)
+        scores, want_days = expected(chain.spec, 4950, 5003, UTC)
+        assert rows == list(zip(range(4950, 5004), scores, strict=True))
+        assert days == want_days
+        hashes = await db.block_hashes(4950, 5003)
+        assert all(hashes[n] == chain.spec.block_id(n) for n in range(4950, 5004))
+
+
+@pytest.mark.anyio
+async def test_another_network_is_reported_and_nothing_is_rolled_back(tmp_path: Path) -> None:
+    _, _, transport = sim()
+    other = Chain.new(seed=99, interval_ms=3000, start_height=5000, stalled=True)
+    settings = settings_for(tmp_path, START_BLOCK="4990")
+    async with opened_poller(settings, transport) as (db, poller, stream):
+        async with anyio.create_task_group() as tg:
+            await tg.start(poller.run)
+            await until_stored(stream, 5000)
+            poller._transport = httpx.ASGITransport(app=build_app(other))
+            await poller.apply_rpc_settings(
+                url="http://other", api_key=None, timeout_ms=5000, retry_times=1, interval_ms=20
+            )
+            await wait_until(lambda: poller.chain_issue is not None)
+            issue = poller.chain_issue
+            assert issue is not None and issue.state == "fork_too_deep"
+            assert issue.gap == 11 and "another chain" in issue.reason
+            await poller.stop()
+        assert poller.last_reorg is None
+        rows, _ = await stored_rows(db)
+        assert [n for n, _ in rows] == list(range(4990, 5001))  # nothing lost, nothing added

@@ -8,12 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from point_tron.chain import block_from_json
-from point_tron.sim import Chain, ChainSpec, Faults, build_app, serve_sim
+from point_tron.sim import STATE_FILE, Chain, ChainSpec, Faults, build_app, serve_sim
 
 
 @pytest.fixture
@@ -276,3 +277,90 @@ def test_public_names_are_curated() -> None:
     assert all(hasattr(sim, name) for name in sim.__all__)
     public = {n for n in dir(sim) if not n.startswith("_")}
     assert public - set(sim.__all__) == set()
+
+
+def test_a_reorg_replaces_only_the_blocks_above_the_fork() -> None:
+    clock = FakeClock()
+    chain = Chain(ChainSpec(seed=3, interval_ms=1000), start_height=100, stalled=True, clock=clock)
+    before = {n: chain.spec.block(n) for n in range(90, 101)}
+    assert chain.reorg(5) == 95
+    after = {n: chain.spec.block(n) for n in range(90, 101)}
+    for n in range(90, 96):
+        assert after[n] == before[n]
+    for n in range(96, 101):
+        assert after[n]["blockID"] != before[n]["blockID"]
+        assert after[n]["blockID"][:16] == f"{n:016x}"
+        parent = after[n]["block_header"]["raw_data"]["parentHash"]
+        assert parent == after[n - 1]["blockID"]  # the new branch links to the fork block
+    with pytest.raises(ValueError, match="reorg depth"):
+        chain.reorg(0)
+
+
+def test_a_lagging_node_serves_an_older_head() -> None:
+    clock = FakeClock()
+    chain = Chain(ChainSpec(interval_ms=1000), start_height=100, clock=clock)
+    chain.set_lag(7)
+    assert (chain.produced, chain.head) == (100, 93)
+    assert not chain.has(94)
+    clock.now += 10
+    assert chain.head == 103
+    chain.set_lag(0)
+    assert chain.head == 110
+    with pytest.raises(ValueError):
+        chain.set_lag(-1)
+
+
+def test_a_saved_chain_resumes_at_the_clocks_height(tmp_path: Path) -> None:
+    chain = Chain.new(seed=4, interval_ms=1000, start_height=500, genesis_ms=0, stalled=True)
+    chain.state_file = tmp_path / STATE_FILE
+    chain.save()
+    chain.reorg(3)  # saved too
+    again = Chain.resume(tmp_path / STATE_FILE, now_ms=600_500)
+    assert again.head == 600
+    assert again.spec == chain.spec and again.spec.forks == (497,)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a tron-sim chain state"):
+        Chain.resume(tmp_path / "bad.json")
+
+
+def test_cli_data_dir_keeps_the_chain_across_a_restart(tmp_path: Path) -> None:
+    args = ("--port", "0", "--block-interval", "0.05", "--data-dir", str(tmp_path))
+    heights = []
+    for extra in ((), (), ("--fresh",)):
+        proc, line = _start_cli(*args, *extra)
+        try:
+            if "--fresh" not in extra and heights:
+                assert line.startswith("tron-sim: resuming the chain in "), line
+                line = proc.stdout.readline()  # type: ignore[union-attr]
+            assert line.startswith("tron-sim listening on "), line
+            url = line.split()[-1]
+            heights.append(httpx.get(f"{url}/sim/state", timeout=5).json()["head"])
+            os.kill(proc.pid, signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stderr.close()  # type: ignore[union-attr]
+    assert heights[0] >= 60_000_000
+    assert heights[1] > heights[0]  # resumed, and time went on
+    assert heights[2] < heights[1]  # --fresh: a new chain at the start height
+    assert (tmp_path / STATE_FILE).is_file()
+
+
+@pytest.mark.anyio
+async def test_reorg_and_lag_over_the_control_endpoints() -> None:
+    chain = Chain.new(start_height=1000, stalled=True)
+    app = build_app(chain)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sim"
+    ) as client:
+        old = (await client.post("/wallet/getnowblock")).json()["blockID"]
+        state = (await client.post("/sim/reorg", json={"depth": 5})).json()
+        assert state["forks"] == [995]
+        assert (await client.post("/wallet/getnowblock")).json()["blockID"] != old
+        assert (await client.post("/sim/reorg", json={"depth": 0})).status_code == 400
+        state = (await client.post("/sim/lag", json={"blocks": 4})).json()
+        assert (state["head"], state["produced"], state["lag"]) == (996, 1000, 4)
+        assert (await client.post("/sim/lag", json={"blocks": -1})).status_code == 400

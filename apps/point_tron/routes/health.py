@@ -1,8 +1,10 @@
 """``GET /health``: the shape monitors parse, with healthy / degraded / unhealthy.
 
 - ``healthy`` (200): database open, poll loop alive, last RPC tick succeeded;
-- ``degraded`` (200): the RPC is failing (``consecutiveErrors > 0``); restarting the app
-  cannot fix the network, so a supervisor should not restart it;
+- ``degraded`` (200): the RPC is failing (``consecutiveErrors > 0``), or the node is not on
+  our chain (then ``data.chain`` says why: ``state`` ``behind``, ``fork`` or
+  ``fork_too_deep``, with the reason and the gap; see point_tron.ingest); restarting the
+  app cannot fix the network, so a supervisor should not restart it;
 - ``unhealthy`` (503): the database is closed or the poll loop is dead; restart it.
 """
 
@@ -20,9 +22,18 @@ from point_tron import queries
 from point_tron.kline import to_utc_iso
 from point_tron.routes._common import now_ms, state
 
-__all__ = ["health", "routes"]
+__all__ = ["chain_json", "health", "routes"]
 
 log = logging.getLogger(__name__)
+
+
+def chain_json(poller: Any) -> dict[str, Any]:
+    """Whether the node is on our chain: ``{"state": "ok"}`` or the issue, plus the last
+    rollback (``lastReorg``, null if none since start)."""
+    issue = poller.chain_issue
+    data: dict[str, Any] = {"state": "ok"} if issue is None else issue.as_json()
+    data["lastReorg"] = poller.last_reorg
+    return data
 
 
 async def health(request: Request) -> JSONResponse:
@@ -49,7 +60,7 @@ async def health(request: Request) -> JSONResponse:
         problems.append("the poll loop is not running")
     if problems:
         status = "unhealthy"
-    elif poller.consecutive_errors > 0:
+    elif poller.consecutive_errors > 0 or poller.chain_issue is not None:
         status = "degraded"
     else:
         status = "healthy"
@@ -64,6 +75,8 @@ async def health(request: Request) -> JSONResponse:
             "consecutiveErrors": poller.consecutive_errors,
         },
     }
+    if poller.chain_issue is not None:
+        data["chain"] = chain_json(poller)
     if problems:
         body = {"success": False, "error": f"unhealthy: {'; '.join(problems)}", "data": data}
         return JSONResponse(body, status_code=503)

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from point_tron import queries
 from point_tron.routes._common import now_ms, ok, state
+from point_tron.routes.health import chain_json
 
 __all__ = ["routes", "system_status"]
 
@@ -33,6 +34,7 @@ async def system_status(request: Request) -> JSONResponse:
                 "lastBlockTime": round(last_success * 1000) if last_success is not None else None,
                 "consecutiveErrors": poller.consecutive_errors,
                 "lastError": poller.last_error,
+                "chain": chain_json(poller),
             },
             "database": {
                 "isConnected": bool(await pt.db.is_connected()),

@@ -7,13 +7,14 @@ httpx.ASGITransport, and `serve_sim(chain)` serves it over real HTTP on a free p
 """
 
 from point_tron.sim._app import build_app
-from point_tron.sim._chain import DEFAULT_START_HEIGHT, Chain, ChainSpec
+from point_tron.sim._chain import DEFAULT_START_HEIGHT, STATE_FILE, Chain, ChainSpec
 from point_tron.sim._cli import main
 from point_tron.sim._faults import Faults
 from point_tron.sim._server import SimServer, serve_sim
 
 __all__ = [
     "DEFAULT_START_HEIGHT",
+    "STATE_FILE",
     "Chain",
     "ChainSpec",
     "Faults",

@@ -97,6 +97,33 @@ def build_app(chain: Chain, faults: Faults | None = None, *, fault_seed: int = 0
         chain.advance(blocks)
         return JSONResponse(_state(chain, active, counters))
 
+    async def reorg(request: Request) -> Response:
+        try:
+            body = await _body(request)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        depth = body.get("depth", 1)
+        if not _is_int(depth):
+            return JSONResponse({"error": f"depth must be a whole number, not {depth!r}"}, 400)
+        try:
+            chain.reorg(depth)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse(_state(chain, active, counters))
+
+    async def lag(request: Request) -> Response:
+        try:
+            body = await _body(request)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        blocks = body.get("blocks", 0)
+        if not _is_int(blocks) or blocks < 0:
+            return JSONResponse(
+                {"error": f"blocks must be a whole number >= 0, not {blocks!r}"}, 400
+            )
+        chain.set_lag(blocks)
+        return JSONResponse(_state(chain, active, counters))
+
     wallet = ["GET", "POST"]
     return Starlette(
         routes=[
@@ -106,6 +133,8 @@ def build_app(chain: Chain, faults: Faults | None = None, *, fault_seed: int = 0
             Route("/sim/state", state, methods=["GET"]),
             Route("/sim/faults", set_faults, methods=["POST"]),
             Route("/sim/advance", advance, methods=["POST"]),
+            Route("/sim/reorg", reorg, methods=["POST"]),
+            Route("/sim/lag", lag, methods=["POST"]),
         ],
         middleware=[Middleware(_FaultLayer, faults=active, rng=rng, counters=counters)],
     )
@@ -182,6 +211,9 @@ def _state(chain: Chain, faults: Faults, counters: dict[str, int]) -> dict[str, 
     spec = chain.spec
     return {
         "head": chain.head,
+        "produced": chain.produced,
+        "lag": chain.lag,
+        "forks": list(spec.forks),
         "start_height": chain.start_height,
         "stalled": chain.stalled,
         "seed": spec.seed,

@@ -6,11 +6,12 @@ import argparse
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import anyio
 
 from point_tron.sim._app import build_app
-from point_tron.sim._chain import DEFAULT_START_HEIGHT, Chain
+from point_tron.sim._chain import DEFAULT_START_HEIGHT, STATE_FILE, Chain
 from point_tron.sim._faults import Faults
 from point_tron.sim._server import SimServer
 
@@ -59,6 +60,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--error-body-rate", type=float, default=0.0, help='share answered {"Error"}')
     p.add_argument("--drop-rate", type=float, default=0.0, help="share closed without answer")
     p.add_argument("--stall", action="store_true", help="start with the head stalled")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"keep the chain in DIR/{STATE_FILE}: a restart resumes it, its head where "
+        "the clock puts it (default: a new chain at every start)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="with --data-dir: start a new chain from the flags, replacing the saved one",
+    )
+    p.add_argument(
+        "--reorg",
+        type=int,
+        default=0,
+        metavar="N",
+        help="at start, replace the top N blocks with another branch (a reorg of depth N)",
+    )
+    p.add_argument(
+        "--lag",
+        type=int,
+        default=0,
+        metavar="N",
+        help="serve a head N blocks behind the chain's (a node that is behind)",
+    )
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     return p
 
@@ -82,15 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "drop_rate": args.drop_rate,
             }
         )
-        chain = Chain.new(
-            seed=args.seed,
-            interval_ms=interval_ms,
-            start_height=args.start_height,
-            initial_blocks=args.initial_blocks,
-            genesis_ms=args.genesis_ms,
-            max_txs=args.max_txs,
-            stalled=args.stall,
-        )
+        chain = _chain(args, interval_ms)
+        chain.set_lag(args.lag)
+        if args.reorg:
+            fork = chain.reorg(args.reorg)
+            print(f"tron-sim: reorg: every block above {fork} is on a new branch", flush=True)
     except ValueError as exc:
         print(f"tron-sim: {exc}", file=sys.stderr)
         return 2
@@ -103,6 +127,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     anyio.run(_serve, server)
     return 0
+
+
+def _chain(args: argparse.Namespace, interval_ms: int) -> Chain:
+    """The saved chain (with --data-dir and its file, unless --fresh), or a new one."""
+    state_file = None if args.data_dir is None else args.data_dir / STATE_FILE
+    if state_file is not None and state_file.exists() and not args.fresh:
+        chain = Chain.resume(state_file)
+        if args.stall:
+            chain.stall()
+        print(f"tron-sim: resuming the chain in {state_file} at height {chain.head}", flush=True)
+        return chain
+    chain = Chain.new(
+        seed=args.seed,
+        interval_ms=interval_ms,
+        start_height=args.start_height,
+        initial_blocks=args.initial_blocks,
+        genesis_ms=args.genesis_ms,
+        max_txs=args.max_txs,
+        stalled=args.stall,
+    )
+    if state_file is not None:
+        try:
+            state_file.parent.mkdir(parents=True, exist_ok=True)
+            chain.state_file = state_file
+            chain.save()
+        except OSError as exc:
+            raise ValueError(f"--data-dir {args.data_dir}: {exc}") from None
+    return chain
 
 
 async def _serve(server: SimServer) -> None:

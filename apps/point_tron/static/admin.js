@@ -157,9 +157,11 @@
   function loadStatus() {
     return PT.get("/api/system/status").then(function (s) {
       var p = s.rpcPolling;
-      PT.text("poller-state", !p.alive ? "dead" : !p.isActive ? "paused" : p.consecutiveErrors ? "failing" : "running");
+      var chain = p.chain && p.chain.state !== "ok" ? p.chain : null;  /* behind, fork, fork_too_deep */
+      PT.text("poller-state", !p.alive ? "dead" : !p.isActive ? "paused" : p.consecutiveErrors ? "failing" :
+        chain ? "degraded: " + chain.state : "running");
       PT.text("poller-note", p.consecutiveErrors ? p.consecutiveErrors + " failed ticks: " + (p.lastError || "") :
-        "every " + p.interval + " ms");
+        chain ? chain.reason + " (gap " + chain.gap + ")" : "every " + p.interval + " ms");
     });
   }
 
@@ -169,6 +171,9 @@
     body.dataset.wsUpdates = String(state.updates);
     if (msg.channel === "block") {
       var b = msg.data;
+      /* after a rollback (a fork) the node's blocks come again: drop ours from there on */
+      state.points = state.points.filter(function (p) { return p.block_number < b.blockNumber; });
+      state.rows = state.rows.filter(function (r) { return r.number < b.blockNumber; });
       state.points.push({ block_number: b.blockNumber, cumulative_score: b.cumulativeScore,
         point_change: b.pointChange, timestamp: b.timestamp });
       if (state.points.length > MAX_POINTS) state.points.splice(0, state.points.length - MAX_POINTS);
@@ -199,7 +204,7 @@
     .catch(function (err) { PT.text("poller-note", err.message); })
     .then(function () {
       PT.live(["block", "stats", "kline"], onUpdate, onState);
-      window.setInterval(loadStatus, 15000);
+      window.setInterval(loadStatus, 5000);
       window.addEventListener("resize", function () { drawPoints(); loadKline(); loadStats(); });
     });
 })();
