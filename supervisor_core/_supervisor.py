@@ -65,9 +65,10 @@ class Supervisor:
     process it started, whole trees included.
 
     ``on_output(app, instance, stream, lines)`` sees every line of output (``ptm run`` prints
-    them); ``on_notice(text)`` gets the supervisor's own remarks (a SIGKILL escalation, a
-    memory restart, a spawn failure). Log files are written when ``log_files`` is given, or
-    by a :class:`~supervisor_core.logs.LogFiles` the supervisor creates when ``write_logs``.
+    them; with ``output_as_written``, with their log file's timestamp); ``on_notice(text)``
+    gets the supervisor's own remarks (a SIGKILL escalation, a memory restart, a spawn
+    failure). Log files are written when ``log_files`` is given, or by a
+    :class:`~supervisor_core.logs.LogFiles` the supervisor creates when ``write_logs``.
 
     ``spawner`` starts each process (:func:`~supervisor_core.process.spawn` by default) and
     ``clock`` is the monotonic clock that restart delays and readiness deadlines run on; with
@@ -82,6 +83,7 @@ class Supervisor:
         write_logs: bool = True,
         log_files: LogFiles | None = None,
         on_output: OutputCallback | None = None,
+        output_as_written: bool = False,
         on_notice: NoticeCallback | None = None,
         on_run: RunCallback | None = None,
         die_with_supervisor: bool = False,
@@ -112,6 +114,7 @@ class Supervisor:
             monitor=self._monitor,
             notice=self._notice,
             on_output=on_output,
+            output_as_written=output_as_written,
             ptm_home=ptm_home,
             wall_clock=wall_clock,
             die_with_supervisor=die_with_supervisor,
@@ -201,9 +204,9 @@ class Supervisor:
 
     async def _new_instance(self, app: _App, index: int) -> Instance:
         assert self._tg is not None, "use the Supervisor as an async context manager"
-        sink = None
-        if self._log_files is not None and app.spec.logs is not None:
-            sink = self._log_files.open_sink(app.spec.name, app.spec.logs, index)
+        spec, sink = app.spec, None
+        if self._log_files is not None and spec.logs is not None:
+            sink = self._log_files.open_sink(spec.name, spec.logs, index, instances=spec.instances)
         setup = dataclasses.replace(
             self._run_setup,
             log_sink=sink,

@@ -96,6 +96,7 @@ async def serve(home: Home) -> None:
         async with Supervisor(
             ptm_home=home.root,
             on_output=hub.publish,
+            output_as_written=True,  # followers get each line as its log file has it
             on_notice=lambda text: log.warning("%s", text),
             on_run=on_run,
             die_with_supervisor=True,
