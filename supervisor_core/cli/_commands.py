@@ -141,7 +141,10 @@ def start(args: argparse.Namespace) -> int:
                 ) from None
             raise
         rows = answer.get("processes", [])
-        say(f"started {', '.join(_names(rows))}")
+        started = answer.get("started", _names(rows))
+        say(f"started {', '.join(started) or 'nothing'}")
+        if answer.get("running"):
+            say(f"already running: {', '.join(answer['running'])}")
         print_table(client)
         return _check_online(rows)
 

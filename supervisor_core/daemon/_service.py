@@ -250,14 +250,18 @@ class DaemonService:
 
     # ----------------------------------------------------------------- acting
     async def act(self, action: str, target: str) -> dict[str, Any]:
-        """stop / start / restart / reload of every app the target names."""
+        """stop / start / restart / reload of every app the target names. A start also says
+        which apps it ``started`` and which were already ``running`` (left alone)."""
         async with self._lock:
             names = self.resolve(target)
+            running: list[str] = []
             for name in names:
                 if action == "stop":
                     await self.sup.stop(name)
                     await self._set_desired(name, "stopped")
                 elif action == "start":
+                    if all(i.status in ACTIVE for i in self.sup.info(name)):
+                        running.append(name)
                     await self.sup.start(name)
                     await self._set_desired(name, "running")
                 elif action == "restart":
@@ -268,7 +272,11 @@ class DaemonService:
                     await self._set_desired(name, "running")
                 else:
                     raise StateError(f"unknown action {action!r}")
-            return {"processes": self.rows(names)}
+            answer: dict[str, Any] = {"processes": self.rows(names)}
+            if action == "start":
+                answer["started"] = [name for name in names if name not in running]
+                answer["running"] = running
+            return answer
 
     async def _set_desired(self, name: str, desired: str) -> None:
         stored = self._apps[name]
