@@ -15,6 +15,7 @@ import shutil
 import sys
 import termios
 import threading
+import time
 import tty
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -88,7 +89,7 @@ def _live(client: Client) -> bool:
             sys.stdout.flush()
             if failure:
                 raise failure[0]
-            if keys.quit_within(REFRESH_S):
+            if keys.quit_within(REFRESH_S, stopped):
                 return False
 
 
@@ -115,16 +116,19 @@ class _Keys:
 
     def __init__(self, fd: int | None) -> None:
         self.fd = fd
-        self._stop = threading.Event()
 
-    def quit_within(self, seconds: float) -> bool:
+    def quit_within(self, seconds: float, stopped: threading.Event) -> bool:
+        """True on ``q``; False after ``seconds``, or as soon as ``stopped`` is set."""
         if self.fd is None:
-            return self._stop.wait(seconds)
-        ready, _, _ = select.select([self.fd], [], [], seconds)
-        if not ready:
+            stopped.wait(seconds)
             return False
-        data = os.read(self.fd, 64)
-        return not data or b"q" in data.lower()
+        deadline = time.monotonic() + seconds
+        while not stopped.is_set() and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.1))
+            if ready:
+                data = os.read(self.fd, 64)
+                return not data or b"q" in data.lower()
+        return False
 
 
 @contextlib.contextmanager
