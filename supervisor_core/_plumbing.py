@@ -7,16 +7,28 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from supervisor_core._info import StateEvent
 from supervisor_core.config import AppSpec, ListenSpec
-from supervisor_core.process import bind_listen_socket, descendant_pids
+from supervisor_core.errors import StateError
+from supervisor_core.process import Status, bind_listen_socket, descendant_pids
 
-__all__ = ["MAX_UNCLAIMED_NOTIFY", "Broadcast", "ListenSockets", "NotifyRouter", "each"]
+if TYPE_CHECKING:
+    from supervisor_core._instance import Instance
+
+__all__ = [
+    "MAX_UNCLAIMED_NOTIFY",
+    "Broadcast",
+    "ListenSockets",
+    "NotifyRouter",
+    "each",
+    "wait_settled",
+    "wait_stable",
+]
 
 MAX_UNCLAIMED_NOTIFY = 256
 T = TypeVar("T")
@@ -144,3 +156,29 @@ async def each(items: Sequence[T], action: Callable[[T], Awaitable[None]]) -> No
             tg.start_soon(one, item)
     if errors:
         raise errors[0]
+
+
+async def wait_stable(events: Broadcast, inst: Instance, seconds: float) -> None:
+    """Without readiness, a new process must stay online ``min_uptime`` before the next
+    instance is replaced: a bad deploy stops the rolling reload at its first victim."""
+    with anyio.move_on_after(seconds):
+        async with events.subscribe(1000) as changes:
+            while inst.status is Status.ONLINE:
+                await changes.receive()
+    if inst.status is not Status.ONLINE:
+        raise StateError(
+            f"reload of {inst.spec.name}:{inst.index}: the new process did not stay up "
+            f"({inst.status.value}); the next instances were left alone"
+        )
+
+
+async def wait_settled(events: Broadcast, inst: Instance) -> None:
+    """Wait until an instance is no longer starting (online, or failed)."""
+    async with events.subscribe(1000) as changes:
+        while inst.status in (Status.LAUNCHING, Status.STOPPING):
+            await changes.receive()
+    if inst.status is not Status.ONLINE:
+        raise StateError(
+            f"reload of {inst.spec.name}:{inst.index}: it is {inst.status.value} "
+            "after its restart; the next instances were left alone"
+        )

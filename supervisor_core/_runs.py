@@ -116,6 +116,8 @@ class RunSetup:
     notice: Callable[[str], None]
     log_sink: InstanceLogSink | None = None
     on_output: OutputCallback | None = None
+    output_as_written: bool = False
+    """Hand ``on_output`` each line with the timestamp its log file got."""
     ptm_home: Path | None = None
     wall_clock: Callable[[], float] = time.time
     on_run: RunCallback | None = None
@@ -379,12 +381,17 @@ class Runner:
             self._setup.log_sink,
             self._setup.on_output,
         )
+        as_written = self._setup.output_as_written
 
         def on_lines(lines: list[bytes]) -> None:
-            if sink is not None:
-                sink.write(name, lines)
+            stamp = sink.write(name, lines) if sink is not None else b""
             if echo is not None:
-                echo(app, index, name, lines)
+                echo(
+                    app,
+                    index,
+                    name,
+                    [stamp + line for line in lines] if stamp and as_written else lines,
+                )
 
         try:
             await pump_lines(stream, on_lines)

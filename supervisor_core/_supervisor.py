@@ -28,7 +28,14 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
-from supervisor_core._plumbing import Broadcast, ListenSockets, NotifyRouter, each
+from supervisor_core._plumbing import (
+    Broadcast,
+    ListenSockets,
+    NotifyRouter,
+    each,
+    wait_settled,
+    wait_stable,
+)
 from supervisor_core._runs import RunSetup
 from supervisor_core.config import AppSpec, instance_count
 from supervisor_core.drivers import AppDriver
@@ -63,11 +70,13 @@ class _App:
 
 class Supervisor:
     """Keeps apps alive. An async context manager: leaving it (or cancelling it) stops every
-    process it started, whole trees included. ``on_output(app, instance, stream, lines)``
-    sees every line of output (``ptm run`` prints them); ``on_notice(text)`` gets the
-    supervisor's own remarks (a SIGKILL escalation, a memory restart, a spawn failure). Log
-    files are written when ``log_files`` is given, or by a :class:`~supervisor_core.logs.LogFiles`
-    the supervisor creates when ``write_logs``.
+    process it started, whole trees included.
+
+    ``on_output(app, instance, stream, lines)`` sees every line of output (``ptm run`` prints
+    them; with ``output_as_written``, with their log file's timestamp); ``on_notice(text)``
+    gets the supervisor's own remarks (a SIGKILL escalation, a memory restart, a spawn
+    failure). Log files are written when ``log_files`` is given, or by a
+    :class:`~supervisor_core.logs.LogFiles` the supervisor creates when ``write_logs``.
 
     ``spawner`` starts each process (:func:`~supervisor_core.process.spawn` by default) and
     ``clock`` is the monotonic clock that restart delays and readiness deadlines run on; with
@@ -82,6 +91,7 @@ class Supervisor:
         write_logs: bool = True,
         log_files: LogFiles | None = None,
         on_output: OutputCallback | None = None,
+        output_as_written: bool = False,
         on_notice: NoticeCallback | None = None,
         on_run: RunCallback | None = None,
         die_with_supervisor: bool = False,
@@ -112,6 +122,7 @@ class Supervisor:
             monitor=self._monitor,
             notice=self._notice,
             on_output=on_output,
+            output_as_written=output_as_written,
             ptm_home=ptm_home,
             wall_clock=wall_clock,
             die_with_supervisor=die_with_supervisor,
@@ -202,10 +213,10 @@ class Supervisor:
 
     async def _new_instance(self, app: _App, index: int) -> Instance:
         assert self._tg is not None, "use the Supervisor as an async context manager"
-        sink = None
-        if self._log_files is not None and app.spec.logs is not None:
+        spec, sink = app.spec, None
+        if self._log_files is not None and spec.logs is not None:
             sink = self._log_files.open_sink(
-                app.spec.name, app.spec.logs, index, owner=run_as(app.spec)
+                spec.name, spec.logs, index, instances=spec.instances, owner=run_as(spec)
             )
         setup = dataclasses.replace(
             self._run_setup,
@@ -255,34 +266,10 @@ class Supervisor:
         instances are left alone, and :class:`StateError` says why."""
         for inst in list(self._app(name).instances):
             await inst.reload()
-            await self._wait_settled(inst)
+            await wait_settled(self._events, inst)
             if not inst.spec.readiness.wait_ready:
-                await self._wait_stable(inst, inst.spec.restart.min_uptime)
+                await wait_stable(self._events, inst, inst.spec.restart.min_uptime)
         return self.info(name)
-
-    async def _wait_stable(self, inst: Instance, seconds: float) -> None:
-        """Without readiness, a new process must stay online ``min_uptime`` before the next
-        instance is replaced: a bad deploy stops the rolling reload at its first victim."""
-        with anyio.move_on_after(seconds):
-            async with self.subscribe() as events:
-                while inst.status is Status.ONLINE:
-                    await events.receive()
-        if inst.status is not Status.ONLINE:
-            raise StateError(
-                f"reload of {inst.spec.name}:{inst.index}: the new process did not stay up "
-                f"({inst.status.value}); the next instances were left alone"
-            )
-
-    async def _wait_settled(self, inst: Instance) -> None:
-        """Wait until an instance is no longer starting (online, or failed)."""
-        async with self.subscribe() as events:
-            while inst.status in (Status.LAUNCHING, Status.STOPPING):
-                await events.receive()
-        if inst.status is not Status.ONLINE:
-            raise StateError(
-                f"reload of {inst.spec.name}:{inst.index}: it is {inst.status.value} "
-                "after its restart; the next instances were left alone"
-            )
 
     async def stop_all(self) -> None:
         await each(self._all_instances(), Instance.stop)

@@ -103,3 +103,38 @@ async def test_followers_that_fell_behind_cost_no_encoding() -> None:
         hub.publish("web", 0, "out", batch(5 * n, 5))
     assert hub.encoded_batches == encoded
     assert all(follower.skipped > 500 for follower in stuck)
+
+
+async def test_end_sends_what_waits_then_stopped_and_waits_for_the_followers() -> None:
+    hub = LogHub(budget=100)
+    behind, reading = hub.open(), hub.open()
+    hub.publish("web", 0, "out", batch(0, 1))
+    assert decode(await reading.next())[0]["line"] == "line 0"
+    hub.publish("web", 0, "out", batch(1, 10))  # over the budget of both: skipped, and told
+    ended: list[bool] = []
+
+    async def end() -> None:
+        ended.append(await hub.end(timeout=10))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(end)
+        await anyio.wait_all_tasks_blocked()
+        assert decode(await behind.next()) == [
+            {"app": "web", "instance": 0, "stream": "out", "line": "line 0"},
+            {"skipped": 10},
+            {"daemon": "stopped"},
+        ]
+        assert decode(await reading.next()) == [{"skipped": 10}, {"daemon": "stopped"}]
+        assert behind.done and reading.done and not ended
+        hub.close(behind)
+        hub.close(reading)
+    assert ended == [True] and hub.followers == 0
+    late = hub.open()  # a follower that comes while the daemon stops ends at once
+    assert decode(await late.next()) == [{"daemon": "stopped"}] and late.done
+
+
+async def test_end_gives_up_on_a_follower_that_never_reads() -> None:
+    hub = LogHub()
+    hub.open()
+    with anyio.fail_after(5):
+        assert await hub.end(timeout=0.05) is False

@@ -14,8 +14,10 @@ from supervisor_core.errors import LogError
 from supervisor_core.logs import (
     LogFiles,
     instance_log_paths,
+    instance_marker,
     pump_lines,
     rotated_files,
+    split_marker,
 )
 
 
@@ -110,6 +112,42 @@ def test_merged_instances_share_one_writer_refcounted(tmp_path: Path) -> None:
     assert files.writer(spec.out_file) is None
     assert files.paths("point-tron") == []
     assert spec.out_file.read_bytes() == b"from 0\nfrom 1\nfrom 1 again\n"
+
+
+def test_a_merged_file_of_several_instances_marks_each_line_with_its_instance(
+    tmp_path: Path,
+) -> None:
+    now = [1_800_000_000.0]
+    files = LogFiles(clock=lambda: now[0])
+    spec = _spec(tmp_path, date_format=UtcSeconds())
+    a = files.open_sink("point-tron", spec, 0, instances=2)
+    b = files.open_sink("point-tron", spec, 1, instances=2)
+    assert a.write("out", [b"from 0", b"again"]) == b"2027-01-15T08:00:00Z "
+    assert b.write("out", [b"[1] from 1"]) == b"2027-01-15T08:00:00Z "
+    files.close()
+    written = spec.out_file.read_bytes().splitlines()
+    assert written == [
+        b"[0] 2027-01-15T08:00:00Z from 0",
+        b"[0] 2027-01-15T08:00:00Z again",
+        b"[1] 2027-01-15T08:00:00Z [1] from 1",
+    ]
+    assert [split_marker(line) for line in written] == [
+        (0, b"2027-01-15T08:00:00Z from 0"),
+        (0, b"2027-01-15T08:00:00Z again"),
+        (1, b"2027-01-15T08:00:00Z [1] from 1"),
+    ]
+    assert split_marker(b"no marker [2] here") == (None, b"no marker [2] here")
+    assert instance_marker(12) == b"[12] "
+
+
+def test_one_instance_or_unmerged_files_have_no_marker(tmp_path: Path) -> None:
+    files = LogFiles()
+    one = files.open_sink("one", _spec(tmp_path, out_file=tmp_path / "one.log"), 0)
+    own = files.open_sink("own", _spec(tmp_path, merge_logs=False), 1, instances=2)
+    assert one.write("out", [b"line"]) == b""
+    own.write("out", [b"line"])
+    files.close()
+    assert one.out_path.read_bytes() == own.out_path.read_bytes() == b"line\n"
 
 
 def test_out_and_err_in_one_file_use_one_writer(tmp_path: Path) -> None:

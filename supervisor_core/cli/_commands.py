@@ -142,7 +142,10 @@ def start(args: argparse.Namespace) -> int:
                 ) from None
             raise
         rows = answer.get("processes", [])
-        say(f"started {', '.join(_names(rows))}")
+        started = answer.get("started", _names(rows))
+        say(f"started {', '.join(started) or 'nothing'}")
+        if answer.get("running"):
+            say(f"already running: {', '.join(answer['running'])}")
         print_table(client)
         return _check_online(rows)
 
@@ -279,13 +282,33 @@ def save(args: argparse.Namespace) -> int:
 
 
 def resurrect(args: argparse.Namespace) -> int:
+    from supervisor_core._home import Home
+    from supervisor_core.client import ensure_daemon
+    from supervisor_core.errors import DaemonNotRunning
+
+    new_daemon: int | None = None
+    with connect(autostart=False) as client:
+        try:
+            client.ping()
+        except DaemonNotRunning:  # e.g. right after ptm kill: the new daemon restores its apps
+            new_daemon = ensure_daemon(client.home)
     with connect() as client:
+        if new_daemon is not None:
+            rows = client.processes()
+            restored = _names([row for row in rows if row.get("status") != "stopped"])
+            say(
+                f"the daemon was not running: started it (pid {new_daemon}); "
+                f"it restored {', '.join(restored) or 'no app'}"
+            )
         answer = client.resurrect()
         started = answer.get("started") or []
         skipped = answer.get("skipped") or []
-        say(f"resurrected {', '.join(started) or 'nothing'}")
-        if skipped:
-            say(f"already running: {', '.join(skipped)}")
+        if new_daemon is not None and not started:
+            say(f"nothing more to start from {Home(client.home).dump}")
+        else:
+            say(f"resurrected {', '.join(started) or 'nothing'}")
+            if skipped:
+                say(f"already running: {', '.join(skipped)}")
         print_table(client)
     return 0
 

@@ -35,6 +35,10 @@ def _logs(args: argparse.Namespace) -> int:
 
         def show(items: Iterable[Mapping[str, Any]]) -> None:
             for item in items:
+                if "daemon" in item:  # the daemon stopped: the stream ends here
+                    sys.stdout.flush()
+                    print(f"[ptm] the daemon {item['daemon']}", file=sys.stderr, flush=True)
+                    continue
                 if args.json:
                     text = json.dumps(item)
                 elif "skipped" in item:

@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the last lines of the log files, then the new ones as they come.",
     )
     logs.add_argument("app", nargs="?", metavar="NAME", help="one app (default: every app)")
-    logs.add_argument("--lines", type=int, default=15, metavar="N", help="lines per file (15)")
+    logs.add_argument("--lines", type=_lines, default=15, metavar="N", help="lines per file (15)")
     which = logs.add_mutually_exclusive_group()
     which.add_argument("--out", action="store_true", help="standard output only")
     which.add_argument("--err", action="store_true", help="standard error only")
@@ -277,6 +277,16 @@ def _count(text: str) -> int:
         return instance_count(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
+
+
+def _lines(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (only new lines) or more: {text!r}")
+    return value
 
 
 def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:

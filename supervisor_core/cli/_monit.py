@@ -1,7 +1,8 @@
 """``ptm monit``: a live full-screen view of every app, refreshed about once a second.
 
-``q`` or Ctrl-C quits. When standard output is not a terminal, one frame is printed and the
-command exits (so that ``ptm monit > snapshot.txt`` works).
+``q`` or Ctrl-C quits, and so does the daemon stopping (``[ptm] the daemon stopped``). When
+standard output is not a terminal, one frame is printed and the command exits (so that
+``ptm monit > snapshot.txt`` works).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import sys
 import termios
 import threading
+import time
 import tty
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,7 +41,8 @@ def monit(args: argparse.Namespace) -> int:
                 frame = _frame(client, _as_lines(client.logs(lines=5)), color=False)
                 sys.stdout.write(frame.rstrip("\n") + "\n")
                 return 0
-            _live(client)
+            if _live(client):
+                print("[ptm] the daemon stopped", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         pass
     return 0
@@ -62,34 +65,47 @@ def _frame(client: Client, recent: list[tuple[str, int, str, str]], *, color: bo
     )
 
 
-def _live(client: Client) -> None:
+def _live(client: Client) -> bool:
+    """Refresh until ``q`` (False) or the daemon stops (True)."""
     from supervisor_core.cli._format import use_color
 
     recent: deque[tuple[str, int, str, str]] = deque(_as_lines(client.logs(lines=5)), RECENT)
     failure: list[BaseException] = []
+    stopped = threading.Event()
     follower = threading.Thread(
-        target=_follow, args=(client, recent, failure), name="ptm-monit-logs", daemon=True
+        target=_follow,
+        args=(client, recent, failure, stopped),
+        name="ptm-monit-logs",
+        daemon=True,
     )
     follower.start()
     color = use_color(sys.stdout)
     with _screen() as keys:
         while True:
+            if stopped.is_set():
+                return True
             frame = _frame(client, list(recent), color=color)
             sys.stdout.write("\x1b[H" + frame.replace("\n", "\x1b[K\n") + "\x1b[K\x1b[J")
             sys.stdout.flush()
             if failure:
                 raise failure[0]
-            if keys.quit_within(REFRESH_S):
-                return
+            if keys.quit_within(REFRESH_S, stopped):
+                return False
 
 
 def _follow(
-    client: Client, recent: deque[tuple[str, int, str, str]], failure: list[BaseException]
+    client: Client,
+    recent: deque[tuple[str, int, str, str]],
+    failure: list[BaseException],
+    stopped: threading.Event,
 ) -> None:
     from supervisor_core.errors import ClientError
 
     try:
         for item in client.follow_logs():
+            if "daemon" in item:  # the daemon stopped: its stream ends here
+                stopped.set()
+                return
             recent.extend(_as_lines([item]))
     except ClientError as exc:
         failure.append(exc)
@@ -100,16 +116,19 @@ class _Keys:
 
     def __init__(self, fd: int | None) -> None:
         self.fd = fd
-        self._stop = threading.Event()
 
-    def quit_within(self, seconds: float) -> bool:
+    def quit_within(self, seconds: float, stopped: threading.Event) -> bool:
+        """True on ``q``; False after ``seconds``, or as soon as ``stopped`` is set."""
         if self.fd is None:
-            return self._stop.wait(seconds)
-        ready, _, _ = select.select([self.fd], [], [], seconds)
-        if not ready:
+            stopped.wait(seconds)
             return False
-        data = os.read(self.fd, 64)
-        return not data or b"q" in data.lower()
+        deadline = time.monotonic() + seconds
+        while not stopped.is_set() and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.1))
+            if ready:
+                data = os.read(self.fd, 64)
+                return not data or b"q" in data.lower()
+        return False
 
 
 @contextlib.contextmanager

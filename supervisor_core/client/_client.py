@@ -159,7 +159,8 @@ class Client:
         return found
 
     def follow_logs(self, app: str | None = None, stream: Stream = "both") -> Iterator[Json]:
-        """Every new output line, as it comes, until the iterator is closed."""
+        """Every new output line, as it comes, until the iterator is closed. When the daemon
+        stops, the last item is ``{"daemon": "stopped"}`` and the iterator ends."""
         return self._stream("/v1/logs/follow", _params(app=app, stream=stream))
 
     def events(self) -> Iterator[Json]:

@@ -250,7 +250,7 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
 
         async def lines() -> AsyncIterator[bytes]:
             try:
-                while True:
+                while not follower.done:  # until the daemon stops (LogHub.end)
                     yield await follower.next()
             finally:
                 hub.close(follower)

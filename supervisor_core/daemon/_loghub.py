@@ -10,6 +10,10 @@ does not keep up (a slow terminal, a client that stopped reading) skips the batc
 not fit, and is told in order, in the stream itself: ``{"skipped": N}`` stands where N lines
 were left out. The log files always have every line; a follower never holds more than its
 budget in the daemon.
+
+When the daemon stops, :meth:`LogHub.end` ends every stream: each follower gets what waits
+for it, then :data:`STOPPED`, and its stream ends, so a client tells a daemon that stopped
+from a connection that was lost.
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from typing import Final
 
 import anyio
 
-__all__ = ["FOLLOWER_BUDGET", "Follower", "LogHub"]
+__all__ = ["FOLLOWER_BUDGET", "STOPPED", "Follower", "LogHub"]
 
 FOLLOWER_BUDGET: Final = 1 << 20
 """Bytes of lines that may wait for one follower before the next batches are skipped."""
+
+STOPPED: Final = b'{"daemon": "stopped"}\n'
+"""The last line of every follow stream when the daemon stops."""
 
 
 @dataclass(eq=False)
@@ -40,6 +47,10 @@ class Follower:
     skipped: int = 0
     """Every line skipped so far (for tests and the daemon's own figures)."""
     closed: bool = False
+    ending: bool = False
+    """The daemon stops: what waits is sent, then :data:`STOPPED`."""
+    done: bool = False
+    """:data:`STOPPED` was handed out: the stream is over."""
     _wake: anyio.Event = field(default_factory=anyio.Event)
 
     def offer(self, chunk: bytes, lines: int) -> None:
@@ -60,9 +71,15 @@ class Follower:
             self.queue.append(lines)
         self._wake.set()
 
+    def end(self) -> None:
+        """End the stream after what waits (the daemon stops)."""
+        self.ending = True
+        self._wake.set()
+
     async def next(self) -> bytes:
-        """Everything waiting (at least one line or notice), in order; waits for it."""
-        while not self.queue:
+        """Everything waiting (at least one line or notice), in order; waits for it. Once
+        ended, the last answer ends with :data:`STOPPED` and :attr:`done` is set."""
+        while not self.queue and not self.ending:
             self._wake = anyio.Event()
             await self._wake.wait()
         parts: list[bytes] = []
@@ -70,6 +87,9 @@ class Follower:
             item = self.queue.popleft()
             parts.append(_skipped(item) if isinstance(item, int) else item)
         self.size = 0
+        if self.ending:
+            parts.append(STOPPED)
+            self.done = True
         return b"".join(parts)
 
 
@@ -94,6 +114,8 @@ class LogHub:
         self._budget = budget
         self._followers: list[Follower] = []
         self._skipped_closed = 0
+        self._ended = False
+        self._all_closed: anyio.Event | None = None
         self.encoded_batches = 0
         """How many batches were encoded (once each, whatever the number of followers)."""
 
@@ -128,6 +150,8 @@ class LogHub:
         """Start following now: no line is missed from this call on."""
         follower = Follower(app, stream, self._budget)
         self._followers.append(follower)
+        if self._ended:
+            follower.end()
         return follower
 
     def close(self, follower: Follower) -> None:
@@ -135,3 +159,18 @@ class LogHub:
         if follower in self._followers:
             self._followers.remove(follower)
             self._skipped_closed += follower.skipped
+        if self._all_closed is not None and not self._followers:
+            self._all_closed.set()
+
+    async def end(self, timeout: float) -> bool:
+        """End every stream (the daemon stops), and wait up to ``timeout`` seconds until each
+        follower sent its last line and closed. True if they all did."""
+        self._ended = True
+        if not self._followers:
+            return True
+        self._all_closed = closed = anyio.Event()
+        for follower in self._followers:
+            follower.end()
+        with anyio.move_on_after(timeout):
+            await closed.wait()
+        return not self._followers

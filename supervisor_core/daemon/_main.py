@@ -96,6 +96,7 @@ async def serve(home: Home) -> None:
         async with Supervisor(
             ptm_home=home.root,
             on_output=hub.publish,
+            output_as_written=True,  # followers get each line as its log file has it
             on_notice=lambda text: log.warning("%s", text),
             on_run=on_run,
             die_with_supervisor=True,
@@ -137,6 +138,10 @@ async def serve(home: Home) -> None:
                 await service.shutdown.wait()
                 log.info("stopping every app")
                 await sup.stop_all()
+                # Every app's last lines are out: end the log streams cleanly (a streaming
+                # answer still open when the server exits is cancelled mid-answer).
+                if not await hub.end(timeout=2):
+                    log.warning("%d log follower(s) did not take their last line", hub.followers)
                 log.info("every app stopped; closing the socket")
                 server.request_exit()
                 with anyio.move_on_after(3):

@@ -35,7 +35,7 @@ from supervisor_core.daemon._restore import restore
 from supervisor_core.daemon._runs import RunWriter
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
-from supervisor_core.logs import tail_lines
+from supervisor_core.logs import split_marker, tail_lines
 from supervisor_core.process import ACTIVE
 from supervisor_core.store import StateStore, StoredApp, write_dump
 
@@ -267,14 +267,18 @@ class DaemonService:
 
     # ----------------------------------------------------------------- acting
     async def act(self, action: str, target: str) -> dict[str, Any]:
-        """stop / start / restart / reload of every app the target names."""
+        """stop / start / restart / reload of every app the target names. A start also says
+        which apps it ``started`` and which were already ``running`` (left alone)."""
         async with self._lock:
             names = self.resolve(target)
+            running: list[str] = []
             for name in names:
                 if action == "stop":
                     await self.sup.stop(name)
                     await self._set_desired(name, "stopped")
                 elif action == "start":
+                    if all(i.status in ACTIVE for i in self.sup.info(name)):
+                        running.append(name)
                     await self.sup.start(name)
                     await self._set_desired(name, "running")
                 elif action == "restart":
@@ -285,7 +289,11 @@ class DaemonService:
                     await self._set_desired(name, "running")
                 else:
                     raise StateError(f"unknown action {action!r}")
-            return {"processes": self.rows(names)}
+            answer: dict[str, Any] = {"processes": self.rows(names)}
+            if action == "start":
+                answer["started"] = [name for name in names if name not in running]
+                answer["running"] = running
+            return answer
 
     async def _set_desired(self, name: str, desired: str) -> None:
         stored = self._apps[name]
@@ -351,15 +359,19 @@ class DaemonService:
         result: list[dict[str, Any]] = []
         for name, instance, kind, path in self.log_paths(app, stream):
             found = await anyio.to_thread.run_sync(tail_lines, path, lines)
-            result.extend(
-                {
-                    "app": name,
-                    "instance": instance,
-                    "stream": kind,
-                    "line": raw.decode("utf-8", "replace"),
-                }
-                for raw in found
-            )
+            spec = self.sup.spec(name)
+            shared = spec.logs is not None and spec.logs.merge_logs and spec.instances > 1
+            for raw in found:
+                # A file shared by instances names the writer of each line (docs/logs.md).
+                marked, text = split_marker(raw) if shared else (None, raw)
+                result.append(
+                    {
+                        "app": name,
+                        "instance": instance if marked is None else marked,
+                        "stream": kind,
+                        "line": text.decode("utf-8", "replace"),
+                    }
+                )
         return result
 
     def flush(self, app: str | None) -> list[str]:

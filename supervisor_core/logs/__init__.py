@@ -5,7 +5,13 @@ See docs/logs.md for what users see.
 
 from supervisor_core.logs._lines import CONTINUATION_MARKER, DEFAULT_MAX_LINE, LineSplitter
 from supervisor_core.logs._pump import pump_lines
-from supervisor_core.logs._sink import InstanceLogSink, LogFiles, instance_log_paths
+from supervisor_core.logs._sink import (
+    InstanceLogSink,
+    LogFiles,
+    instance_log_paths,
+    instance_marker,
+    split_marker,
+)
 from supervisor_core.logs._tail import tail_lines
 from supervisor_core.logs._writer import RotatingWriter, rotated_files
 
@@ -17,7 +23,9 @@ __all__ = [
     "LogFiles",
     "RotatingWriter",
     "instance_log_paths",
+    "instance_marker",
     "pump_lines",
     "rotated_files",
+    "split_marker",
     "tail_lines",
 ]

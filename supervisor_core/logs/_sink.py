@@ -4,10 +4,15 @@
 so instances (and stdout/stderr, when ``out_file == error_file``) that write the same file
 share one descriptor and one rotation. Writers are reference-counted: closing an instance's
 sink closes a file only when no other sink still uses it.
+
+A merged file (``merge_logs``) of an app with several instances is shared by all of them, so
+each line there starts with its instance's marker, ``[N] `` (:func:`instance_marker`), before
+the timestamp; :func:`split_marker` reads it back.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +23,25 @@ from supervisor_core.config import DateFormatter, LogSpec
 from supervisor_core.errors import LogError
 from supervisor_core.logs._writer import DEFAULT_CHECK_INTERVAL, RotatingWriter
 
-__all__ = ["InstanceLogSink", "LogFiles", "instance_log_paths"]
+__all__ = ["InstanceLogSink", "LogFiles", "instance_log_paths", "instance_marker", "split_marker"]
 
 Stream = Literal["out", "err"]
+
+_MARKER = re.compile(rb"\[(\d{1,4})\] ")
+
+
+def instance_marker(instance: int) -> bytes:
+    """What starts each line an instance writes to a file it shares with other instances."""
+    return b"[%d] " % instance
+
+
+def split_marker(line: bytes) -> tuple[int | None, bytes]:
+    """(instance, the line without its marker) of a line of a shared file; (None, line) for a
+    line without a marker."""
+    found = _MARKER.match(line)
+    if found is None:
+        return None, line
+    return int(found[1]), line[found.end() :]
 
 
 def instance_log_paths(spec: LogSpec, instance: int) -> tuple[Path, Path]:
@@ -69,6 +90,7 @@ class InstanceLogSink:
         err: RotatingWriter,
         date_format: DateFormatter | None,
         clock: Callable[[], float],
+        marker: bytes = b"",
     ) -> None:
         self.app = app
         self.out_path = out_path
@@ -78,22 +100,31 @@ class InstanceLogSink:
         self._err = err
         self._date_format = date_format
         self._clock = clock
+        self._marker = marker
         self._closed = False
 
-    def write(self, stream: Stream, lines: list[bytes]) -> None:
-        """Write lines (without their ``\\n``) of the instance's stdout or stderr. Never raises."""
+    def write(self, stream: Stream, lines: list[bytes]) -> bytes:
+        """Write lines (without their ``\\n``) of the instance's stdout or stderr. Never raises.
+
+        Returns the timestamp (with its space) put before each line, ``b""`` without one: each
+        line as written is the instance's marker (if any), the timestamp, then the line.
+        """
         if not lines or self._closed:
-            return
+            return b""
         writer = self._err if stream == "err" else self._out
         date_format = self._date_format
-        if date_format is None:
+        prefix = b""
+        if date_format is not None:
+            try:
+                prefix = f"{date_format(self._clock())} ".encode()
+            except Exception:  # a broken formatter must not stop the logs
+                prefix = b""
+        head = self._marker + prefix
+        if not head:
             writer.write(b"\n".join(lines) + b"\n")
-            return
-        try:
-            prefix = f"{date_format(self._clock())} ".encode()
-        except Exception:  # a broken formatter must not stop the logs
-            prefix = b""
-        writer.write(prefix + (b"\n" + prefix).join(lines) + b"\n")
+        else:
+            writer.write(head + (b"\n" + head).join(lines) + b"\n")
+        return prefix
 
     def close(self) -> None:
         """Release this instance's files (they stay open while another instance uses them)."""
@@ -132,18 +163,26 @@ class LogFiles:
         return self._closed_dropped + sum(s.writer.dropped_lines for s in self._shared.values())
 
     def open_sink(
-        self, app: str, spec: LogSpec, instance: int, *, owner: tuple[int, int] | None = None
+        self,
+        app: str,
+        spec: LogSpec,
+        instance: int,
+        *,
+        instances: int = 1,
+        owner: tuple[int, int] | None = None,
     ) -> InstanceLogSink:
-        """Open (or share) the files of one instance; with ``owner`` (uid, gid), the files
-        belong to the user the app runs as.
+        """Open (or share) the files of one instance of an app of ``instances`` instances;
+        with ``owner`` (uid, gid), the files belong to the user the app runs as.
 
-        A file already open for another sink keeps the settings it was opened with.
+        A file already open for another sink keeps the settings it was opened with. In merged
+        files of several instances, each line starts with :func:`instance_marker`.
         """
         out_path, err_path = instance_log_paths(spec, instance)
         out = self._acquire(app, out_path, spec, owner)
         err = self._acquire(app, err_path, spec, owner)
+        marker = instance_marker(instance) if spec.merge_logs and instances > 1 else b""
         return InstanceLogSink(
-            self, app, out_path, err_path, out, err, spec.date_format, self._clock
+            self, app, out_path, err_path, out, err, spec.date_format, self._clock, marker
         )
 
     def writer(self, path: Path) -> RotatingWriter | None:

@@ -165,6 +165,10 @@ def test_logs_nostream_lines_out_err_and_json(ptm: Ptm) -> None:
     assert objects[-1] == {"app": "count", "instance": 0, "stream": "err", "line": "oops"}
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_logs_follows_until_ctrl_c(ptm: Ptm) -> None:
     ptm.ecosystem(("api", 1))
     ptm.ok("start", "ecosystem.toml")
@@ -177,6 +181,9 @@ def test_logs_follows_until_ctrl_c(ptm: Ptm) -> None:
         text=True,
         cwd=ptm.cwd,
         env=dict(os.environ),
+        # Ctrl-C must reach ptm even when the shell running the tests ignores SIGINT (nohup,
+        # a background job): an ignored SIGINT is inherited, and Python then keeps ignoring it.
+        preexec_fn=_default_sigint,
     ) as follower:
         try:
             assert follower.stdout is not None and follower.stderr is not None

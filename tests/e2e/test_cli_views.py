@@ -99,6 +99,30 @@ def test_monit_on_a_terminal_refreshes_until_q(ptm: Ptm) -> None:
             os.close(leader)
 
 
+def test_monit_leaves_when_the_daemon_stops(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    leader, follower = pty.openpty()
+    env = dict(os.environ, COLUMNS="100", LINES="30", TERM="xterm")
+    with subprocess.Popen(
+        [*PTM, "monit"], stdin=follower, stdout=follower, stderr=follower, env=env, cwd=ptm.cwd
+    ) as monit:
+        os.close(follower)
+        try:
+            screen = read_until(leader, b"api", 15)
+            ptm.ok("kill")
+            assert monit.wait(10) == 0
+            rest = read_until(leader, b"[ptm] the daemon stopped", 5)
+            assert b"\x1b[?1049l" in rest  # the terminal is given back first
+            assert b"Traceback" not in screen + rest and b"lost the connection" not in rest
+            assert ptm.daemon_pid() is None  # monit did not start a new daemon
+        finally:
+            if monit.poll() is None:
+                monit.kill()
+            os.close(leader)
+
+
 def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
     data = b""
     deadline = time.monotonic() + timeout
