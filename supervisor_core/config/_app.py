@@ -13,9 +13,7 @@ app's ``cwd``. Nothing is created: a missing log folder is the log writer's busi
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from supervisor_core._home import Home
-from supervisor_core.config._cron import check_cron
+from supervisor_core.config import _values as values
 from supervisor_core.config._datefmt import compile_date_format
 from supervisor_core.config._fields import (
     Table,
@@ -43,7 +41,6 @@ from supervisor_core.config._specs import (
     LOG_MAX_FILES,
     LOG_MAX_SIZE,
     AppSpec,
-    DateFormatter,
     ExecMode,
     HealthCheckSpec,
     ListenSpec,
@@ -54,6 +51,7 @@ from supervisor_core.config._specs import (
     StopPolicy,
     WatchSpec,
 )
+from supervisor_core.config._values import MAX_INSTANCES, instance_count
 
 __all__ = [
     "APP_KEYS",
@@ -68,7 +66,6 @@ __all__ = [
 ]
 
 DEFAULT_DATE_FORMAT: Final = "YYYY-MM-DDTHH:mm:ss.SSSZ"
-MAX_INSTANCES: Final = 1024
 
 APP_KEYS: Final = frozenset(
     {
@@ -115,7 +112,6 @@ _LISTEN_KEYS: Final = frozenset({"host", "port"})
 
 ENV_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 """What may follow ``env_`` in an overlay table's name (and what ``--env`` may be)."""
-_APP_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 # The defaults, written once: in the spec classes.
 _RESTART: Final = RestartPolicy()
@@ -147,39 +143,6 @@ def relative(text: str, base: Path) -> Path:
     return normalized(base / Path(text).expanduser())
 
 
-def _app_name(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    if _APP_NAME.fullmatch(value) is None:
-        raise ValueError(
-            "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-            " (it names log files)"
-        )
-    if value.isdigit():
-        raise ValueError("must not be only digits (numbers mean process ids)")
-    if value == "all":
-        raise ValueError("'all' is reserved (ptm stop all)")
-    return value
-
-
-def _instances(value: object) -> int:
-    if value == "max":
-        return os.cpu_count() or 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError('must be an integer of at least 1, or "max" (one per CPU)')
-    return instance_count(value)
-
-
-def instance_count(value: int) -> int:
-    """``value`` if an app may have that many instances (1 to :data:`MAX_INSTANCES`), on every
-    path: the file, ``ptm scale``, the API. Raises :class:`ValueError` saying why not."""
-    if value < 1:
-        raise ValueError("must be at least 1")
-    if value > MAX_INSTANCES:
-        raise ValueError(f"must be at most {MAX_INSTANCES}")
-    return value
-
-
 def _refuse_nul(table: Table) -> None:
     """No string of an app may hold a NUL: no program, path or argument can (the env tables
     say so themselves, with their own message)."""
@@ -198,67 +161,6 @@ def _refuse_nul(table: Table) -> None:
             continue
         if walk(value):
             raise table.error(key, "must not contain a NUL character", value=value)
-
-
-def _user(value: object) -> str:
-    """A user of this system, by name or uid (PM2's ``uid``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return pwd.getpwuid(value).pw_name
-        except KeyError:
-            raise ValueError("no user with this uid on this system") from None
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a user name or a uid")
-    try:
-        return pwd.getpwnam(value).pw_name
-    except KeyError:
-        raise ValueError("no such user on this system") from None
-
-
-def _group(value: object) -> str:
-    """A group of this system, by name or gid (PM2's ``gid``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return grp.getgrgid(value).gr_name
-        except KeyError:
-            raise ValueError("no group with this gid on this system") from None
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a group name or a gid")
-    try:
-        return grp.getgrnam(value).gr_name
-    except KeyError:
-        raise ValueError("no such group on this system") from None
-
-
-def _exec_mode(value: object) -> ExecMode:
-    if value == "fork":
-        return "fork"
-    if value == "cluster":
-        return "cluster"
-    raise ValueError('must be "fork" or "cluster"')
-
-
-def _host(value: object) -> str:
-    text = string(value)
-    if any(char.isspace() for char in text):
-        raise ValueError("must be a host name or address without spaces")
-    return text
-
-
-def _cron(value: object) -> str | None:
-    if not isinstance(value, str):
-        raise ValueError('must be a cron expression such as "0 3 * * *"')
-    if not value.strip():
-        return None
-    return check_cron(value)
-
-
-def _date_format(value: object) -> DateFormatter | None:
-    if not isinstance(value, str):
-        raise ValueError("must be a string (moment tokens, or strftime with %)")
-    if value == "":
-        return None
-    return compile_date_format(value)
 
 
 def env_table(owner: Table, key: str) -> dict[str, str]:
@@ -300,7 +202,7 @@ def compile_app(
     ``defaults_env`` holds the defaults' ``env``/``env_<name>`` tables, validated once by the
     caller. Errors name the table where the wrong value was written.
     """
-    name = own.require("name", _app_name)
+    name = own.require("name", values.app_name)
     for table in (own, defaults):
         _refuse_nul(table)
 
@@ -336,7 +238,7 @@ def compile_app(
 
     program = resolve_program(table, cwd, variables.get("PATH"))
 
-    exec_mode: ExecMode = table.get("exec_mode", _exec_mode, "fork")
+    exec_mode: ExecMode = table.get("exec_mode", values.exec_mode, "fork")
     listen_table = table.table("listen")
     if exec_mode == "cluster" and listen_table is None:
         raise table.missing(
@@ -351,7 +253,7 @@ def compile_app(
         listen_table.check_keys(_LISTEN_KEYS)
         listen = ListenSpec(
             port=listen_table.require("port", integer(1, 65535)),
-            host=listen_table.get("host", _host, "127.0.0.1"),
+            host=listen_table.get("host", values.host, "127.0.0.1"),
         )
 
     backoff = table.optional("exp_backoff_restart_delay", duration)
@@ -395,7 +297,7 @@ def compile_app(
         script=program.script,
         args=program.args,
         interpreter=program.interpreter,
-        instances=table.get("instances", _instances, 1),
+        instances=table.get("instances", values.instances, 1),
         exec_mode=exec_mode,
         env=MappingProxyType(variables),
         env_name=env_name,
@@ -406,11 +308,11 @@ def compile_app(
         logs=_logs(table, name, base_dir, home),
         health_check=health_check,
         listen=listen,
-        cron_restart=table.optional("cron_restart", _cron),
+        cron_restart=table.optional("cron_restart", values.cron),
         watch=_watch(table, cwd),
         autostart=table.get("autostart", boolean, True),
-        user=table.optional("user", _user),
-        group=table.optional("group", _group),
+        user=table.optional("user", values.user),
+        group=table.optional("group", values.group),
     )
     return spec, entry
 
@@ -427,7 +329,7 @@ def _log_path(table: Table, key: str, base_dir: Path, default: Path) -> Path:
 
 def _logs(table: Table, name: str, base_dir: Path, home: Path) -> LogSpec:
     date_format = (
-        table.convert("log_date_format", table.data["log_date_format"], _date_format)
+        table.convert("log_date_format", table.data["log_date_format"], values.date_format)
         if "log_date_format" in table
         else compile_date_format(DEFAULT_DATE_FORMAT)
     )
