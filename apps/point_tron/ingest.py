@@ -30,8 +30,8 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -40,6 +40,7 @@ import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from point_tron.chain import Block, StoredBlock
+from point_tron.chain_issue import ChainIssue
 from point_tron.config import Settings
 from point_tron.db import Database
 from point_tron.errors import RpcError, SettingsError
@@ -59,31 +60,6 @@ SUBSCRIBER_BUFFER = 64  # batches a subscriber may fall behind before it is drop
 RETENTION_EVERY_S = 86400.0
 MAX_REORG_DEPTH = 1000  # the most stored blocks a fork may roll back
 LAG_WAIT_MAX_S = 3.0  # the longest wait between head checks while the node is behind
-
-IssueState = Literal["behind", "fork", "fork_too_deep"]
-
-
-@dataclass(frozen=True)
-class ChainIssue:
-    """Why the node's chain and ours disagree. `gap`: blocks the node is behind us (behind),
-    or blocks rolled back (fork), or the blocks compared without a match (fork_too_deep)."""
-
-    state: IssueState
-    reason: str
-    stored_height: int
-    node_height: int
-    gap: int
-    since: float  # wall clock (epoch seconds)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "reason": self.reason,
-            "storedHeight": self.stored_height,
-            "nodeHeight": self.node_height,
-            "gap": self.gap,
-            "since": round(self.since * 1000),
-        }
 
 
 class _ForkFound(Exception):
