@@ -120,9 +120,13 @@ def ptm(ptm_home: Path, tmp_path: Path) -> Iterator[Ptm]:
         runner.app_pids.update(row["pid"] for row in client.processes() if row["pid"])
     daemon = runner.daemon_pid()
     problems = []
-    killed = runner("kill", timeout=60)
-    if killed.returncode != 0:
-        problems.append(f"ptm kill failed: {killed.stderr}")
+    try:
+        killed = runner("kill", timeout=60)
+    except subprocess.TimeoutExpired:  # a wedged daemon: still SIGKILLed below
+        problems.append("ptm kill did not return within 60 s")
+    else:
+        if killed.returncode != 0:
+            problems.append(f"ptm kill failed: {killed.stderr}")
     if daemon is not None and alive(daemon):
         os.kill(daemon, signal.SIGKILL)
         problems.append(f"daemon {daemon} survived ptm kill")
