@@ -9,6 +9,7 @@ client, never the engine).
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
@@ -58,11 +59,20 @@ _ALIASES = {
 }
 
 
+def unknown_command(word: str) -> str:
+    """The message for a command that does not exist, with the closest command or alias."""
+    names = sorted((set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if close:
+        return f"unknown command {word!r}; did you mean {close[0]}?"
+    return f"unknown command {word!r} (see: ptm --help)"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         if message.startswith("argument COMMAND: invalid choice:"):
             word = message.split("'")[1] if message.count("'") >= 2 else "?"
-            message = f"unknown command {word!r} (see: ptm --help)"
+            message = unknown_command(word)
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 
