@@ -276,3 +276,26 @@ def test_docs_show_the_real_unit() -> None:
         stop_timeout_s=18,
     )
     assert unit in doc
+
+
+def test_ptm_unstartup_removes_the_installed_unit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_core.cli._main import build_parser
+    from supervisor_core.cli._pm2 import unstartup
+
+    path = unit_path("ptm-bob", folder=tmp_path)
+    install_unit(systemd_unit(**ARGS, service_name="ptm-bob"), path=path, run=FakeRunner())
+    args = build_parser().parse_args(["unstartup", "--service-name", "ptm-bob"])
+    runner = FakeRunner()
+    assert unstartup(args, run=runner, folder=tmp_path) == 0
+    assert not path.exists()
+    assert runner.calls == [
+        ["systemctl", "disable", "ptm-bob.service"],
+        ["systemctl", "daemon-reload"],
+    ]
+    out = capsys.readouterr().out
+    assert f"[ptm] disabled ptm-bob.service and removed {path};" in out
+    assert "systemctl stop ptm-bob.service" in out
+    with pytest.raises(PtmError, match="nothing to remove"):
+        unstartup(args, run=runner, folder=tmp_path)
