@@ -7,7 +7,8 @@
 * ``script`` without ``interpreter``: chosen by the script's extension as PM2 does: ``.py``
   runs with the Python running ptm (:data:`sys.executable`); ``.js``/``.mjs``/``.cjs`` with
   ``node``, ``.sh`` with ``bash``, ``.rb`` with ``ruby``, ``.php`` with ``php``, ``.pl`` with
-  ``perl`` (found on ``PATH``).
+  ``perl`` (found on ``PATH``). A ``.ts`` script needs ``interpreter`` (``tsx`` or
+  ``ts-node``): PM2 bundles one, ptm does not.
 * any other ``script`` (or ``interpreter = "none"``): run directly; a file in ``cwd`` (or a
   path) first, else a program on ``PATH``. It must be executable.
 
@@ -27,7 +28,7 @@ from typing import Final
 
 from supervisor_core.config._fields import Table, command_line, string
 
-__all__ = ["INTERPRETERS", "Program", "resolve_program"]
+__all__ = ["INTERPRETERS", "NEEDS_INTERPRETER", "Program", "resolve_program"]
 
 INTERPRETERS: Final = {
     ".py": "python",
@@ -40,6 +41,9 @@ INTERPRETERS: Final = {
     ".pl": "perl",
 }
 """The interpreter chosen by a script's extension when ``interpreter`` is not set."""
+
+NEEDS_INTERPRETER: Final = {".ts": '"tsx" or "ts-node"'}
+"""Extensions that PM2 runs with a runner it bundles: ptm asks for ``interpreter`` instead."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,14 @@ def resolve_program(table: Table, cwd: Path, env_path: str | None) -> Program:
     script = table.require("script", string)
     args: tuple[str, ...] = table.get("args", command_line, ())
     interpreter = table.optional("interpreter", string)
-    chosen = INTERPRETERS.get(Path(script).suffix.lower()) if interpreter is None else None
+    suffix = Path(script).suffix.lower()
+    if interpreter is None and suffix in NEEDS_INTERPRETER:
+        raise table.missing(
+            "interpreter",
+            f"required for a {suffix} script: set interpreter = {NEEDS_INTERPRETER[suffix]}"
+            " (installed with npm; ptm bundles no TypeScript runner)",
+        )
+    chosen = INTERPRETERS.get(suffix) if interpreter is None else None
     if chosen is not None or (interpreter is not None and interpreter.strip().lower() != "none"):
         script_file = _file(script, cwd)
         if script_file is None:
