@@ -1,4 +1,4 @@
-"""Interpreters as PM2 picks them: by extension, or ``interpreter``."""
+"""Interpreters as PM2 picks them: by extension, ``interpreter``, ``interpreter_args``."""
 
 from __future__ import annotations
 
@@ -94,3 +94,79 @@ def test_a_typescript_script_needs_an_interpreter(home: Path) -> None:
     )
     app = load_app(home, 'script = "app.ts"\ninterpreter = "tsx"')
     assert app.argv == (str(_tools(home) / "tsx"), str(home / "app.ts"))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            '["--max-old-space-size=512", "--trace-warnings"]',
+            ("--max-old-space-size=512", "--trace-warnings"),
+        ),
+        ('"-X dev -W error"', ("-X", "dev", "-W", "error")),  # split like a shell
+    ],
+)
+def test_interpreter_args_go_between_the_interpreter_and_the_script(
+    home: Path, value: str, expected: tuple[str, ...]
+) -> None:
+    app = load_app(home, f'script = "app.js"\ninterpreter_args = {value}\nargs = "--port 80"')
+    node = str(_tools(home) / "node")
+    assert app.argv == (node, *expected, str(home / "app.js"), "--port", "80")
+    assert app.interpreter_args == expected
+    assert app.args == ("--port", "80")
+
+
+def test_interpreter_args_with_the_default_python_and_an_explicit_interpreter(home: Path) -> None:
+    app = load_app(home, 'script = "app.py"\ninterpreter_args = ["-X", "dev"]', path=False)
+    assert app.argv == (sys.executable, "-X", "dev", str(home / "app.py"))
+    app = load_app(home, 'script = "data.txt"\ninterpreter = "bash"\ninterpreter_args = "-e"')
+    assert app.argv == (str(_tools(home) / "bash"), "-e", str(home / "data.txt"))
+
+
+def test_interpreter_args_in_defaults_apply_to_every_app(home: Path) -> None:
+    Path("ecosystem.toml").write_text(
+        '[defaults]\ninterpreter_args = ["-X", "dev"]\n'
+        '[[apps]]\nname = "a"\nscript = "app.py"\n'
+        '[[apps]]\nname = "b"\nscript = "app.py"\ninterpreter_args = []\n'
+    )
+    a, b = load_ecosystem("ecosystem.toml").apps
+    assert a.argv == (sys.executable, "-X", "dev", str(home / "app.py"))
+    assert b.argv == (sys.executable, str(home / "app.py"))
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (
+            'command = "sh -c true"\ninterpreter_args = ["-e"]',
+            "apps[0].interpreter_args: cannot be combined with command; write the whole line in"
+            " command (got ['-e'])",
+        ),
+        (
+            'script = "app.js"\ninterpreter = "none"\ninterpreter_args = ["-e"]',
+            "apps[0].interpreter_args: 'app.js' runs without an interpreter; set interpreter, or"
+            " remove this key (got ['-e'])",
+        ),
+        (
+            'script = "sh"\ninterpreter_args = "-e"',
+            "apps[0].interpreter_args: 'sh' runs without an interpreter; set interpreter, or"
+            " remove this key (got '-e')",
+        ),
+        (
+            'script = "app.js"\ninterpreter_args = 5',
+            "apps[0].interpreter_args: must be a string or a list of strings (got 5)",
+        ),
+        (
+            'script = "app.js"\nnode_args = ["--inspect"]',
+            "apps[0].node_args: unknown key; did you mean interpreter_args? (PM2's node_args is"
+            " interpreter_args in ptm)",
+        ),
+        (
+            'script = "app.js"\nnodeArgs = ["--inspect"]',
+            "apps[0].nodeArgs: unknown key; did you mean interpreter_args? (PM2's node_args is"
+            " interpreter_args in ptm)",
+        ),
+    ],
+)
+def test_interpreter_args_errors(home: Path, keys: str, message: str) -> None:
+    assert error(home, keys, path=False) == message

@@ -2,15 +2,17 @@
 
 * ``command``: a whole command line (a list, or a string split like a shell would); its first
   word is a program on ``PATH`` or a path relative to ``cwd``.
-* ``script`` with ``interpreter`` (anything but ``"none"``): ``[interpreter, script, *args]``;
-  the interpreter is found on ``PATH`` (or is a path), the script is a file relative to ``cwd``.
+* ``script`` with ``interpreter`` (anything but ``"none"``):
+  ``[interpreter, *interpreter_args, script, *args]``; the interpreter is found on ``PATH`` (or
+  is a path), the script is a file relative to ``cwd``.
 * ``script`` without ``interpreter``: chosen by the script's extension as PM2 does: ``.py``
   runs with the Python running ptm (:data:`sys.executable`); ``.js``/``.mjs``/``.cjs`` with
   ``node``, ``.sh`` with ``bash``, ``.rb`` with ``ruby``, ``.php`` with ``php``, ``.pl`` with
   ``perl`` (found on ``PATH``). A ``.ts`` script needs ``interpreter`` (``tsx`` or
   ``ts-node``): PM2 bundles one, ptm does not.
 * any other ``script`` (or ``interpreter = "none"``): run directly; a file in ``cwd`` (or a
-  path) first, else a program on ``PATH``. It must be executable.
+  path) first, else a program on ``PATH``. It must be executable. ``interpreter_args`` is
+  refused: there is no interpreter to give them to.
 
 ``PATH`` is the app's own ``env`` PATH when it sets one, else ptm's. Programs and scripts
 become absolute paths, so what runs does not depend on where ptm was started.
@@ -53,6 +55,7 @@ class Program:
     """As written in the file (a command list is joined like a shell line)."""
     args: tuple[str, ...]
     interpreter: str | None
+    interpreter_args: tuple[str, ...] = ()
 
 
 def _file(text: str, cwd: Path) -> Path | None:
@@ -91,6 +94,7 @@ def resolve_program(table: Table, cwd: Path, env_path: str | None) -> Program:
     script = table.require("script", string)
     args: tuple[str, ...] = table.get("args", command_line, ())
     interpreter = table.optional("interpreter", string)
+    interpreter_args: tuple[str, ...] = table.get("interpreter_args", command_line, ())
     suffix = Path(script).suffix.lower()
     if interpreter is None and suffix in NEEDS_INTERPRETER:
         raise table.missing(
@@ -121,7 +125,14 @@ def resolve_program(table: Table, cwd: Path, env_path: str | None) -> Program:
                     f"{chosen!r} (the default for {Path(script).suffix} scripts) is not on"
                     f" {_path_hint(env_path)}; set interpreter",
                 )
-        return Program((found, str(script_file), *args), script, args, found)
+        argv = (found, *interpreter_args, str(script_file), *args)
+        return Program(argv, script, args, found, interpreter_args)
+    if "interpreter_args" in table:
+        raise table.error(
+            "interpreter_args",
+            f"{script!r} runs without an interpreter; set interpreter, or remove this key",
+            value=table.data["interpreter_args"],
+        )
     return _direct(table, script, args, cwd, search_path, env_path)
 
 
@@ -155,7 +166,7 @@ def _direct(
 
 
 def _command(table: Table, cwd: Path, search_path: str, env_path: str | None) -> Program:
-    for key in ("args", "interpreter"):
+    for key in ("args", "interpreter", "interpreter_args"):
         if key in table:
             raise table.error(
                 key,

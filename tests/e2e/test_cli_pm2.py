@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -104,3 +105,15 @@ def test_unstartup_without_an_installed_unit_changes_nothing(ptm: Ptm) -> None:
     assert done.stderr == f"ptm: no unit at {path}: nothing to remove\n"
     assert not path.exists()
     assert ptm.daemon_pid() is None  # it never needs the daemon
+
+
+def test_interpreter_args_reach_the_process_and_describe(ptm: Ptm) -> None:
+    ptm.ecosystem(("api", 1))
+    with open(ptm.cwd / "ecosystem.toml", "a") as file:
+        file.write('interpreter_args = ["-X", "dev"]\n')
+    ptm.ok("start", "ecosystem.toml")
+    pid = ptm.wait_online(1)[0]["pid"]
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    assert [a.decode() for a in argv[1:]] == ["-X", "dev", str(ptm.cwd / "app.py")]
+    config = ptm.ok("describe", "api")
+    assert re.search(r"^  interpreter_args +-X dev$", config, re.MULTILINE)
