@@ -9,7 +9,6 @@ client, never the engine).
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import os
 import sys
@@ -66,6 +65,8 @@ _ALIASES = {
 
 def unknown_command(word: str) -> str:
     """The message for a command that does not exist, with the closest command or alias."""
+    import difflib  # only on this error path: ptm list stays light
+
     names = sorted((set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
     close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
     if close:
