@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from supervisor_core.cli._startup import install_unit, systemd_unit, unit_path
+from supervisor_core.cli._startup import install_unit, remove_unit, systemd_unit, unit_path
 from supervisor_core.errors import ConfigError, PtmError
 
 ARGS: dict[str, Any] = {
@@ -215,6 +215,55 @@ def test_install_cannot_write(tmp_path: Path) -> None:
     assert runner.calls == []  # nothing enabled when the file is not there
 
 
+def test_remove_undoes_install(tmp_path: Path) -> None:
+    path = tmp_path / "ptm-alice.service"
+    install_unit(systemd_unit(**ARGS, service_name="ptm-alice"), path=path, run=FakeRunner())
+    (tmp_path / "other.service").write_text("[Unit]\n")
+    runner = FakeRunner()
+    commands = remove_unit(path=path, run=runner)
+    assert runner.calls == [
+        ["systemctl", "disable", "ptm-alice.service"],  # while the file is there to read
+        ["systemctl", "daemon-reload"],
+    ]
+    assert [list(c) for c in commands] == runner.calls
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.service"]
+
+
+def test_remove_refuses_a_unit_ptm_did_not_write(tmp_path: Path) -> None:
+    path = tmp_path / "ptm.service"
+    path.write_text("[Unit]\nDescription=someone else's ptm\n")
+    runner = FakeRunner()
+    with pytest.raises(PtmError, match=r"ptm\.service was not written by `ptm startup`"):
+        remove_unit(path=path, run=runner)
+    assert path.read_text() == "[Unit]\nDescription=someone else's ptm\n"
+    assert runner.calls == []
+
+
+def test_remove_without_a_unit(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    with pytest.raises(PtmError, match=r"no unit at .*ptm\.service: nothing to remove"):
+        remove_unit(path=tmp_path / "ptm.service", run=runner)
+    assert runner.calls == []
+
+
+def test_remove_keeps_the_file_when_disable_fails(tmp_path: Path) -> None:
+    path = tmp_path / "ptm.service"
+    path.write_text(systemd_unit(**ARGS))
+    runner = FakeRunner(failing="disable")
+    with pytest.raises(PtmError, match=r"`systemctl disable ptm.service` failed \(exit 1\)"):
+        remove_unit(path=path, run=runner)
+    assert path.exists()
+    assert runner.calls == [["systemctl", "disable", "ptm.service"]]
+
+
+def test_remove_without_systemctl(tmp_path: Path) -> None:
+    path = tmp_path / "ptm.service"
+    path.write_text(systemd_unit(**ARGS))
+    with pytest.raises(PtmError, match="systemctl was not found"):
+        remove_unit(path=path, run=FakeRunner(missing=True))
+    assert path.exists()
+
+
 def test_docs_show_the_real_unit() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
     unit = systemd_unit(
@@ -227,3 +276,26 @@ def test_docs_show_the_real_unit() -> None:
         stop_timeout_s=18,
     )
     assert unit in doc
+
+
+def test_ptm_unstartup_removes_the_installed_unit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_core.cli._main import build_parser
+    from supervisor_core.cli._pm2 import unstartup
+
+    path = unit_path("ptm-bob", folder=tmp_path)
+    install_unit(systemd_unit(**ARGS, service_name="ptm-bob"), path=path, run=FakeRunner())
+    args = build_parser().parse_args(["unstartup", "--service-name", "ptm-bob"])
+    runner = FakeRunner()
+    assert unstartup(args, run=runner, folder=tmp_path) == 0
+    assert not path.exists()
+    assert runner.calls == [
+        ["systemctl", "disable", "ptm-bob.service"],
+        ["systemctl", "daemon-reload"],
+    ]
+    out = capsys.readouterr().out
+    assert f"[ptm] disabled ptm-bob.service and removed {path};" in out
+    assert "systemctl stop ptm-bob.service" in out
+    with pytest.raises(PtmError, match="nothing to remove"):
+        unstartup(args, run=runner, folder=tmp_path)

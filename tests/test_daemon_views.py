@@ -35,6 +35,7 @@ WHERE: dict[str, str | None] = {
     "script": "script",
     "args": "args",
     "interpreter": "interpreter",
+    "interpreter_args": "interpreter_args",
     "instances": "instances",
     "exec_mode": "exec_mode",
     "env_name": "env_name",
@@ -91,11 +92,12 @@ def every_setting(tmp_path: Path) -> AppSpec:
     """An AppSpec in which no setting has its default value."""
     return AppSpec(
         name="web",
-        argv=("/usr/bin/python3", str(tmp_path / "web.py"), "--port", "8000"),
+        argv=("/usr/bin/python3", "-X", "dev", str(tmp_path / "web.py"), "--port", "8000"),
         cwd=tmp_path,
         script="web.py",
         args=("--port", "8000"),
         interpreter="/usr/bin/python3",
+        interpreter_args=("-X", "dev"),
         instances=3,
         exec_mode="cluster",
         env={"LOG_LEVEL": "debug"},

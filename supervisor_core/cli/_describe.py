@@ -109,6 +109,7 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("argv", "argv", _args_value),
         ("cwd", "cwd", text),
         ("interpreter", "interpreter", text),
+        ("interpreter_args", "interpreter_args", _args_value),
         ("exec_mode", "exec_mode", text),
         ("instances", "instances", text),
         ("env_name", "env_name", text),

@@ -32,6 +32,7 @@ script = "app.py"                # a .py file, a path, or a program on PATH
 args = []                        # a list, or one string split like a shell would
 # cwd = "."                      # relative to this file's folder
 # interpreter = "python3"        # default: for .py, the Python that runs ptm
+# interpreter_args = []          # for the interpreter, before the script (PM2's node_args)
 # instances = 1                  # a number, or "max" (one per CPU)
 # exec_mode = "fork"             # "cluster": the instances share one socket ([apps.listen])
 

@@ -31,7 +31,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "delete": ("_commands", "delete"),
     "list": ("_commands", "list_"),
     "jlist": ("_commands", "jlist"),
+    "prettylist": ("_pm2", "prettylist"),
     "describe": ("_commands", "describe"),
+    "env": ("_pm2", "env"),
+    "pid": ("_pm2", "pid"),
     "logs": ("_logs", "logs"),
     "flush": ("_commands", "flush"),
     "reloadLogs": ("_commands", "reload_logs"),
@@ -46,6 +49,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("_commands", "metrics"),
     "init": ("_commands", "init"),
     "startup": ("_commands", "startup"),
+    "unstartup": ("_pm2", "unstartup"),
     "export": ("_export", "export"),
     "daemon": ("_commands", "daemon"),
 }
@@ -53,16 +57,28 @@ _ALIASES = {
     "ls": "list",
     "status": "list",
     "show": "describe",
+    "info": "describe",
     "del": "delete",
     "sendSignal": "signal",
 }
+
+
+def unknown_command(word: str) -> str:
+    """The message for a command that does not exist, with the closest command or alias."""
+    import difflib  # only on this error path: ptm list stays light
+
+    names = sorted((set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if close:
+        return f"unknown command {word!r}; did you mean {close[0]}?"
+    return f"unknown command {word!r} (see: ptm --help)"
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         if message.startswith("argument COMMAND: invalid choice:"):
             word = message.split("'")[1] if message.count("'") >= 2 else "?"
-            message = f"unknown command {word!r} (see: ptm --help)"
+            message = unknown_command(word)
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 
@@ -149,8 +165,33 @@ def build_parser() -> argparse.ArgumentParser:
         " cpu and memory.",
     )
     _command(commands, "jlist", help="every process as JSON, for scripts")
-    describe = _command(commands, "describe", aliases=["show"], help="one app in full")
+    _command(commands, "prettylist", help="every process as indented JSON (jlist, for people)")
+    describe = _command(commands, "describe", aliases=["show", "info"], help="one app in full")
     _target(describe, "the app")
+    env = _command(
+        commands,
+        "env",
+        help="the environment an app's instance runs with, secret values masked",
+        description=(
+            "Print the variables an instance runs with besides those it inherits from the "
+            "daemon: the app's env and ptm's own (PTM_APP_NAME, PTM_INSTANCE, ...), one "
+            "NAME=value per line. A value whose name contains pass, secret, token, key or pwd "
+            "is shown as ****."
+        ),
+    )
+    env.add_argument("target", metavar="NAME|ID", help="the app: a name or an id")
+    env.add_argument(
+        "--instance", type=_index, default=0, metavar="N", help="which instance (default 0)"
+    )
+    pid = _command(
+        commands,
+        "pid",
+        help="the pid of every running instance, one per line",
+        description=(
+            "Print the pid of every running instance, one per line (nothing for a stopped app)."
+        ),
+    )
+    pid.add_argument("target", nargs="?", metavar="NAME|ID", help="one app (default: every app)")
 
     logs = _command(
         commands,
@@ -218,6 +259,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     startup.add_argument("--install", action="store_true", help="install and enable the unit")
     startup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
+    unstartup = _command(
+        commands,
+        "unstartup",
+        help="disable and remove the systemd unit that startup --install wrote",
+        description=(
+            "Disable and remove the systemd unit that ptm startup --install wrote (needs "
+            "root); a unit ptm did not write is left alone. A running daemon is not stopped."
+        ),
+    )
+    unstartup.add_argument(
+        "platform", nargs="?", choices=["systemd"], default="systemd", help="the init system"
+    )
+    unstartup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
 
     export = _command(
         commands,
@@ -287,6 +341,12 @@ def _lines(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 (only new lines) or more: {text!r}")
     return value
+
+
+def _index(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be an instance number (0, 1, ...): {text!r}")
+    return int(text)
 
 
 def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:

@@ -29,9 +29,11 @@ from typing import Any, Final
 from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.export import environment_line, exec_program, one_line
 
-__all__ = ["UNIT_FOLDER", "install_unit", "systemd_unit", "unit_path"]
+__all__ = ["MARK", "UNIT_FOLDER", "install_unit", "remove_unit", "systemd_unit", "unit_path"]
 
 UNIT_FOLDER: Final = Path("/etc/systemd/system")
+MARK: Final = "# Written by `ptm startup`"
+"""The first line of every unit ``ptm startup`` writes: ``ptm unstartup`` removes only those."""
 
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,200}")
 _USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
@@ -102,7 +104,7 @@ def systemd_unit(
 
     return "\n".join(
         [
-            comment(f"Written by `ptm startup`: runs {user}'s ptm daemon at boot."),
+            f"{MARK}: runs {user}'s ptm daemon at boot.".replace("\n", " "),
             comment(f"ptm runs on {python}; after moving or rebuilding that environment,"),
             comment("run `ptm startup --install` again."),
             "",
@@ -155,6 +157,23 @@ def _write(text: str, path: Path) -> None:
         raise PtmError(f"cannot write {path}: {exc.strerror or exc}{hint}") from None
 
 
+def _systemctl(commands: Sequence[Sequence[str]], run: Runner, done: str) -> None:
+    """Run each systemctl command in turn; ``done`` says what was already done when one fails."""
+    for command in commands:
+        try:
+            result = run(list(command), capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            raise PtmError(
+                f"{done}, but systemctl was not found: is this a systemd system?"
+            ) from None
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout or "").strip().splitlines()
+            why = f": {detail[-1]}" if detail else ""
+            raise PtmError(
+                f"{done}, but `{' '.join(command)}` failed (exit {result.returncode}){why}"
+            )
+
+
 def install_unit(text: str, *, path: Path, run: Runner = subprocess.run) -> Sequence[Sequence[str]]:
     """Write the unit ``text`` at ``path``, then ``systemctl daemon-reload`` and ``enable`` it.
 
@@ -164,17 +183,37 @@ def install_unit(text: str, *, path: Path, run: Runner = subprocess.run) -> Sequ
     """
     _write(text, path)
     commands = (["systemctl", "daemon-reload"], ["systemctl", "enable", path.name])
-    for command in commands:
-        try:
-            result = run(command, capture_output=True, text=True, check=False)
-        except FileNotFoundError:
-            raise PtmError(
-                f"wrote {path}, but systemctl was not found: is this a systemd system?"
-            ) from None
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout or "").strip().splitlines()
-            why = f": {detail[-1]}" if detail else ""
-            raise PtmError(
-                f"wrote {path}, but `{' '.join(command)}` failed (exit {result.returncode}){why}"
-            )
+    _systemctl(commands, run, f"wrote {path}")
     return commands
+
+
+def remove_unit(*, path: Path, run: Runner = subprocess.run) -> Sequence[Sequence[str]]:
+    """Undo :func:`install_unit`: ``systemctl disable`` the unit, delete it, ``daemon-reload``.
+
+    Only a unit that ``ptm startup`` wrote (its first line is :data:`MARK`) is removed; any
+    other file at ``path`` is left alone. A running daemon is not stopped. ``run`` is called
+    like :func:`subprocess.run`; the commands run are returned. Raises :class:`PtmError` with
+    one line when there is nothing to remove or a step fails (the file is kept when the
+    unit could not be disabled).
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            first = file.readline()
+    except FileNotFoundError:
+        raise PtmError(f"no unit at {path}: nothing to remove") from None
+    except OSError as exc:
+        raise PtmError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not first.startswith(MARK):
+        raise PtmError(f"{path} was not written by `ptm startup`: left alone")
+    disable = ["systemctl", "disable", path.name]
+    _systemctl([disable], run, f"found {path}")
+    try:
+        path.unlink()
+    except OSError as exc:
+        hint = " (removing a unit needs root: run it with sudo)" if exc.errno == 13 else ""
+        raise PtmError(
+            f"disabled {path.name}, but cannot remove {path}: {exc.strerror or exc}{hint}"
+        ) from None
+    reload = ["systemctl", "daemon-reload"]
+    _systemctl([reload], run, f"removed {path}")
+    return (disable, reload)

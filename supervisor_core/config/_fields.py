@@ -42,6 +42,7 @@ T = TypeVar("T")
 _PM2_ALIASES: Final = {
     "exec": "script",
     "exec_interpreter": "interpreter",
+    "node_args": "interpreter_args",
     "out": "out_file",
     "output": "out_file",
     "out_log": "out_file",
@@ -61,8 +62,6 @@ _PM2_UNSUPPORTED: Final = frozenset(
     {
         "name_prefix",
         "namespace",
-        "node_args",
-        "interpreter_args",
         "instance_var",
         "increment_var",
         "port",

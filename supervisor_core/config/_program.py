@@ -2,14 +2,17 @@
 
 * ``command``: a whole command line (a list, or a string split like a shell would); its first
   word is a program on ``PATH`` or a path relative to ``cwd``.
-* ``script`` with ``interpreter`` (anything but ``"none"``): ``[interpreter, script, *args]``;
-  the interpreter is found on ``PATH`` (or is a path), the script is a file relative to ``cwd``.
+* ``script`` with ``interpreter`` (anything but ``"none"``):
+  ``[interpreter, *interpreter_args, script, *args]``; the interpreter is found on ``PATH`` (or
+  is a path), the script is a file relative to ``cwd``.
 * ``script`` without ``interpreter``: chosen by the script's extension as PM2 does: ``.py``
   runs with the Python running ptm (:data:`sys.executable`); ``.js``/``.mjs``/``.cjs`` with
   ``node``, ``.sh`` with ``bash``, ``.rb`` with ``ruby``, ``.php`` with ``php``, ``.pl`` with
-  ``perl`` (found on ``PATH``).
+  ``perl`` (found on ``PATH``). A ``.ts`` script needs ``interpreter`` (``tsx`` or
+  ``ts-node``): PM2 bundles one, ptm does not.
 * any other ``script`` (or ``interpreter = "none"``): run directly; a file in ``cwd`` (or a
-  path) first, else a program on ``PATH``. It must be executable.
+  path) first, else a program on ``PATH``. It must be executable. ``interpreter_args`` is
+  refused: there is no interpreter to give them to.
 
 ``PATH`` is the app's own ``env`` PATH when it sets one, else ptm's. Programs and scripts
 become absolute paths, so what runs does not depend on where ptm was started.
@@ -27,7 +30,7 @@ from typing import Final
 
 from supervisor_core.config._fields import Table, command_line, string
 
-__all__ = ["INTERPRETERS", "Program", "resolve_program"]
+__all__ = ["INTERPRETERS", "NEEDS_INTERPRETER", "Program", "resolve_program"]
 
 INTERPRETERS: Final = {
     ".py": "python",
@@ -41,6 +44,9 @@ INTERPRETERS: Final = {
 }
 """The interpreter chosen by a script's extension when ``interpreter`` is not set."""
 
+NEEDS_INTERPRETER: Final = {".ts": '"tsx" or "ts-node"'}
+"""Extensions that PM2 runs with a runner it bundles: ptm asks for ``interpreter`` instead."""
+
 
 @dataclass(frozen=True)
 class Program:
@@ -49,6 +55,7 @@ class Program:
     """As written in the file (a command list is joined like a shell line)."""
     args: tuple[str, ...]
     interpreter: str | None
+    interpreter_args: tuple[str, ...] = ()
 
 
 def _file(text: str, cwd: Path) -> Path | None:
@@ -87,7 +94,15 @@ def resolve_program(table: Table, cwd: Path, env_path: str | None) -> Program:
     script = table.require("script", string)
     args: tuple[str, ...] = table.get("args", command_line, ())
     interpreter = table.optional("interpreter", string)
-    chosen = INTERPRETERS.get(Path(script).suffix.lower()) if interpreter is None else None
+    interpreter_args: tuple[str, ...] = table.get("interpreter_args", command_line, ())
+    suffix = Path(script).suffix.lower()
+    if interpreter is None and suffix in NEEDS_INTERPRETER:
+        raise table.missing(
+            "interpreter",
+            f"required for a {suffix} script: set interpreter = {NEEDS_INTERPRETER[suffix]}"
+            " (installed with npm; ptm bundles no TypeScript runner)",
+        )
+    chosen = INTERPRETERS.get(suffix) if interpreter is None else None
     if chosen is not None or (interpreter is not None and interpreter.strip().lower() != "none"):
         script_file = _file(script, cwd)
         if script_file is None:
@@ -110,7 +125,14 @@ def resolve_program(table: Table, cwd: Path, env_path: str | None) -> Program:
                     f"{chosen!r} (the default for {Path(script).suffix} scripts) is not on"
                     f" {_path_hint(env_path)}; set interpreter",
                 )
-        return Program((found, str(script_file), *args), script, args, found)
+        argv = (found, *interpreter_args, str(script_file), *args)
+        return Program(argv, script, args, found, interpreter_args)
+    if "interpreter_args" in table:
+        raise table.error(
+            "interpreter_args",
+            f"{script!r} runs without an interpreter; set interpreter, or remove this key",
+            value=table.data["interpreter_args"],
+        )
     return _direct(table, script, args, cwd, search_path, env_path)
 
 
@@ -144,7 +166,7 @@ def _direct(
 
 
 def _command(table: Table, cwd: Path, search_path: str, env_path: str | None) -> Program:
-    for key in ("args", "interpreter"):
+    for key in ("args", "interpreter", "interpreter_args"):
         if key in table:
             raise table.error(
                 key,

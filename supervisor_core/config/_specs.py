@@ -145,12 +145,14 @@ class AppSpec:
 
     name: str
     argv: tuple[str, ...]
-    """The full command line: interpreter (if any), script, then args."""
+    """The full command line: interpreter (if any), its arguments, script, then args."""
     cwd: Path
     script: str = ""
     """The script or command as written in the file (for display)."""
     args: tuple[str, ...] = ()
     interpreter: str | None = None
+    interpreter_args: tuple[str, ...] = ()
+    """Arguments for the interpreter, before the script (PM2's ``node_args``)."""
     instances: int = 1
     exec_mode: ExecMode = "fork"
     env: Mapping[str, str] = field(default_factory=_empty_env)

@@ -84,6 +84,7 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "args": list(spec.args),
         "cwd": str(spec.cwd),
         "interpreter": spec.interpreter,
+        "interpreter_args": list(spec.interpreter_args),
         "instances": spec.instances,
         "exec_mode": spec.exec_mode,
         "env_name": spec.env_name,

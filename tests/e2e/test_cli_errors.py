@@ -102,6 +102,20 @@ def test_usage_errors_exit_2(ptm: Ptm, args: list[str]) -> None:
         assert done.stderr == "ptm: unknown command 'frobnicate' (see: ptm --help)\n"
 
 
+@pytest.mark.parametrize(
+    ("word", "meant"),
+    [("restat", "restart"), ("lsit", "list"), ("jlsit", "jlist"), ("sendsignal", "sendSignal")],
+)
+def test_a_mistyped_command_gets_the_closest_command_or_alias(
+    ptm: Ptm, word: str, meant: str
+) -> None:
+    done = ptm(word, "api")
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    assert done.stderr == f"ptm: unknown command {word!r}; did you mean {meant}?\n"
+    assert ptm.daemon_pid() is None
+
+
 def test_kill_without_a_daemon_is_not_an_error_and_starts_none(ptm: Ptm) -> None:
     done = ptm("kill")
     assert (done.returncode, done.stdout, done.stderr) == (0, "[ptm] no daemon running\n", "")
