@@ -164,6 +164,35 @@ class Database:
                 await _write_rows(conn, stored, stats_tz)
         return stored
 
+    async def stored_above(self, number: int, limit: int) -> list[StoredBlock]:
+        """Stored blocks above ``number`` (at most ``limit``, in order), as the poller stored
+        them: what an instance that does not poll publishes to its WebSocket clients."""
+        async with self.read.execute(
+            """SELECT b.block_number, b.block_hash, b.timestamp, b.witness_address, b.tx_count,
+                      b.last_digit, b.is_odd, p.point_change, p.cumulative_score
+               FROM blocks b JOIN block_points p ON p.block_number = b.block_number
+               WHERE b.block_number > ? ORDER BY b.block_number LIMIT ?""",
+            (number, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            StoredBlock(
+                Block(
+                    number=int(r[0]),
+                    hash=str(r[1]),
+                    timestamp_ms=int(r[2]),
+                    witness_address=str(r[3] or ""),
+                    parent_hash="",
+                    tx_count=int(r[4] or 0),
+                    last_digit=int(r[5]),
+                    is_odd=bool(r[6]),
+                ),
+                int(r[7]),
+                int(r[8]),
+            )
+            for r in rows
+        ]
+
     async def block_hashes(self, low: int, high: int) -> dict[int, str]:
         """The stored hash of every stored block low..high (inclusive), by number."""
         async with self.read.execute(

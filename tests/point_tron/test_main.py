@@ -110,3 +110,27 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
             lines = app.rest()
     assert len(lines) == 1
     assert lines[0].startswith(f"point-tron: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_a_second_instance_follows_the_database_the_first_one_fills(tmp_path: Path) -> None:
+    """PTM_INSTANCE=1 (what ptm gives a cluster's second instance): no poller of its own, yet
+    healthy, and it sees the blocks instance 0 stores in the shared database."""
+    with (
+        tron_sim() as rpc_url,
+        running([bin_path("point-tron")], point_tron_env(tmp_path, rpc_url)) as first,
+        running(
+            [bin_path("point-tron")],
+            point_tron_env(tmp_path, rpc_url, PTM_INSTANCE="1", NODE_APP_INSTANCE="1"),
+        ) as second,
+    ):
+        polling = wait_for_blocks(f"http://127.0.0.1:{listening_port(first)}", 3)
+        assert "role" not in polling["rpcPolling"]
+        base = f"http://127.0.0.1:{listening_port(second)}"
+        seen = wait_for_blocks(base, polling["database"]["totalBlocks"] + 2)
+        assert seen["status"] == "healthy"
+        assert seen["rpcPolling"]["role"] == "follower"
+        assert second.terminate(timeout=5) == 0
+        assert first.terminate(timeout=5) == 0
+        messages = [json.loads(line)["message"] for line in second.rest()]
+    assert any(m.startswith("not polling the node (POLLER)") for m in messages)
+    assert not any("poll tick" in m for m in messages)
