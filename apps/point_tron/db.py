@@ -69,7 +69,7 @@ class Database:
         _make_private(path)
         write = await _connect(path)
         try:
-            await write.execute("PRAGMA journal_mode=WAL")
+            await _use_wal(write)
             await migrate(write)
             read = await _connect(path)
         except BaseException:
@@ -378,6 +378,23 @@ def _tighten(fd: int) -> None:
     st = os.fstat(fd)
     if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
         os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o700)
+
+
+async def _use_wal(conn: aiosqlite.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, retried for up to BUSY_TIMEOUT_MS: processes opening one
+    new file at once (a cluster's instances) get "database is locked" while another one
+    switches it to WAL, without SQLite's busy handler waiting for them."""
+    deadline = anyio.current_time() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or anyio.current_time() > deadline:
+                raise
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:

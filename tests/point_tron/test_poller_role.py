@@ -6,6 +6,7 @@ publishes to its WebSocket fan-out exactly the blocks the poller stored."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from point_tron.chain import StoredBlock
 from point_tron.config import load_settings
-from point_tron.db import Database
+from point_tron.db import SCHEMA_VERSION, Database
 from point_tron.errors import SettingsError
 from point_tron.ingest import Poller
 from point_tron.sim import Chain, Faults, build_app
@@ -171,3 +172,21 @@ async def test_a_follower_publishes_what_the_poller_stores_without_calling_the_n
     assert published[0][0].block.number == 5001
     assert follower_transport.calls == []
     assert follower.alive is False and follower.consecutive_errors == 0
+
+
+@pytest.mark.anyio
+async def test_instances_opening_one_new_database_at_once_all_open_it(tmp_path: Path) -> None:
+    """A cluster's instances start together over a fresh file: none may fail with "database
+    is locked" (switching to WAL) or apply a migration twice."""
+    for attempt in range(40):
+        path = tmp_path / str(attempt) / "pt.db"
+        opened = await asyncio.gather(
+            *(Database.open(path) for _ in range(4)), return_exceptions=True
+        )
+        dbs = [db for db in opened if isinstance(db, Database)]
+        try:
+            assert len(dbs) == 4, [repr(e) for e in opened if not isinstance(e, Database)]
+            assert {await db.schema_version() for db in dbs} == {SCHEMA_VERSION}
+        finally:
+            for db in dbs:
+                await db.close()
