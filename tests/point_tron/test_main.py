@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from tests.point_tron.conftest import bin_path, listening_port, point_tron_env, running, tron_sim
 
@@ -125,10 +127,24 @@ def test_a_second_instance_follows_the_database_the_first_one_fills(tmp_path: Pa
     ):
         polling = wait_for_blocks(f"http://127.0.0.1:{listening_port(first)}", 3)
         assert "role" not in polling["rpcPolling"]
-        base = f"http://127.0.0.1:{listening_port(second)}"
+        second_port = listening_port(second)
+        base = f"http://127.0.0.1:{second_port}"
         seen = wait_for_blocks(base, polling["database"]["totalBlocks"] + 2)
         assert seen["status"] == "healthy"
         assert seen["rpcPolling"]["role"] == "follower"
+        # Its WebSocket clients get live blocks too: from the database, not from a poller.
+        login = httpx.post(
+            f"{base}/api/auth/login", json={"username": "admin", "password": "admin123"}
+        )
+        token = login.json()["data"]["token"]
+        url = f"ws://127.0.0.1:{second_port}/ws"
+        with ws_connect(url, subprotocols=[Subprotocol("bearer"), Subprotocol(token)]) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+            ws.send(json.dumps({"type": "subscribe", "channel": "block"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+            update = json.loads(ws.recv(timeout=10))
+        assert (update["type"], update["channel"]) == ("update", "block"), update
+        assert update["data"]["blockNumber"] > seen["database"]["totalBlocks"] // 2
         assert second.terminate(timeout=5) == 0
         assert first.terminate(timeout=5) == 0
         messages = [json.loads(line)["message"] for line in second.rest()]
