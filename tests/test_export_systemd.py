@@ -233,7 +233,13 @@ def test_the_example_exports_to_units_systemd_accepts(tmp_path: Path) -> None:
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
     )
     units = sorted(str(p) for p in tmp_path.iterdir() if p.suffix != ".env")
-    assert [Path(u).name for u in units] == ["point-tron.service", "tron-sim.service"]
+    # Point-Tron runs in cluster mode: a socket unit, a template per instance and a target.
+    assert [Path(u).name for u in units] == [
+        "point-tron.socket",
+        "point-tron.target",
+        "point-tron@.service",
+        "tron-sim.service",
+    ]
     verify = subprocess.run(
         [SYSTEMD_ANALYZE, "verify", *units],
         capture_output=True,

@@ -15,6 +15,7 @@
 | NODE_ENV / APP_ENV | "production" in either turns on `production` |
 | LISTEN_FDS, LISTEN_PID | socket activation: fds from 3 when LISTEN_PID is this process |
 | TRUSTED_PROXIES | unset: X-Forwarded-For/-Proto are ignored; else addresses/networks (a,b/24) |
+| POLLER | auto: poll when PTM_INSTANCE (else NODE_APP_INSTANCE) is unset or 0; on; off |
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Settings:
     production: bool
     listen_fds: int
     trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
+    polls: bool = True  # False: follow the database the polling instance fills (POLLER)
 
 
 def parse_duration_s(text: str) -> int:
@@ -120,7 +122,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         production=production,
         listen_fds=_listen_fds(env),
         trusted_proxies=reader.proxies("TRUSTED_PROXIES"),
+        polls=_polls(env),
     )
+
+
+POLLER_CHOICES = ("auto", "on", "off")
+
+
+def _polls(env: Mapping[str, str]) -> bool:
+    """POLLER: ``on``, ``off``, or ``auto`` (the default): poll unless a supervisor's instance
+    number (PTM_INSTANCE, else NODE_APP_INSTANCE) says this is not instance 0. Instances of
+    one app share the database, and one poller is enough: the others follow it."""
+    raw = _Reader(env).text("POLLER", "auto").lower()
+    if raw not in POLLER_CHOICES:
+        raise SettingsError("POLLER", raw, f"expected one of {', '.join(POLLER_CHOICES)}")
+    if raw != "auto":
+        return raw == "on"
+    for name in ("PTM_INSTANCE", "NODE_APP_INSTANCE"):
+        instance = env.get(name, "").strip()
+        if instance:
+            return instance == "0"
+    return True
 
 
 def _listen_fds(env: Mapping[str, str]) -> int:

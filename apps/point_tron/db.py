@@ -69,7 +69,7 @@ class Database:
         _make_private(path)
         write = await _connect(path)
         try:
-            await write.execute("PRAGMA journal_mode=WAL")
+            await _use_wal(write)
             await migrate(write)
             read = await _connect(path)
         except BaseException:
@@ -163,6 +163,35 @@ class Database:
                 stored = _score(fresh, last.cumulative_score)
                 await _write_rows(conn, stored, stats_tz)
         return stored
+
+    async def stored_above(self, number: int, limit: int) -> list[StoredBlock]:
+        """Stored blocks above ``number`` (at most ``limit``, in order), as the poller stored
+        them: what an instance that does not poll publishes to its WebSocket clients."""
+        async with self.read.execute(
+            """SELECT b.block_number, b.block_hash, b.timestamp, b.witness_address, b.tx_count,
+                      b.last_digit, b.is_odd, p.point_change, p.cumulative_score
+               FROM blocks b JOIN block_points p ON p.block_number = b.block_number
+               WHERE b.block_number > ? ORDER BY b.block_number LIMIT ?""",
+            (number, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            StoredBlock(
+                Block(
+                    number=int(r[0]),
+                    hash=str(r[1]),
+                    timestamp_ms=int(r[2]),
+                    witness_address=str(r[3] or ""),
+                    parent_hash="",
+                    tx_count=int(r[4] or 0),
+                    last_digit=int(r[5]),
+                    is_odd=bool(r[6]),
+                ),
+                int(r[7]),
+                int(r[8]),
+            )
+            for r in rows
+        ]
 
     async def block_hashes(self, low: int, high: int) -> dict[int, str]:
         """The stored hash of every stored block low..high (inclusive), by number."""
@@ -349,6 +378,23 @@ def _tighten(fd: int) -> None:
     st = os.fstat(fd)
     if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
         os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o700)
+
+
+async def _use_wal(conn: aiosqlite.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, retried for up to BUSY_TIMEOUT_MS: processes opening one
+    new file at once (a cluster's instances) get "database is locked" while another one
+    switches it to WAL, without SQLite's busy handler waiting for them."""
+    deadline = anyio.current_time() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or anyio.current_time() > deadline:
+                raise
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:

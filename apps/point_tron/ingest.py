@@ -44,6 +44,7 @@ from point_tron.chain_issue import ChainIssue
 from point_tron.config import Settings
 from point_tron.db import Database
 from point_tron.errors import RpcError, SettingsError
+from point_tron.follow import follow
 from point_tron.rpc import BATCH_LIMIT, RpcSettings, TronRpc
 
 __all__ = [
@@ -67,7 +68,7 @@ class _ForkFound(Exception):
 
 
 class Poller:
-    """Follows the chain into the database. Run `run()` in a task; `stop()` ends it."""
+    """Follows the chain into the database (polls=False: see follow). `stop()` ends `run()`."""
 
     def __init__(
         self,
@@ -78,8 +79,11 @@ class Poller:
         transport: httpx.AsyncBaseTransport | None = None,
         retry_sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.time,
+        polls: bool = True,
     ) -> None:
         self.db = db
+        self.polls = polls  # False: follow what another instance's poller stores (POLLER)
+        self._followed: int | None = None  # the last block a follower has published
         self.stats_tz = stats_tz
         self.start_block = settings.start_block
         self.retention_days = settings.retention_days
@@ -241,6 +245,9 @@ class Poller:
         log.warning("poll tick failed (%d in a row): %s", self.consecutive_errors, message)
 
     async def _tick(self) -> None:
+        if not self.polls:
+            self._followed = await follow(self.db, self._followed, self._publish)
+            return
         if self._rpc is None or self._rpc.settings != self._rpc_settings:
             if self._rpc is not None:
                 await self._rpc.aclose()

@@ -217,7 +217,9 @@ async def serve(settings: Settings, sock: socket.socket, *, fault_drills: bool =
             db, settings.default_admin_username, settings.default_admin_password
         ):
             log.info(f"created the default admin user {settings.default_admin_username!r}")
-        poller = Poller(db, settings, stats_tz=settings.stats_tz)
+        poller = Poller(db, settings, stats_tz=settings.stats_tz, polls=settings.polls)
+        if not settings.polls:
+            log.info("not polling the node (POLLER): following the blocks another instance stores")
         await apply_stored_config(db, settings, poller)
         app = create_app(settings, db, poller, started_at=started_at)
         host, port = sock.getsockname()[:2]

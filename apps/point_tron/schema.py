@@ -117,6 +117,11 @@ async def migrate(conn: aiosqlite.Connection) -> None:
             continue
         await conn.execute("BEGIN IMMEDIATE")
         try:
+            async with conn.execute("PRAGMA user_version") as cursor:
+                row = await cursor.fetchone()
+            if row and int(row[0]) >= number:  # another process applied it while we waited
+                await conn.rollback()
+                continue
             await migration(conn)
             await conn.execute(f"PRAGMA user_version={number}")
         except BaseException:

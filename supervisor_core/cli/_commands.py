@@ -200,6 +200,8 @@ def delete(args: argparse.Namespace) -> int:
 def scale(args: argparse.Namespace) -> int:
     with connect() as client:
         answer = client.scale(target_of(args.target), args.instances)
+        for warning in answer.get("warnings") or []:
+            print(f"ptm: warning: {warning}", file=sys.stderr)
         rows = answer.get("processes", [])
         say(f"scaled {', '.join(_names(rows)) or args.target} to {args.instances}")
         print_table(client)

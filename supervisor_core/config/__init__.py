@@ -1,7 +1,7 @@
 """Ecosystem files (TOML) into frozen, validated specs.
 
 Exports every public name of ``_datefmt``, ``_loader``, ``_specs``, ``_units`` and ``_writer``
-(each module's ``__all__``), and three of ``_app`` and ``_cron``.
+(each module's ``__all__``), three of ``_app`` and ``_cron``, and ``_ports``' two.
 """
 
 from supervisor_core.config import _datefmt, _loader, _specs, _units, _writer
@@ -10,6 +10,8 @@ from supervisor_core.config._app import is_env_key as is_env_key
 from supervisor_core.config._cron import CronSchedule as CronSchedule
 from supervisor_core.config._datefmt import *  # noqa: F403
 from supervisor_core.config._loader import *  # noqa: F403
+from supervisor_core.config._ports import fixed_port as fixed_port
+from supervisor_core.config._ports import port_clash as port_clash
 from supervisor_core.config._specs import *  # noqa: F403
 from supervisor_core.config._units import *  # noqa: F403
 from supervisor_core.config._writer import *  # noqa: F403
@@ -17,8 +19,10 @@ from supervisor_core.config._writer import *  # noqa: F403
 __all__ = sorted(
     [
         "CronSchedule",
+        "fixed_port",
         "instance_count",
         "is_env_key",
+        "port_clash",
         *_datefmt.__all__,
         *_loader.__all__,
         *_specs.__all__,

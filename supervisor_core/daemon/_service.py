@@ -29,6 +29,7 @@ from supervisor_core.config import (
     build_app,
     instance_count,
     load_ecosystem,
+    port_clash,
 )
 from supervisor_core.daemon._alerts import Alerts
 from supervisor_core.daemon._restore import restore
@@ -322,7 +323,8 @@ class DaemonService:
             stored = self._apps[name]
             entry = {**stored.entry, "instances": instances}
             self._apps[name] = await self.store.upsert_app(dataclasses.replace(stored, entry=entry))
-            return {"processes": self.rows([name])}
+            clash = port_clash(self.sup.spec(name), instances)
+            return {"processes": self.rows([name]), "warnings": [clash] if clash else []}
 
     def send_signal(self, target: str, signame: str) -> dict[str, Any]:
         sig = parse_signal(signame)

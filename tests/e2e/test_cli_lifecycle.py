@@ -249,6 +249,23 @@ def test_scale_and_reset(ptm: Ptm) -> None:
     assert [r["instance"] for r in ptm.wait_online(1)] == [0]
 
 
+def test_scale_of_a_fork_mode_app_with_a_fixed_port_warns_of_the_clash(ptm: Ptm) -> None:
+    path = ptm.ecosystem(("api", 1))
+    path.write_text(path.read_text() + '[apps.env]\nPORT = "3999"\n')  # the app binds nothing
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    done = ptm("scale", "api", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        "ptm: warning: api runs in fork mode with PORT=3999: its 2 instances all bind that"
+        " port, and all but the first fail with 'address already in use'; use"
+        ' exec_mode = "cluster" with [apps.listen] to share one port\n'
+    )
+    assert "scaled api to 2" in done.stdout
+    ptm.wait_online(2)
+    ptm.ok("scale", "api", "1")  # back to one instance: nothing to warn of
+
+
 def test_save_writes_dump_and_resurrect_brings_the_apps_back(ptm: Ptm) -> None:
     ptm.ecosystem(("api", 1), ("worker", 2))
     ptm.ok("start", "ecosystem.toml")

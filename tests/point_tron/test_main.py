@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from tests.point_tron.conftest import bin_path, listening_port, point_tron_env, running, tron_sim
 
@@ -110,3 +112,41 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
             lines = app.rest()
     assert len(lines) == 1
     assert lines[0].startswith(f"point-tron: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_a_second_instance_follows_the_database_the_first_one_fills(tmp_path: Path) -> None:
+    """PTM_INSTANCE=1 (what ptm gives a cluster's second instance): no poller of its own, yet
+    healthy, and it sees the blocks instance 0 stores in the shared database."""
+    with (
+        tron_sim() as rpc_url,
+        running([bin_path("point-tron")], point_tron_env(tmp_path, rpc_url)) as first,
+        running(
+            [bin_path("point-tron")],
+            point_tron_env(tmp_path, rpc_url, PTM_INSTANCE="1", NODE_APP_INSTANCE="1"),
+        ) as second,
+    ):
+        polling = wait_for_blocks(f"http://127.0.0.1:{listening_port(first)}", 3)
+        assert "role" not in polling["rpcPolling"]
+        second_port = listening_port(second)
+        base = f"http://127.0.0.1:{second_port}"
+        seen = wait_for_blocks(base, polling["database"]["totalBlocks"] + 2)
+        assert seen["status"] == "healthy"
+        assert seen["rpcPolling"]["role"] == "follower"
+        # Its WebSocket clients get live blocks too: from the database, not from a poller.
+        login = httpx.post(
+            f"{base}/api/auth/login", json={"username": "admin", "password": "admin123"}
+        )
+        token = login.json()["data"]["token"]
+        url = f"ws://127.0.0.1:{second_port}/ws"
+        with ws_connect(url, subprotocols=[Subprotocol("bearer"), Subprotocol(token)]) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+            ws.send(json.dumps({"type": "subscribe", "channel": "block"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+            update = json.loads(ws.recv(timeout=10))
+        assert (update["type"], update["channel"]) == ("update", "block"), update
+        assert update["data"]["blockNumber"] > seen["database"]["totalBlocks"] // 2
+        assert second.terminate(timeout=5) == 0
+        assert first.terminate(timeout=5) == 0
+        messages = [json.loads(line)["message"] for line in second.rest()]
+    assert any(m.startswith("not polling the node (POLLER)") for m in messages)
+    assert not any("poll tick" in m for m in messages)

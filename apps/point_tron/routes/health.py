@@ -75,6 +75,8 @@ async def health(request: Request) -> JSONResponse:
             "consecutiveErrors": poller.consecutive_errors,
         },
     }
+    if not poller.polls:  # POLLER: another instance polls the node; this one follows it
+        data["rpcPolling"]["role"] = "follower"
     if poller.chain_issue is not None:
         data["chain"] = chain_json(poller)
     if problems:
