@@ -7,6 +7,7 @@ import grp
 import os
 import pwd
 import re
+from collections.abc import Callable
 from typing import Final
 
 from supervisor_core.config._cron import check_cron
@@ -64,34 +65,33 @@ def instance_count(value: int) -> int:
     return value
 
 
+def _account(
+    value: object, kind: str, by_id: Callable[[int], str], by_name: Callable[[str], str]
+) -> str:
+    """The name of the ``kind`` (user or group) ``value`` names, by name or number."""
+    number = "uid" if kind == "user" else "gid"
+    try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return by_id(value)
+        if isinstance(value, str) and value:
+            return by_name(value)
+    except KeyError:
+        raise ValueError(f"no such {kind} on this system") from None
+    raise ValueError(f"must be a {kind} name or a {number}")
+
+
 def user(value: object) -> str:
     """A user of this system, by name or uid (PM2's ``uid``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return pwd.getpwuid(value).pw_name
-        except KeyError:
-            raise ValueError("no user with this uid on this system") from None
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a user name or a uid")
-    try:
-        return pwd.getpwnam(value).pw_name
-    except KeyError:
-        raise ValueError("no such user on this system") from None
+    return _account(
+        value, "user", lambda n: pwd.getpwuid(n).pw_name, lambda s: pwd.getpwnam(s).pw_name
+    )
 
 
 def group(value: object) -> str:
     """A group of this system, by name or gid (PM2's ``gid``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return grp.getgrgid(value).gr_name
-        except KeyError:
-            raise ValueError("no group with this gid on this system") from None
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a group name or a gid")
-    try:
-        return grp.getgrnam(value).gr_name
-    except KeyError:
-        raise ValueError("no such group on this system") from None
+    return _account(
+        value, "group", lambda n: grp.getgrgid(n).gr_name, lambda s: grp.getgrnam(s).gr_name
+    )
 
 
 def exec_mode(value: object) -> ExecMode:
