@@ -81,6 +81,11 @@ class Instance:
     def key(self) -> tuple[str, int]:
         return (self.spec.name, self.index)
 
+    def use_spec(self, spec: AppSpec) -> None:
+        """Run the next processes from ``spec``, which differs from the current spec only in
+        what a run is launched with (its inherited environment, its command line)."""
+        self.spec = self._runner.spec = spec
+
     @property
     def status(self) -> Status:
         return self._state.status

@@ -297,6 +297,19 @@ class Supervisor:
             infos = self.info(spec.name)
         return infos
 
+    def update_env(self, spec: AppSpec) -> None:
+        """Run the next processes of ``spec``'s app from ``spec``: the same settings compiled
+        again with another inherited environment (so maybe another interpreter on its PATH).
+        A restart or reload then uses it (``--update-env``)."""
+        app = self._app(spec.name)
+        if spec.instances != len(app.instances):
+            raise StateError(
+                f"{spec.name}: has {len(app.instances)} instances, not {spec.instances}"
+            )
+        app.spec = spec
+        for inst in app.instances:
+            inst.use_spec(spec)
+
     async def scale(self, name: str, instances: int) -> list[ProcessInfo]:
         """Change the number of instances: running ones stay; scaling down keeps 0..N-1."""
         try:

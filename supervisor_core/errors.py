@@ -62,6 +62,7 @@ class ConfigError(PtmError):
         self.file = file
         self.key = key
         self.value = value
+        self.has_value = has_value
         self.reason = message
         parts: list[str] = []
         if file:

@@ -39,11 +39,10 @@ __all__ = [
     "save",
     "scale",
     "signal",
-    "start",
     "startup",
 ]
 
-_PAST = {"stop": "stopped", "restart": "restarted", "reload": "reloaded", "start": "started"}
+_PAST = {"stop": "stopped", "restart": "restarted", "reload": "reloaded"}
 KILL_WAIT = 300.0
 """How long ``ptm kill`` waits for the daemon to stop every app and exit."""
 DEFAULT_STOP_TIMEOUT = 30
@@ -96,85 +95,6 @@ def _check_online(rows: Sequence[Mapping[str, Any]]) -> int:
     return 1
 
 
-# -- start ------------------------------------------------------------------------------------
-
-
-def start(args: argparse.Namespace) -> int:
-    from supervisor_core.errors import ApiError, ConfigError
-
-    target: str = args.target
-    script_only = {
-        "--name": args.name,
-        "-i/--instances": args.instances,
-        "--max-memory-restart": args.max_memory_restart,
-        "-- ARGS": args.script_args,
-    }
-    file_only = {"--only": args.only, "--env": args.env}
-    given_script = [flag for flag, value in script_only.items() if value is not None]
-    given_file = [flag for flag, value in file_only.items() if value is not None]
-
-    if target.endswith(".toml"):
-        if given_script:
-            raise ConfigError(f"{', '.join(given_script)}: only for a script, not a file")
-        if not os.path.isfile(target):
-            raise ConfigError("no such file", file=target)
-        only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
-        with connect() as client:
-            answer = client.start_ecosystem(target, only=only, env=args.env)
-            return _report_start(client, answer)
-
-    if given_file:
-        raise ConfigError(f"{', '.join(given_file)}: only for an ecosystem file (*.toml)")
-    if os.path.isfile(target):
-        entry = _script_entry(args)
-        with connect() as client:
-            answer = client.start_app(entry, os.getcwd())
-            return _report_start(client, answer)
-    if given_script:
-        raise ConfigError("no such script", file=target)
-    with connect() as client:
-        try:
-            answer = client.start(target)
-        except ApiError as exc:
-            if exc.kind == "unknown_app":
-                raise ApiError(
-                    f"{exc} (and no file named {target!r})", status=exc.status, kind=exc.kind
-                ) from None
-            raise
-        rows = answer.get("processes", [])
-        started = answer.get("started", _names(rows))
-        say(f"started {', '.join(started) or 'nothing'}")
-        if answer.get("running"):
-            say(f"already running: {', '.join(answer['running'])}")
-        print_table(client)
-        return _check_online(rows)
-
-
-def _script_entry(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``[[apps]]`` table of ``ptm start SCRIPT ...`` (validated by the daemon)."""
-    script: str = args.target
-    entry: dict[str, Any] = {"name": args.name or Path(script).stem, "script": script}
-    if args.instances is not None:
-        text: str = args.instances
-        entry["instances"] = int(text) if text.lstrip("-").isdigit() else text
-    if args.max_memory_restart is not None:
-        entry["max_memory_restart"] = args.max_memory_restart
-    if args.script_args:
-        entry["args"] = list(args.script_args)
-    return entry
-
-
-def _report_start(client: Client, answer: Mapping[str, Any]) -> int:
-    started = answer.get("started") or []
-    restarted = answer.get("restarted") or []
-    if started:
-        say(f"started {', '.join(started)}")
-    if restarted:
-        say(f"restarted {', '.join(restarted)} (already known: new settings applied)")
-    print_table(client)
-    return _check_online(answer.get("processes") or [])
-
-
 # -- acting on apps ---------------------------------------------------------------------------
 
 
@@ -182,7 +102,10 @@ def act(args: argparse.Namespace) -> int:
     """``stop``, ``restart`` and ``reload``."""
     verb: str = args.command
     with connect() as client:
-        answer = getattr(client, verb)(target_of(args.target))
+        if getattr(args, "update_env", False):  # restart, reload: take this shell's environment
+            answer = getattr(client, verb)(target_of(args.target), update_env=dict(os.environ))
+        else:
+            answer = getattr(client, verb)(target_of(args.target))
         rows = answer.get("processes", [])
         say(f"{_PAST[verb]} {', '.join(_names(rows))}")
         print_table(client)
@@ -302,7 +225,7 @@ def resurrect(args: argparse.Namespace) -> int:
                 f"the daemon was not running: started it (pid {new_daemon}); "
                 f"it restored {', '.join(restored) or 'no app'}"
             )
-        answer = client.resurrect()
+        answer = client.resurrect(dict(os.environ))
         started = answer.get("started") or []
         skipped = answer.get("skipped") or []
         if new_daemon is not None and not started:

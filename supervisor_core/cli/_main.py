@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from supervisor_core._version import __version__
+from supervisor_core.cli._startargs import add_start_arguments
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -24,7 +25,7 @@ EXIT_USAGE = 2
 # command -> (module of supervisor_core.cli, function taking the parsed arguments)
 _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("_run", "run_command"),
-    "start": ("_commands", "start"),
+    "start": ("_start", "start"),
     "stop": ("_commands", "act"),
     "restart": ("_commands", "act"),
     "reload": ("_commands", "act"),
@@ -131,26 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
             "ptm start ecosystem.toml: start the apps of the file; an app already running is "
             "restarted with the new settings. ptm start SCRIPT: start one app without a file "
             "(arguments for the script go after --). ptm start NAME|ID|all: start known apps "
-            "that are stopped. The daemon is started if it is not running."
+            "that are stopped. The apps inherit this shell's environment under their env. "
+            "It returns when every instance it started is online and has stayed up for "
+            "min_uptime (or is ready, with wait_ready), and exits 1 naming the one that is "
+            "not. The daemon is started if it is not running."
         ),
     )
-    start.add_argument("target", metavar="FILE|SCRIPT|NAME", help="what to start")
-    start.add_argument("--only", metavar="A,B", help="(file) start only these apps")
-    start.add_argument("--env", metavar="NAME", help="(file) apply the [apps.env_NAME] overlay")
-    start.add_argument("--name", help="(script) the app's name (default: the script's name)")
-    start.add_argument(
-        "-i", "--instances", metavar="N", help="(script) number of instances, or max"
-    )
-    start.add_argument(
-        "--max-memory-restart", metavar="SIZE", help="(script) restart above this memory (200M)"
-    )
+    add_start_arguments(start)
 
     for name, text in (
         ("stop", "stop apps (they stay in the list)"),
         ("restart", "restart apps (counted in restarts, reason manual)"),
         ("reload", "replace apps one instance at a time (zero downtime with a shared socket)"),
     ):
-        _target(_command(commands, name, help=text))
+        acting = _command(commands, name, help=text)
+        _target(acting)
+        if name != "stop":
+            acting.add_argument(
+                "--update-env",
+                action="store_true",
+                help="the apps take this shell's environment (else they keep the one they have)",
+            )
     delete = _command(
         commands, "delete", aliases=["del"], help="stop apps and remove them from the list"
     )

@@ -107,32 +107,57 @@ class Client:
         path: str | os.PathLike[str],
         only: Sequence[str] | None = None,
         env: str | None = None,
+        *,
+        caller_env: Mapping[str, str] | None = None,
+        update_env: bool = False,
     ) -> Json:
-        """Start (or restart with the new settings) the apps of an ecosystem file."""
+        """Start (or restart with the new settings) the apps of an ecosystem file.
+
+        New apps inherit ``caller_env`` (``ptm`` sends its own environment; ``None``: the
+        daemon's); apps already known keep the one they inherit unless ``update_env``."""
         body = {
             "ecosystem": os.path.abspath(os.fspath(path)),
             "only": list(only) if only is not None else None,
             "env": env,
+            "caller_env": _env(caller_env),
+            "update_env": update_env,
         }
         return self._object("POST", "/v1/processes", body=body, wait=True)
 
-    def start_app(self, entry: Mapping[str, Any], base_dir: str | os.PathLike[str]) -> Json:
-        """Start one app from an ``[[apps]]``-style table; relative paths are from ``base_dir``."""
-        body = {"app": dict(entry), "base_dir": os.path.abspath(os.fspath(base_dir))}
+    def start_app(
+        self,
+        entry: Mapping[str, Any],
+        base_dir: str | os.PathLike[str],
+        *,
+        caller_env: Mapping[str, str] | None = None,
+        update_env: bool = False,
+    ) -> Json:
+        """Start one app from an ``[[apps]]``-style table; relative paths are from ``base_dir``
+        (the environment as for :meth:`start_ecosystem`)."""
+        body = {
+            "app": dict(entry),
+            "base_dir": os.path.abspath(os.fspath(base_dir)),
+            "caller_env": _env(caller_env),
+            "update_env": update_env,
+        }
         return self._object("POST", "/v1/processes", body=body, wait=True)
 
     def stop(self, target: str | int) -> Json:
         return self._action(target, "stop")
 
-    def start(self, target: str | int) -> Json:
-        """Start known apps that are stopped (or errored)."""
-        return self._action(target, "start")
+    def start(self, target: str | int, *, update_env: Mapping[str, str] | None = None) -> Json:
+        """Start known apps that are stopped (or errored). With ``update_env`` (an
+        environment) they inherit it from now on."""
+        return self._action(target, "start", {"caller_env": _env(update_env)})
 
-    def restart(self, target: str | int) -> Json:
-        return self._action(target, "restart")
+    def restart(self, target: str | int, *, update_env: Mapping[str, str] | None = None) -> Json:
+        """Restart apps; with ``update_env`` (an environment) they inherit it from now on,
+        else they keep the one they inherit."""
+        return self._action(target, "restart", {"caller_env": _env(update_env)})
 
-    def reload(self, target: str | int) -> Json:
-        return self._action(target, "reload")
+    def reload(self, target: str | int, *, update_env: Mapping[str, str] | None = None) -> Json:
+        """Reload apps (one instance at a time); ``update_env`` as for :meth:`restart`."""
+        return self._action(target, "reload", {"caller_env": _env(update_env)})
 
     def delete(self, target: str | int) -> Json:
         """Stop and forget apps: ``{"deleted": [names]}``."""
@@ -181,9 +206,12 @@ class Client:
         """Write the running set to ``$PTM_HOME/dump.toml``: ``{"path", "apps"}``."""
         return self._object("POST", "/v1/save", body={"force": force})
 
-    def resurrect(self) -> Json:
-        """Start the apps of ``dump.toml`` that are not running: ``{"started", "skipped"}``."""
-        return self._object("POST", "/v1/resurrect", wait=True)
+    def resurrect(self, caller_env: Mapping[str, str] | None = None) -> Json:
+        """Start the apps of ``dump.toml`` that are not running: ``{"started", "skipped"}``.
+        Each inherits the environment the daemon stored for it; an app it does not know
+        inherits ``caller_env``."""
+        body = {"caller_env": _env(caller_env)}
+        return self._object("POST", "/v1/resurrect", body=body, wait=True)
 
     def info(self) -> Json:
         """``{"pid", "version", "uptime_s", "home", "apps", "processes"}``; never starts one."""
@@ -308,6 +336,10 @@ class Client:
             ) from None
         except httpx.HTTPError as exc:
             raise ClientError(f"lost the connection to the daemon during {what}: {exc}") from None
+
+
+def _env(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    return dict(env) if env is not None else None
 
 
 def _target(target: str | int) -> str:

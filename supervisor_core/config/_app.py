@@ -197,11 +197,15 @@ def compile_app(
     env: str | None,
     base_dir: Path,
     home: Path,
+    caller_env: Mapping[str, str] | None = None,
 ) -> tuple[AppSpec, dict[str, Any]]:
     """The spec of the app ``own`` (``[defaults]`` laid under it) and its standalone entry.
 
     ``defaults_env`` holds the defaults' ``env``/``env_<name>`` tables, validated once by the
-    caller. Errors name the table where the wrong value was written.
+    caller. ``caller_env`` is the environment the app inherits under its ``env`` (the caller's
+    of ``ptm start``; ``None``: this process's own): its ``PATH`` finds the interpreter and
+    the program unless the app's ``env`` sets one. Errors name the table where the wrong
+    value was written.
     """
     name = own.require("name", values.app_name)
     for table in (own, defaults):
@@ -237,7 +241,8 @@ def compile_app(
         reason = "not a directory" if cwd.exists() else "no such directory"
         raise table.error("cwd", f"{reason}: {cwd}", value=cwd_text)
 
-    program = resolve_program(table, cwd, variables.get("PATH"))
+    inherited = os.environ if caller_env is None else caller_env
+    program = resolve_program(table, cwd, variables.get("PATH"), inherited.get("PATH", os.defpath))
 
     exec_mode: ExecMode = table.get("exec_mode", values.exec_mode, "fork")
     listen_table = table.table("listen")
@@ -303,6 +308,7 @@ def compile_app(
         exec_mode=exec_mode,
         env=MappingProxyType(variables),
         env_name=env_name,
+        inherit_env=None if caller_env is None else MappingProxyType(dict(caller_env)),
         restart=restart,
         stop=stop,
         memory=memory,

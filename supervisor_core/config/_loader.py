@@ -82,11 +82,25 @@ def read_source(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(_toml_reason(str(exc)), file=file) from None
 
 
-def load_ecosystem(path: str | os.PathLike[str], env: str | None = None) -> Ecosystem:
-    """Read and validate the ecosystem file at ``path``, with the ``--env`` overlay ``env``."""
+def load_ecosystem(
+    path: str | os.PathLike[str],
+    env: str | None = None,
+    *,
+    caller_env: Mapping[str, str] | None = None,
+) -> Ecosystem:
+    """Read and validate the ecosystem file at ``path``, with the ``--env`` overlay ``env``.
+    ``caller_env`` is the environment the apps inherit under their ``env`` (see
+    :attr:`AppSpec.inherit_env`; ``None``: this process's own)."""
     file = os.fspath(path)
     absolute = normalized(Path(file))
-    return _parse(read_source(file), file=file, path=absolute, env=env, base_dir=absolute.parent)
+    return _parse(
+        read_source(file),
+        file=file,
+        path=absolute,
+        env=env,
+        base_dir=absolute.parent,
+        caller_env=caller_env,
+    )
 
 
 def parse_ecosystem(
@@ -95,6 +109,7 @@ def parse_ecosystem(
     path: Path | None,
     env: str | None = None,
     base_dir: Path | None = None,
+    caller_env: Mapping[str, str] | None = None,
 ) -> Ecosystem:
     """Validate an ecosystem already in memory (``tomllib`` output, or a dict built in code).
 
@@ -105,23 +120,44 @@ def parse_ecosystem(
     if base_dir is None:
         base_dir = absolute.parent if absolute is not None else Path.cwd()
     file = str(path) if path is not None else None
-    return _parse(data, file=file, path=absolute, env=env, base_dir=normalized(base_dir))
+    return _parse(
+        data,
+        file=file,
+        path=absolute,
+        env=env,
+        base_dir=normalized(base_dir),
+        caller_env=caller_env,
+    )
 
 
 def build_app(
-    entry: Mapping[str, Any], *, base_dir: Path | None = None, env: str | None = None
+    entry: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    env: str | None = None,
+    caller_env: Mapping[str, str] | None = None,
 ) -> AppSpec:
     """One app from a single ``[[apps]]``-style mapping (``ptm start script.py`` without a file).
 
     Errors name the keys as ``apps[0].<key>``.
     """
-    return parse_ecosystem({"apps": [dict(entry)]}, path=None, env=env, base_dir=base_dir).apps[0]
+    data = {"apps": [dict(entry)]}
+    return parse_ecosystem(data, path=None, env=env, base_dir=base_dir, caller_env=caller_env).apps[
+        0
+    ]
 
 
-def compile_entry(entry: Mapping[str, Any], *, base_dir: Path, env: str | None = None) -> AppSpec:
+def compile_entry(
+    entry: Mapping[str, Any],
+    *,
+    base_dir: Path,
+    env: str | None = None,
+    caller_env: Mapping[str, str] | None = None,
+) -> AppSpec:
     """The spec of a standalone entry (one of :attr:`Ecosystem.entries`, kept by the daemon),
     resolved now: its program must still exist. ``env`` applies when the entry has that
-    overlay. Errors name the bare key (``script: ...``); the caller says which app it was."""
+    overlay; ``caller_env`` is the environment it inherits. Errors name the bare key
+    (``script: ...``); the caller says which app it was."""
     if not isinstance(entry, Mapping):
         raise ConfigError("must be a table", value=entry, has_value=True)
     own = Table(entry, "", None)
@@ -129,7 +165,13 @@ def compile_entry(entry: Mapping[str, Any], *, base_dir: Path, env: str | None =
     if env is not None and f"env_{env}" not in entry:
         env = None
     spec, _ = compile_app(
-        own, Table({}, "defaults", None), {}, env=env, base_dir=base_dir, home=ptm_home()
+        own,
+        Table({}, "defaults", None),
+        {},
+        env=env,
+        base_dir=base_dir,
+        home=ptm_home(),
+        caller_env=caller_env,
     )
     return spec
 
@@ -158,6 +200,7 @@ def _parse(
     path: Path | None,
     env: str | None,
     base_dir: Path,
+    caller_env: Mapping[str, str] | None = None,
 ) -> Ecosystem:
     if env is not None and ENV_NAME.fullmatch(env) is None:
         raise ConfigError(
@@ -195,7 +238,15 @@ def _parse(
         name = own.data.get("name")
         if isinstance(name, str) and name in seen:
             raise own.error("name", f"duplicate name, also used by apps[{seen[name]}]", value=name)
-        app, alone = compile_app(own, defaults, defaults_env, env=env, base_dir=base_dir, home=home)
+        app, alone = compile_app(
+            own,
+            defaults,
+            defaults_env,
+            env=env,
+            base_dir=base_dir,
+            home=home,
+            caller_env=caller_env,
+        )
         seen[app.name] = index
         apps.append(app)
         standalone.append(MappingProxyType(alone))

@@ -14,7 +14,8 @@
   path) first, else a program on ``PATH``. It must be executable. ``interpreter_args`` is
   refused: there is no interpreter to give them to.
 
-``PATH`` is the app's own ``env`` PATH when it sets one, else ptm's. Programs and scripts
+``PATH`` is the app's own ``env`` PATH when it sets one, else the one it inherits (the caller's
+of ``ptm start``, else ptm's). Programs and scripts
 become absolute paths, so what runs does not depend on where ptm was started.
 """
 
@@ -78,9 +79,18 @@ def _path_hint(search_path: str | None) -> str:
     return "the app's env PATH" if search_path is not None else "PATH"
 
 
-def resolve_program(table: Table, cwd: Path, env_path: str | None) -> Program:
-    """Read ``script``/``command``/``args``/``interpreter`` from ``table``."""
-    search_path = env_path if env_path is not None else os.environ.get("PATH", os.defpath)
+def resolve_program(
+    table: Table, cwd: Path, env_path: str | None, inherited_path: str | None = None
+) -> Program:
+    """Read ``script``/``command``/``args``/``interpreter`` from ``table``. Programs are
+    looked for on ``env_path`` (the app's own ``env`` PATH), else on ``inherited_path``, else
+    on this process's ``PATH``."""
+    if env_path is not None:
+        search_path = env_path
+    elif inherited_path is not None:
+        search_path = inherited_path
+    else:
+        search_path = os.environ.get("PATH", os.defpath)
     if "command" in table:
         if "script" in table:
             raise table.error(

@@ -159,6 +159,9 @@ class AppSpec:
     """The effective environment given to the app, on top of ptm's own variables."""
     env_name: str | None = None
     """The ``--env`` overlay that was applied, if any."""
+    inherit_env: Mapping[str, str] | None = None
+    """The environment the app inherits, under ``env``: the caller's of ``ptm start`` (sent
+    by the CLI, kept by the daemon). ``None``: the supervisor's own environment."""
     restart: RestartPolicy = RestartPolicy()
     stop: StopPolicy = StopPolicy()
     memory: MemoryPolicy = MemoryPolicy()

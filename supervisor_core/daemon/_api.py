@@ -148,6 +148,18 @@ def _field(
     return value
 
 
+def _caller_env(data: dict[str, Any]) -> dict[str, str] | None:
+    """The ``caller_env`` field: the environment of the caller of ``ptm start`` (its values
+    are never logged: they may be secrets)."""
+    env: dict[str, str] | None = _field(data, "caller_env", dict)
+    if env is not None and not all(
+        isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k + v
+        for k, v in env.items()
+    ):
+        raise BadRequest("field 'caller_env' must map variable names to strings")
+    return env
+
+
 def _target(request: Request) -> str:
     return unquote(str(request.path_params["target"]))
 
@@ -186,17 +198,25 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
     @guarded
     async def start(request: Request) -> Response:
         data = await _body(request)
+        caller_env = _caller_env(data)
+        update_env = _field(data, "update_env", bool) or False
         if "ecosystem" in data:
             path = _field(data, "ecosystem", str, required=True)
             only = _field(data, "only", list)
             if only is not None and not all(isinstance(n, str) for n in only):
                 raise BadRequest("field 'only' must be a list of names")
             env = _field(data, "env", str)
-            return JSONResponse(await service.start_ecosystem(path, only=only, env=env))
+            answer = await service.start_ecosystem(
+                path, only=only, env=env, caller_env=caller_env, update_env=update_env
+            )
+            return JSONResponse(answer)
         if "app" in data:
             entry = _field(data, "app", dict, required=True)
             base_dir = _field(data, "base_dir", str, required=True)
-            return JSONResponse(await service.start_app(entry, base_dir))
+            answer = await service.start_app(
+                entry, base_dir, caller_env=caller_env, update_env=update_env
+            )
+            return JSONResponse(answer)
         raise BadRequest("give either 'ecosystem' (a file path) or 'app' (an app table)")
 
     @guarded
@@ -206,8 +226,9 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
     def action(name: str) -> Handler:
         @guarded
         async def handler(request: Request) -> Response:
-            await _body(request)  # reject a malformed body even where none is needed
-            return JSONResponse(await service.act(name, _target(request)))
+            data = await _body(request)  # reject a malformed body even where none is needed
+            caller_env = _caller_env(data) if name != "stop" else None
+            return JSONResponse(await service.act(name, _target(request), caller_env=caller_env))
 
         return handler
 
@@ -297,7 +318,8 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
 
     @guarded
     async def resurrect(request: Request) -> Response:
-        return JSONResponse(await service.resurrect())
+        data = await _body(request)
+        return JSONResponse(await service.resurrect(_caller_env(data)))
 
     @guarded
     async def kill(request: Request) -> Response:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import psutil
@@ -17,7 +18,7 @@ from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.process import CgroupTree, stop_tree
 from supervisor_core.store import StateStore, StoredApp
 
-__all__ = ["restore", "stored_spec"]
+__all__ = ["restore", "stored_spec", "with_caller_env"]
 
 log = logging.getLogger("ptm.daemon")
 
@@ -29,9 +30,32 @@ def stored_spec(app: StoredApp) -> AppSpec:
     longer resolves (a deleted script or folder) is a :class:`ConfigError` naming the app:
     ``FILE: stored app 'web': script: ...``."""
     try:
-        return compile_entry(app.entry, base_dir=Path(app.base_dir), env=app.env_name)
+        return compile_entry(
+            app.entry, base_dir=Path(app.base_dir), env=app.env_name, caller_env=app.caller_env
+        )
     except ConfigError as exc:
         raise ConfigError(f"stored app {app.name!r}: {exc}", file=app.source) from None
+
+
+def with_caller_env(
+    pairs: Iterable[tuple[AppSpec, StoredApp]],
+    known: Mapping[str, StoredApp],
+    caller_env: Mapping[str, str] | None,
+    *,
+    update_env: bool,
+) -> list[tuple[AppSpec, StoredApp]]:
+    """The apps of a ``ptm start`` (or resurrect) with the environment each inherits: a new
+    app (or any, with ``update_env``) the caller's, compiled with it already; an app the
+    daemon knows keeps its stored one, and is compiled again with it."""
+    out: list[tuple[AppSpec, StoredApp]] = []
+    for spec, stored in pairs:
+        old = known.get(spec.name)
+        if old is None or update_env:
+            out.append((spec, dataclasses.replace(stored, caller_env=caller_env)))
+        else:
+            kept = dataclasses.replace(stored, caller_env=old.caller_env)
+            out.append((stored_spec(kept), kept))
+    return out
 
 
 async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:

@@ -32,11 +32,11 @@ from supervisor_core.config import (
     port_clash,
 )
 from supervisor_core.daemon._alerts import Alerts
-from supervisor_core.daemon._restore import restore
+from supervisor_core.daemon._logread import log_paths, tail_files
+from supervisor_core.daemon._restore import restore, stored_spec, with_caller_env
 from supervisor_core.daemon._runs import RunWriter
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
-from supervisor_core.logs import split_marker, tail_lines
 from supervisor_core.process import ACTIVE
 from supervisor_core.store import StateStore, StoredApp, write_dump
 
@@ -204,15 +204,26 @@ class DaemonService:
 
     # ----------------------------------------------------------------- starting
     async def start_ecosystem(
-        self, path: str, *, only: list[str] | None = None, env: str | None = None
+        self,
+        path: str,
+        *,
+        only: list[str] | None = None,
+        env: str | None = None,
+        caller_env: Mapping[str, str] | None = None,
+        update_env: bool = False,
     ) -> dict[str, Any]:
         """PM2's startOrRestart for a file: validate all of it, then start new apps and
-        restart known ones with their new settings."""
+        restart known ones with their new settings. New apps inherit ``caller_env``; known
+        ones keep the environment they inherit unless ``update_env``."""
         async with self._lock:
             # The file's one read, which validates it all (off the event loop: it stats
             # every script and folder it names).
-            ecosystem = await anyio.to_thread.run_sync(load_ecosystem, path, env)
-            pairs = _stored_apps(ecosystem)
+            ecosystem = await anyio.to_thread.run_sync(
+                lambda: load_ecosystem(path, env, caller_env=caller_env)
+            )
+            pairs = with_caller_env(
+                _stored_apps(ecosystem), self._apps, caller_env, update_env=update_env
+            )
             if only:
                 unknown = [name for name in only if name not in {s.name for s, _ in pairs}]
                 if unknown:
@@ -221,10 +232,18 @@ class DaemonService:
             await self._keep_alerts(ecosystem)
             return await self._start_specs(pairs)
 
-    async def start_app(self, entry: Mapping[str, Any], base_dir: str) -> dict[str, Any]:
-        """``ptm start script.py --name x``: one app from a table built by the CLI."""
+    async def start_app(
+        self,
+        entry: Mapping[str, Any],
+        base_dir: str,
+        *,
+        caller_env: Mapping[str, str] | None = None,
+        update_env: bool = False,
+    ) -> dict[str, Any]:
+        """``ptm start script.py --name x``: one app from a table built by the CLI (the
+        environment as for :meth:`start_ecosystem`)."""
         async with self._lock:
-            spec = build_app(entry, base_dir=Path(base_dir))
+            spec = build_app(entry, base_dir=Path(base_dir), caller_env=caller_env)
             stored = StoredApp(
                 name=spec.name,
                 entry=dict(entry),
@@ -234,7 +253,8 @@ class DaemonService:
                 desired="running",
                 position=-1,
             )
-            return await self._start_specs([(spec, stored)])
+            pairs = with_caller_env([(spec, stored)], self._apps, caller_env, update_env=update_env)
+            return await self._start_specs(pairs)
 
     async def _keep_alerts(self, ecosystem: Ecosystem) -> None:
         if ecosystem.path is not None:
@@ -267,11 +287,16 @@ class DaemonService:
         return {"started": started, "restarted": restarted, "processes": self.rows(names)}
 
     # ----------------------------------------------------------------- acting
-    async def act(self, action: str, target: str) -> dict[str, Any]:
+    async def act(
+        self, action: str, target: str, *, caller_env: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """stop / start / restart / reload of every app the target names. A start also says
-        which apps it ``started`` and which were already ``running`` (left alone)."""
+        which apps it ``started`` and which were already ``running`` (left alone). With
+        ``caller_env`` (``--update-env``) the apps inherit it from now on."""
         async with self._lock:
             names = self.resolve(target)
+            if caller_env is not None:
+                await self._update_env(names, caller_env)
             running: list[str] = []
             for name in names:
                 if action == "stop":
@@ -295,6 +320,15 @@ class DaemonService:
                 answer["started"] = [name for name in names if name not in running]
                 answer["running"] = running
             return answer
+
+    async def _update_env(self, names: list[str], caller_env: Mapping[str, str]) -> None:
+        """Every app of ``names`` inherits ``caller_env`` from its next run on (each is
+        compiled with it first: an interpreter no longer on its PATH changes nothing)."""
+        news = [dataclasses.replace(self._apps[name], caller_env=caller_env) for name in names]
+        specs = [await anyio.to_thread.run_sync(stored_spec, new) for new in news]
+        for new, spec in zip(news, specs, strict=True):
+            self.sup.update_env(spec)
+            self._apps[new.name] = await self.store.upsert_app(new)
 
     async def _set_desired(self, name: str, desired: str) -> None:
         stored = self._apps[name]
@@ -342,39 +376,10 @@ class DaemonService:
     # ----------------------------------------------------------------- logs
     def log_paths(self, app: str | None, stream: str) -> list[tuple[str, int, str, Path]]:
         """(app, instance, stream, path) of each distinct log file."""
-        names = self.resolve(app) if app else list(self._managed())
-        seen: set[Path] = set()
-        out: list[tuple[str, int, str, Path]] = []
-        for name in names:
-            for info in self.sup.info(name):
-                for kind, file in (("out", info.out_file), ("err", info.error_file)):
-                    if file is None or stream not in ("both", kind):
-                        continue
-                    path = Path(file)
-                    if path in seen:
-                        continue
-                    seen.add(path)
-                    out.append((name, info.instance, kind, path))
-        return out
+        return log_paths(self.sup, self.resolve(app) if app else list(self._managed()), stream)
 
     async def tail(self, app: str | None, lines: int, stream: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = []
-        for name, instance, kind, path in self.log_paths(app, stream):
-            found = await anyio.to_thread.run_sync(tail_lines, path, lines)
-            spec = self.sup.spec(name)
-            shared = spec.logs is not None and spec.logs.merge_logs and spec.instances > 1
-            for raw in found:
-                # A file shared by instances names the writer of each line (docs/logs.md).
-                marked, text = split_marker(raw) if shared else (None, raw)
-                result.append(
-                    {
-                        "app": name,
-                        "instance": instance if marked is None else marked,
-                        "stream": kind,
-                        "line": text.decode("utf-8", "replace"),
-                    }
-                )
-        return result
+        return await tail_files(self.sup, self.log_paths(app, stream), lines)
 
     def flush(self, app: str | None) -> list[str]:
         files = self.sup.log_files
@@ -399,15 +404,22 @@ class DaemonService:
             )
             return {"path": str(path), "apps": len(apps), "notify": len(notify)}
 
-    async def resurrect(self) -> dict[str, Any]:
+    async def resurrect(self, caller_env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Start the apps of dump.toml that are not running; each inherits its stored
+        environment, or (an app the daemon does not know) ``caller_env``."""
         if not self.home.dump.exists():
             raise StateError(f"no dump at {self.home.dump}; run ptm save first")
         async with self._lock:
-            ecosystem = await anyio.to_thread.run_sync(load_ecosystem, self.home.dump)
+            ecosystem = await anyio.to_thread.run_sync(
+                lambda: load_ecosystem(self.home.dump, caller_env=caller_env)
+            )
             managed = self._managed()
             skipped: list[str] = []
             pairs: list[tuple[AppSpec, StoredApp]] = []
-            for spec, stored in _stored_apps(ecosystem):
+            dumped = with_caller_env(
+                _stored_apps(ecosystem), self._apps, caller_env, update_env=False
+            )
+            for spec, stored in dumped:
                 if spec.name in managed and any(
                     i.status in ACTIVE for i in self.sup.info(spec.name)
                 ):

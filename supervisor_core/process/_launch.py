@@ -58,14 +58,17 @@ def launch_plan(
     setpriv: str | None = SETPRIV,
 ) -> LaunchPlan:
     """The plan of one run of instance ``index`` of ``spec``. Raises SpawnError when the
-    program must be resolved (behind a wrapper) and cannot be found."""
+    program must be resolved (behind a wrapper) and cannot be found.
+
+    The run inherits ``spec.inherit_env`` (the caller of ``ptm start``) when the spec has
+    one, else ``base_env`` (default: this process's environment)."""
     env = build_env(
         app=spec.name,
         instance=index,
         app_env=spec.env,
         run_id=run_id,
         ptm_home=str(ptm_home) if ptm_home is not None else None,
-        base=base_env,
+        base=spec.inherit_env if spec.inherit_env is not None else base_env,
     )
     if notify_socket is not None:
         env["NOTIFY_SOCKET"] = str(notify_socket)

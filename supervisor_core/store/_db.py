@@ -8,14 +8,16 @@ Every write is one SQL statement (an upsert, an ``UPDATE ... RETURNING``; deleti
 removes its runs through a trigger), so a write is atomic on its own and a cancelled coroutine
 can never leave a transaction open on the shared connection.
 
-Tables (version 2)::
+Tables (version 3)::
 
-    apps(name PK, position UNIQUE, entry JSON, base_dir, env_name, source, desired, updated_at)
+    apps(name PK, position UNIQUE, entry JSON, base_dir, env_name, source, desired, updated_at,
+         caller_env JSON)                                 -- caller_env since version 3
     runs(run_id PK, app, instance, pid, create_time, started_at, ended_at, exit_code, signal,
          end_reason, error)
     notify(source PK, entries JSON, updated_at)          -- since version 2
 
-Timestamps are POSIX seconds (floats).
+Timestamps are POSIX seconds (floats). ``caller_env`` is the environment of the caller of
+``ptm start`` that the app inherits (it may hold secrets: one more reason for mode 0600).
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
     ),
+    # 3: the environment each app inherits (the caller's of ptm start), as a JSON object
+    ("ALTER TABLE apps ADD COLUMN caller_env TEXT",),
 )
 MIGRATIONS: Final = tuple(
     tuple(textwrap.dedent(statement).strip() for statement in version)
@@ -136,6 +140,9 @@ class StoredApp:
     desired: Desired
     position: int
     """Its place in ``ptm list`` (the numeric id). :meth:`StateStore.upsert_app` assigns it."""
+    caller_env: Mapping[str, str] | None = None
+    """The environment the app inherits (the caller's of ``ptm start``, or of the last
+    ``--update-env``); ``None``: the daemon's own."""
 
 
 class DamagedState(StateError):
@@ -153,6 +160,21 @@ def _entry_json(app: StoredApp) -> str:
         ) from None
 
 
+def _caller_env_json(app: StoredApp) -> str | None:
+    if app.caller_env is None:
+        return None
+    return json.dumps(dict(app.caller_env), separators=(",", ":"))
+
+
+def _caller_env(text: str | None) -> Mapping[str, str] | None:
+    if text is None:
+        return None
+    data = json.loads(text)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ValueError("caller_env is not an object of strings")
+    return MappingProxyType(data)
+
+
 def _app_from_row(row: sqlite3.Row) -> StoredApp:
     return StoredApp(
         name=row["name"],
@@ -162,6 +184,7 @@ def _app_from_row(row: sqlite3.Row) -> StoredApp:
         source=row["source"],
         desired=cast(Desired, row["desired"]),
         position=row["position"],
+        caller_env=_caller_env(row["caller_env"]),
     )
 
 
@@ -373,9 +396,10 @@ class StateStore:
         rows = await self._rows(
             """
             INSERT INTO apps (name, position, entry, base_dir, env_name, source, desired,
-                              updated_at)
-            VALUES (?, (SELECT COALESCE(MAX(position), -1) + 1 FROM apps), ?, ?, ?, ?, ?, ?)
+                              updated_at, caller_env)
+            VALUES (?, (SELECT COALESCE(MAX(position), -1) + 1 FROM apps), ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (name) DO UPDATE SET
+                caller_env = excluded.caller_env,
                 entry = excluded.entry,
                 base_dir = excluded.base_dir,
                 env_name = excluded.env_name,
@@ -392,6 +416,7 @@ class StateStore:
                 app.source,
                 desired,
                 time.time(),
+                _caller_env_json(app),
             ),
         )
         return _app_from_row(rows[0])

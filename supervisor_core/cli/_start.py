@@ -1,0 +1,251 @@
+"""``ptm start``: a file, a script (with PM2's flags) or known apps; then the wait.
+
+``ptm start FILE|SCRIPT`` sends this shell's environment (the apps inherit it under their
+``env``) and returns once every instance it started is ``online`` and has stayed up for its
+``min_uptime`` (with ``wait_ready``: is ready). An instance that exits first, is errored, or
+is still not up by the deadline makes it exit 1, naming ``name#instance`` and printing the last
+lines of its error log. ``--no-wait`` returns as soon as the daemon has started them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from supervisor_core.cli._commands import _check_online, connect, print_table, say
+from supervisor_core.cli._startargs import SCRIPT_FLAGS, given_script_flags, script_entry
+
+if TYPE_CHECKING:
+    from supervisor_core.client import Client
+
+__all__ = ["Failure", "checked_entry", "start", "wait_started"]
+
+POLL = 0.1
+"""Seconds between two looks at the instances while waiting."""
+GRACE = 15.0
+"""Seconds an instance may take to come online (besides ``listen_timeout`` and
+``min_uptime``) before ``ptm start`` gives up on it: spawning on a loaded machine."""
+ERROR_LINES = 15
+"""Lines of the error log printed for an instance that failed."""
+
+
+def start(args: argparse.Namespace) -> int:
+    from supervisor_core.errors import ApiError, ConfigError
+
+    target: str = args.target
+    given_script = given_script_flags(args)
+    file_only = {"--only": args.only, "--env": args.env}
+    given_file = [flag for flag, value in file_only.items() if value is not None]
+    caller_env = dict(os.environ)
+
+    if target.endswith(".toml"):
+        if given_script:
+            raise ConfigError(f"{', '.join(given_script)}: only for a script, not a file")
+        if not os.path.isfile(target):
+            raise ConfigError("no such file", file=target)
+        only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+        with connect() as client:
+            answer = client.start_ecosystem(
+                target, only=only, env=args.env, caller_env=caller_env, update_env=args.update_env
+            )
+            return _report_start(client, answer, wait=not args.no_wait)
+
+    if given_file:
+        raise ConfigError(f"{', '.join(given_file)}: only for an ecosystem file (*.toml)")
+    if os.path.isfile(target):
+        entry = checked_entry(args, caller_env)
+        with connect() as client:
+            answer = client.start_app(
+                entry, os.getcwd(), caller_env=caller_env, update_env=args.update_env
+            )
+            return _report_start(client, answer, wait=not args.no_wait)
+    if given_script:
+        raise ConfigError("no such script", file=target)
+    with connect() as client:
+        try:
+            answer = client.start(target, update_env=caller_env if args.update_env else None)
+        except ApiError as exc:
+            if exc.kind == "unknown_app":
+                raise ApiError(
+                    f"{exc} (and no file named {target!r})", status=exc.status, kind=exc.kind
+                ) from None
+            raise
+        rows = answer.get("processes", [])
+        started = answer.get("started", list(dict.fromkeys(str(r.get("name")) for r in rows)))
+        say(f"started {', '.join(started) or 'nothing'}")
+        if answer.get("running"):
+            say(f"already running: {', '.join(answer['running'])}")
+        print_table(client)
+        return _check_online(rows)
+
+
+def checked_entry(args: argparse.Namespace, caller_env: Mapping[str, str]) -> dict[str, Any]:
+    """The script's ``[[apps]]`` table, checked here by the compiler the daemon uses (with the
+    same environment), so that a bad flag reads like the file key: ``--restart-delay: ...``."""
+    from pathlib import Path
+
+    from supervisor_core.config import build_app
+    from supervisor_core.errors import ConfigError
+
+    entry = script_entry(args)
+    try:
+        build_app(entry, base_dir=Path.cwd(), caller_env=caller_env)
+    except ConfigError as exc:
+        key = (exc.key or "").removeprefix("apps[0].")
+        top = key.split(".")[0].split("[")[0]
+        if top == "script":
+            raise ConfigError(exc.reason, file=args.target) from None
+        flag = SCRIPT_FLAGS.get(top)
+        if flag is None:
+            raise
+        raise ConfigError(exc.reason, key=flag, value=exc.value, has_value=exc.has_value) from None
+    return entry
+
+
+def _report_start(client: Client, answer: Mapping[str, Any], *, wait: bool) -> int:
+    started = answer.get("started") or []
+    restarted = answer.get("restarted") or []
+    if started:
+        say(f"started {', '.join(started)}")
+    if restarted:
+        say(f"restarted {', '.join(restarted)} (already known: new settings applied)")
+    rows = answer.get("processes") or []
+    if not wait:
+        print_table(client)
+        return _check_online(rows)
+    failure = wait_started(client, rows)
+    print_table(client)
+    if failure is None:
+        return 0
+    _print_failure(client, failure)
+    return 1
+
+
+# -- waiting ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An instance ``ptm start`` started that did not come up."""
+
+    name: str
+    instance: int
+    reason: str
+    error_file: str | None
+
+
+@dataclass(frozen=True)
+class _Rule:
+    min_uptime: float
+    wait_ready: bool
+    listen_timeout: float
+
+
+def _rule(spec: Mapping[str, Any]) -> _Rule:
+    return _Rule(
+        min_uptime=float(spec.get("min_uptime_s") or 0.0),
+        wait_ready=bool(spec.get("wait_ready")),
+        listen_timeout=float(spec.get("listen_timeout_s") or 0.0),
+    )
+
+
+def wait_started(
+    client: Client, rows: Sequence[Mapping[str, Any]], *, grace: float = GRACE
+) -> Failure | None:
+    """Wait until every instance of ``rows`` (the rows a start answered, those that should
+    run) is online and has stayed up for its app's ``min_uptime`` (is ready, with
+    ``wait_ready``); the first that fails instead, or ``None``."""
+    first = {(str(r["name"]), int(r["instance"])): r for r in rows if r.get("desired") == "running"}
+    if not first:
+        return None
+    names = list(dict.fromkeys(name for name, _ in first))
+    rules = {name: _rule(client.describe(name).get("spec") or {}) for name in names}
+    longest = max(
+        (r.listen_timeout if r.wait_ready else 0.0) + r.min_uptime for r in rules.values()
+    )
+    deadline = time.monotonic() + longest + grace
+    count = len(first)
+    what = "ready" if all(r.wait_ready for r in rules.values()) else "up"
+    say(
+        f"waiting for {count} instance{'s' if count != 1 else ''} to be {what}"
+        f" (min_uptime {max(r.min_uptime for r in rules.values()):g} s; --no-wait skips this)"
+    )
+    pending = dict(first)
+    while True:
+        now = {(str(r["name"]), int(r["instance"])): r for r in client.processes()}
+        for key, before in list(pending.items()):
+            row = now.get(key)
+            verdict = _judge(before, row, rules[key[0]])
+            if verdict is True:
+                del pending[key]
+            elif isinstance(verdict, str):
+                error_file = (row or before).get("error_file")
+                return Failure(key[0], key[1], verdict, error_file)
+        if not pending:
+            return None
+        if time.monotonic() > deadline:
+            key, before = next(iter(pending.items()))
+            status = (now.get(key) or before).get("status")
+            return Failure(
+                key[0],
+                key[1],
+                f"still {status} {longest + grace:g} s after ptm start",
+                before.get("error_file"),
+            )
+        time.sleep(POLL)
+
+
+def _judge(
+    before: Mapping[str, Any], row: Mapping[str, Any] | None, rule: _Rule
+) -> bool | str | None:
+    """True: up; a text: why it failed; None: not decided yet."""
+    if row is None:
+        return "was deleted while ptm start waited"
+    status = row.get("status")
+    code = row.get("exit_code")
+    exited = f"exited with code {code}" if code is not None else "exited"
+    if status == "errored":
+        return f"is errored ({exited}; restarted {row.get('restarts')} times)"
+    if int(row.get("restarts") or 0) > int(before.get("restarts") or 0) or status in (
+        "waiting restart",
+        "stopped",
+        "stopping",
+    ):
+        return f"{exited} before it had been up for min_uptime ({rule.min_uptime:g} s)"
+    if status != "online":
+        return None
+    if rule.wait_ready:
+        return True
+    return float(row.get("uptime_s") or 0.0) >= rule.min_uptime or None
+
+
+def _print_failure(client: Client, failure: Failure) -> None:
+    from supervisor_core.errors import ClientError
+
+    label = f"{failure.name}#{failure.instance}"
+    print(f"ptm: {label} did not start: {failure.reason}", file=sys.stderr)
+    lines: list[str] = []
+    deadline = time.monotonic() + 1.0
+    try:
+        while True:  # the last lines may still be on their way from the pipe to the file
+            found = client.logs(failure.name, lines=ERROR_LINES, stream="err")
+            lines = [str(x.get("line")) for x in found if x.get("instance") == failure.instance]
+            if lines or time.monotonic() > deadline:
+                break
+            time.sleep(POLL)
+    except ClientError as exc:
+        print(f"ptm: cannot read its error log: {exc}", file=sys.stderr)
+        return
+    where = failure.error_file or "its error log"
+    if not lines:
+        print(f"ptm: {where} is empty; see: ptm logs {failure.name} --nostream", file=sys.stderr)
+        return
+    print(f"ptm: the last lines of {where}:", file=sys.stderr)
+    for line in lines:
+        print(f"  {line}", file=sys.stderr)
+    sys.stderr.flush()
