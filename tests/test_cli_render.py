@@ -447,12 +447,15 @@ def test_describe_shows_every_key_of_the_spec_view_under_a_file_key(tmp_path: Pa
     text = render_describe({"name": "web", "spec": spec_view(every_setting(tmp_path))}, color=False)
     config = dict(line.strip().split(None, 1) for line in _section(text, "Config") if line)
     # The ecosystem file's keys (``command`` is shown as ``argv``; name and env have their own
-    # place), plus what the file does not set: the --env name and the backoff cap.
+    # place), plus what the file does not set: the --env name, the backoff cap and the
+    # environment inherited from ptm start's shell.
     assert set(config) == (APP_KEYS - {"name", "command", "env"}) | {
         "argv",
         "env_name",
         "backoff_cap",
+        "inherit_env",
     }
+    assert config["inherit_env"] == "2 variables of the shell that ran ptm start"
     assert config["stop_exit_codes"] == "0, 3"
     assert config["min_uptime"] == "2.5s"
     assert config["restart_delay"] == "250ms"

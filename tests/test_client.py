@@ -113,7 +113,9 @@ def test_calls_send_the_documented_requests(fake: FakeDaemon, client: Client) ->
 
     assert client.processes() == [ROW]
     assert client.start_app({"name": "api", "script": "api.py"}, "rel")["started"] == ["api"]
-    assert client.start_ecosystem("eco.toml", only=["api"], env="production")["processes"]
+    assert client.start_ecosystem(
+        "eco.toml", only=["api"], env="production", caller_env={"FOO": "bar"}, update_env=True
+    )["processes"]
     assert client.describe(eco) == {"name": "api"}
     assert client.scale("api", 3) == {"processes": [ROW]}
     assert client.signal(0, "SIGUSR1") == {"signalled": [42]}
@@ -125,9 +127,11 @@ def test_calls_send_the_documented_requests(fake: FakeDaemon, client: Client) ->
     assert fake.requests == [
         ("GET", "/v1/processes", None),
         ("POST", "/v1/processes", {"app": {"name": "api", "script": "api.py"},
-                                   "base_dir": os.path.join(cwd, "rel")}),
+                                   "base_dir": os.path.join(cwd, "rel"),
+                                   "caller_env": None, "update_env": False}),
         ("POST", "/v1/processes", {"ecosystem": os.path.join(cwd, "eco.toml"),
-                                   "only": ["api"], "env": "production"}),
+                                   "only": ["api"], "env": "production",
+                                   "caller_env": {"FOO": "bar"}, "update_env": True}),
         ("GET", "/v1/processes/%2Fsrv%2Fmy%20app%2Fecosystem.toml", None),
         ("POST", "/v1/processes/api/scale", {"instances": 3}),
         ("POST", "/v1/processes/0/signal", {"signal": "SIGUSR1"}),

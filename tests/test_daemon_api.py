@@ -608,3 +608,105 @@ async def test_metrics_in_prometheus_format(api: Harness, tmp_path: Path) -> Non
     assert by["ptm_apps"][()] == 1.0
     assert by["ptm_processes"][()] == 2.0
     assert "ptm_log_bytes_written" in families and "ptm_log_lines_dropped" in families
+
+
+SHOW_ENV = """
+import os, time
+print("FOO=" + os.environ.get("FOO", "-"), "DAEMON=" + os.environ.get("PTM_TEST_DAEMON", "-"),
+      flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+async def _foo_lines(api: Harness, count: int) -> list[str]:
+    log = api.home.logs / "show-out.log"
+    with anyio.fail_after(10):
+        while True:
+            lines = [
+                line.split("FOO=", 1)[1]
+                for line in (log.read_text().splitlines() if log.exists() else [])
+                if "FOO=" in line
+            ]
+            if len(lines) >= count:
+                return lines
+            await anyio.sleep(0.02)
+
+
+async def test_apps_inherit_the_caller_env_which_is_kept_until_update_env(
+    api: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTM_TEST_DAEMON", "daemon-only")  # the daemon's own: not inherited
+    (tmp_path / "show.py").write_text(SHOW_ENV)
+    caller = {"PATH": os.environ["PATH"], "FOO": "bar"}
+    entry = {"name": "show", "script": "show.py", "log_date_format": ""}
+    body = {"app": entry, "base_dir": str(tmp_path), "caller_env": caller}
+    answer = await api.client.post("/v1/processes", json=body)
+    assert answer.status_code == 200, answer.text
+    assert await _foo_lines(api, 1) == ["bar DAEMON=-"]
+    stored = {app.name: app for app in await api.service.store.apps()}
+    assert stored["show"].caller_env == caller
+    spec = (await api.client.get("/v1/processes/show")).json()["spec"]
+    assert spec["inherit_env"] == ["FOO", "PATH"]
+
+    # Started again with the same name: the settings are new, the environment is kept...
+    again = {**body, "caller_env": {**caller, "FOO": "other"}}
+    assert (await api.client.post("/v1/processes", json=again)).status_code == 200
+    assert (await _foo_lines(api, 2))[1] == "bar DAEMON=-"
+    # ...unless update_env.
+    again["update_env"] = True
+    assert (await api.client.post("/v1/processes", json=again)).status_code == 200
+    assert (await _foo_lines(api, 3))[2] == "other DAEMON=-"
+    # restart: kept without caller_env, replaced with it.
+    assert (await api.client.post("/v1/processes/show/restart")).status_code == 200
+    assert (await _foo_lines(api, 4))[3] == "other DAEMON=-"
+    newer = {"caller_env": {**caller, "FOO": "newer"}}
+    assert (await api.client.post("/v1/processes/show/restart", json=newer)).status_code == 200
+    assert (await _foo_lines(api, 5))[4] == "newer DAEMON=-"
+    stored = {app.name: app for app in await api.service.store.apps()}
+    assert stored["show"].caller_env == newer["caller_env"]
+
+    # Without caller_env (an API client that sends none), the daemon's own environment.
+    plain = {"app": {**entry, "name": "plain"}, "base_dir": str(tmp_path)}
+    assert (await api.client.post("/v1/processes", json=plain)).status_code == 200
+    stored = {app.name: app for app in await api.service.store.apps()}
+    assert stored["plain"].caller_env is None
+
+
+@pytest.mark.parametrize(
+    "caller_env", [["FOO=bar"], {"FOO": 1}, {"": "x"}, {"A=B": "x"}, {"FOO": "a\0b"}]
+)
+async def test_a_malformed_caller_env_is_refused(
+    api: Harness, tmp_path: Path, caller_env: object
+) -> None:
+    (tmp_path / "show.py").write_text(SHOW_ENV)
+    body = {"app": {"name": "show", "script": "show.py"}, "base_dir": str(tmp_path)}
+    answer = await api.client.post("/v1/processes", json={**body, "caller_env": caller_env})
+    assert answer.status_code == 400 and answer.json()["kind"] == "bad_request"
+    answer = await api.client.post("/v1/processes/all/restart", json={"caller_env": caller_env})
+    assert answer.status_code == 400
+    assert (await api.client.get("/v1/processes")).json() == []
+
+
+async def test_the_interpreter_is_found_on_the_caller_path(api: Harness, tmp_path: Path) -> None:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    runner = folder / "mypython"
+    runner.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    runner.chmod(0o755)
+    (tmp_path / "show.py").write_text(SHOW_ENV)
+    entry = {"name": "show", "script": "show.py", "interpreter": "mypython"}
+    body = {"app": entry, "base_dir": str(tmp_path)}
+    refused = await api.client.post("/v1/processes", json=body)  # not on the daemon's PATH
+    assert refused.status_code == 400 and "interpreter: program not found" in refused.text
+    path = f"{folder}{os.pathsep}{os.environ['PATH']}"
+    answer = await api.client.post("/v1/processes", json={**body, "caller_env": {"PATH": path}})
+    assert answer.status_code == 200, answer.text
+    spec = (await api.client.get("/v1/processes/show")).json()["spec"]
+    assert spec["interpreter"] == str(runner)
+    # --update-env from a shell where it is not on PATH: refused, nothing changed.
+    bad = {"caller_env": {"PATH": "/nowhere"}}
+    answer = await api.client.post("/v1/processes/show/restart", json=bad)
+    assert answer.status_code == 400 and "interpreter" in answer.text
+    stored = {app.name: app for app in await api.service.store.apps()}
+    assert stored["show"].caller_env == {"PATH": path}

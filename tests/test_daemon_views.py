@@ -39,6 +39,7 @@ WHERE: dict[str, str | None] = {
     "instances": "instances",
     "exec_mode": "exec_mode",
     "env_name": "env_name",
+    "inherit_env": "inherit_env",
     "restart.autorestart": "autorestart",
     "restart.stop_exit_codes": "stop_exit_codes",
     "restart.max_restarts": "max_restarts",
@@ -102,6 +103,7 @@ def every_setting(tmp_path: Path) -> AppSpec:
         exec_mode="cluster",
         env={"LOG_LEVEL": "debug"},
         env_name="production",
+        inherit_env={"PATH": "/usr/bin", "API_TOKEN": "s3cret"},
         restart=RestartPolicy(
             autorestart=False,
             stop_exit_codes=frozenset({3, 0}),
@@ -164,6 +166,7 @@ def test_the_spec_view_shows_every_setting_of_an_app_spec(tmp_path: Path) -> Non
     assert view["listen"] == {"host": "0.0.0.0", "port": 8000}
     assert view["log_date_format"] == "HH:mm:ss"
     assert view["autostart"] is False and view["wait_ready"] is True
+    assert view["inherit_env"] == ["API_TOKEN", "PATH"]  # names only: never a value
 
 
 def test_unset_settings_are_null(tmp_path: Path) -> None:

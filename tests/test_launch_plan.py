@@ -44,6 +44,19 @@ def test_plain_plan(tmp_path: Path) -> None:
 
 
 @FAST
+def test_the_callers_environment_is_inherited_instead_of_the_supervisors(tmp_path: Path) -> None:
+    caller = {"FOO": "bar", "MODE": "caller", "PTM_APP_NAME": "spoofed", "LISTEN_FDS": "4"}
+    spec = app(tmp_path, inherit_env=caller)
+    plan = launch_plan(spec, 0, run_id="r", base_env={"DAEMON_ONLY": "1"})
+    assert plan.env["FOO"] == "bar" and "DAEMON_ONLY" not in plan.env
+    assert plan.env["MODE"] == "test"  # the app's env goes over the caller's
+    assert plan.env["PTM_APP_NAME"] == "web"  # ptm's own variables win
+    assert "LISTEN_FDS" not in plan.env
+    daemon = launch_plan(app(tmp_path), 0, run_id="r", base_env={"DAEMON_ONLY": "1"})
+    assert daemon.env["DAEMON_ONLY"] == "1" and "FOO" not in daemon.env
+
+
+@FAST
 def test_notify_socket_and_shared_listen_socket(tmp_path: Path) -> None:
     sock = tmp_path / "notify.sock"
     plan = launch_plan(app(tmp_path), 0, run_id="r", notify_socket=sock, listen_fd=5, base_env={})

@@ -136,11 +136,44 @@ async def test_a_failing_migration_changes_nothing(
 async def test_wal_mode_and_private_wal_files(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     async with await StateStore.open(path) as store:
-        await store.upsert_app(app("web"))
+        await store.upsert_app(app("web", caller_env={"API_TOKEN": "s3cret"}))
         assert raw(path, "PRAGMA journal_mode") == [("wal",)]
         wal = path.with_name("state.db-wal")
         assert wal.exists()
-        assert mode(wal) == 0o600
+        # The inherited environments (secrets) are in these three files: the owner's only.
+        for file in (path, wal, path.with_name("state.db-shm")):
+            assert mode(file) == 0o600, file
+
+
+async def test_the_caller_env_is_kept_and_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        assert (await store.upsert_app(app("web"))).caller_env is None
+        env = {"FOO": "bar", "PATH": "/usr/bin", "NAME": "é ✓"}
+        assert (await store.upsert_app(app("web", caller_env=env))).caller_env == env
+    async with await StateStore.open(path) as store:
+        assert (await store.apps())[0].caller_env == env
+        await store.set_desired("web", "stopped")
+        assert (await store.apps())[0].caller_env == env
+        assert (await store.upsert_app(app("web", caller_env=None))).caller_env is None
+
+
+async def test_a_version_2_database_gets_the_caller_env_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(_db, "MIGRATIONS", MIGRATIONS[:2])
+        patch.setattr(_db, "SCHEMA_VERSION", 2)
+        async with await StateStore.open(path) as store:
+            await store._rows(
+                "INSERT INTO apps (name, position, entry, base_dir, desired, updated_at)"
+                " VALUES ('web', 0, '{}', '/srv', 'running', 0)"
+            )
+    async with await StateStore.open(path) as store:
+        (web,) = await store.apps()
+    assert web.name == "web" and web.caller_env is None
+    assert raw(path, "PRAGMA user_version") == [(3,)]
 
 
 async def test_concurrent_writers_wait_instead_of_failing(tmp_path: Path) -> None:

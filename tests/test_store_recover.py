@@ -123,3 +123,18 @@ async def test_a_newer_ptms_file_is_refused_and_left_alone(tmp_path: Path) -> No
     with pytest.raises(StateError, match="written by a newer ptm"):
         await open_state(path, clock=lambda: NOW)
     assert not list(tmp_path.glob("state.db.damaged-*"))  # noqa: ASYNC240
+
+
+async def test_a_caller_env_that_is_not_an_object_of_strings_is_a_damaged_row(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    await a_state_with_one_app(path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE apps SET caller_env = '{\"FOO\": 1}'")
+    db.close()
+    opened = await open_state(path, clock=lambda: NOW)
+    await opened.store.close()
+    assert opened.set_aside == tmp_path / f"state.db.damaged-{STAMP}"
+    assert opened.reason is not None
+    assert opened.reason.startswith(f"{path}: a row cannot be read (caller_env")

@@ -98,6 +98,13 @@ def _listen_value(value: object) -> str:
     return f"{value.get('host') or '127.0.0.1'}:{text(value.get('port'))}"
 
 
+def _inherited(value: object) -> str:
+    """The names of the variables inherited from ptm start's shell (the view has no values)."""
+    if not isinstance(value, list):
+        return "the daemon's environment"
+    return f"{len(value)} variables of the shell that ran ptm start"
+
+
 Shown = tuple[str, str, Callable[[object], str]]
 """A key of the spec view, the name the Config section gives it, how its value is written."""
 
@@ -113,6 +120,7 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("exec_mode", "exec_mode", text),
         ("instances", "instances", text),
         ("env_name", "env_name", text),
+        ("inherit_env", "inherit_env", _inherited),
         ("autostart", "autostart", _bool),
         ("user", "user", text),
         ("group", "group", text),

@@ -176,9 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the environment an app's instance runs with, secret values masked",
         description=(
             "Print the variables an instance runs with besides those it inherits from the "
-            "daemon: the app's env and ptm's own (PTM_APP_NAME, PTM_INSTANCE, ...), one "
-            "NAME=value per line. A value whose name contains pass, secret, token, key or pwd "
-            "is shown as ****."
+            "shell that ran ptm start: the app's env and ptm's own (PTM_APP_NAME, "
+            "PTM_INSTANCE, ...), one NAME=value per line. A value whose name contains pass, "
+            "secret, token, key or pwd is shown as ****."
         ),
     )
     env.add_argument("target", metavar="NAME|ID", help="the app: a name or an id")

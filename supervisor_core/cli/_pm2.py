@@ -48,7 +48,7 @@ def environment(
     data: Mapping[str, Any], *, instance: int, home: str | None
 ) -> dict[str, str] | None:
     """The variables instance ``instance`` of the described app runs with, besides those it
-    inherits from the daemon: the app's ``env`` and ptm's own (``PTM_APP_NAME``,
+    inherits (from the shell of ptm start): the app's ``env`` and ptm's own (``PTM_APP_NAME``,
     ``PTM_INSTANCE``, ``NODE_APP_INSTANCE``, ``PTM_HOME``, ``PYTHONUNBUFFERED``, and
     ``PTM_RUN_ID`` while it runs). ``None`` when the app has no such instance."""
     from supervisor_core.process import RUN_ID_VAR, build_env

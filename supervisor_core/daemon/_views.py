@@ -88,6 +88,8 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "instances": spec.instances,
         "exec_mode": spec.exec_mode,
         "env_name": spec.env_name,
+        # Names only: the values may be secrets, and describe's "env" is the app's own env.
+        "inherit_env": sorted(spec.inherit_env) if spec.inherit_env is not None else None,
         "autostart": spec.autostart,
         "user": spec.user,
         "group": spec.group,

@@ -1,0 +1,120 @@
+"""``ptm start`` tells the truth: it returns once every instance it started has stayed up for
+``min_uptime`` (or is ready), and otherwise exits 1 naming ``name#instance`` with the last
+lines of its error log; ``--no-wait`` returns at once."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.conftest import Ptm
+
+CRASH = """
+import sys, time
+time.sleep(0.2)
+print("loading the settings", flush=True)
+print("Traceback (most recent call last):", file=sys.stderr)
+print("KeyError: 'DATABASE_URL'", file=sys.stderr, flush=True)
+sys.exit(3)
+"""
+
+STEADY = """
+import time
+print("up", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_a_crashing_script_exits_1_naming_it_with_its_last_error_lines(ptm: Ptm) -> None:
+    ptm.write("crash.py", CRASH)
+    done = ptm("start", "crash.py")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("ptm: crash#0 did not start: exited with code 3"), lines
+    assert "min_uptime (1 s)" in lines[0]
+    assert lines[1] == f"ptm: the last lines of {ptm.home / 'logs' / 'crash-error.log'}:"
+    assert any(line.endswith("KeyError: 'DATABASE_URL'") for line in lines[2:]), lines
+    assert all(line.startswith("  ") for line in lines[2:])
+    assert "[ptm] started crash" in done.stdout
+    ptm.jlist()
+
+
+def test_one_crashing_app_of_a_file_and_a_never_ready_instance(ptm: Ptm) -> None:
+    ptm.write("crash.py", CRASH)
+    ptm.write("steady.py", STEADY)
+    ptm.write(
+        "ecosystem.toml",
+        """
+        [[apps]]
+        name = "web"
+        script = "steady.py"
+        instances = 2
+        [[apps]]
+        name = "worker"
+        script = "crash.py"
+        restart_delay = "100ms"
+        [[apps]]
+        name = "off"
+        script = "crash.py"
+        autostart = false
+        """,
+    )
+    done = ptm("start", "ecosystem.toml")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.startswith("ptm: worker#0 did not start: exited with code 3")
+    assert "DATABASE_URL" in done.stderr
+    ptm.jlist()
+
+    ptm.write(
+        "ready.toml",
+        """
+        [[apps]]
+        name = "never"
+        script = "steady.py"
+        wait_ready = true
+        listen_timeout = "1s"
+        """,
+    )
+    done = ptm("start", "ready.toml")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.startswith("ptm: never#0 did not start:"), done.stderr
+    ptm.jlist()
+
+
+def test_it_waits_for_min_uptime_and_no_wait_returns_at_once(ptm: Ptm) -> None:
+    ptm.write("steady.py", STEADY)
+    ptm.write(
+        "ecosystem.toml",
+        """
+        [[apps]]
+        name = "slow"
+        script = "steady.py"
+        min_uptime = "2s"
+        """,
+    )
+    began = time.monotonic()
+    out = ptm.ok("start", "ecosystem.toml")
+    assert time.monotonic() - began >= 2.0
+    assert "[ptm] waiting for 1 instance to be up (min_uptime 2 s" in out
+    rows = ptm.jlist()
+    assert rows[0]["status"] == "online" and rows[0]["uptime_s"] >= 2.0
+
+    ptm.write(
+        "long.toml",
+        """
+        [[apps]]
+        name = "long"
+        script = "steady.py"
+        min_uptime = "60s"
+        """,
+    )
+    began = time.monotonic()
+    out = ptm.ok("start", "long.toml", "--no-wait")
+    assert time.monotonic() - began < 30  # not the 60 s of its min_uptime
+    assert "waiting" not in out and "[ptm] started long" in out
+    ptm.jlist()
+
+    ptm.write("crash.py", CRASH)
+    done = ptm("start", "crash.py", "--no-wait")  # not errored yet: nothing to report
+    assert done.returncode == 0, done.stderr
+    ptm.jlist()
