@@ -185,7 +185,8 @@ def wait_started(
                 del pending[key]
             elif isinstance(verdict, str):
                 error_file = (row or before).get("error_file")
-                return Failure(key[0], key[1], verdict, error_file)
+                reason = _last_end(client, key, rules[key[0]]) or verdict
+                return Failure(key[0], key[1], reason, error_file)
         if not pending:
             return None
         if time.monotonic() > deadline:
@@ -222,6 +223,37 @@ def _judge(
     if rule.wait_ready:
         return True
     return float(row.get("uptime_s") or 0.0) >= rule.min_uptime or None
+
+
+def _last_end(client: Client, key: tuple[str, int], rule: _Rule) -> str | None:
+    """How the instance's last run ended, from its run history (the truth about an exit that
+    a poll may have missed: a readiness timeout, a spawn failure, a signal)."""
+    from supervisor_core.errors import ClientError
+
+    try:
+        runs = client.describe(key[0]).get("runs") or []
+    except ClientError:
+        return None
+    ended = [run for run in runs if run.get("instance") == key[1] and run.get("ended_at")]
+    if not ended:
+        return None
+    last = ended[0]  # newest first
+    why = last.get("end_reason")
+    if why == "not ready":
+        return f"was not ready within listen_timeout ({rule.listen_timeout:g} s)"
+    if why == "spawn failed":
+        return f"could not be started: {last.get('error')}"
+    if last.get("signal") is not None:
+        how = f"was killed by signal {last['signal']}"
+    elif last.get("exit_code") is not None:
+        how = f"exited with code {last['exit_code']}"
+    else:
+        how = "exited"
+    if why not in (None, "crash"):
+        return f"{how} ({why})"
+    if rule.wait_ready:
+        return f"{how} before it was ready"
+    return f"{how} before it had been up for min_uptime ({rule.min_uptime:g} s)"
 
 
 def _print_failure(client: Client, failure: Failure) -> None:

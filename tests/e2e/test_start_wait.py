@@ -77,7 +77,16 @@ def test_one_crashing_app_of_a_file_and_a_never_ready_instance(ptm: Ptm) -> None
     )
     done = ptm("start", "ready.toml")
     assert done.returncode == 1, (done.stdout, done.stderr)
-    assert done.stderr.startswith("ptm: never#0 did not start:"), done.stderr
+    assert done.stderr.startswith(
+        "ptm: never#0 did not start: was not ready within listen_timeout (1 s)\n"
+    ), done.stderr
+    ptm.jlist()
+
+    ptm.write("killed.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    done = ptm("start", "killed.py")
+    assert done.returncode == 1
+    assert done.stderr.startswith("ptm: killed#0 did not start: was killed by signal 9 before")
+    assert f"{ptm.home / 'logs' / 'killed-error.log'} is empty" in done.stderr
     ptm.jlist()
 
 
