@@ -42,6 +42,7 @@ def start(args: argparse.Namespace) -> int:
     file_only = {"--only": args.only, "--env": args.env}
     given_file = [flag for flag, value in file_only.items() if value is not None]
     caller_env = dict(os.environ)
+    since = time.time()
 
     if target.endswith(".toml"):
         if given_script:
@@ -53,7 +54,7 @@ def start(args: argparse.Namespace) -> int:
             answer = client.start_ecosystem(
                 target, only=only, env=args.env, caller_env=caller_env, update_env=args.update_env
             )
-            return _report_start(client, answer, wait=not args.no_wait)
+            return _report_start(client, answer, wait=not args.no_wait, since=since)
 
     if given_file:
         raise ConfigError(f"{', '.join(given_file)}: only for an ecosystem file (*.toml)")
@@ -63,7 +64,7 @@ def start(args: argparse.Namespace) -> int:
             answer = client.start_app(
                 entry, os.getcwd(), caller_env=caller_env, update_env=args.update_env
             )
-            return _report_start(client, answer, wait=not args.no_wait)
+            return _report_start(client, answer, wait=not args.no_wait, since=since)
     if given_script:
         raise ConfigError("no such script", file=target)
     with connect() as client:
@@ -107,7 +108,7 @@ def checked_entry(args: argparse.Namespace, caller_env: Mapping[str, str]) -> di
     return entry
 
 
-def _report_start(client: Client, answer: Mapping[str, Any], *, wait: bool) -> int:
+def _report_start(client: Client, answer: Mapping[str, Any], *, wait: bool, since: float) -> int:
     started = answer.get("started") or []
     restarted = answer.get("restarted") or []
     if started:
@@ -118,7 +119,7 @@ def _report_start(client: Client, answer: Mapping[str, Any], *, wait: bool) -> i
     if not wait:
         print_table(client)
         return _check_online(rows)
-    failure = wait_started(client, rows)
+    failure = wait_started(client, rows, since=since)
     print_table(client)
     if failure is None:
         return 0
@@ -155,11 +156,16 @@ def _rule(spec: Mapping[str, Any]) -> _Rule:
 
 
 def wait_started(
-    client: Client, rows: Sequence[Mapping[str, Any]], *, grace: float = GRACE
+    client: Client,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    since: float,
+    grace: float = GRACE,
 ) -> Failure | None:
     """Wait until every instance of ``rows`` (the rows a start answered, those that should
     run) is online and has stayed up for its app's ``min_uptime`` (is ready, with
-    ``wait_ready``); the first that fails instead, or ``None``."""
+    ``wait_ready``); the first that fails instead, or ``None``. ``since`` is when the start
+    was asked for (wall clock): runs that began before it are not this start's."""
     first = {(str(r["name"]), int(r["instance"])): r for r in rows if r.get("desired") == "running"}
     if not first:
         return None
@@ -170,11 +176,12 @@ def wait_started(
     )
     deadline = time.monotonic() + longest + grace
     count = len(first)
-    what = "ready" if all(r.wait_ready for r in rules.values()) else "up"
-    say(
-        f"waiting for {count} instance{'s' if count != 1 else ''} to be {what}"
-        f" (min_uptime {max(r.min_uptime for r in rules.values()):g} s; --no-wait skips this)"
-    )
+    if all(r.wait_ready for r in rules.values()):
+        what = "ready"
+    else:
+        what = f"up for min_uptime ({max(r.min_uptime for r in rules.values()):g} s)"
+    plural = "s" if count != 1 else ""
+    say(f"waiting for {count} instance{plural} to be {what}; --no-wait skips this")
     pending = dict(first)
     while True:
         now = {(str(r["name"]), int(r["instance"])): r for r in client.processes()}
@@ -184,9 +191,10 @@ def wait_started(
             if verdict is True:
                 del pending[key]
             elif isinstance(verdict, str):
-                error_file = (row or before).get("error_file")
-                reason = _last_end(client, key, rules[key[0]]) or verdict
-                return Failure(key[0], key[1], reason, error_file)
+                if row is None:
+                    return Failure(key[0], key[1], verdict, before.get("error_file"))
+                reason = _last_end(client, key, rules[key[0]], since) or verdict
+                return Failure(key[0], key[1], reason, row.get("error_file"))
         if not pending:
             return None
         if time.monotonic() > deadline:
@@ -225,19 +233,32 @@ def _judge(
     return float(row.get("uptime_s") or 0.0) >= rule.min_uptime or None
 
 
-def _last_end(client: Client, key: tuple[str, int], rule: _Rule) -> str | None:
-    """How the instance's last run ended, from its run history (the truth about an exit that
-    a poll may have missed: a readiness timeout, a spawn failure, a signal)."""
+def _last_end(client: Client, key: tuple[str, int], rule: _Rule, since: float) -> str | None:
+    """How the instance's first run since ``since`` ended, from its run history (the truth
+    about an exit that a poll may have missed: a readiness timeout, a spawn failure, a
+    signal). The daemon writes the history a moment after the fact: wait up to a second."""
     from supervisor_core.errors import ClientError
 
-    try:
-        runs = client.describe(key[0]).get("runs") or []
-    except ClientError:
-        return None
-    ended = [run for run in runs if run.get("instance") == key[1] and run.get("ended_at")]
-    if not ended:
-        return None
-    last = ended[0]  # newest first
+    began = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(since)))  # as the API writes
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            runs = client.describe(key[0]).get("runs") or []
+        except ClientError:
+            return None
+        ended = [
+            run
+            for run in runs
+            if run.get("instance") == key[1]
+            and run.get("ended_at")
+            and str(run.get("started_at")) >= began
+        ]
+        if ended:
+            break
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(POLL)
+    last = ended[-1]  # newest first: the first run since the start
     why = last.get("end_reason")
     if why == "not ready":
         return f"was not ready within listen_timeout ({rule.listen_timeout:g} s)"

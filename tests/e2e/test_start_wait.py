@@ -104,7 +104,7 @@ def test_it_waits_for_min_uptime_and_no_wait_returns_at_once(ptm: Ptm) -> None:
     began = time.monotonic()
     out = ptm.ok("start", "ecosystem.toml")
     assert time.monotonic() - began >= 2.0
-    assert "[ptm] waiting for 1 instance to be up (min_uptime 2 s" in out
+    assert "[ptm] waiting for 1 instance to be up for min_uptime (2 s); --no-wait skips this" in out
     rows = ptm.jlist()
     assert rows[0]["status"] == "online" and rows[0]["uptime_s"] >= 2.0
 
@@ -126,4 +126,27 @@ def test_it_waits_for_min_uptime_and_no_wait_returns_at_once(ptm: Ptm) -> None:
     ptm.write("crash.py", CRASH)
     done = ptm("start", "crash.py", "--no-wait")  # not errored yet: nothing to report
     assert done.returncode == 0, done.stderr
+    ptm.jlist()
+
+
+def test_a_known_app_restarted_with_a_crashing_script_is_reported(ptm: Ptm) -> None:
+    ptm.write("steady.py", STEADY)
+    ptm.write("crash.py", CRASH)
+    eco = """
+        [[apps]]
+        name = "api"
+        script = "{script}"
+        kill_timeout = "2s"
+        """
+    ptm.write("ecosystem.toml", eco.format(script="steady.py"))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.jlist()
+    ptm.write("ecosystem.toml", eco.format(script="crash.py"))
+    done = ptm("start", "ecosystem.toml")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "[ptm] restarted api" in done.stdout
+    # The new run's end, not the old run's (stopped by the restart).
+    assert done.stderr.startswith("ptm: api#0 did not start: exited with code 3 before"), (
+        done.stderr
+    )
     ptm.jlist()
