@@ -69,13 +69,19 @@ def test_the_app_sees_the_callers_environment_until_update_env(ptm: Ptm) -> None
     assert seen(ptm, "app", 6)[5] == "qux"
     ok(ptm, "start", "app.py", "--update-env", FOO="new")
     assert seen(ptm, "app", 7)[6] == "new"
+    ok(ptm, "stop", "app")
+    ok(ptm, "start", "app", FOO="by-name")  # a known app by name: its own environment
+    assert seen(ptm, "app", 8)[7] == "new"
+    ok(ptm, "stop", "app")
+    ok(ptm, "start", "app", "--update-env", FOO="by-name")
+    assert seen(ptm, "app", 9)[8] == "by-name"
 
     # A new daemon (after ptm kill) restores the app with the stored environment.
     ptm.jlist()
     ok(ptm, "save")
     ok(ptm, "kill")
     ok(ptm, "resurrect", FOO="resurrect")
-    assert seen(ptm, "app", 8)[7] == "new"
+    assert seen(ptm, "app", 10)[9] == "by-name"
     ptm.jlist()
 
 
