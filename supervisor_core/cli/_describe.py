@@ -350,8 +350,9 @@ def render_describe(
 
     title = style(name, BOLD, color)
     facts = []
-    if data.get("id") is not None:
-        facts.append(f"id {data['id']}")
+    ids = data.get("ids") or ([data["id"]] if data.get("id") is not None else [])
+    if ids:
+        facts.append(f"id{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}")
     facts.append(f"{len(processes)} instance{'s' if len(processes) != 1 else ''}")
     if data.get("source"):
         facts.append(f"from {data['source']}")
