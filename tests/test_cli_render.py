@@ -712,7 +712,7 @@ DOC_ROWS = [
         memory_bytes=52_428_800,
     ),
     row(
-        id=1,
+        id=2,
         name="api",
         instance=1,
         pid=None,
@@ -726,7 +726,7 @@ DOC_ROWS = [
         exit_code=1,
     ),
     row(
-        id=2,
+        id=3,
         name="nightly-report-generator",
         pid=None,
         status="stopped",
@@ -735,7 +735,7 @@ DOC_ROWS = [
         memory_bytes=None,
     ),
     row(
-        id=3,
+        id=4,
         name="tron-sim",
         pid=None,
         status="errored",

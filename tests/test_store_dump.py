@@ -21,8 +21,8 @@ from supervisor_core.store import (
     StoredApp,
     backup_path,
     dump_entry,
-    read_dump,
     dump_ids,
+    read_dump,
     write_dump,
 )
 from tests.helpers import stored_apps_from_file

@@ -156,7 +156,8 @@ class StoredApp:
     """The ecosystem file it came from; ``None`` for ``ptm start script.py``."""
     desired: Desired
     position: int
-    """Its place in ``ptm list`` (the numeric id). :meth:`StateStore.upsert_app` assigns it."""
+    """Its place in ``ptm list``. :meth:`StateStore.upsert_app` assigns it. (The ids ``ptm list``
+    shows are process ids: :meth:`StateStore.assign_ids`.)"""
 
 
 class DamagedState(StateError):
