@@ -572,3 +572,21 @@ async def test_a_version_2_database_gets_the_processes_table(tmp_path: Path) -> 
         assert await store.process_ids() == {}  # the daemon numbers them at its start
         assert await store.assign_ids("web", 2) == [0, 1]
     assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(3,)]
+
+
+async def test_processes_stopped_by_id_are_remembered(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(app("web"))
+        await store.upsert_app(app("api"))
+        await store.assign_ids("web", 3)
+        await store.assign_ids("api", 1)
+        await store.set_stopped("web", [0, 2], True)
+        await store.set_stopped("api", [0], True)
+        await store.set_stopped("api", None, False)  # the app started by name
+    async with await StateStore.open(path) as store:
+        assert await store.stopped_instances() == {"web": {0, 2}}
+        await store.set_stopped("web", [2], False)
+        assert await store.stopped_instances() == {"web": {0}}
+        await store.assign_ids("web", 0)  # scaled to 0: its processes are deleted
+        assert await store.stopped_instances() == {}

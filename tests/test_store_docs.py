@@ -76,7 +76,7 @@ async def test_the_sqlite3_examples_show_what_the_store_holds(tmp_path: Path) ->
     assert env_query is not None
     with sqlite3.connect(path) as db:
         rows = db.execute(
-            "SELECT position AS id, name, desired, env_name FROM apps ORDER BY position"
+            "SELECT position, name, desired, env_name FROM apps ORDER BY position"
         ).fetchall()
         env = db.execute(env_query[1]).fetchall()
     db.close()

@@ -32,7 +32,7 @@ from supervisor_core.config import (
 )
 from supervisor_core.daemon._alerts import Alerts
 from supervisor_core.daemon._logtail import log_paths, tail_logs
-from supervisor_core.daemon._restore import restore
+from supervisor_core.daemon._restore import restore, stored_apps
 from supervisor_core.daemon._runs import RunWriter
 from supervisor_core.daemon._targets import Selection, parse_signal, select
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
@@ -43,29 +43,6 @@ from supervisor_core.store import StateStore, StoredApp, dump_ids, write_dump
 __all__ = ["DaemonService"]
 
 log = logging.getLogger("ptm.daemon")
-
-
-def _stored_apps(ecosystem: Ecosystem) -> list[tuple[AppSpec, StoredApp]]:
-    """Each app of a loaded file with what the daemon keeps of it (``position`` is its index
-    in the file; the store assigns the real one)."""
-    assert ecosystem.path is not None
-    return [
-        (
-            spec,
-            StoredApp(
-                name=spec.name,
-                entry=dict(entry),
-                base_dir=str(ecosystem.path.parent),
-                env_name=spec.env_name,
-                source=str(ecosystem.path),
-                desired="running" if spec.autostart else "stopped",
-                position=position,
-            ),
-        )
-        for position, (spec, entry) in enumerate(
-            zip(ecosystem.apps, ecosystem.entries, strict=True)
-        )
-    ]
 
 
 class DaemonService:
@@ -223,7 +200,7 @@ class DaemonService:
             # The file's one read, which validates it all (off the event loop: it stats
             # every script and folder it names).
             ecosystem = await anyio.to_thread.run_sync(load_ecosystem, path, env)
-            pairs = _stored_apps(ecosystem)
+            pairs = stored_apps(ecosystem)
             if only:
                 unknown = [name for name in only if name not in {s.name for s, _ in pairs}]
                 if unknown:
@@ -273,6 +250,8 @@ class DaemonService:
                     dataclasses.replace(template, desired="running" if autostart else "stopped")
                 )
                 await self._assign_ids(spec.name, (wanted_ids or {}).get(spec.name))
+                if autostart:  # every instance was started again
+                    await self.store.set_stopped(spec.name, None, False)
             except Exception:
                 if not known:  # not kept, so not run: the next daemon would not know it
                     with contextlib.suppress(PtmError):
@@ -293,6 +272,8 @@ class DaemonService:
             for name, picked in selection.items():
                 if action == "stop":
                     await self.sup.stop(name, picked)
+                    if picked is not None:  # stays stopped while its app runs
+                        await self.store.set_stopped(name, picked, True)
                     # An app is stopped once every instance is (one process stopped by id
                     # leaves the app running).
                     if all(i.status not in ACTIVE for i in self.sup.info(name)):
@@ -313,6 +294,8 @@ class DaemonService:
                     await self._set_desired(name, "running")
                 else:
                     raise StateError(f"unknown action {action!r}")
+                if action != "stop":
+                    await self.store.set_stopped(name, picked, False)
             answer: dict[str, Any] = {"processes": self.rows(selection)}
             if action == "start":
                 answer["started"] = [name for name in names if name not in running]
@@ -431,7 +414,7 @@ class DaemonService:
             managed = self._managed()
             skipped: list[str] = []
             pairs: list[tuple[AppSpec, StoredApp]] = []
-            for spec, stored in _stored_apps(ecosystem):
+            for spec, stored in stored_apps(ecosystem):
                 if spec.name in managed and any(
                     i.status in ACTIVE for i in self.sup.info(spec.name)
                 ):

@@ -14,10 +14,10 @@ Tables (version 3)::
     runs(run_id PK, app, instance, pid, create_time, started_at, ended_at, exit_code, signal,
          end_reason, error)
     notify(source PK, entries JSON, updated_at)          -- since version 2
-    processes(id PK, app, instance, UNIQUE (app, instance))  -- since version 3
+    processes(id PK, app, instance, stopped, UNIQUE (app, instance))  -- since version 3
 
-``processes`` holds the process id of each instance (``ptm list``'s ``id``): deleting an app
-frees its ids through a trigger.
+``processes`` holds the process id of each instance (``ptm list``'s ``id``), and whether it
+was stopped by its id while its app runs: deleting an app frees its ids through a trigger.
 
 Timestamps are POSIX seconds (floats).
 """
@@ -116,6 +116,7 @@ _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
             id       INTEGER PRIMARY KEY CHECK (id >= 0),
             app      TEXT NOT NULL,
             instance INTEGER NOT NULL CHECK (instance >= 0),
+            stopped  INTEGER NOT NULL DEFAULT 0 CHECK (stopped IN (0, 1)),
             UNIQUE (app, instance)
         )
         """,
@@ -485,6 +486,24 @@ class StateStore:
                 (want, app, instance),
             )
         return (await self.process_ids()).get(app, [])
+
+    async def set_stopped(self, app: str, instances: Sequence[int] | None, stopped: bool) -> None:
+        """Record that these instances of ``app`` (every one when None) were stopped by their
+        process id, so they stay stopped while the app runs (or that they were started)."""
+        sql = "UPDATE processes SET stopped = ? WHERE app = ?"
+        parameters: list[Any] = [stopped, app]
+        if instances is not None:
+            sql += " AND instance IN (SELECT value FROM json_each(?))"
+            parameters.append(json.dumps(list(instances)))
+        await self._rows(sql, parameters)
+
+    async def stopped_instances(self) -> dict[str, set[int]]:
+        """The instances stopped by their process id, by app."""
+        rows = await self._rows("SELECT app, instance FROM processes WHERE stopped")
+        stopped: dict[str, set[int]] = {}
+        for row in rows:
+            stopped.setdefault(row["app"], set()).add(int(row["instance"]))
+        return stopped
 
     # -----------------------------------------------------------------------------------------
     # Notify entries

@@ -104,11 +104,19 @@ def test_ids_survive_kill_daemon_restarts_and_resurrect(ptm: Ptm) -> None:
     assert _ids(rows) == [(1, "b", 0), (2, "b", 1), (3, "b", 2)]
     ptm.ok("save")
 
-    # A new daemon (after ptm kill) knows the ids from state.db.
+    # A new daemon (after ptm kill) knows the ids from state.db, and which process was
+    # stopped by its id.
+    assert "[ptm] stopped b:1 (id 2)" in ptm.ok("stop", "2")
     ptm.ok("kill")
-    assert _ids(ptm.wait_online(3)) == [(1, "b", 0), (2, "b", 1), (3, "b", 2)]
+    rows = ptm.wait_rows(
+        lambda rows: [r["status"] for r in rows] == ["online", "stopped", "online"]
+    )
+    assert _ids(rows) == [(1, "b", 0), (2, "b", 1), (3, "b", 2)]
     assert "already running: b" in ptm.ok("resurrect")
     assert _ids(ptm.jlist()) == [(1, "b", 0), (2, "b", 1), (3, "b", 2)]
+    ptm.ok("start", "2")
+    ptm.ok("kill")
+    assert _ids(ptm.wait_online(3)) == [(1, "b", 0), (2, "b", 1), (3, "b", 2)]
 
     # Deleted, then resurrected from dump.toml: the saved ids come back.
     ptm.ok("kill")
