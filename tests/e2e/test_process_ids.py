@@ -81,7 +81,7 @@ def test_an_id_acts_on_that_one_process(ptm: Ptm) -> None:
     rows = ptm.jlist()
     assert [(r["id"], r["status"]) for r in rows] == [(0, "online"), (1, "online"), (2, "stopped")]
     described = ptm.ok("describe", "1")
-    assert described.startswith("cnt (id 1, 1 instance")
+    assert described.startswith("cnt:0 (id 1, instance 0 of 2, from ")
     assert "cnt (ids 1, 2, 2 instances" in ptm.ok("describe", "cnt")
     assert "[ptm] reset the restart counters of cnt:0 (id 1)" in ptm.ok("reset", "1")
     assert _by_id(ptm.jlist())[1]["restarts"] == 0
