@@ -736,7 +736,7 @@ def test_env_is_read_only(home: Path) -> None:
         ('log_compress = "gzip"', "apps[0].log_compress: must be true or false (got 'gzip')"),
         (
             'log_rotate_interval = "weekly"',
-            "apps[0].log_rotate_interval: must be \"daily\", \"hourly\" or \"\" (size only)"
+            'apps[0].log_rotate_interval: must be "daily", "hourly" or "" (size only)'
             " (got 'weekly')",
         ),
         (
@@ -746,12 +746,11 @@ def test_env_is_read_only(home: Path) -> None:
         ),
         (
             "log_file_mode = 0o640",
-            "apps[0].log_file_mode: must be an octal mode in quotes, such as \"0640\" (got 416)",
+            'apps[0].log_file_mode: must be an octal mode in quotes, such as "0640" (got 416)',
         ),
         (
             'log_file_mode = "0789"',
-            "apps[0].log_file_mode: must be an octal mode in quotes, such as \"0640\""
-            " (got '0789')",
+            "apps[0].log_file_mode: must be an octal mode in quotes, such as \"0640\" (got '0789')",
         ),
         (
             'log_file_mode = "4640"',

@@ -347,7 +347,7 @@ def _logs(table: Table, name: str, base_dir: Path, home: Path) -> LogSpec:
         max_size=table.get("log_file_max_size", positive_size, LOG_MAX_SIZE),
         max_files=table.get("log_file_max_files", integer(1), LOG_MAX_FILES),
         compress=table.get("log_compress", boolean, False),
-        rotate_interval=table.optional("log_rotate_interval", values.rotate_interval),
+        rotate_interval=table.get("log_rotate_interval", values.rotate_interval, None),
         compress_delay=table.get("log_compress_delay", values.compress_delay, 0),
         file_mode=table.get("log_file_mode", values.file_mode, LOG_FILE_MODE),
     )

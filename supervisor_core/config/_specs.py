@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, get_args
 
 __all__ = [
     "ALERT_KINDS",
+    "ROTATE_INTERVALS",
     "AlertKind",
     "AppSpec",
     "DateFormatter",
@@ -26,7 +27,6 @@ __all__ = [
     "MemoryPolicy",
     "NotifySpec",
     "ReadinessSpec",
-    "ROTATE_INTERVALS",
     "RestartPolicy",
     "RotateInterval",
     "StopPolicy",

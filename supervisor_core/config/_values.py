@@ -18,9 +18,9 @@ from supervisor_core.config._specs import ROTATE_INTERVALS, DateFormatter, ExecM
 __all__ = [
     "MAX_INSTANCES",
     "app_name",
+    "compress_delay",
     "cron",
     "date_format",
-    "compress_delay",
     "exec_mode",
     "file_mode",
     "group",

@@ -34,9 +34,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from supervisor_core._fds import check_reserve
+from supervisor_core.config import RotateInterval
 from supervisor_core.errors import LogError
 from supervisor_core.logs._files import FILE_MODE, open_no_link, rotated_files
-from supervisor_core.config import RotateInterval
 from supervisor_core.logs._period import period_of
 from supervisor_core.logs._rotated import (
     compress_old,
