@@ -90,3 +90,42 @@ def test_compress_delay_and_file_mode_on_a_supervised_childs_logs(ptm: Ptm) -> N
     assert re.search(r"log_compress_delay\s+1\n", shown), shown
     assert re.search(r"log_rotate_interval\s+daily\n", shown), shown
     assert re.search(r"log_file_mode\s+0660\n", shown), shown
+
+
+def test_a_log_left_from_two_days_ago_is_rotated_under_its_day_at_the_first_line(
+    ptm: Ptm,
+) -> None:
+    # The daemon cannot be made to wait for midnight, but a file's lines are dated by its
+    # last write: a log last written two days ago is that day's, and the child's first line
+    # rotates it away under that day's name.
+    logs = ptm.cwd / "logs"
+    logs.mkdir()
+    out = logs / "daily-out.log"
+    out.write_bytes(b"a line of two days ago\n")
+    then = time.time() - 2 * 86400
+    os.utime(out, (then, then))
+    day = time.localtime(then)
+    midnight = time.mktime((day.tm_year, day.tm_mon, day.tm_mday, 0, 0, 0, 0, 0, -1))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(midnight))
+    ptm.write("app.py", 'import time\nprint("ready", flush=True)\ntime.sleep(600)\n')
+    ptm.write(
+        "ecosystem.toml",
+        """
+        [[apps]]
+        name = "daily"
+        script = "app.py"
+        kill_timeout = "2s"
+        out_file = "logs/daily-out.log"
+        log_date_format = ""
+        log_rotate_interval = "daily"
+        """,
+    )
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    deadline = time.monotonic() + 20
+    while out.read_bytes() != b"ready\n":
+        assert time.monotonic() < deadline, (out.read_bytes(), sorted(os.listdir(logs)))
+        time.sleep(0.05)
+    (rotated,) = rotated_files(out)
+    assert rotated.name == f"daily-out__{stamp}-0001.log"
+    assert rotated.read_bytes() == b"a line of two days ago\n"
