@@ -699,3 +699,32 @@ async def test_a_process_id_acts_on_that_one_instance(api: Harness, tmp_path: Pa
     assert [r["id"] for r in scaled["processes"]] == [1, 2, 3]  # one more than the highest
     unknown = await api.client.post("/v1/processes/9/restart")
     assert unknown.status_code == 404 and unknown.json()["error"] == "no process with id 9"
+
+
+async def test_logs_of_a_process_after_a_scale_up(api: Harness, tmp_path: Path) -> None:
+    """Instance 0 wrote without a marker before the scale up: those lines are its own."""
+    eco = write_eco(
+        tmp_path,
+        """
+        [[apps]]
+        name = "grow"
+        script = "worker.py"
+        kill_timeout = "2s"
+        log_date_format = ""
+        """,
+    )
+    assert (await api.client.post("/v1/processes", json={"ecosystem": str(eco)})).is_success
+    rows = await api.wait_rows(lambda rows: rows[0]["status"] == "online")
+    out = Path(rows[0]["out_file"])
+    await eventually(lambda: out.exists() and b"hello from grow 0" in out.read_bytes())
+    await api.client.post("/v1/processes/grow/scale", json={"instances": 2})
+    await eventually(lambda: b"hello from grow 1" in out.read_bytes())
+
+    def shown(answer: httpx.Response) -> set[tuple[int, str]]:
+        lines = answer.json()["lines"]
+        return {(i["instance"], i["line"]) for i in lines if i["stream"] == "out"}
+
+    first = await api.client.get("/v1/logs", params={"app": "0", "lines": 10})
+    second = await api.client.get("/v1/logs", params={"app": "1", "lines": 10})
+    assert shown(first) == {(0, "hello from grow 0")}
+    assert shown(second) == {(1, "hello from grow 1")}

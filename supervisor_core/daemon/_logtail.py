@@ -50,8 +50,11 @@ async def _lines_of(
     wanted = lines
     while True:
         found = await anyio.to_thread.run_sync(tail_lines, path, wanted)
-        # A file shared by instances names the writer of each line (docs/logs.md).
+        # A file shared by instances names the writer of each line; a line without a marker
+        # there is instance 0's, from before a scale up (docs/logs.md).
         marked = [split_marker(raw) if shared else (None, raw) for raw in found]
+        if shared:
+            marked = [(0 if who is None else who, text) for who, text in marked]
         if picked is not None:
             marked = [(who, text) for who, text in marked if who is None or who in picked]
         if len(marked) >= lines or len(found) < wanted or wanted >= _MOST_READ or not lines:
