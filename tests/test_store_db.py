@@ -590,3 +590,18 @@ async def test_processes_stopped_by_id_are_remembered(tmp_path: Path) -> None:
         assert await store.stopped_instances() == {"web": {0}}
         await store.assign_ids("web", 0)  # scaled to 0: its processes are deleted
         assert await store.stopped_instances() == {}
+
+
+async def test_a_missing_process_id_is_given_again(tmp_path: Path) -> None:
+    """An instance without an id (a row lost) is not a damaged database: it gets a new one."""
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(app("web"))
+        assert await store.assign_ids("web", 3) == [0, 1, 2]
+    raw_delete = sqlite3.connect(path)
+    with raw_delete:
+        raw_delete.execute("DELETE FROM processes WHERE instance = 1")
+    raw_delete.close()
+    async with await StateStore.open(path) as store:
+        assert await store.process_ids() == {"web": [0]}
+        assert await store.assign_ids("web", 3) == [0, 3, 2]

@@ -444,14 +444,14 @@ class StateStore:
     # Process ids
 
     async def process_ids(self) -> dict[str, list[int]]:
-        """The process id of each instance, by app: ``ids[app][instance]``."""
+        """The process id of each instance, by app: ``ids[app][instance]``, for instances
+        ``0, 1, ...`` up to the first without one (:meth:`assign_ids` gives it one)."""
         rows = await self._rows("SELECT id, app, instance FROM processes ORDER BY app, instance")
         ids: dict[str, list[int]] = {}
         for row in rows:
             found = ids.setdefault(row["app"], [])
-            if row["instance"] != len(found):
-                raise StateError(f"app {row['app']!r}: no process id for instance {len(found)}")
-            found.append(int(row["id"]))
+            if row["instance"] == len(found):
+                found.append(int(row["id"]))
         return ids
 
     async def assign_ids(self, app: str, count: int, wanted: Sequence[int] = ()) -> list[int]:
