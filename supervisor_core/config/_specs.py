@@ -155,6 +155,8 @@ class AppSpec:
     """Arguments for the interpreter, before the script (PM2's ``node_args``)."""
     instances: int = 1
     exec_mode: ExecMode = "fork"
+    increment_var: str | None = None
+    """A variable of ``env`` (an integer) that instance N gets plus N (PM2's ``increment_var``)."""
     env: Mapping[str, str] = field(default_factory=_empty_env)
     """The effective environment given to the app, on top of ptm's own variables."""
     env_name: str | None = None
