@@ -202,6 +202,9 @@ class Ecosystem:
     ``compile_entry(entries[i], base_dir=path.parent, env=...)`` gives ``apps[i]`` again.
     This is what the daemon stores and ``ptm save`` writes (empty for an ecosystem built in
     code)."""
+    warnings: tuple[str, ...] = ()
+    """What the file's reading has to say (a PM2 file: the keys ptm ignored, and conversions
+    that change how an app runs); ``ptm start`` and ``ptm run`` print them."""
 
     def app(self, name: str) -> AppSpec:
         for app in self.apps:
