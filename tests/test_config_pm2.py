@@ -348,3 +348,14 @@ def test_import_into_another_folder_makes_relative_paths_absolute(tmp_path: Path
     assert kinds["apps[0].script"] == "mapped"
     assert kinds["apps[0].min_uptime"] == "converted"
     assert kinds["apps[0].vizion"] == kinds["deploy"] == "dropped"
+
+
+def test_the_pm2_guide_names_every_pm2_key_and_every_ptm_command() -> None:
+    from supervisor_core.cli._main import _COMMANDS
+    from supervisor_core.config._pm2keys import _KNOWN, _TOP_DROPPED
+
+    text = (Path(__file__).parent.parent / "docs" / "coming-from-pm2.md").read_text()
+    for key in sorted(_KNOWN | set(_TOP_DROPPED)):
+        assert f"`{key}`" in text, key
+    for command in sorted(set(_COMMANDS) - {"daemon"}):
+        assert f"`ptm {command}" in text, command
