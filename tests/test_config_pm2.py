@@ -359,3 +359,24 @@ def test_the_pm2_guide_names_every_pm2_key_and_every_ptm_command() -> None:
         assert f"`{key}`" in text, key
     for command in sorted(set(_COMMANDS) - {"daemon"}):
         assert f"`ptm {command}" in text, command
+
+
+def test_wait_ready_without_a_health_check_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = as_json(
+        tmp_path,
+        {"apps": [{"name": "a", "script": "app.py", "wait_ready": True, "listen_timeout": 5000}]},
+    )
+    eco = load_ecosystem(path)
+    assert eco.apps[0].readiness.wait_ready is True
+    assert eco.apps[0].readiness.listen_timeout == 5.0
+    (warning,) = eco.warnings
+    assert warning.startswith(f"{path}: apps[0].wait_ready: PM2 waits for process.send('ready')")
+    assert "READY=1" in warning
+
+
+def test_import_refuses_a_toml_file(tmp_path: Path) -> None:
+    path = tmp_path / "ecosystem.toml"
+    path.write_text("")
+    with pytest.raises(ConfigError, match="already a ptm ecosystem file"):
+        import_pm2(path, tmp_path / "out.toml")

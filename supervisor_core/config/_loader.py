@@ -1,5 +1,9 @@
 """Read an ecosystem file (TOML) into a validated :class:`Ecosystem`: the one compiler.
 
+A PM2 file (``ecosystem.config.js``, ``*.json``, ``*.yaml``) is first turned into the same
+tables by ``_pm2`` and ``_pm2keys``, then compiled here like TOML; what that conversion has
+to say is in :attr:`Ecosystem.warnings`.
+
 The file is read once (:func:`load_ecosystem`) and checked whole before anything is returned;
 the first mistake (in file order: top-level keys, ``[defaults]``, each ``[[apps]]`` entry, then
 ``[[notify]]``) raises a :class:`ConfigError` whose text is one line: ``FILE: KEY: reason (got

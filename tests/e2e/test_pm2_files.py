@@ -67,6 +67,9 @@ def test_ptm_import_writes_a_toml_file_that_starts_the_same_app(ptm: Ptm) -> Non
     assert "  apps[0].log_date_format: moment tokens, read by ptm as they are" in done.stdout
     again = ptm("import", str(folder / "ecosystem.config.js"))
     assert again.returncode == 2 and "already exists; use --force" in again.stderr
+    printed = ptm("import", str(folder / "ecosystem.config.js"), "-o", "-")
+    assert printed.returncode == 0 and printed.stdout == target.read_text()
+    assert printed.stderr.startswith("mapped as they are:\n")
     ptm.ok("start", str(target), "--env", "production")
     ptm.wait_online(1)
     env_lines(ptm.cwd / "var/log/point-tron/out.log", env_production(ptm.cwd))
