@@ -380,3 +380,16 @@ def test_import_refuses_a_toml_file(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(ConfigError, match="already a ptm ecosystem file"):
         import_pm2(path, tmp_path / "out.toml")
+
+
+def test_a_pm2_value_ptm_converts_is_checked_too(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py", "time": "yes"}]})
+    assert config_error(path) == f"{path}: apps[0].time: must be true or false (got 'yes')"
+    path = as_json(
+        tmp_path, {"apps": [{"name": "a", "script": "app.py", "out": "a.log", "out_file": "b"}]}
+    )
+    assert (
+        config_error(path)
+        == f"{path}: apps[0].out_file: set twice, as out and as out_file; keep one"
+    )

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from supervisor_core.config._app import APP_KEYS, is_env_key
 from supervisor_core.config._fields import suggest
@@ -202,14 +202,15 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
             continue  # below, once env is known
         convert = _CONVERTERS.get(key)
         if convert is not None:
-            result = convert(key, value, app)
-            if result is not None:
-                target, converted, text, warn = result
-                put(key, target, converted)
-                notes.append(Note("converted" if text else "mapped", path, text, warn))
-            else:
-                kind, text = _unconverted(key, value, app)
-                notes.append(Note(kind, path, text))
+            try:
+                done = convert(key, value, app)
+            except ValueError as exc:
+                raise ConfigError(
+                    str(exc), file=file, key=path, value=value, has_value=True
+                ) from None
+            if done.target is not None:
+                put(key, done.target, done.value)
+            notes.append(Note(done.kind, path, done.text, done.warn))
             continue
         if key in _RENAMED:
             target = _RENAMED[key]
@@ -271,69 +272,68 @@ def _duration_text(ms: int) -> str:
     return "0s" if ms == 0 else f"{ms}ms"
 
 
-Converted = tuple[str, Any, str, bool] | None
-"""(ptm key, value, why, warn), or None to drop the key."""
+class Converted(NamedTuple):
+    """What a converter made of one PM2 key: ``value`` for the ptm key ``target`` (none:
+    nothing is written), and its note."""
+
+    target: str | None
+    value: Any
+    kind: NoteKind
+    text: str
+    warn: bool = False
+
+
+def _same(key: str, value: object) -> Converted:
+    """Written as it is; the compiler says what is wrong with it, if anything."""
+    return Converted(key, value, "mapped", "")
 
 
 def _instances(key: str, value: object, app: Mapping[str, Any]) -> Converted:
     if isinstance(value, str) and value.lstrip("-").isdigit():
-        value = int(value)
+        return Converted(key, int(value), "converted", f"{value!r} -> {int(value)}")
     if isinstance(value, bool) or not isinstance(value, int) or value > 0:
-        return "instances", value, "", False
-    cpus = os.cpu_count() or 1
+        return _same(key, value)
     if value == 0:
-        return "instances", "max", '0 -> "max" (one per CPU)', False
-    count = max(1, cpus + value)
-    return "instances", count, f"{value} (CPUs{value}) -> {count} on this machine", False
+        return Converted(key, "max", "converted", '0 -> "max" (one per CPU)')
+    count = max(1, (os.cpu_count() or 1) + value)
+    return Converted(key, count, "converted", f"{value} (CPUs{value}) -> {count} on this machine")
 
 
 def _exec_mode(key: str, value: object, app: Mapping[str, Any]) -> Converted:
-    if value in ("fork", "fork_mode"):
-        return "exec_mode", "fork", "" if value == "fork" else '"fork_mode" -> "fork"', False
+    if value == "fork_mode":
+        return Converted(key, "fork", "converted", '"fork_mode" -> "fork"')
     if value in ("cluster", "cluster_mode"):
         if "listen" in app:
-            return "exec_mode", "cluster", "cluster on the [apps.listen] socket", False
-        return "exec_mode", "fork", _CLUSTER_NOTE, True
-    return "exec_mode", value, "", False  # the compiler says what is wrong
+            return Converted(key, "cluster", "mapped", "cluster on the [apps.listen] socket")
+        return Converted(key, "fork", "converted", _CLUSTER_NOTE, warn=True)
+    return _same(key, value)
 
 
 def _time(key: str, value: object, app: Mapping[str, Any]) -> Converted:
-    if not isinstance(value, bool) or "log_date_format" in app:
-        return None
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    if "log_date_format" in app:
+        return Converted(None, value, "mapped", "the stamp is log_date_format's")
     if value:
-        return (
-            "log_date_format",
-            PM2_TIME_FORMAT,
-            f"true -> log_date_format {PM2_TIME_FORMAT!r}",
-            False,
-        )
-    return "log_date_format", "", 'false -> log_date_format "" (no stamps, as PM2)', False
+        text = f'true -> log_date_format "{PM2_TIME_FORMAT}"'
+        return Converted("log_date_format", PM2_TIME_FORMAT, "converted", text)
+    text = 'false -> log_date_format "" (no stamps, as PM2)'
+    return Converted("log_date_format", "", "converted", text)
 
 
 def _cron(key: str, value: object, app: Mapping[str, Any]) -> Converted:
     if value == 0 or value == "0":
-        return None
-    return "cron_restart", value, "renamed cron_restart" if key == "cron" else "", False
+        return Converted(None, value, "mapped", "0: no scheduled restart, ptm's default")
+    if key == "cron":
+        return Converted("cron_restart", value, "converted", "renamed cron_restart")
+    return _same(key, value)
 
 
 def _instance_var(key: str, value: object, app: Mapping[str, Any]) -> Converted:
-    return None
-
-
-def _unconverted(key: str, value: object, app: Mapping[str, Any]) -> tuple[NoteKind, str]:
-    """The note of a key whose converter wrote nothing."""
-    if key == "time":
-        if "log_date_format" in app:
-            return "mapped", "the stamp is log_date_format's"
-        return "dropped", f"must be true or false (got {value!r}); ptm's default stamp applies"
-    if key in ("cron", "cron_restart"):
-        return "mapped", "0: no scheduled restart, ptm's default"
     if value == "NODE_APP_INSTANCE":
-        return "mapped", "ptm sets NODE_APP_INSTANCE (and PTM_INSTANCE) itself"
-    return (
-        "dropped",
-        f"ptm names the instance variable NODE_APP_INSTANCE and PTM_INSTANCE, not {value}",
-    )
+        return Converted(None, value, "mapped", "ptm sets NODE_APP_INSTANCE (and PTM_INSTANCE)")
+    text = f"ptm names the instance variable NODE_APP_INSTANCE and PTM_INSTANCE, not {value}"
+    return Converted(None, value, "dropped", text)
 
 
 _CONVERTERS: Final[Mapping[str, Callable[[str, object, Mapping[str, Any]], Converted]]] = {
