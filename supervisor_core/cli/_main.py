@@ -311,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["systemd", "kubernetes", "compose"],
         help="the target: systemd, kubernetes or compose",
     )
-    export.add_argument("file", metavar="FILE", help="the ecosystem file (TOML)")
+    export.add_argument(
+        "file", metavar="FILE", help="the ecosystem file (TOML, or a PM2 .js, .json, .yaml)"
+    )
     export.add_argument("--env", metavar="NAME", help="apply the env_NAME overlay")
     export.add_argument(
         "-o",
