@@ -393,3 +393,12 @@ def test_a_pm2_value_ptm_converts_is_checked_too(tmp_path: Path) -> None:
         config_error(path)
         == f"{path}: apps[0].out_file: set twice, as out and as out_file; keep one"
     )
+
+
+def test_a_js_file_of_an_es_module_package_is_imported(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    path = js(tmp_path, "export default { apps: [{ name: 'esm', script: 'app.py' }] };\n")
+    assert load_ecosystem(path).apps[0].name == "esm"
+    path = js(tmp_path, "throw new Error('in a module');\n", "bad.config.js")
+    assert config_error(path) == f"{path}: line 1: Error: in a module (evaluated by node)"

@@ -5,7 +5,8 @@ PM2's keys into ptm's TOML-shaped tables and notes. The loader compiles the resu
 TOML file, so every value is checked by the same code as a key of ``ecosystem.toml``.
 
 * JavaScript (``.js``, ``.cjs``, ``.mjs``) is evaluated by ``node`` with a small script that
-  ``require``s the file (``import()`` for ``.mjs``) and prints ``JSON.stringify`` of what it
+  ``require``s the file (``import()`` for an ES module: ``.mjs``, or ``.js`` in a package
+  with ``"type": "module"``) and prints ``JSON.stringify`` of what it
   exports, within :data:`JS_TIMEOUT` seconds, in the file's folder. What the file prints
   itself is ignored; an exception is reported in one line with the file's line number.
 * JSON with :mod:`json`; YAML with PyYAML's ``safe_load`` (no tags that build objects).
@@ -64,18 +65,21 @@ function fail(err) {
   out(JSON.stringify({ error: first.split("\n")[0], line }));
 }
 function done(value) {
+  // An ES module loaded by require() (recent node), or compiled to CommonJS: its default.
+  if (value && value.__esModule && "default" in value) value = value.default;
   let text;
   try { text = JSON.stringify(value === undefined ? null : value); }
   catch (err) { return fail(err); }
   out(JSON.stringify({ value: text === undefined ? null : JSON.parse(text) }));
 }
+const load = () => import(url.pathToFileURL(file).href).then((m) => done(m.default), fail);
 try {
-  if (file.endsWith(".mjs")) {
-    import(url.pathToFileURL(file).href).then((m) => done(m.default), fail);
-  } else {
-    done(require(file));
-  }
-} catch (err) { fail(err); }
+  if (file.endsWith(".mjs")) load();
+  else done(require(file));
+} catch (err) {
+  // A .js file of a package with "type": "module" is an ES module: import() it.
+  if (err && err.code === "ERR_REQUIRE_ESM") load(); else fail(err);
+}
 """
 
 
