@@ -8,6 +8,7 @@ Key families:
 
 - ``error.<code>``: an API error; ``<code>`` is the stable ``code`` field of the envelope;
 - ``problem.<x>``: a part of an unhealthy ``/health`` error;
+- ``ws.<x>``: the WebSocket's other messages (its errors are ``error.ws_*``);
 - ``page.<x>``: the server-rendered pages;
 - ``js.<x>``: words the pages' scripts write (handed to them in the page, see
   :func:`point_tron.i18n.script_messages`).
@@ -93,6 +94,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "action 必须是 'start' 或 'stop'，收到 {value}",
         "en": "action must be 'start' or 'stop', got {value}",
     },
+    "error.ws_unauthorized": {
+        "zh-CN": "未授权：需要有效的访问令牌（子协议 bearer）",
+        "en": "unauthorized: a valid token is required (subprotocol bearer)",
+    },
+    "error.ws_not_json": {"zh-CN": "消息格式错误：不是 JSON", "en": "malformed message: not JSON"},
+    "error.ws_not_object": {
+        "zh-CN": "消息格式错误：应为 JSON 对象",
+        "en": "malformed message: expected a JSON object",
+    },
+    "error.ws_unknown_channel": {
+        "zh-CN": "未知频道 {channel}；可用频道：{channels}",
+        "en": "unknown channel {channel}; channels: {channels}",
+    },
+    "error.ws_unknown_type": {"zh-CN": "未知消息类型 {type}", "en": "unknown message type {type}"},
+    "ws.welcome": {"zh-CN": "欢迎，{username}", "en": "welcome, {username}"},
     "error.unhealthy": {"zh-CN": "不健康：{problems}", "en": "unhealthy: {problems}"},
     "problem.db_disconnected": {
         "zh-CN": "数据库未连接",

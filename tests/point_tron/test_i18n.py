@@ -40,12 +40,13 @@ def _codes_used_in_source() -> set[str]:
     codes = set(re.findall(r'BadRequest\(\s*"(\w+)"', source))
     codes |= set(re.findall(r'fail\(\s*\w+,\s*"(\w+)"', source))
     codes |= set(re.findall(r'error_body\(\s*\w+,\s*"(\w+)"', source))
+    codes |= set(re.findall(r'_error\(\s*\w+,\s*"(\w+)"', source))  # the WebSocket's
     return codes
 
 
 def test_every_error_code_in_the_source_is_in_the_catalogue() -> None:
     codes = _codes_used_in_source()
-    assert {"bad_limit", "not_found", "missing_token", "wrong_credentials"} <= codes
+    assert {"bad_limit", "not_found", "missing_token", "wrong_credentials", "ws_not_json"} <= codes
     assert {f"error.{c}" for c in codes} <= set(MESSAGES)
 
 
