@@ -237,6 +237,7 @@ async def test_pages_follow_accept_language_and_colour_convention(service: Servi
     response = await service.client.get("/admin", headers=ZH)
     assert '<html lang="zh-CN">' in response.text and "今日区块" in response.text
     assert 'class="colors-red-up"' in response.text
+    assert response.headers["vary"] == "Accept-Language, Cookie"
     response = await service.client.get("/admin", headers=EN)
     assert '<html lang="en">' in response.text and "Blocks today" in response.text
     assert 'class="colors-green-up"' in response.text

@@ -96,7 +96,9 @@ def page_values(conn: HTTPConnection, page: str) -> tuple[str, dict[str, str]]:
 
 
 def _html(text: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(text, status_code=status_code, headers={"cache-control": "no-store"})
+    # the same URL reads differently by language and colour convention: never cache it
+    headers = {"cache-control": "no-store", "vary": "Accept-Language, Cookie"}
+    return HTMLResponse(text, status_code=status_code, headers=headers)
 
 
 def _page(page: str) -> Route:
