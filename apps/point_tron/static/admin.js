@@ -90,7 +90,7 @@
   function loadKline() {
     return PT.get("/api/blocks/kline?period=" + state.period + "&limit=60").then(function (k) {
       var period = k.period;
-      if (state.period === "auto") periodEl.value = period;
+      if (state.period === "auto") { state.period = period; periodEl.value = period; }
       return PT.get("/api/blocks/kline/indicators?period=" + period + "&limit=60").then(function (r) {
         var candles = k.klineData, ind = r.indicators, col = C.colors();
         var labels = candles.map(function (c) { return PT.time(c.timestamp); });
