@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping
-from http.cookies import CookieError, SimpleCookie
 from string import Formatter
 from typing import Any
 
@@ -90,16 +89,20 @@ def _header(headers: Headers, name: bytes) -> str | None:
 
 
 def cookies(headers: Headers) -> dict[str, str]:
-    """The request's cookies by name (a malformed ``Cookie`` header counts as none)."""
-    raw = _header(headers, b"cookie")
-    if not raw:
-        return {}
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw.replace(", ", "; "))
-    except CookieError:
-        return {}
-    return {name: morsel.value for name, morsel in jar.items()}
+    """The request's cookies by name (the first of a name wins).
+
+    Parsed by hand rather than with ``http.cookies``, which gives up on the rest of the
+    header at the first value it dislikes (another app's cookie on the same host).
+    """
+    found: dict[str, str] = {}
+    for name, value in headers:
+        if name.lower() != b"cookie":
+            continue
+        for pair in value.decode("latin-1").split(";"):
+            key, sep, val = pair.strip().partition("=")
+            if sep and key and key not in found:
+                found[key] = val.strip().strip('"')
+    return found
 
 
 def language_for(headers: Headers) -> str:

@@ -117,6 +117,9 @@ def test_language_and_colours_of_a_request() -> None:
     assert colors_for([], "en") == "green-up"
     assert colors_for([(b"cookie", b"lang=en; colors=red-up")], "en") == "red-up"
     assert colors_for([(b"cookie", b"colors=blue-up")], "zh-CN") == "red-up"
+    # another app's cookie that http.cookies would choke on does not hide ours
+    odd = [(b"cookie", b'other={"a": [1, 2]}; x=\\bad"; lang=zh-CN; colors=green-up')]
+    assert language_for(odd) == "zh-CN" and colors_for(odd, "zh-CN") == "green-up"
     assert translate("zh-CN", "error.bad_limit", name="limit", max=5000, value="'0'") == (
         "limit 必须是 1 到 5000 之间的整数，收到 '0'"
     )
