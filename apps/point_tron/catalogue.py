@@ -9,6 +9,7 @@ Key families:
 - ``error.<code>``: an API error; ``<code>`` is the stable ``code`` field of the envelope;
 - ``problem.<x>``: a part of an unhealthy ``/health`` error;
 - ``ws.<x>``: the WebSocket's other messages (its errors are ``error.ws_*``);
+- ``api.<x>``: the API's messages that are not errors (``message``, ``description``);
 - ``page.<x>``: the server-rendered pages;
 - ``js.<x>``: words the pages' scripts write (handed to them in the page, see
   :func:`point_tron.i18n.script_messages`).
@@ -117,6 +118,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "problem.poll_loop_dead": {
         "zh-CN": "轮询循环未在运行",
         "en": "the poll loop is not running",
+    },
+    # --- API messages that are not errors ---------------------------------------------------
+    "api.rpc_saved": {"zh-CN": "RPC 设置已保存并生效", "en": "RPC settings saved and applied"},
+    "api.polling_started": {"zh-CN": "轮询已启动", "en": "polling started"},
+    "api.polling_stopped": {"zh-CN": "轮询已停止", "en": "polling stopped"},
+    "api.kline_1minute": {
+        "zh-CN": "每根 K 线由 {per} 个连续区块生成（每块 3 秒时约 1 分钟），共 {count} 根",
+        "en": "each candle covers {per} consecutive block numbers"
+        " (about 1 minute at 3 s per block); {count} candles",
     },
     # --- pages ---------------------------------------------------------------------------
     "page.title_admin": {"zh-CN": "Point-Tron · 仪表盘", "en": "Point-Tron · dashboard"},

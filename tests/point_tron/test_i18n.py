@@ -267,3 +267,24 @@ async def test_prefs_remembers_the_choice_in_cookies(service: Service) -> None:
     response = await service.client.get("/prefs", params={"colors": "blue-up"}, headers=ZH)
     assert response.status_code == 400
     assert response.text == "colors 必须是 red-up, green-up 之一，收到 'blue-up'"
+
+
+@pytest.mark.anyio
+async def test_api_messages_that_are_not_errors_in_chinese(service: Service) -> None:
+    headers = {**service.auth, **ZH}
+    response = await service.client.post(
+        "/api/config/rpc/polling", headers=headers, json={"action": "stop"}
+    )
+    assert response.json()["data"]["message"] == "轮询已停止"
+    response = await service.client.post(
+        "/api/config/rpc/polling", headers=headers, json={"action": "start"}
+    )
+    assert response.json()["data"]["message"] == "轮询已启动"
+    response = await service.client.post(
+        "/api/config/rpc", headers=headers, json={"pollingInterval": 20}
+    )
+    assert response.json()["data"]["message"] == "RPC 设置已保存并生效"
+    data = (await service.client.get("/api/blocks/kline/1minute?limit=3", headers=headers)).json()
+    assert data["data"]["description"] == (
+        "每根 K 线由 20 个连续区块生成（每块 3 秒时约 1 分钟），共 3 根"
+    )

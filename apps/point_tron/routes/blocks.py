@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from point_tron import queries
+from point_tron.i18n import language_for, translate
 from point_tron.kline import (
     BLOCKS_PER_CANDLE,
     PERIODS,
@@ -170,9 +171,11 @@ async def kline_1minute(request: Request) -> JSONResponse:
             "timeFrame": "1minute",
             "candleCount": len(candles),
             "recordsPerCandle": BLOCKS_PER_CANDLE,
-            "description": (
-                f"each candle covers {BLOCKS_PER_CANDLE} consecutive block numbers"
-                f" (about 1 minute at 3 s per block); {len(candles)} candles"
+            "description": translate(
+                language_for(request.scope["headers"]),
+                "api.kline_1minute",
+                per=BLOCKS_PER_CANDLE,
+                count=len(candles),
             ),
         }
     )

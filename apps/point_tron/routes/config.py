@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from point_tron.i18n import language_for, translate
 from point_tron.routes._common import BadRequest, ok, read_json_object, state
 
 __all__ = [
@@ -168,7 +169,7 @@ async def post_rpc(request: Request) -> JSONResponse:
     log.info("rpc settings updated", extra={"fields": config.to_json()})
     return ok(
         {
-            "message": "RPC settings saved and applied",
+            "message": translate(language_for(request.scope["headers"]), "api.rpc_saved"),
             "needRestart": False,
             "config": await _describe(pt),
         }
@@ -197,7 +198,7 @@ async def post_polling(request: Request) -> JSONResponse:
             "status": status,
             "isPollingActive": bool(pt.poller.is_active),
             "pollingInterval": pt.poller.interval_ms,
-            "message": f"polling {status}",
+            "message": translate(language_for(request.scope["headers"]), f"api.polling_{status}"),
         }
     )
 
