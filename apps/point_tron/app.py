@@ -11,6 +11,7 @@ The lifespan runs the hub that forwards the poller's new blocks to WebSocket cli
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,9 +39,10 @@ from point_tron.routes import system as system_routes
 from point_tron.routes._common import ApiError, fail
 from point_tron.ws import WebSocketHub
 
-__all__ = ["LOGIN_RATE_LIMIT", "SECURITY_HEADERS", "AppState", "create_app"]
+__all__ = ["LOGIN_RATE_LIMIT", "SECURITY_HEADERS", "AccessLogMiddleware", "AppState", "create_app"]
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("point_tron.access")
 
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_RATE_LIMIT = 200  # requests per minute per client on POST /api/auth/login
@@ -98,6 +100,39 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class AccessLogMiddleware:
+    """``ACCESS_LOG=1``: one INFO line per HTTP request once it is answered, e.g.
+    ``GET /api/blocks 200 3.2ms`` with the fields ``method``, ``path`` (without the query
+    string, which may hold a token), ``status`` (null when no answer was sent) and ``ms``.
+    WebSocket connections are not in it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: int | None = None
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            method, path = scope.get("method", "-"), scope.get("path", "-")
+            access_log.info(
+                f"{method} {path} {status if status is not None else '-'} {ms}ms",
+                extra={"fields": {"method": method, "path": path, "status": status, "ms": ms}},
+            )
 
 
 class CatchAllMiddleware:
@@ -179,9 +214,11 @@ def create_app(settings: Any, db: Any, poller: Any, *, started_at: float) -> Sta
         WebSocketRoute("/ws", _websocket_endpoint),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+    access = [Middleware(AccessLogMiddleware)] if getattr(settings, "access_log", False) else []
     app = Starlette(
         routes=routes,
         middleware=[
+            *access,
             Middleware(SecurityHeadersMiddleware),
             Middleware(CatchAllMiddleware),
             Middleware(ApiAuthMiddleware),

@@ -71,6 +71,9 @@ args = []                        # a list, or one string split like a shell woul
 # log_file_max_size = "10M"      # rotate when a file reaches this size
 # log_file_max_files = 10        # rotated files kept per log
 # log_compress = false           # gzip rotated files
+# log_compress_delay = 0         # newest rotated files left plain (delaycompress: 1)
+# log_rotate_interval = "daily"  # also rotate each local day, or "hourly"; default: by size only
+# log_file_mode = "0640"         # mode of new log files, exactly (the umask does not apply)
 
 [apps.env]                       # the app's environment variables (values are strings)
 LOG_LEVEL = "info"

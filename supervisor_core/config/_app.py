@@ -38,6 +38,7 @@ from supervisor_core.config._fields import (
 )
 from supervisor_core.config._program import resolve_program
 from supervisor_core.config._specs import (
+    LOG_FILE_MODE,
     LOG_MAX_FILES,
     LOG_MAX_SIZE,
     AppSpec,
@@ -101,6 +102,9 @@ APP_KEYS: Final = frozenset(
         "log_file_max_size",
         "log_file_max_files",
         "log_compress",
+        "log_compress_delay",
+        "log_rotate_interval",
+        "log_file_mode",
         "env",
         "health_check",
         "listen",
@@ -343,6 +347,9 @@ def _logs(table: Table, name: str, base_dir: Path, home: Path) -> LogSpec:
         max_size=table.get("log_file_max_size", positive_size, LOG_MAX_SIZE),
         max_files=table.get("log_file_max_files", integer(1), LOG_MAX_FILES),
         compress=table.get("log_compress", boolean, False),
+        rotate_interval=table.get("log_rotate_interval", values.rotate_interval, None),
+        compress_delay=table.get("log_compress_delay", values.compress_delay, 0),
+        file_mode=table.get("log_file_mode", values.file_mode, LOG_FILE_MODE),
     )
 
 

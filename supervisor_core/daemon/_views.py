@@ -125,6 +125,9 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "log_file_max_size": logs.max_size if logs else None,
         "log_file_max_files": logs.max_files if logs else None,
         "log_compress": logs.compress if logs else None,
+        "log_compress_delay": logs.compress_delay if logs else None,
+        "log_rotate_interval": logs.rotate_interval if logs else None,
+        "log_file_mode": f"{logs.file_mode:04o}" if logs else None,
     }
 
 
