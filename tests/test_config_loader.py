@@ -1230,3 +1230,29 @@ def test_the_guides_examples_load(home: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_the_guides_seed_translation_loads(seed_project: Path) -> None:
     seed = _doc_blocks()[3].replace("cwd = '/opt/point-tron'", "cwd = 'opt/point-tron'")
     assert load_app(seed, env="production") == load_app(SEED_TOML, env="production")
+
+
+def test_increment_var_gives_each_instance_its_own_value(home: Path) -> None:
+    from supervisor_core.process import launch_plan
+
+    (home / "web.py").write_text("")
+    app = load_app(
+        '[[apps]]\nname = "web"\nscript = "web.py"\ninstances = 3\nincrement_var = "PORT"\n'
+        '[apps.env]\nPORT = "8000"\n[apps.env_staging]\nPORT = "9000"\n',
+        env="staging",
+    )
+    assert app.increment_var == "PORT"
+    plans = [launch_plan(app, index, run_id="r", base_env={}) for index in range(3)]
+    assert [plan.env["PORT"] for plan in plans] == ["9000", "9001", "9002"]
+
+
+@pytest.mark.parametrize("env", ['[apps.env]\nPORT = "http"\n', ""])
+def test_increment_var_needs_an_integer_in_env(home: Path, env: str) -> None:
+    (home / "web.py").write_text("")
+    message = str(
+        error(f'[[apps]]\nname = "web"\nscript = "web.py"\nincrement_var = "PORT"\n{env}')
+    )
+    assert message == (
+        "ecosystem.toml: apps[0].increment_var: PORT must be set to an integer in env"
+        " (instance N gets it plus N) (got 'PORT')"
+    )

@@ -112,6 +112,7 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("interpreter_args", "interpreter_args", _args_value),
         ("exec_mode", "exec_mode", text),
         ("instances", "instances", text),
+        ("increment_var", "increment_var", text),
         ("env_name", "env_name", text),
         ("autostart", "autostart", _bool),
         ("user", "user", text),

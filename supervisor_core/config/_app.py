@@ -79,6 +79,7 @@ APP_KEYS: Final = frozenset(
         "interpreter_args",
         "instances",
         "exec_mode",
+        "increment_var",
         "autostart",
         "autorestart",
         "stop_exit_codes",
@@ -295,6 +296,16 @@ def compile_app(
             failures=health_table.get("failures", integer(1), _HEALTH.failures),
         )
 
+    increment_var = table.optional("increment_var", string)
+    if increment_var is not None:
+        base = variables.get(increment_var)
+        if base is None or not base.strip().lstrip("-").isdigit():
+            raise table.error(
+                "increment_var",
+                f"{increment_var} must be set to an integer in env (instance N gets it plus N)",
+                value=increment_var,
+            )
+
     spec = AppSpec(
         name=name,
         argv=program.argv,
@@ -305,6 +316,7 @@ def compile_app(
         interpreter_args=program.interpreter_args,
         instances=table.get("instances", values.instances, 1),
         exec_mode=exec_mode,
+        increment_var=increment_var,
         env=MappingProxyType(variables),
         env_name=env_name,
         restart=restart,

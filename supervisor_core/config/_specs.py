@@ -168,6 +168,8 @@ class AppSpec:
     """Arguments for the interpreter, before the script (PM2's ``node_args``)."""
     instances: int = 1
     exec_mode: ExecMode = "fork"
+    increment_var: str | None = None
+    """A variable of ``env`` (an integer) that instance N gets plus N (PM2's ``increment_var``)."""
     env: Mapping[str, str] = field(default_factory=_empty_env)
     """The effective environment given to the app, on top of ptm's own variables."""
     env_name: str | None = None
@@ -213,6 +215,9 @@ class Ecosystem:
     ``compile_entry(entries[i], base_dir=path.parent, env=...)`` gives ``apps[i]`` again.
     This is what the daemon stores and ``ptm save`` writes (empty for an ecosystem built in
     code)."""
+    warnings: tuple[str, ...] = ()
+    """What the file's reading has to say (a PM2 file: the keys ptm ignored, and conversions
+    that change how an app runs); ``ptm start`` and ``ptm run`` print them."""
 
     def app(self, name: str) -> AppSpec:
         for app in self.apps:

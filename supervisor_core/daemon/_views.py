@@ -89,6 +89,7 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "interpreter_args": list(spec.interpreter_args),
         "instances": spec.instances,
         "exec_mode": spec.exec_mode,
+        "increment_var": spec.increment_var,
         "env_name": spec.env_name,
         "autostart": spec.autostart,
         "user": spec.user,
