@@ -47,7 +47,6 @@ class Instance:
     def __init__(
         self, spec: AppSpec, index: int, setup: RunSetup, *, emit: Callable[[StateEvent], None]
     ) -> None:
-        self.spec = spec
         self.index = index
         self.health: dict[str, object] | None = None
         """The last health-check result (set by the health-check driver)."""
@@ -81,10 +80,16 @@ class Instance:
     def key(self) -> tuple[str, int]:
         return (self.spec.name, self.index)
 
-    def use_spec(self, spec: AppSpec) -> None:
-        """Run the next processes from ``spec``, which differs from the current spec only in
-        what a run is launched with (its inherited environment, its command line)."""
-        self.spec = self._runner.spec = spec
+    @property
+    def spec(self) -> AppSpec:
+        """The app's settings; the next run is launched from it. Set it only to a spec that
+        differs in what a run is launched with (``--update-env``: the inherited environment,
+        so maybe the command line)."""
+        return self._runner.spec
+
+    @spec.setter
+    def spec(self, spec: AppSpec) -> None:
+        self._runner.spec = spec
 
     @property
     def status(self) -> Status:

@@ -119,6 +119,7 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("interpreter_args", "interpreter_args", _args_value),
         ("exec_mode", "exec_mode", text),
         ("instances", "instances", text),
+        ("increment_var", "increment_var", text),
         ("env_name", "env_name", text),
         ("inherit_env", "inherit_env", _inherited),
         ("autostart", "autostart", _bool),
@@ -155,6 +156,9 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("log_file_max_size", "log_file_max_size", _size_value),
         ("log_file_max_files", "log_file_max_files", text),
         ("log_compress", "log_compress", _bool),
+        ("log_compress_delay", "log_compress_delay", text),
+        ("log_rotate_interval", "log_rotate_interval", text),
+        ("log_file_mode", "log_file_mode", text),
     ),
 )
 _SPEC_KNOWN: Final = frozenset(key for group in _SPEC_GROUPS for key, _, _ in group)
@@ -356,11 +360,18 @@ def render_describe(
     env: Mapping[str, object] = data.get("env") or {}
     runs: Sequence[Mapping[str, Any]] = data.get("runs") or []
 
-    title = style(name, BOLD, color)
     facts = []
-    if data.get("id") is not None:
-        facts.append(f"id {data['id']}")
-    facts.append(f"{len(processes)} instance{'s' if len(processes) != 1 else ''}")
+    ids = data.get("ids") or ([data["id"]] if data.get("id") is not None else [])
+    if ids:
+        facts.append(f"id{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}")
+    count = spec.get("instances")
+    if len(processes) == 1 and isinstance(count, int) and count > 1:  # one process, by its id
+        instance = processes[0].get("instance")
+        name = f"{name}:{instance}"
+        facts.append(f"instance {instance} of {count}")
+    else:
+        facts.append(f"{len(processes)} instance{'s' if len(processes) != 1 else ''}")
+    title = style(name, BOLD, color)
     if data.get("source"):
         facts.append(f"from {data['source']}")
     lines = [f"{title} ({', '.join(facts)})", ""]

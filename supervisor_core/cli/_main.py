@@ -52,6 +52,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "startup": ("_commands", "startup"),
     "unstartup": ("_pm2", "unstartup"),
     "export": ("_export", "export"),
+    "import": ("_import", "import_"),
     "daemon": ("_commands", "daemon"),
 }
 _ALIASES = {
@@ -85,7 +86,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _target(parser: argparse.ArgumentParser, what: str = "the apps to act on") -> None:
     parser.add_argument(
-        "target", metavar="NAME|ID|all|FILE", help=f"{what}: a name, an id, all, or a file"
+        "target",
+        metavar="NAME|ID|all|FILE",
+        help=f"{what}: a name, a process id (that one process), all, or a file",
     )
 
 
@@ -118,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
             "app has ended on its own, ptm exits: 1 if one is errored, else 0."
         ),
     )
-    run.add_argument("ecosystem", help="the ecosystem file (TOML)")
+    run.add_argument(
+        "ecosystem", help="the ecosystem file (TOML, or PM2's ecosystem.config.js, .json, .yaml)"
+    )
     run.add_argument("--only", metavar="A,B", help="run only these apps (comma-separated)")
     run.add_argument("--env", metavar="NAME", help="apply each app's [apps.env_NAME] overlay")
     run.add_argument("--no-color", action="store_true", help="never colour the output")
@@ -181,9 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
             "secret, token, key or pwd is shown as ****."
         ),
     )
-    env.add_argument("target", metavar="NAME|ID", help="the app: a name or an id")
+    env.add_argument("target", metavar="NAME|ID", help="the app, or a process id")
     env.add_argument(
-        "--instance", type=_index, default=0, metavar="N", help="which instance (default 0)"
+        "--instance",
+        type=_index,
+        default=None,
+        metavar="N",
+        help="which instance (default: the process's with an id, else 0)",
     )
     pid = _command(
         commands,
@@ -193,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Print the pid of every running instance, one per line (nothing for a stopped app)."
         ),
     )
-    pid.add_argument("target", nargs="?", metavar="NAME|ID", help="one app (default: every app)")
+    pid.add_argument(
+        "target", nargs="?", metavar="NAME|ID", help="one app or process (default: every app)"
+    )
 
     logs = _command(
         commands,
@@ -201,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the last log lines, then follow (Ctrl-C to stop)",
         description="Print the last lines of the log files, then the new ones as they come.",
     )
-    logs.add_argument("app", nargs="?", metavar="NAME", help="one app (default: every app)")
+    logs.add_argument(
+        "app", nargs="?", metavar="NAME|ID", help="one app, or one process by id (default: all)"
+    )
     logs.add_argument("--lines", type=_lines, default=15, metavar="N", help="lines per file (15)")
     which = logs.add_mutually_exclusive_group()
     which.add_argument("--out", action="store_true", help="standard output only")
@@ -275,6 +288,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unstartup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
 
+    import_ = _command(
+        commands,
+        "import",
+        help="convert a PM2 ecosystem file (.js, .json, .yaml) into a commented ecosystem.toml",
+        description=(
+            "Convert a PM2 ecosystem file (ecosystem.config.js, .json, .yaml) into a commented "
+            "ecosystem.toml that loads to the same apps, and print what was mapped, converted "
+            "or dropped, and why. ptm start reads PM2 files as they are; import is for "
+            "keeping a TOML file from now on."
+        ),
+    )
+    import_.add_argument("file", metavar="FILE", help="the PM2 ecosystem file")
+    import_.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the TOML (default: ecosystem.toml beside FILE; - prints it)",
+    )
+    import_.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     export = _command(
         commands,
         "export",
@@ -290,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["systemd", "kubernetes", "compose"],
         help="the target: systemd, kubernetes or compose",
     )
-    export.add_argument("file", metavar="FILE", help="the ecosystem file (TOML)")
+    export.add_argument(
+        "file", metavar="FILE", help="the ecosystem file (TOML, or a PM2 .js, .json, .yaml)"
+    )
     export.add_argument("--env", metavar="NAME", help="apply the env_NAME overlay")
     export.add_argument(
         "-o",

@@ -35,6 +35,7 @@ ERROR_LINES = 15
 
 
 def start(args: argparse.Namespace) -> int:
+    from supervisor_core.config import is_ecosystem_file
     from supervisor_core.errors import ApiError, ConfigError
 
     target: str = args.target
@@ -44,7 +45,7 @@ def start(args: argparse.Namespace) -> int:
     caller_env = dict(os.environ)
     since = time.time()
 
-    if target.endswith(".toml"):
+    if is_ecosystem_file(target):  # never started as a script (ecosystem.config.js...)
         if given_script:
             raise ConfigError(f"{', '.join(given_script)}: only for a script, not a file")
         if not os.path.isfile(target):
@@ -57,7 +58,10 @@ def start(args: argparse.Namespace) -> int:
             return _report_start(client, answer, wait=not args.no_wait, since=since)
 
     if given_file:
-        raise ConfigError(f"{', '.join(given_file)}: only for an ecosystem file (*.toml)")
+        raise ConfigError(
+            f"{', '.join(given_file)}: only for an ecosystem file"
+            " (*.toml, or PM2's ecosystem.config.js, *.json, *.yaml)"
+        )
     if os.path.isfile(target):
         entry = checked_entry(args, caller_env)
         with connect() as client:
@@ -109,6 +113,8 @@ def checked_entry(args: argparse.Namespace, caller_env: Mapping[str, str]) -> di
 
 
 def _report_start(client: Client, answer: Mapping[str, Any], *, wait: bool, since: float) -> int:
+    for warning in answer.get("warnings") or []:
+        print(f"ptm: warning: {warning}", file=sys.stderr)
     started = answer.get("started") or []
     restarted = answer.get("restarted") or []
     if started:

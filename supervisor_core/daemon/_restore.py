@@ -1,4 +1,5 @@
-"""A daemon's start: stop what a killed daemon left running, then bring back every app."""
+"""A daemon's start: stop what a killed daemon left running, then bring back every app; and
+what the daemon keeps of the apps of a file (:func:`stored_apps`)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,25 @@ import signal
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from supervisor_core._supervisor import Supervisor
-from supervisor_core.config import AppSpec, StopPolicy, compile_entry
+from supervisor_core.config import AppSpec, Ecosystem, StopPolicy, compile_entry, load_ecosystem
 from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.process import CgroupTree, stop_tree
 from supervisor_core.store import StateStore, StoredApp
 
-__all__ = ["restore", "stored_spec", "with_caller_env"]
+__all__ = [
+    "file_apps",
+    "restore",
+    "script_app",
+    "stored_apps",
+    "stored_spec",
+    "with_caller_env",
+    "with_new_env",
+]
 
 log = logging.getLogger("ptm.daemon")
 
@@ -41,21 +51,84 @@ def with_caller_env(
     pairs: Iterable[tuple[AppSpec, StoredApp]],
     known: Mapping[str, StoredApp],
     caller_env: Mapping[str, str] | None,
-    *,
-    update_env: bool,
 ) -> list[tuple[AppSpec, StoredApp]]:
-    """The apps of a ``ptm start`` (or resurrect) with the environment each inherits: a new
-    app (or any, with ``update_env``) the caller's, compiled with it already; an app the
-    daemon knows keeps its stored one, and is compiled again with it."""
+    """The apps of a ``ptm start`` (or resurrect) with the environment each inherits: an app
+    of ``known`` keeps its stored one (and is compiled again with it), any other takes
+    ``caller_env`` (compiled with it already). ``--update-env`` passes no ``known``."""
     out: list[tuple[AppSpec, StoredApp]] = []
     for spec, stored in pairs:
         old = known.get(spec.name)
-        if old is None or update_env:
+        if old is None:
             out.append((spec, dataclasses.replace(stored, caller_env=caller_env)))
         else:
             kept = dataclasses.replace(stored, caller_env=old.caller_env)
             out.append((stored_spec(kept), kept))
     return out
+
+
+def file_apps(
+    path: str | Path,
+    env: str | None,
+    only: list[str] | None,
+    caller_env: Mapping[str, str] | None,
+    known: Mapping[str, StoredApp],
+) -> tuple[Ecosystem, list[tuple[AppSpec, StoredApp]]]:
+    """The file at ``path`` read and checked whole (its one read: it stats every script and
+    folder it names, so call it off the event loop), and its apps (those of ``only``) with
+    what the daemon keeps of each, inheriting as :func:`with_caller_env` says."""
+    ecosystem = load_ecosystem(path, env, caller_env=caller_env)
+    pairs = stored_apps(ecosystem)
+    if only:
+        unknown = [name for name in only if name not in {s.name for s, _ in pairs}]
+        if unknown:
+            raise ConfigError(f"--only: no app named {unknown[0]!r}", file=str(path))
+        pairs = [(spec, stored) for spec, stored in pairs if spec.name in only]
+    return ecosystem, with_caller_env(pairs, known, caller_env)
+
+
+def with_new_env(
+    apps: Mapping[str, StoredApp], names: Iterable[str], caller_env: Mapping[str, str]
+) -> list[tuple[AppSpec, StoredApp]]:
+    """The apps ``names`` compiled again to inherit ``caller_env`` (``--update-env``); a
+    :class:`ConfigError` when one no longer resolves with it (its interpreter not on PATH)."""
+    news = [dataclasses.replace(apps[name], caller_env=caller_env) for name in names]
+    return [(stored_spec(new), new) for new in news]
+
+
+def script_app(spec: AppSpec, entry: Mapping[str, Any], base_dir: str) -> StoredApp:
+    """What the daemon keeps of the app of ``ptm start SCRIPT`` (its table, no file)."""
+    return StoredApp(
+        name=spec.name,
+        entry=dict(entry),
+        base_dir=base_dir,
+        env_name=None,
+        source=None,
+        desired="running",
+        position=-1,
+    )
+
+
+def stored_apps(ecosystem: Ecosystem) -> list[tuple[AppSpec, StoredApp]]:
+    """Each app of a loaded file with what the daemon keeps of it (``position`` is its index
+    in the file; the store assigns the real one)."""
+    assert ecosystem.path is not None
+    return [
+        (
+            spec,
+            StoredApp(
+                name=spec.name,
+                entry=dict(entry),
+                base_dir=str(ecosystem.path.parent),
+                env_name=spec.env_name,
+                source=str(ecosystem.path),
+                desired="running" if spec.autostart else "stopped",
+                position=position,
+            ),
+        )
+        for position, (spec, entry) in enumerate(
+            zip(ecosystem.apps, ecosystem.entries, strict=True)
+        )
+    ]
 
 
 async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
@@ -74,12 +147,17 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
     )
     await store.prune_runs()
     restored: dict[str, StoredApp] = {}
+    held = await store.stopped_instances()  # stopped by their process id: they stay stopped
     for stored in stored_apps:
         spec = specs.get(stored.name)
         if spec is None:
             continue
+        running, stopped = stored.desired == "running", held.get(stored.name, set())
         try:
-            await sup.add(spec, start=stored.desired == "running")
+            await sup.add(spec, start=running and not stopped)
+            if running and stopped:
+                count = len(sup.info(stored.name))
+                await sup.start(stored.name, [i for i in range(count) if i not in stopped])
         except PtmError as exc:  # one app that cannot start must not keep the daemon down
             log.error("cannot restore app %s: %s", stored.name, exc)
             continue
