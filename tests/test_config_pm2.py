@@ -402,3 +402,29 @@ def test_a_js_file_of_an_es_module_package_is_imported(tmp_path: Path) -> None:
     assert load_ecosystem(path).apps[0].name == "esm"
     path = js(tmp_path, "throw new Error('in a module');\n", "bad.config.js")
     assert config_error(path) == f"{path}: line 1: Error: in a module (evaluated by node)"
+
+
+def test_a_js_file_sees_the_callers_environment(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = js(
+        tmp_path,
+        "module.exports = {apps: [{name: 'a', script: 'app.py',"
+        " env: {PORT: process.env.PTM_TEST_PORT || 'unset'}}]}\n",
+    )
+    caller = {"PATH": os.environ["PATH"], "PTM_TEST_PORT": "4321"}
+    (app,) = load_ecosystem(path, caller_env=caller).apps
+    assert app.env["PORT"] == "4321"  # process.env in the file is the caller's, as in PM2
+    assert app.inherit_env == caller
+    (own,) = load_ecosystem(path).apps  # without one: this process's environment
+    assert own.env["PORT"] == os.environ.get("PTM_TEST_PORT", "unset")
+    # node itself is looked for on the caller's PATH.
+    assert config_error_with(path, {"PATH": str(tmp_path)}).endswith(
+        "node is not installed (it evaluates a PM2 .js file); install Node.js, or write the"
+        " file as .json or .yaml"
+    )
+
+
+def config_error_with(path: Path, caller_env: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_ecosystem(path, caller_env=caller_env)
+    return str(caught.value)

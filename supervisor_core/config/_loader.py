@@ -75,10 +75,12 @@ def read_source(path: str | os.PathLike[str]) -> dict[str, Any]:
     return _read(path)[0]
 
 
-def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], tuple[Note, ...]]:
+def _read(
+    path: str | os.PathLike[str], caller_env: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], tuple[Note, ...]]:
     file = os.fspath(path)
     if is_pm2_file(file):
-        return read_pm2(file)
+        return read_pm2(file, caller_env)
     try:
         raw = Path(file).read_bytes()
     except FileNotFoundError:
@@ -109,7 +111,7 @@ def load_ecosystem(
     :attr:`AppSpec.inherit_env`; ``None``: this process's own)."""
     file = os.fspath(path)
     absolute = normalized(Path(file))
-    data, notes = _read(file)
+    data, notes = _read(file, caller_env)
     ecosystem = _parse(
         data,
         file=file,

@@ -97,15 +97,21 @@ def is_ecosystem_file(path: str | os.PathLike[str]) -> bool:
     return os.fspath(path).lower().endswith(".toml") or is_pm2_file(path)
 
 
-def read_pm2(path: str | os.PathLike[str]) -> tuple[dict[str, Any], tuple[Note, ...]]:
-    """ptm's tables for the PM2 file at ``path``, and what was converted or dropped."""
+def read_pm2(
+    path: str | os.PathLike[str], caller_env: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], tuple[Note, ...]]:
+    """ptm's tables for the PM2 file at ``path``, and what was converted or dropped. A
+    JavaScript file is evaluated with ``caller_env`` (the environment of the shell that ran
+    ``ptm start``, as PM2 does: ``process.env`` in the file is theirs; ``None``: this
+    process's own), by the ``node`` on its ``PATH``."""
     file = os.fspath(path)
     if not os.path.exists(file):
         raise ConfigError("no such file", file=file)
     if os.path.isdir(file):
         raise ConfigError("is a directory, not an ecosystem file", file=file)
     suffix = Path(file).suffix.lower()
-    data = _evaluate_js(file) if suffix in _JS_SUFFIXES else _read_data(file, suffix)
+    js = suffix in _JS_SUFFIXES
+    data = _evaluate_js(file, caller_env) if js else _read_data(file, suffix)
     return pm2_tables(data, file)
 
 
@@ -143,11 +149,12 @@ def _read_data(file: str, suffix: str) -> object:
         raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
 
 
-def _evaluate_js(file: str) -> object:
+def _evaluate_js(file: str, env: Mapping[str, str] | None) -> object:
     absolute = os.path.abspath(file)
     try:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # with env, node is looked for on env's PATH
             ["node", "-e", _EVALUATE, absolute],
+            env=dict(env) if env is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
