@@ -1,0 +1,116 @@
+"""The cpu/memory history of each process: seconds ring, minutes ring, closing minutes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from supervisor_core.monitor import (
+    MINUTES_KEPT,
+    SECONDS_KEPT,
+    History,
+    MinutePoint,
+    history_key,
+)
+
+KEY = history_key("api", 0)
+T0 = 1_700_000_040.0  # the start of a minute (divisible by 60)
+
+
+def test_seconds_are_kept_by_second_with_gaps_as_none() -> None:
+    h = History(clock=lambda: T0 + 4)
+    h.record(KEY, 10.0, 1000, at=T0)
+    h.record(KEY, 20.0, 2000, at=T0 + 1.5)
+    h.record(KEY, None, 3000, at=T0 + 4.2)  # a first sample: no cpu figure yet
+    s = h.series(KEY, "second", points=6)
+    assert s.step == 1
+    assert s.end == int(T0) + 4
+    assert s.cpu_percent == [None, 10.0, 20.0, None, None, None]
+    assert s.memory_bytes == [None, 1000.0, 2000.0, None, None, 3000.0]
+
+
+def test_seconds_ring_keeps_ten_minutes_and_forgets_older() -> None:
+    h = History()
+    for i in range(SECONDS_KEPT + 30):
+        h.record(KEY, float(i % 100), 1000 + i, at=T0 + i)
+    now = T0 + SECONDS_KEPT + 29
+    s = h.series(KEY, "second", now=now)
+    assert len(s.cpu_percent) == SECONDS_KEPT
+    assert s.memory_bytes[0] == 1000 + 30  # the oldest kept
+    assert s.memory_bytes[-1] == 1000 + SECONDS_KEPT + 29
+    # Asking for more than is kept gives what is kept.
+    assert len(h.series(KEY, "second", points=10_000, now=now).cpu_percent) == SECONDS_KEPT
+
+
+def test_a_long_silence_blanks_the_whole_ring() -> None:
+    h = History()
+    h.record(KEY, 5.0, 100, at=T0)
+    h.record(KEY, 6.0, 200, at=T0 + 3 * SECONDS_KEPT)
+    s = h.series(KEY, "second", now=T0 + 3 * SECONDS_KEPT)
+    assert s.memory_bytes[-1] == 200
+    assert all(v is None for v in s.memory_bytes[:-1])
+    # And the ring as seen later: the old point is out of reach, the newer one too.
+    assert all(v is None for v in h.series(KEY, "second", now=T0 + 10 * SECONDS_KEPT).cpu_percent)
+
+
+def test_a_minute_is_the_mean_cpu_and_the_largest_memory() -> None:
+    h = History()
+    h.record(KEY, None, 500, at=T0)  # no cpu: not part of the mean
+    h.record(KEY, 10.0, 900, at=T0 + 10)
+    h.record(KEY, 30.0, 700, at=T0 + 50)
+    assert h.close_minutes(now=T0 + 59) == []  # the minute is not over
+    h.record(KEY, 1.0, 100, at=T0 + 61)  # a sample of the next minute closes it
+    minute = int(T0) // 60
+    assert h.close_minutes(now=T0 + 61) == [MinutePoint(KEY, minute, 20.0, 900.0)]
+    assert h.close_minutes(now=T0 + 61) == []  # handed out once
+    # The next minute is closed by time alone (the process stopped sampling).
+    assert h.close_minutes(now=T0 + 125) == [MinutePoint(KEY, minute + 1, 1.0, 100.0)]
+    s = h.series(KEY, "minute", points=3, now=T0 + 125)
+    assert s.step == 60
+    assert s.end == (minute + 1) * 60  # the last closed minute
+    assert s.cpu_percent == [None, 20.0, 1.0]
+    assert s.memory_bytes == [None, 900.0, 100.0]
+
+
+def test_a_minute_without_cpu_figures_has_none() -> None:
+    h = History()
+    h.record(KEY, None, 500, at=T0)
+    [point] = h.close_minutes(now=T0 + 60)
+    assert point.cpu_percent is None
+    assert h.series(KEY, "minute", points=1, now=T0 + 60).cpu_percent == [None]
+
+
+def test_minutes_loaded_from_the_store_come_back_and_age_out() -> None:
+    h = History()
+    minute = int(T0) // 60
+    h.load(MinutePoint(KEY, minute - i, float(i), 1e6 + i) for i in range(MINUTES_KEPT + 5, 0, -1))
+    s = h.series(KEY, "minute", now=T0)
+    assert len(s.cpu_percent) == MINUTES_KEPT
+    assert s.cpu_percent[-1] == 1.0
+    assert s.memory_bytes[0] == 1e6 + MINUTES_KEPT
+    # A day later nothing of it is left.
+    later = h.series(KEY, "minute", now=T0 + 86_400 + 60)
+    assert all(v is None for v in later.cpu_percent)
+
+
+def test_values_are_float32_and_memory_stays_accurate_enough() -> None:
+    h = History()
+    big = 3 * 1024**3 + 12345  # 3 GiB and change: float32 keeps 24 bits of it
+    h.record(KEY, 12.3, big, at=T0)
+    s = h.series(KEY, "second", points=1, now=T0)
+    assert s.memory_bytes[0] == pytest.approx(big, rel=1e-6)
+    assert s.cpu_percent[0] == pytest.approx(12.3, rel=1e-6)
+
+
+def test_unknown_process_has_an_empty_series_and_retain_forgets() -> None:
+    h = History()
+    other = history_key("api", 1)
+    h.record(KEY, 1.0, 1, at=T0)
+    h.record(other, 2.0, 2, at=T0)
+    assert len(h) == 2
+    h.retain([KEY])
+    assert h.keys() == [KEY]
+    s = h.series(other, "second", points=4, now=T0)
+    assert s.cpu_percent == [None] * 4 and s.memory_bytes == [None] * 4
+    assert not any(math.isnan(v) for v in s.cpu_percent if v is not None)
