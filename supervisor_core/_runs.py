@@ -54,6 +54,7 @@ __all__ = [
     "RunCallback",
     "RunSetup",
     "Runner",
+    "SampleCallback",
     "Stream",
 ]
 
@@ -63,6 +64,8 @@ OutputCallback = Callable[[str, int, Stream, list[bytes]], None]
 RunCallback = Callable[[str, int, str, RunRecord], None]
 """Called with (app, instance, run_id, record) when a run starts (``ended_at`` None) and when
 it ends."""
+SampleCallback = Callable[[str, int, TreeSample], None]
+"""Called with (app, instance, sample) for every sample of an instance's current run."""
 
 MAX_RUNS_KEPT = 100
 DISPLAY_SAMPLE_INTERVAL = 5.0
@@ -131,6 +134,9 @@ class RunSetup:
     clock: Clock = ANYIO_CLOCK
     cgroups: CgroupTree | None = None
     """Where each run gets its own cgroup (None: stopped by group and mark only)."""
+    on_sample: SampleCallback | None = None
+    sample_interval: float = DISPLAY_SAMPLE_INTERVAL
+    """How often cpu and memory are read for an app without ``max_memory_restart``."""
 
 
 class Runner:
@@ -259,7 +265,7 @@ class Runner:
         interval = spec.memory.memory_check_interval
         if spec.memory.max_memory_restart is None:
             # Without a limit the figures are only for display: sample less often.
-            interval = max(interval, DISPLAY_SAMPLE_INTERVAL)
+            interval = max(interval, self._setup.sample_interval)
         self._setup.monitor.watch(self._monitor_key(run), proc.pid, interval, self._on_sample(run))
         return run
 
@@ -402,12 +408,15 @@ class Runner:
 
     def _on_sample(self, run: Run) -> Callable[[TreeSample | None], None]:
         limit = self.spec.memory.max_memory_restart
+        keep = self._setup.on_sample
 
         def on_sample(sample: TreeSample | None) -> None:
             if sample is None or self.current is not run:
                 return
             self.cpu_percent = sample.cpu_percent
             self.memory_bytes = sample.memory_bytes
+            if keep is not None:
+                keep(self.spec.name, self.index, sample)
             if (
                 limit is not None
                 and sample.memory_bytes > limit

@@ -36,7 +36,7 @@ from supervisor_core._plumbing import (
     wait_settled,
     wait_stable,
 )
-from supervisor_core._runs import RunSetup
+from supervisor_core._runs import DISPLAY_SAMPLE_INTERVAL, RunSetup, SampleCallback
 from supervisor_core.config import AppSpec, instance_count
 from supervisor_core.drivers import AppDriver
 from supervisor_core.errors import StateError, UnknownAppError
@@ -82,6 +82,8 @@ class Supervisor:
     ``clock`` is the monotonic clock that restart delays and readiness deadlines run on; with
     ``wall_clock`` they let tests drive the supervisor with fakes. With ``cgroups``, each run
     gets its own cgroup, which a stop empties (:class:`~supervisor_core.process.CgroupTree`).
+    ``on_sample(app, instance, sample)`` sees every cpu/memory sample, taken every
+    ``sample_interval`` seconds (with ``max_memory_restart``, every ``memory_check_interval``).
     """
 
     def __init__(
@@ -101,6 +103,8 @@ class Supervisor:
         spawner: Spawner = spawn,
         clock: Clock = ANYIO_CLOCK,
         cgroups: CgroupTree | None = None,
+        on_sample: SampleCallback | None = None,
+        sample_interval: float = DISPLAY_SAMPLE_INTERVAL,
     ) -> None:
         self._ptm_home = ptm_home
         self._write_logs = write_logs
@@ -131,6 +135,8 @@ class Supervisor:
             spawner=spawner,
             clock=clock,
             cgroups=cgroups,
+            on_sample=on_sample,
+            sample_interval=sample_interval,
         )
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None

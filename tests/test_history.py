@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
+from supervisor_core.daemon._history import HistoryKeeper
 from supervisor_core.monitor import (
     MINUTES_KEPT,
     SECONDS_KEPT,
     History,
     MinutePoint,
+    TreeSample,
     history_key,
 )
+from supervisor_core.store import StateStore, StoredApp
 
 KEY = history_key("api", 0)
 T0 = 1_700_000_040.0  # the start of a minute (divisible by 60)
@@ -114,3 +118,91 @@ def test_unknown_process_has_an_empty_series_and_retain_forgets() -> None:
     s = h.series(other, "second", points=4, now=T0)
     assert s.cpu_percent == [None] * 4 and s.memory_bytes == [None] * 4
     assert not any(math.isnan(v) for v in s.cpu_percent if v is not None)
+
+
+# ---------------------------------------------------------------------------------------------
+# state.db: the minutes kept across a restart of the daemon
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def stored(name: str) -> StoredApp:
+    return StoredApp(
+        name=name,
+        entry={"name": name, "script": f"{name}.py"},
+        base_dir="/srv",
+        env_name=None,
+        source=None,
+        desired="running",
+        position=-1,
+    )
+
+
+def sample(cpu: float | None, mem: int) -> TreeSample:
+    return TreeSample(cpu_percent=cpu, memory_bytes=mem, pids=(1,), taken_at=0.0)
+
+
+@pytest.mark.anyio
+async def test_store_keeps_replaces_prunes_and_deletes_minutes(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(stored("api"))
+        await store.upsert_app(stored("web"))
+        rows = [("api", 0, m, float(m), 1000.0 + m) for m in range(100, 1300)]  # > one chunk
+        rows.append(("web", 1, 150, None, 5.0))
+        await store.record_minutes(rows)
+        await store.record_minutes([("api", 0, 100, 99.0, 1.0)])  # a minute written again
+        kept = await store.minutes(since=0)
+        assert len(kept) == 1201
+        assert kept[0] == ("api", 0, 100, 99.0, 1.0)
+        assert ("web", 1, 150, None, 5.0) in kept
+        assert [r[2] for r in kept] == sorted(r[2] for r in kept)  # oldest first
+        assert await store.prune_minutes(before=200) == 101
+        assert min(r[2] for r in await store.minutes(since=0)) == 200
+        assert [r[2] for r in await store.minutes(since=1299)] == [1299]
+        await store.delete_app("api")
+        assert await store.minutes(since=0) == []  # web's minute 150 was pruned too
+
+
+@pytest.mark.anyio
+async def test_minutes_survive_a_new_keeper_on_the_same_file(tmp_path: Path) -> None:
+    """What the daemon does: samples, a minute written each minute, a new daemon reads them."""
+    path = tmp_path / "state.db"
+    now = [T0]
+    minute = int(T0) // 60
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(stored("api"))
+        keeper = HistoryKeeper(store, clock=lambda: now[0])
+        for i in range(120):  # two minutes of samples, one a second
+            now[0] = T0 + i
+            keeper.on_sample("api", 0, sample(float(i % 60), 1000 + i))
+        now[0] = T0 + 121
+        assert await keeper.save_minutes() == 2
+        assert await keeper.save_minutes() == 0
+        view = keeper.view([{"id": 0, "name": "api", "instance": 0}], "second", points=3)
+        [proc] = view["processes"]
+        assert proc["second"] == {
+            "step": 1,
+            "end": int(T0) + 121,
+            "cpu_percent": [59.0, None, None],
+            "memory_bytes": [1119, None, None],
+        }
+    async with await StateStore.open(path) as store:
+        again = HistoryKeeper(store, clock=lambda: T0 + 200)
+        assert await again.load() == 2
+        view = again.view([{"id": 0, "name": "api", "instance": 0}], None, points=3)
+        [proc] = view["processes"]
+        assert proc["minute"] == {
+            "step": 60,
+            "end": (minute + 2) * 60,
+            "cpu_percent": [29.5, 29.5, None],
+            "memory_bytes": [1059, 1119, None],
+        }
+        assert proc["second"]["memory_bytes"] == [None, None, None]  # seconds are not kept
+        # A day later the rows are too old: load deletes them.
+        later = HistoryKeeper(store, clock=lambda: T0 + 86_400 + 300)
+        assert await later.load() == 0
+        assert await store.minutes(since=0) == []

@@ -102,6 +102,15 @@ class Client:
         """One app in full: its rows, spec, env, source file and run history."""
         return self._object("GET", _target(target))
 
+    def history(
+        self, target: str | int = "all", resolution: str | None = None, points: int | None = None
+    ) -> Json:
+        """Each instance's cpu and memory, per second (10 min) and per minute (24 h):
+        ``{"processes": [{"id", "name", "instance", "second": {...}, "minute": {...}}]}``;
+        ``resolution`` keeps one of them, ``points`` only the last of each."""
+        params = _params(resolution=resolution, points=None if points is None else str(points))
+        return self._object("GET", f"{_target(target)}/history", params=params)
+
     def start_ecosystem(
         self,
         path: str | os.PathLike[str],

@@ -25,6 +25,7 @@ from supervisor_core._home import Home
 from supervisor_core._info import RunRecord
 from supervisor_core._supervisor import Supervisor
 from supervisor_core.daemon._api import create_api
+from supervisor_core.daemon._history import HISTORY_INTERVAL, HistoryKeeper
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, bind_socket
 from supervisor_core.daemon._service import DaemonService
@@ -87,6 +88,8 @@ async def serve(home: Home) -> None:
             f"; restoring {home.dump}" if home.dump.exists() else " (no dump.toml to restore)",
         )
     service: DaemonService | None = None
+    history = HistoryKeeper(store)
+    await history.load()
 
     def on_run(app: str, instance: int, run_id: str, record: RunRecord) -> None:
         if service is not None:
@@ -101,10 +104,13 @@ async def serve(home: Home) -> None:
             on_run=on_run,
             die_with_supervisor=True,
             cgroups=CgroupTree.find(),
+            on_sample=history.on_sample,
+            sample_interval=HISTORY_INTERVAL,
         ) as sup:
-            service = DaemonService(home, sup, store)
+            service = DaemonService(home, sup, store, history)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
+                tg.start_soon(history.run, service.rows)
                 tg.start_soon(_handle_signals, service, home)
                 await tg.start(service.run_notify)  # alerts listen before any app starts
                 await service.restore()
@@ -138,6 +144,8 @@ async def serve(home: Home) -> None:
                 await service.shutdown.wait()
                 log.info("stopping every app")
                 await sup.stop_all()
+                with contextlib.suppress(PtmError):  # the minutes that ended since the last write
+                    await history.save_minutes()
                 # Every app's last lines are out: end the log streams cleanly (a streaming
                 # answer still open when the server exits is cancelled mid-answer).
                 if not await hub.end(timeout=2):

@@ -32,11 +32,13 @@ from supervisor_core.config import (
     port_clash,
 )
 from supervisor_core.daemon._alerts import Alerts
+from supervisor_core.daemon._history import HistoryKeeper
 from supervisor_core.daemon._restore import restore
 from supervisor_core.daemon._runs import RunWriter
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
 from supervisor_core.logs import split_marker, tail_lines
+from supervisor_core.monitor import Resolution
 from supervisor_core.process import ACTIVE
 from supervisor_core.store import StateStore, StoredApp, write_dump
 
@@ -76,7 +78,13 @@ class DaemonService:
     the daemon adds to each: the :class:`StoredApp` (its entry, position, source file and
     desired state), in ``state.db`` and in memory."""
 
-    def __init__(self, home: Home, supervisor: Supervisor, store: StateStore) -> None:
+    def __init__(
+        self,
+        home: Home,
+        supervisor: Supervisor,
+        store: StateStore,
+        history: HistoryKeeper | None = None,
+    ) -> None:
         self.home = home
         self.sup = supervisor
         self.store = store
@@ -87,6 +95,7 @@ class DaemonService:
         self._lock = anyio.Lock()
         self._runs = RunWriter(store)
         self._alerts = Alerts(supervisor, store)
+        self.history = history if history is not None else HistoryKeeper(store)
 
     # ----------------------------------------------------------------- the daemon's tasks
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
@@ -174,6 +183,10 @@ class DaemonService:
             spec=self.sup.spec(name),
             runs=runs,
         )
+
+    def history_view(self, target: str, res: Resolution | None, n: int | None) -> dict[str, Any]:
+        """The cpu/memory series of each instance of ``target`` (``all``: every app)."""
+        return self.history.view(self.rows(self.resolve(target)), res, n)
 
     def info(self) -> dict[str, Any]:
         return daemon_info(

@@ -8,12 +8,13 @@ Every write is one SQL statement (an upsert, an ``UPDATE ... RETURNING``; deleti
 removes its runs through a trigger), so a write is atomic on its own and a cancelled coroutine
 can never leave a transaction open on the shared connection.
 
-Tables (version 2)::
+Tables (version 3)::
 
     apps(name PK, position UNIQUE, entry JSON, base_dir, env_name, source, desired, updated_at)
     runs(run_id PK, app, instance, pid, create_time, started_at, ended_at, exit_code, signal,
          end_reason, error)
     notify(source PK, entries JSON, updated_at)          -- since version 2
+    history(app, instance, minute, cpu, memory; PK (app, instance, minute))  -- since version 3
 
 Timestamps are POSIX seconds (floats).
 """
@@ -43,6 +44,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DamagedState",
     "Desired",
+    "MinuteRow",
     "StateStore",
     "StoredApp",
 ]
@@ -53,8 +55,13 @@ _DESIRED: Final = ("running", "stopped")
 RUNS_KEPT: Final = 1000
 """Ended runs kept per instance; older ones are deleted as new ones end."""
 
+MinuteRow = tuple[str, int, int, float | None, float]
+"""One minute of one process's history: (app, instance, POSIX minute, mean cpu %, max bytes)."""
+
 BUSY_TIMEOUT_MS: Final = 5000
 """How long a write waits for another writer (another connection) before failing."""
+
+_MINUTES_PER_STATEMENT: Final = 500
 
 _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
     # 1: apps and runs
@@ -103,6 +110,25 @@ _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
             entries    TEXT NOT NULL,
             updated_at REAL NOT NULL
         )
+        """,
+    ),
+    # 3: each process's cpu and memory, one row a minute (kept 24 hours)
+    (
+        """
+        CREATE TABLE history (
+            app      TEXT NOT NULL,
+            instance INTEGER NOT NULL,
+            minute   INTEGER NOT NULL,
+            cpu      REAL,
+            memory   REAL NOT NULL,
+            PRIMARY KEY (app, instance, minute)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TRIGGER apps_delete_history AFTER DELETE ON apps
+        BEGIN
+            DELETE FROM history WHERE app = OLD.name;
+        END
         """,
     ),
 )
@@ -550,4 +576,33 @@ class StateStore:
             """,
             (keep_per_instance,),
         )
+        return len(rows)
+
+    # -----------------------------------------------------------------------------------------
+    # History (one row a minute per process)
+
+    async def record_minutes(self, rows: Sequence[MinuteRow]) -> None:
+        """Keep these minutes (a minute already kept is replaced)."""
+        for start in range(0, len(rows), _MINUTES_PER_STATEMENT):
+            chunk = rows[start : start + _MINUTES_PER_STATEMENT]
+            await self._rows(
+                "INSERT OR REPLACE INTO history (app, instance, minute, cpu, memory) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
+
+    async def minutes(self, since: int) -> list[MinuteRow]:
+        """Every kept minute from ``since`` on, oldest first."""
+        rows = await self._rows(
+            "SELECT app, instance, minute, cpu, memory FROM history WHERE minute >= ?"
+            " ORDER BY minute",
+            (since,),
+        )
+        return [
+            (row["app"], row["instance"], row["minute"], row["cpu"], row["memory"]) for row in rows
+        ]
+
+    async def prune_minutes(self, before: int) -> int:
+        """Delete the minutes before ``before``; returns how many."""
+        rows = await self._rows("DELETE FROM history WHERE minute < ? RETURNING app", (before,))
         return len(rows)
