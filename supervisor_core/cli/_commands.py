@@ -248,6 +248,7 @@ def describe(args: argparse.Namespace) -> int:
 
     with connect() as client:
         data = client.describe(target_of(args.target))
+        data["history"] = client.history(str(data["name"]))["processes"]
     print(render_describe(data, color=use_color(sys.stdout), width=_terminal_width()))
     return 0
 

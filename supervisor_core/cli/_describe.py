@@ -30,6 +30,7 @@ from supervisor_core.cli._format import (
     style,
     text,
 )
+from supervisor_core.cli._spark import usage_lines
 
 __all__ = ["SECRET_KEY", "mask_env", "render_describe"]
 
@@ -333,7 +334,9 @@ def render_describe(
                                               # keys are shown as is
          "env": {"NAME": "value", ...},       # the app's own variables (masked here)
          "runs": [{"run_id", "instance", "pid", "started_at", "ended_at", "exit_code",
-                   "signal", "end_reason", "error"}, ...]}   # newest first
+                   "signal", "end_reason", "error"}, ...],   # newest first
+         "history": [...]}                    # optional: the history answer's "processes"
+                                              # (GET /v1/processes/{target}/history)
 
     When rows carry a ``health`` result (``[apps.health_check]``), a "Health" section shows
     each instance's last one. Times are ISO 8601 texts or POSIX seconds, shown in local time;
@@ -368,6 +371,11 @@ def render_describe(
         lines.extend(fitted_table(_PROCESSES, cells, color=color, width=width))
     else:
         lines.append("  no instance (deleted, or scaled to 0)")
+
+    usage = usage_lines(data.get("history") or [], width=width or 100, color=color)
+    if usage:
+        lines.append("")
+        lines.extend(usage)
 
     health = _health_lines(processes, spec, color=color)
     if health:
