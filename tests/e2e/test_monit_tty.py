@@ -1,0 +1,183 @@
+"""Interactive ``ptm monit`` in a real pseudo-terminal, its screen read by a VT emulator (pyte):
+keys select, filter, and restart a process after a confirmation."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pyte
+import pytest
+
+from tests.e2e.conftest import PTM, Ptm
+
+COLS, LINES = 110, 32
+UP, DOWN = b"\x1b[A", b"\x1b[B"
+
+
+@dataclass
+class Screen:
+    """A running ``ptm monit`` on a pseudo-terminal and what its screen shows."""
+
+    proc: subprocess.Popen[bytes]
+    fd: int
+    screen: pyte.Screen
+    stream: pyte.ByteStream
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def pump(self, timeout: float) -> None:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if ready:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:  # EIO: the program is gone
+                data = b""
+            if data:
+                self.stream.feed(data)
+
+    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.text()
+            if predicate(shown):
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never showed {what}:\n{shown}")
+            self.pump(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def send(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def row(self, shown: str, label: str) -> str:
+        """The process list's line of ``label`` (``api:1``)."""
+        for line in shown.splitlines():
+            if f" {label} " in line and ("online" in line or "launching" in line):
+                return line
+        raise AssertionError(f"no row {label!r} on the screen:\n{shown}")
+
+
+@pytest.fixture
+def monit(ptm: Ptm) -> Iterator[Callable[[], Screen]]:
+    started: list[Screen] = []
+
+    def start() -> Screen:
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLS, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(LINES))
+        proc = subprocess.Popen(
+            [*PTM, "monit"],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env=env,
+            cwd=ptm.cwd,
+            start_new_session=True,  # the pty becomes its controlling terminal
+        )
+        os.close(follower)
+        screen = pyte.Screen(COLS, LINES)
+        # Answer the terminal's queries (the cursor position report) as a terminal does.
+        screen.write_process_input = lambda data: os.write(leader, data.encode())  # type: ignore[method-assign]
+        shown = Screen(proc, leader, screen, pyte.ByteStream(screen))
+        started.append(shown)
+        return shown
+
+    yield start
+    for shown in started:
+        if shown.proc.poll() is None:
+            shown.proc.send_signal(signal.SIGTERM)
+            try:
+                shown.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                shown.proc.kill()
+                shown.proc.wait()
+        os.close(shown.fd)
+
+
+def test_monit_keys_select_filter_and_restart_with_a_confirmation(
+    ptm: Ptm, monit: Callable[[], Screen]
+) -> None:
+    ptm.ecosystem(("api", 2), ("worker", 1))
+    ptm.ok("start", "ecosystem.toml")
+    before = {(r["name"], r["instance"]): r for r in ptm.wait_online(3)}
+    m = monit()
+    shown = m.wait_for(lambda s: "ptm monit · 2 apps · 3/3 online" in s, "the title")
+    assert "▶" in m.row(shown, "api:0")  # the first process is selected
+    # Sparklines fill in as the daemon samples every second.
+    m.wait_for(lambda s: any(c in m.row(s, "api:0") for c in "▁▂▃▄▅▆▇█"), "a sparkline")
+
+    # ↓ selects the next process; its details and its logs are shown below the list.
+    m.send(DOWN)
+    shown = m.wait_for(lambda s: "▶" in m.row(s, "api:1"), "api:1 selected")
+    assert "── api:1 " in shown and "── logs of api:1 " in shown
+    assert f"pid {before[('api', 1)]['pid']}" in shown
+    m.wait_for(lambda s: f"ready {before[('api', 1)]['pid']}" in s, "api:1's output")
+    m.send(DOWN)
+    m.wait_for(lambda s: "▶" in m.row(s, "worker"), "worker selected")
+    m.send(UP + UP)
+    m.wait_for(lambda s: "▶" in m.row(s, "api:0"), "api:0 selected again")
+
+    # / filters by name; Esc clears the filter.
+    m.send(b"/work")
+    shown = m.wait_for(lambda s: "filter: work" in s and " api:0 " not in s, "the filter")
+    assert "▶" in m.row(shown, "worker")
+    m.send(b"\r")
+    m.send(b"\x1b")
+    m.wait_for(lambda s: " api:0 " in s and "filter:" not in s, "the filter cleared")
+
+    # r asks first; n cancels and nothing happens.
+    m.send(UP + UP)
+    m.wait_for(lambda s: "▶" in m.row(s, "api:0"), "api:0 selected")
+    m.send(b"r")
+    m.wait_for(lambda s: "restart api? (y/n)" in s, "the question")
+    m.send(b"n")
+    m.wait_for(lambda s: "restart of api cancelled" in s, "the cancellation")
+    assert [r["restarts"] for r in ptm.jlist()] == [0, 0, 0]
+
+    # r, then y: api restarts (both instances); the screen shows new pids and the counts.
+    m.send(b"r")
+    m.wait_for(lambda s: "restart api? (y/n)" in s, "the question")
+    m.send(b"y")
+    m.wait_for(lambda s: "restarted api" in s, "the restart done")
+    rows = {(r["name"], r["instance"]): r for r in ptm.wait_online(3)}
+    for instance in (0, 1):
+        assert rows[("api", instance)]["restarts"] == 1
+        assert rows[("api", instance)]["pid"] != before[("api", instance)]["pid"]
+    assert rows[("worker", 0)]["restarts"] == 0
+    new_pid = rows[("api", 0)]["pid"]
+    shown = m.wait_for(lambda s: f"pid {new_pid}" in s, "the new pid of api:0")
+    assert "1 restarts" in shown and "last: manual" in shown
+    assert m.row(shown, "api:0").split()[4] == "1"  # the ↺ column
+
+    m.send(b"q")
+    assert m.proc.wait(10) == 0
+    assert ptm.daemon_pid() is not None
+
+
+def test_monit_stop_and_start_from_the_keyboard(ptm: Ptm, monit: Callable[[], Screen]) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    m = monit()
+    m.wait_for(lambda s: "1/1 online" in s, "the title")
+    m.send(b"s")
+    m.wait_for(lambda s: "stop api? (y/n)" in s, "the question")
+    m.send(b"y")
+    m.wait_for(lambda s: "0/1 online" in s and "stopped api" in s, "api stopped")
+    assert ptm.jlist()[0]["status"] == "stopped"
+    m.send(b"t")
+    m.wait_for(lambda s: "start api? (y/n)" in s, "the question")
+    m.send(b"y")
+    m.wait_for(lambda s: "1/1 online" in s and "started api" in s, "api started")
+    m.send(b"q")
+    assert m.proc.wait(10) == 0
