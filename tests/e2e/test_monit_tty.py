@@ -1,5 +1,6 @@
 """Interactive ``ptm monit`` in a real pseudo-terminal, its screen read by a VT emulator (pyte):
-keys select, filter, and restart a process after a confirmation."""
+keys select, filter, and restart a process after a confirmation. And the history it draws
+surviving a restart of the daemon."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import pty
 import select
 import signal
+import sqlite3
 import struct
 import subprocess
 import termios
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import pyte
 import pytest
 
+from supervisor_core.client import Client
 from tests.e2e.conftest import PTM, Ptm
 
 COLS, LINES = 110, 32
@@ -181,3 +184,31 @@ def test_monit_stop_and_start_from_the_keyboard(ptm: Ptm, monit: Callable[[], Sc
     m.wait_for(lambda s: "1/1 online" in s and "started api" in s, "api started")
     m.send(b"q")
     assert m.proc.wait(10) == 0
+
+
+def test_history_minutes_survive_a_restart_of_the_daemon(ptm: Ptm) -> None:
+    """The daemon reads state.db's minutes back when it starts: describe draws them."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    ptm.ok("kill")
+    now_minute = int(time.time()) // 60
+    rows = [("api", 0, now_minute - 60 + i, float(i), 30e6 + i * 1e6) for i in range(59)]
+    with sqlite3.connect(ptm.home / "state.db") as db:
+        db.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?)", rows)
+    db.close()
+    ptm.ok("ping")  # a new daemon, which restores api from state.db
+    ptm.wait_online(1)
+    with Client(ptm.home, autostart=False) as client:
+        [proc] = client.history("api", resolution="minute", points=61)["processes"]
+    minute = proc["minute"]
+    first = minute["end"] // 60 - 60  # the minute of the first of the 61 points
+    by_minute = dict(zip(range(first, first + 61), minute["cpu_percent"], strict=True))
+    assert [by_minute.get(r[2]) for r in rows] == [float(i) for i in range(59)]
+    assert max(v for v in minute["memory_bytes"] if v is not None) == 30_000_000 + 58_000_000
+    out = ptm.ok("describe", "api")
+    day = out.splitlines().index(
+        "Usage, last 24 h (a mark is 20 min, a minute's mean cpu and largest memory)"
+    )
+    assert out.splitlines()[day + 1].endswith("max 58%")
+    assert out.splitlines()[day + 2].endswith("max 84mb")
