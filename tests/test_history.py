@@ -88,7 +88,7 @@ def test_a_minute_without_cpu_figures_has_none() -> None:
 def test_minutes_loaded_from_the_store_come_back_and_age_out() -> None:
     h = History()
     minute = int(T0) // 60
-    h.load(MinutePoint(KEY, minute - i, float(i), 1e6 + i) for i in range(MINUTES_KEPT + 5, 0, -1))
+    h.load((KEY, minute - i, float(i), 1e6 + i) for i in range(MINUTES_KEPT + 5, 0, -1))
     s = h.series(KEY, "minute", now=T0)
     assert len(s.cpu_percent) == MINUTES_KEPT
     assert s.cpu_percent[-1] == 1.0
@@ -159,7 +159,7 @@ async def test_store_keeps_replaces_prunes_and_deletes_minutes(tmp_path: Path) -
         assert len(kept) == 1201
         assert kept[0] == ("api", 0, 100, 99.0, 1.0)
         assert ("web", 1, 150, None, 5.0) in kept
-        assert [r[2] for r in kept] == sorted(r[2] for r in kept)  # oldest first
+        assert kept == sorted(kept, key=lambda r: (r[0], r[1], r[2]))  # by process, oldest first
         assert await store.prune_minutes(before=200) == 101
         assert min(r[2] for r in await store.minutes(since=0)) == 200
         assert [r[2] for r in await store.minutes(since=1299)] == [1299]

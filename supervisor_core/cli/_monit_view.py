@@ -117,7 +117,7 @@ def _list(state: MonitState, shown: list[Mapping[str, Any]], width: int, room: i
     status_w = max([6, *(len(text(r.get("status"))) for r in shown)])
     restart_w = max([1, *(len(text(r.get("restarts"))) for r in shown)])
     fixed = 2 + id_w + 1 + name_w + 1 + status_w + 1 + restart_w + 2 * (1 + _VALUE_W)
-    spark_w = min(60, (width - fixed - 2) // 2)
+    spark_w = min(30, (width - fixed - 2) // 2)
     spark_w = spark_w if spark_w >= 5 else 0
     widths = (id_w, name_w, status_w, restart_w, spark_w)
     cpu_head = ("cpu" if not spark_w else f"cpu (last {spark_w} s)").rjust(spark_w + 1 + _VALUE_W)
@@ -161,9 +161,14 @@ def _details(state: MonitState, row: Mapping[str, Any], width: int) -> list[str]
         mems: list[float | None] = list(series.get("memory_bytes") or [])
         cpu_top = max((v for v in cpus if v is not None), default=None)
         mem_top = max((v for v in mems if v is not None), default=None)
-        spark_w = max(0, min(len(cpus), (width - 40) // 2))
-        if spark_w < 5:
+        room = (width - 40) // 2
+        if room < 5 or not cpus:
             continue
+        # Whole points per mark (a divisor of the count), so that every mark covers as many.
+        group = next(
+            d for d in range(1, len(cpus) + 1) if len(cpus) % d == 0 and len(cpus) / d <= room
+        )
+        spark_w = len(cpus) // group
         cpu_line = sparkline(cpus, spark_w, high=max(cpu_top or 0.0, CPU_FLOOR)).ljust(spark_w)
         mem_line = sparkline(mems, spark_w, peak=True).ljust(spark_w)
         mem_max = human_bytes(None if mem_top is None else int(mem_top))

@@ -21,7 +21,6 @@ from supervisor_core.monitor import (
     MINUTES_KEPT,
     History,
     HistoryKey,
-    MinutePoint,
     Resolution,
     Series,
     TreeSample,
@@ -88,13 +87,14 @@ class HistoryKeeper:
         except StateError as exc:
             log.error("cannot read the kept history: %s", exc)
             return 0
-        points: list[MinutePoint] = []
+        points: list[tuple[HistoryKey, int, float | None, float]] = []
         for app, instance, minute, cpu, memory in rows:
             try:
                 key = history_key(str(app), int(instance))
-                cpu_value = None if cpu is None else float(cpu)
-                points.append(MinutePoint(key, int(minute), cpu_value, float(memory)))
-            except (TypeError, ValueError):
+                points.append(
+                    (key, int(minute), None if cpu is None else float(cpu), float(memory))
+                )
+            except (TypeError, ValueError):  # a damaged row: skipped
                 continue
         self.history.load(points)
         return len(points)
@@ -110,9 +110,12 @@ class HistoryKeeper:
         return len(rows)
 
     async def run(self, rows: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
-        """Once a minute, just after it turns: write the minutes that ended, forget the
-        processes that are gone (``rows`` gives the ``jlist`` rows of those that are not),
-        and once an hour delete rows older than 24 hours. A task for the daemon's lifetime."""
+        """First read back the kept minutes (:meth:`load`: in the background, so that they
+        never delay the daemon's start). Then once a minute, just after it turns: write the
+        minutes that ended, forget the processes that are gone (``rows`` gives the ``jlist``
+        rows of those that are not), and once an hour delete rows older than 24 hours. A
+        task for the daemon's lifetime."""
+        await self.load()
         turns = 0
         while True:
             now = self._clock()

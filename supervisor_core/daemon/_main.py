@@ -88,8 +88,7 @@ async def serve(home: Home) -> None:
             f"; restoring {home.dump}" if home.dump.exists() else " (no dump.toml to restore)",
         )
     service: DaemonService | None = None
-    history = HistoryKeeper(store)
-    await history.load()
+    history = HistoryKeeper(store)  # its task reads the kept minutes back
 
     def on_run(app: str, instance: int, run_id: str, record: RunRecord) -> None:
         if service is not None:

@@ -104,6 +104,14 @@ class _Ring:
         self.mem[step % size] = mem
         self.last = max(self.last, step)
 
+    def fill(self, step: int, cpu: float, mem: float) -> None:
+        """:meth:`put` for a ring filled oldest first from nothing (no gap to blank)."""
+        size = len(self.cpu)
+        self.cpu[step % size] = cpu
+        self.mem[step % size] = mem
+        if step > self.last:
+            self.last = step
+
     def window(self, end: int, count: int) -> tuple[list[float | None], list[float | None]]:
         size = len(self.cpu)
         cpu: list[float | None] = []
@@ -195,11 +203,15 @@ class History:
         closed, self._closed = self._closed, []
         return closed
 
-    def load(self, points: Iterable[MinutePoint]) -> None:
-        """Minutes kept from an earlier daemon (``state.db``), oldest first."""
-        for point in points:
-            cpu = _NAN if point.cpu_percent is None else point.cpu_percent
-            self._process(point.key).minutes.put(point.minute, cpu, point.memory_bytes)
+    def load(self, rows: Iterable[tuple[HistoryKey, int, float | None, float]]) -> None:
+        """Minutes kept by an earlier daemon (``state.db``): (key, minute, mean cpu, largest
+        memory), each process's oldest first, into a history that has none yet."""
+        rings: dict[HistoryKey, _Ring] = {}
+        for key, minute, cpu, memory in rows:
+            ring = rings.get(key)
+            if ring is None:
+                ring = rings[key] = self._process(key).minutes
+            ring.fill(minute, _NAN if cpu is None else cpu, memory)
 
     def retain(self, keys: Iterable[HistoryKey]) -> None:
         """Forget every process but ``keys`` (a deleted app, an instance scaled away)."""

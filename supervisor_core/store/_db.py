@@ -592,15 +592,13 @@ class StateStore:
             )
 
     async def minutes(self, since: int) -> list[MinuteRow]:
-        """Every kept minute from ``since`` on, oldest first."""
+        """Every kept minute from ``since`` on, by process, each process's oldest first."""
         rows = await self._rows(
             "SELECT app, instance, minute, cpu, memory FROM history WHERE minute >= ?"
-            " ORDER BY minute",
+            " ORDER BY app, instance, minute",  # the primary key's order: no sort
             (since,),
         )
-        return [
-            (row["app"], row["instance"], row["minute"], row["cpu"], row["memory"]) for row in rows
-        ]
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
     async def prune_minutes(self, before: int) -> int:
         """Delete the minutes before ``before``; returns how many."""

@@ -199,9 +199,14 @@ def test_history_minutes_survive_a_restart_of_the_daemon(ptm: Ptm) -> None:
     db.close()
     ptm.ok("ping")  # a new daemon, which restores api from state.db
     ptm.wait_online(1)
+    deadline = time.monotonic() + 15
     with Client(ptm.home, autostart=False) as client:
-        [proc] = client.history("api", resolution="minute", points=61)["processes"]
-    minute = proc["minute"]
+        while True:  # the daemon reads them back in the background
+            [proc] = client.history("api", resolution="minute", points=61)["processes"]
+            minute = proc["minute"]
+            if any(v is not None for v in minute["cpu_percent"]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     first = minute["end"] // 60 - 60  # the minute of the first of the 61 points
     by_minute = dict(zip(range(first, first + 61), minute["cpu_percent"], strict=True))
     assert [by_minute.get(r[2]) for r in rows] == [float(i) for i in range(59)]
