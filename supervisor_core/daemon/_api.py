@@ -207,7 +207,8 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         if text is not None and resolution is None:
             raise BadRequest(f"resolution must be second or minute, got {text!r}")
         points = _int_param(request, "points", 0, 1, 100_000) or None
-        return JSONResponse(service.history_view(_target(request), resolution, points))
+        rows = service.rows(service.resolve(_target(request)))
+        return JSONResponse(service.history.view(rows, resolution, points))
 
     @guarded
     async def describe(request: Request) -> Response:

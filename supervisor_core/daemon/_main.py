@@ -2,7 +2,8 @@
 
 ``python -m supervisor_core.daemon`` (what ``ptm`` starts, detached, when a command needs a
 daemon) or ``ptm daemon --foreground`` (systemd). Signals: SIGTERM/SIGINT stop every app
-gracefully, then the daemon; SIGHUP reopens the app logs and ``daemon.log``.
+gracefully, then the daemon; SIGHUP reopens the app logs and ``daemon.log``. The daemon's own
+log goes to ``daemon.log`` through a rotating writer (:mod:`supervisor_core.daemon._daemonlog`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import os
 import signal
 import socket
-import stat
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +25,7 @@ from supervisor_core._home import Home
 from supervisor_core._info import RunRecord
 from supervisor_core._supervisor import Supervisor
 from supervisor_core.daemon._api import create_api
+from supervisor_core.daemon._daemonlog import DaemonLog
 from supervisor_core.daemon._history import HISTORY_INTERVAL, HistoryKeeper
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, bind_socket
@@ -39,25 +40,12 @@ __all__ = ["main", "serve"]
 log = logging.getLogger("ptm.daemon")
 
 
-def _reopen_daemon_log(home: Home) -> None:
-    """After an external rotation of daemon.log: point stdout/stderr at a fresh file."""
-    try:
-        mode = os.fstat(2).st_mode
-    except OSError:
-        return
-    if not stat.S_ISREG(mode):
-        return  # a terminal or a journal: nothing to reopen
-    fd = os.open(home.daemon_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-async def _handle_signals(service: DaemonService, home: Home) -> None:
+async def _handle_signals(service: DaemonService, daemon_log: DaemonLog | None) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             if signum == signal.SIGHUP:
-                _reopen_daemon_log(home)
+                if daemon_log is not None:
+                    daemon_log.reopen()
                 service.reload_logs()
                 log.info("SIGHUP: reopened the log files")
                 continue
@@ -74,8 +62,9 @@ async def _resurrect_after_damage(service: DaemonService) -> None:
     log.info("restored %d app(s) from %s", len(done["started"]), service.home.dump)
 
 
-async def serve(home: Home) -> None:
-    """Run the daemon until asked to stop (signal or ``ptm kill``)."""
+async def serve(home: Home, daemon_log: DaemonLog | None = None) -> None:
+    """Run the daemon until asked to stop (signal or ``ptm kill``); SIGHUP reopens
+    ``daemon_log``."""
     use_pidfd_child_watcher()
     hub = LogHub()
     opened = await open_state(home.state_db)
@@ -110,7 +99,7 @@ async def serve(home: Home) -> None:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
                 tg.start_soon(history.run, service.rows)
-                tg.start_soon(_handle_signals, service, home)
+                tg.start_soon(_handle_signals, service, daemon_log)
                 await tg.start(service.run_notify)  # alerts listen before any app starts
                 await service.restore()
                 if opened.set_aside is not None and home.dump.exists():
@@ -186,16 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     os.ftruncate(lock_fd, 0)
     os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    daemon_log = DaemonLog.install(home)
     before, after = raise_descriptor_limit()
     if after != before:
         log.info("raised the open files limit from %d to %d", before, after)
     try:
-        anyio.run(serve, home)
+        anyio.run(serve, home, daemon_log)
     except PtmError as exc:
         log.error("%s", exc)
         return 1
@@ -205,5 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(FileNotFoundError):
             home.pid_file.unlink()
         os.close(lock_fd)
-    log.info("daemon stopped")
+        log.info("daemon stopped")
+        daemon_log.close()
     return 0

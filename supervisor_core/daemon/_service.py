@@ -38,7 +38,6 @@ from supervisor_core.daemon._runs import RunWriter
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
 from supervisor_core.logs import split_marker, tail_lines
-from supervisor_core.monitor import Resolution
 from supervisor_core.process import ACTIVE
 from supervisor_core.store import StateStore, StoredApp, write_dump
 
@@ -184,10 +183,6 @@ class DaemonService:
             runs=runs,
         )
 
-    def history_view(self, target: str, res: Resolution | None, n: int | None) -> dict[str, Any]:
-        """The cpu/memory series of each instance of ``target`` (``all``: every app)."""
-        return self.history.view(self.rows(self.resolve(target)), res, n)
-
     def info(self) -> dict[str, Any]:
         return daemon_info(
             pid=os.getpid(),
@@ -232,7 +227,10 @@ class DaemonService:
                     raise ConfigError(f"--only: no app named {unknown[0]!r}", file=path)
                 pairs = [(spec, stored) for spec, stored in pairs if spec.name in only]
             await self._keep_alerts(ecosystem)
-            return await self._start_specs(pairs)
+            answer = await self._start_specs(pairs)
+            if ecosystem.warnings:
+                answer["warnings"] = list(ecosystem.warnings)
+            return answer
 
     async def start_app(self, entry: Mapping[str, Any], base_dir: str) -> dict[str, Any]:
         """``ptm start script.py --name x``: one app from a table built by the CLI."""
