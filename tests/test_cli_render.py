@@ -702,7 +702,7 @@ def test_render_imports_only_the_standard_library() -> None:
         "import sys, json\n"
         "import supervisor_core.cli._describe, supervisor_core.cli._lines\n"
         "import supervisor_core.cli._list, supervisor_core.cli._monit_view\n"
-        "import supervisor_core.cli._monit\n"
+        "import supervisor_core.cli._monit, supervisor_core.cli._monit_data\n"
         f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
     )
     result = subprocess.run(

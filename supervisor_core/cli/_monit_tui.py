@@ -28,6 +28,7 @@ os.environ.setdefault("BLESSED_QUERY_TIMEOUT_SECONDS", "0.5")
 from blessed import Terminal
 
 from supervisor_core.cli._lines import LogLine
+from supervisor_core.cli._monit_data import fill
 from supervisor_core.cli._monit_view import Key, MonitState, key_of, render, visible_rows
 from supervisor_core.errors import ClientError, DaemonNotRunning, PtmError
 
@@ -110,29 +111,7 @@ class _Monit:
 
     # ------------------------------------------------------------------ data
     def refresh(self) -> None:
-        state = self.state
-        state.rows = self.client.processes()
-        shown = visible_rows(state)
-        keys = [key_of(r) for r in shown]
-        if state.selected not in keys:
-            state.selected = keys[0] if keys else None
-        points = 60
-        recent = self.client.history("all", resolution="second", points=points)
-        state.recent = {
-            (str(p["name"]), int(p["instance"])): (
-                p["second"]["cpu_percent"],
-                p["second"]["memory_bytes"],
-            )
-            for p in recent.get("processes", [])
-        }
-        state.detail, state.logs = None, []
-        if state.selected is not None:
-            app, instance = state.selected
-            answer = self.client.history(app)
-            state.detail = next(
-                (p for p in answer.get("processes", []) if int(p["instance"]) == instance), None
-            )
-            state.logs = self.logs.of(self.client, state.selected)
+        fill(self.client, self.state, lambda key: self.logs.of(self.client, key))
 
     def draw(self) -> None:
         term = self.term

@@ -217,3 +217,18 @@ def test_history_minutes_survive_a_restart_of_the_daemon(ptm: Ptm) -> None:
     )
     assert out.splitlines()[day + 1].endswith("max 58%")
     assert out.splitlines()[day + 2].endswith("max 84mb")
+
+
+def test_monit_with_no_app_says_so_on_a_terminal_and_off_it(
+    ptm: Ptm, monit: Callable[[], Screen]
+) -> None:
+    assert "No app is running. Start one with: ptm start ecosystem.toml" in ptm.ok("monit")
+    m = monit()
+    m.wait_for(lambda s: "No app is running" in s and "0/0 online" in s, "the empty screen")
+    m.send(b"r/x")  # nothing selected: r asks nothing, and the next keys are read
+    shown = m.wait_for(lambda s: "/x▏" in s, "the filter being typed")
+    assert "(y/n)" not in shown
+    m.send(b"\x1b")  # alone: Esc then q at once would read as Alt+q
+    m.wait_for(lambda s: "/x▏" not in s, "the filter cleared")
+    m.send(b"q")
+    assert m.proc.wait(10) == 0
