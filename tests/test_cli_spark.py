@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from supervisor_core.cli._describe import render_describe
+from supervisor_core.cli._describe import describe_data, render_describe
 from supervisor_core.cli._spark import BLOCKS, bucket, sparkline, usage_lines
+from supervisor_core.errors import ApiError
 
 
 def test_each_value_is_a_block_from_zero_to_the_largest() -> None:
@@ -80,3 +81,19 @@ def test_the_day_lines_say_what_a_minute_point_is() -> None:
     assert lines[1] == "  0  cpu  " + " " * 71 + "▆  max 4.0%"
     assert lines[2] == "     mem  " + " " * 71 + "█  max 2.0kb"
     assert usage_lines([_history([None] * 600, [None] * 600)]) == []
+
+
+class _OldDaemon:
+    """A client of a daemon that predates the history API (its route is 404 not_found)."""
+
+    def describe(self, target: str) -> dict:
+        return {"name": target, "processes": []}
+
+    def history(self, target: str) -> dict:
+        raise ApiError("GET /v1/processes/api/history: no such path", status=404, kind="not_found")
+
+
+def test_describe_without_history_from_an_older_daemon_has_no_usage() -> None:
+    data = describe_data(_OldDaemon(), "api")  # type: ignore[arg-type]
+    assert "history" not in data
+    assert "Usage" not in render_describe(data, color=False)

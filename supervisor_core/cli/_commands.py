@@ -251,12 +251,11 @@ def jlist(args: argparse.Namespace) -> int:
 
 
 def describe(args: argparse.Namespace) -> int:
-    from supervisor_core.cli._describe import render_describe
+    from supervisor_core.cli._describe import describe_data, render_describe
     from supervisor_core.cli._format import use_color
 
     with connect() as client:
-        data = client.describe(target_of(args.target))
-        data["history"] = client.history(str(data["name"]))["processes"]
+        data = describe_data(client, target_of(args.target))
     print(render_describe(data, color=use_color(sys.stdout), width=_terminal_width()))
     return 0
 

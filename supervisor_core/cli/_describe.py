@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from supervisor_core._secrets import SECRET_NAME
 from supervisor_core.cli._format import (
@@ -31,8 +32,12 @@ from supervisor_core.cli._format import (
     text,
 )
 from supervisor_core.cli._spark import usage_lines
+from supervisor_core.errors import ApiError
 
-__all__ = ["SECRET_KEY", "mask_env", "render_describe"]
+if TYPE_CHECKING:
+    from supervisor_core.client import Client
+
+__all__ = ["SECRET_KEY", "describe_data", "mask_env", "render_describe"]
 
 SECRET_KEY: Final = SECRET_NAME
 """Environment variable names whose values ``describe`` masks (one rule: ``_secrets``)."""
@@ -320,6 +325,15 @@ def _health_lines(
 
 # ---------------------------------------------------------------------------------------------
 # The whole page
+
+
+def describe_data(client: Client, target: str) -> dict[str, Any]:
+    """The daemon's describe answer with its ``history`` (none from a daemon that predates
+    the history API: the page then has no Usage section)."""
+    data = client.describe(target)
+    with contextlib.suppress(ApiError):
+        data["history"] = client.history(str(data["name"]))["processes"]
+    return data
 
 
 def render_describe(

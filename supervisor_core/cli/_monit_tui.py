@@ -5,6 +5,11 @@ cbreak mode, a hidden cursor, decoding keys (arrows, Esc, Enter, Backspace) with
 and the terminal's size. It is imported by ``ptm monit`` only (through :func:`run`), so the
 other commands never load it. What is drawn is :func:`supervisor_core.cli._monit_view.render`.
 
+Why blessed: monit needs a terminal layer, not a widget framework. blessed is maintained,
+small (about 70 ms to import), and leaves the screen to our own pure renderer, which the
+tests check without a terminal. Textual, urwid and prompt_toolkit bring their own event loop,
+layout and widgets, which would replace that renderer rather than serve it.
+
 Keys: ↑/↓ (or k/j) select a process, ``r`` restart, ``l`` reload, ``s`` stop, ``t`` start
 (each asks ``y/n`` first, and acts on the selected process's app), ``/`` filter by name
 (Enter keeps it, Esc clears it), ``q`` or Ctrl-C quit.
