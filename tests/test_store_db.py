@@ -571,7 +571,27 @@ async def test_a_version_2_database_gets_the_processes_table(tmp_path: Path) -> 
         assert [a.name for a in await store.apps()] == ["web"]
         assert await store.process_ids() == {}  # the daemon numbers them at its start
         assert await store.assign_ids("web", 2) == [0, 1]
-    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(3,)]
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert SCHEMA_VERSION >= 3
+
+
+async def test_a_version_3_database_gets_the_history_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:
+        for statement in (*MIGRATIONS[0], *MIGRATIONS[1], *MIGRATIONS[2]):
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 3")
+        db.execute(
+            "INSERT INTO apps VALUES ('web', 0, '{\"name\": \"web\"}', '/', NULL, NULL,"
+            " 'running', 0)"
+        )
+    db.close()
+    async with await StateStore.open(path) as store:
+        assert [a.name for a in await store.apps()] == ["web"]
+        assert await store.minutes(since=0) == []
+        await store.record_minutes([("web", 0, 100, 1.5, 2048.0)])
+        assert await store.minutes(since=0) == [("web", 0, 100, 1.5, 2048.0)]
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(4,)]
 
 
 async def test_processes_stopped_by_id_are_remembered(tmp_path: Path) -> None:
