@@ -11,8 +11,8 @@ tests check without a terminal. Textual, urwid and prompt_toolkit bring their ow
 layout and widgets, which would replace that renderer rather than serve it.
 
 Keys: ↑/↓ (or k/j) select a process, ``r`` restart, ``l`` reload, ``s`` stop, ``t`` start
-(each asks ``y/n`` first, and acts on the selected process's app), ``/`` filter by name
-(Enter keeps it, Esc clears it), ``q`` or Ctrl-C quit.
+(each asks ``y/n`` first, and acts on the selected process alone, by its process id), ``/``
+filter by name (Enter keeps it, Esc clears it), ``q`` or Ctrl-C quit.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from blessed import Terminal
 
 from supervisor_core.cli._lines import LogLine
 from supervisor_core.cli._monit_data import fill
-from supervisor_core.cli._monit_view import Key, MonitState, key_of, render, visible_rows
+from supervisor_core.cli._monit_view import Key, MonitState, key_of, label, render, visible_rows
 from supervisor_core.errors import ClientError, DaemonNotRunning, PtmError
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ class _Monit:
         self.term = term
         self.state = MonitState()
         self.logs = _Logs()
-        self.pending: tuple[str, str] | None = None
-        """(action, app) waiting for ``y``."""
+        self.pending: tuple[str, str, str] | None = None
+        """(action, target, what the screen calls it) waiting for ``y``."""
         self.quit = False
 
     # ------------------------------------------------------------------ data
@@ -139,12 +139,12 @@ class _Monit:
     def key(self, key: Keystroke) -> None:
         state = self.state
         if self.pending is not None:
-            action, app = self.pending
+            action, target, shown = self.pending
             self.pending, state.question = None, None
             if str(key).lower() == "y":
-                self.act(action, app)
+                self.act(action, target, shown)
             else:
-                state.message = f"{action} of {app} cancelled"
+                state.message = f"{action} of {shown} cancelled"
             return
         if state.filtering:
             if key.name == "KEY_ENTER":
@@ -172,9 +172,7 @@ class _Monit:
             state.filter = ""
             self.reselect()
         elif str(key) in ACTIONS and state.selected is not None:
-            action, app = ACTIONS[str(key)], state.selected[0]
-            self.pending = (action, app)
-            state.question = f"{action} {app}?"
+            self.ask(ACTIONS[str(key)])
         elif str(key) in ("q", "Q"):
             self.quit = True
 
@@ -183,8 +181,19 @@ class _Monit:
         if self.state.selected not in keys:
             self.state.selected = keys[0] if keys else None
 
-    def act(self, action: str, app: str) -> None:
-        self.state.message = f"{action} {app}…"
+    def ask(self, action: str) -> None:
+        """Ask before acting on the selected process (by its process id: that instance only)."""
+        state = self.state
+        row = next((r for r in state.rows if key_of(r) == state.selected), None)
+        if row is None:
+            return
+        shown = label(row, state.rows)
+        target = str(row["id"]) if row.get("id") is not None else str(row.get("name"))
+        self.pending = (action, target, shown)
+        state.question = f"{action} {shown} (id {row.get('id')})?"
+
+    def act(self, action: str, target: str, shown: str) -> None:
+        self.state.message = f"{action} {shown}…"
         self.draw()
         calls: dict[str, Callable[[str], object]] = {
             "restart": self.client.restart,
@@ -193,11 +202,11 @@ class _Monit:
             "start": self.client.start,
         }
         try:
-            calls[action](app)
+            calls[action](target)
         except PtmError as exc:
-            self.state.message = f"{action} {app} failed: {exc}"
+            self.state.message = f"{action} {shown} failed: {exc}"
             return
-        self.state.message = f"{_DONE[action]} {app}"
+        self.state.message = f"{_DONE[action]} {shown}"
 
     # ------------------------------------------------------------------ loop
     def run(self) -> bool:

@@ -141,26 +141,29 @@ def test_monit_keys_select_filter_and_restart_with_a_confirmation(
     # r asks first; n cancels and nothing happens.
     m.send(UP + UP)
     m.wait_for(lambda s: "▶" in m.row(s, "api:0"), "api:0 selected")
+    api0 = before[("api", 0)]["id"]
     m.send(b"r")
-    m.wait_for(lambda s: "restart api? (y/n)" in s, "the question")
+    m.wait_for(lambda s: f"restart api:0 (id {api0})? (y/n)" in s, "the question")
     m.send(b"n")
-    m.wait_for(lambda s: "restart of api cancelled" in s, "the cancellation")
+    m.wait_for(lambda s: "restart of api:0 cancelled" in s, "the cancellation")
     assert [r["restarts"] for r in ptm.jlist()] == [0, 0, 0]
 
-    # r, then y: api restarts (both instances); the screen shows new pids and the counts.
+    # r, then y: that process restarts (by its id), alone; the screen shows its new pid and
+    # its count.
     m.send(b"r")
-    m.wait_for(lambda s: "restart api? (y/n)" in s, "the question")
+    m.wait_for(lambda s: "restart api:0" in s and "(y/n)" in s, "the question")
     m.send(b"y")
-    m.wait_for(lambda s: "restarted api" in s, "the restart done")
+    m.wait_for(lambda s: "restarted api:0" in s, "the restart done")
     rows = {(r["name"], r["instance"]): r for r in ptm.wait_online(3)}
-    for instance in (0, 1):
-        assert rows[("api", instance)]["restarts"] == 1
-        assert rows[("api", instance)]["pid"] != before[("api", instance)]["pid"]
-    assert rows[("worker", 0)]["restarts"] == 0
+    assert rows[("api", 0)]["restarts"] == 1
+    assert rows[("api", 0)]["pid"] != before[("api", 0)]["pid"]
+    for other in (("api", 1), ("worker", 0)):
+        assert rows[other]["restarts"] == 0 and rows[other]["pid"] == before[other]["pid"]
     new_pid = rows[("api", 0)]["pid"]
     shown = m.wait_for(lambda s: f"pid {new_pid}" in s, "the new pid of api:0")
     assert "1 restarts" in shown and "last: manual" in shown
     assert m.row(shown, "api:0").split()[4] == "1"  # the ↺ column
+    assert m.row(shown, "api:1").split()[3] == "0"
 
     m.send(b"q")
     assert m.proc.wait(10) == 0
@@ -174,12 +177,12 @@ def test_monit_stop_and_start_from_the_keyboard(ptm: Ptm, monit: Callable[[], Sc
     m = monit()
     m.wait_for(lambda s: "1/1 online" in s, "the title")
     m.send(b"s")
-    m.wait_for(lambda s: "stop api? (y/n)" in s, "the question")
+    m.wait_for(lambda s: "stop api (id 0)? (y/n)" in s, "the question")
     m.send(b"y")
     m.wait_for(lambda s: "0/1 online" in s and "stopped api" in s, "api stopped")
     assert ptm.jlist()[0]["status"] == "stopped"
     m.send(b"t")
-    m.wait_for(lambda s: "start api? (y/n)" in s, "the question")
+    m.wait_for(lambda s: "start api (id 0)? (y/n)" in s, "the question")
     m.send(b"y")
     m.wait_for(lambda s: "1/1 online" in s and "started api" in s, "api started")
     m.send(b"q")
