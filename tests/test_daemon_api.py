@@ -665,6 +665,8 @@ async def test_history_of_each_instance_per_second(api: Harness, tmp_path: Path)
     both = (await history("")).json()["processes"][0]
     assert len(both["second"]["memory_bytes"]) == 600
     assert len(both["minute"]["memory_bytes"]) == 1440 and both["minute"]["step"] == 60
+    one = (await api.client.get(f"/v1/processes/{rows[1]['id']}/history?points=1")).json()
+    assert [(p["name"], p["instance"]) for p in one["processes"]] == [("worker", 1)]
     every = (await api.client.get("/v1/processes/all/history?points=1")).json()
     assert len(every["processes"]) == 2
     bad = await history("?resolution=hour")

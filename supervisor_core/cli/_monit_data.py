@@ -42,8 +42,10 @@ def fill(client: Client, state: MonitState, logs: Callable[[Key], list[LogLine]]
         }
         state.detail, state.logs = None, []
         if state.selected is not None:
-            app, instance = state.selected
-            answer = client.history(app)["processes"]
+            row = next(r for r in state.rows if key_of(r) == state.selected)
+            target: str | int = state.selected[0] if row.get("id") is None else int(row["id"])
+            answer = client.history(target)["processes"]
+            instance = state.selected[1]
             state.detail = next((p for p in answer if int(p["instance"]) == instance), None)
             state.logs = logs(state.selected)
     except ApiError:  # an app deleted since the rows were read: the next refresh is right

@@ -207,7 +207,7 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         if text is not None and resolution is None:
             raise BadRequest(f"resolution must be second or minute, got {text!r}")
         points = _int_param(request, "points", 0, 1, 100_000) or None
-        rows = service.rows(service.resolve(_target(request)))
+        rows = service.rows(service.select(_target(request)))
         return JSONResponse(service.history.view(rows, resolution, points))
 
     @guarded
