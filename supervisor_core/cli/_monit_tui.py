@@ -99,7 +99,9 @@ class _Logs:
             self.tails[key] = (seen, mine)
         seen, tail = self.tails[key]
         later = [
-            line for seq, line in self.followed if seq > seen and (line.app, line.instance) == key
+            line
+            for seq, line in list(self.followed)  # one step: the thread appends meanwhile
+            if seq > seen and (line.app, line.instance) == key
         ]
         return (tail + later)[-TAIL:]
 
