@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from supervisor_core.daemon._history import HistoryKeeper
@@ -206,3 +208,31 @@ async def test_minutes_survive_a_new_keeper_on_the_same_file(tmp_path: Path) -> 
         later = HistoryKeeper(store, clock=lambda: T0 + 86_400 + 300)
         assert await later.load() == 0
         assert await store.minutes(since=0) == []
+
+
+@pytest.mark.anyio
+async def test_the_keeper_task_writes_each_minute_as_it_turns(tmp_path: Path) -> None:
+    """The daemon's history task: just after the minute turns it writes the minute that
+    ended and forgets processes that are gone. Its clock is set 1 s before a minute turns."""
+    real = time.time()
+    offset = (59.0 - real % 60) % 60  # the keeper's "now" is hh:mm:59
+    clock = lambda: time.time() + offset  # noqa: E731
+    async with await StateStore.open(tmp_path / "state.db") as store:
+        await store.upsert_app(stored("api"))
+        keeper = HistoryKeeper(store, clock=clock)
+        keeper.on_sample("api", 0, sample(4.0, 1000))
+        keeper.on_sample("gone", 0, sample(1.0, 10))
+        minute = int(clock()) // 60
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(keeper.run, lambda: [{"name": "api", "instance": 0}])
+            with anyio.fail_after(15):
+                while True:  # written, then the gone process forgotten
+                    if len(keeper.history) == 1 and await store.minutes(since=0):
+                        break
+                    await anyio.sleep(0.05)
+            tg.cancel_scope.cancel()
+        assert await store.minutes(since=0) == [
+            ("api", 0, minute, 4.0, 1000.0),
+            ("gone", 0, minute, 1.0, 10.0),
+        ]
+        assert keeper.history.keys() == [history_key("api", 0)]  # "gone" is forgotten
