@@ -110,6 +110,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "error.ws_unknown_type": {"zh-CN": "未知消息类型 {type}", "en": "unknown message type {type}"},
     "ws.welcome": {"zh-CN": "欢迎，{username}", "en": "welcome, {username}"},
+    "ws.subscribed": {"zh-CN": "已订阅 {channel}", "en": "subscribed to {channel}"},
+    "ws.unsubscribed": {"zh-CN": "已取消订阅 {channel}", "en": "unsubscribed from {channel}"},
     "error.unhealthy": {"zh-CN": "不健康：{problems}", "en": "unhealthy: {problems}"},
     "problem.db_disconnected": {
         "zh-CN": "数据库未连接",
