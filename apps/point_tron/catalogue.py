@@ -207,7 +207,24 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.poller_degraded": {"zh-CN": "降级：{state}", "en": "degraded: {state}"},
     "js.poller_running": {"zh-CN": "运行中", "en": "running"},
     "js.failed_ticks": {"zh-CN": "连续 {n} 次轮询失败：{error}", "en": "{n} failed ticks: {error}"},
-    "js.chain_gap": {"zh-CN": "{reason}（差 {gap} 个区块）", "en": "{reason} (gap {gap})"},
+    "js.chain_behind": {"zh-CN": "节点落后", "en": "behind"},
+    "js.chain_fork": {"zh-CN": "分叉", "en": "fork"},
+    "js.chain_fork_too_deep": {"zh-CN": "分叉过深", "en": "fork_too_deep"},
+    "js.chain_note_behind": {
+        "zh-CN": "节点比本地落后 {gap} 个区块（节点 #{node}，本地 #{stored}）",
+        "en": "the node is {gap} blocks behind ours (node #{node}, ours #{stored})",
+    },
+    "js.chain_note_fork": {
+        "zh-CN": "节点链已分叉，回滚了 {gap} 个区块（节点 #{node}，本地 #{stored}）",
+        "en": "the node's chain forked: {gap} blocks rolled back (node #{node}, ours #{stored})",
+    },
+    "js.chain_note_fork_too_deep": {
+        "zh-CN": "本地最近 {gap} 个区块都不在节点的链上，暂停写入；请检查节点地址"
+        "（节点 #{node}，本地 #{stored}）",
+        "en": "none of our last {gap} blocks is on the node's chain; nothing is stored,"
+        " check the node URL (node #{node}, ours #{stored})",
+    },
+    "js.every_ms": {"zh-CN": "每 {n} 毫秒", "en": "every {n} ms"},
     "js.every_ms": {"zh-CN": "每 {n} 毫秒", "en": "every {n} ms"},
     "js.no_data": {"zh-CN": "暂无数据", "en": "no data yet"},
     "js.rsi_needs": {

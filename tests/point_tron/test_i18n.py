@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from starlette.requests import Request
 
 from point_tron.catalogue import LANGUAGES, MESSAGES
+from point_tron.chain_issue import IssueState
 from point_tron.i18n import colors_for, fields, language_for, pick_accept_language, translate
 from point_tron.routes.pages import PAGES, TEMPLATES_DIR, page_values, render
 from tests.point_tron.conftest import Service
@@ -52,12 +54,27 @@ def test_every_error_code_in_the_source_is_in_the_catalogue() -> None:
 
 def test_every_word_the_scripts_ask_for_is_in_the_catalogue() -> None:
     source = "\n".join(p.read_text() for p in (APP_DIR / "static").glob("*.js"))
-    asked = set(re.findall(r'PT\.t\(\s*"(\w+)"', source))
+    asked = set(re.findall(r'PT\.t\(\s*"(\w+)"\s*[,)]', source))
     # words chosen at run time: PT.t(s) with s "live"/"offline", odd/even, the odd-rate notes
     asked |= {"live", "offline", "odd", "even", "balanced", "near_balance", "slight_bias"}
     asked |= {"biased"}
     assert {"no_data", "rsi_needs", "up", "down"} <= asked
     assert {f"js.{w}" for w in asked} <= set(MESSAGES)
+
+
+def test_every_chain_state_has_words_in_both_languages() -> None:
+    """The dashboard names a chain issue in the page's language, never by its code or by
+    the English ``reason`` written for the log."""
+    states = get_args(IssueState)
+    assert set(states) == {"behind", "fork", "fork_too_deep"}
+    source = (APP_DIR / "static" / "admin.js").read_text()
+    assert 'PT.t("chain_" + chain.state)' in source and "chain.reason" not in source
+    for state in states:
+        for key in (f"js.chain_{state}", f"js.chain_note_{state}"):
+            texts = MESSAGES[key]
+            assert set(texts) == set(LANGUAGES), key
+            assert not re.search(r"[a-z]{3}", re.sub(r"\{\w+\}", "", texts["zh-CN"])), key
+        assert fields(MESSAGES[f"js.chain_note_{state}"]["en"]) == {"gap", "node", "stored"}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
