@@ -144,7 +144,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "page.colors_red_up": {"zh-CN": "红涨绿跌", "en": "red up, green down"},
     "page.colors_green_up": {"zh-CN": "绿涨红跌", "en": "green up, red down"},
     "page.today_total": {"zh-CN": "今日区块", "en": "Blocks today"},
-    "page.today_total_sub": {"zh-CN": "自零点起（STATS_TZ）", "en": "since midnight (STATS_TZ)"},
+    "page.today_total_sub": {
+        "zh-CN": "自零点起（{stats_tz}）",
+        "en": "since midnight ({stats_tz})",
+    },
     "page.odd_even": {"zh-CN": "单 / 双", "en": "Odd / even"},
     "page.odd_even_sub": {"zh-CN": "哈希末位数字为奇数即为单", "en": "odd = last hash digit odd"},
     "page.odd_rate": {"zh-CN": "单数率", "en": "Odd rate"},

@@ -94,6 +94,7 @@ def test_every_page_renders_in_both_languages(page: str, language: str) -> None:
     )
     lang, values = page_values(request, page)
     values["path"] = "/nope"
+    values["stats_tz"] = "Asia/Shanghai"
     html = render(f"{page}.html", lang, values)
     assert lang == language
     assert "{{" not in html and "}}" not in html
@@ -258,6 +259,8 @@ async def test_pages_follow_accept_language_and_colour_convention(service: Servi
     assert '<html lang="zh-CN">' in response.text and "今日区块" in response.text
     assert 'class="colors-red-up"' in response.text
     assert response.headers["vary"] == "Accept-Language, Cookie"
+    # "today" is named by the time zone it starts in, not by a setting's name
+    assert "自零点起（UTC）" in response.text and "STATS_TZ" not in response.text
     response = await service.client.get("/admin", headers=EN)
     assert '<html lang="en">' in response.text and "Blocks today" in response.text
     assert 'class="colors-green-up"' in response.text

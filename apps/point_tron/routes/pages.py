@@ -104,6 +104,7 @@ def _html(text: str, status_code: int = 200) -> HTMLResponse:
 def _page(page: str) -> Route:
     async def endpoint(request: Request) -> Response:
         language, values = page_values(request, page)
+        values["stats_tz"] = request.app.state.pt.settings.stats_tz.key  # "today" starts there
         return _html(render(f"{page}.html", language, values))
 
     return Route(f"/{page}", endpoint, methods=["GET"], name=f"page_{page}")
