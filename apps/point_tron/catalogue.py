@@ -156,7 +156,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "page.latest_block": {"zh-CN": "最新区块", "en": "Latest block"},
     "page.poller": {"zh-CN": "轮询", "en": "Poller"},
     "page.hourly": {"zh-CN": "今日每小时区块", "en": "Blocks per hour today"},
-    "page.points": {"zh-CN": "积分，近 24 小时", "en": "Score, last 24 h"},
+    "page.points": {
+        "zh-CN": "积分走势（最近 {points_shown} 个区块）",
+        "en": "Score, last {points_shown} blocks",
+    },
     "page.kline": {"zh-CN": "积分 K 线", "en": "K-line of the score"},
     "page.period": {"zh-CN": "周期", "en": "period"},
     "page.candles": {"zh-CN": "K 线数", "en": "candles"},

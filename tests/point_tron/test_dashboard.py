@@ -360,6 +360,10 @@ def test_latest_blocks_never_blank_while_blocks_arrive(site: Site) -> None:
         )
         assert page.evaluate("() => window.__blankCells") == []
         assert page.evaluate("() => window.__rowsSeen") == 25
+        # the score chart shows the newest 600 blocks, as its heading says
+        assert "Score, last 600 blocks" in page.inner_text("main")
+        drawn = page.evaluate("() => document.getElementById('points-chart').dataset.drawnPoints")
+        assert int(drawn) == 600
         rows = page.evaluate(
             """() => [...document.querySelectorAll('#blocks-body tr')].map((tr) =>
                  [...tr.cells].map((td) => td.textContent))"""

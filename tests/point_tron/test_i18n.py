@@ -95,6 +95,7 @@ def test_every_page_renders_in_both_languages(page: str, language: str) -> None:
     lang, values = page_values(request, page)
     values["path"] = "/nope"
     values["stats_tz"] = "Asia/Shanghai"
+    values["points_shown"] = "600"
     html = render(f"{page}.html", lang, values)
     assert lang == language
     assert "{{" not in html and "}}" not in html
@@ -261,6 +262,9 @@ async def test_pages_follow_accept_language_and_colour_convention(service: Servi
     assert response.headers["vary"] == "Accept-Language, Cookie"
     # "today" is named by the time zone it starts in, not by a setting's name
     assert "自零点起（UTC）" in response.text and "STATS_TZ" not in response.text
+    # the score chart says what it shows: the newest 600 blocks (not "24 hours")
+    assert "积分走势（最近 600 个区块）" in response.text and "24 小时" not in response.text
+    assert 'id="points-chart" data-max-points="600"' in response.text
     response = await service.client.get("/admin", headers=EN)
     assert '<html lang="en">' in response.text and "Blocks today" in response.text
     assert 'class="colors-green-up"' in response.text

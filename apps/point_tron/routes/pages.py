@@ -44,6 +44,7 @@ __all__ = ["PAGES", "TEMPLATES_DIR", "not_found_page", "render", "routes"]
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PAGES = ("login", "admin", "kline")
 _COOKIE_AGE = 365 * 86_400
+POINTS_SHOWN = 600  # blocks on the dashboard's score chart (the newest of the last 24 h)
 _PLACEHOLDER = re.compile(r"\{\{\s*([>]?)\s*([\w.\-]+)(\|raw)?\s*\}\}")
 
 
@@ -105,6 +106,7 @@ def _page(page: str) -> Route:
     async def endpoint(request: Request) -> Response:
         language, values = page_values(request, page)
         values["stats_tz"] = request.app.state.pt.settings.stats_tz.key  # "today" starts there
+        values["points_shown"] = str(POINTS_SHOWN)
         return _html(render(f"{page}.html", language, values))
 
     return Route(f"/{page}", endpoint, methods=["GET"], name=f"page_{page}")

@@ -8,7 +8,8 @@
   "use strict";
   if (!PT.requireLogin()) return;
 
-  var MAX_POINTS = 600, MAX_ROWS = 25;
+  /* the score chart keeps the newest blocks, as many as its heading says */
+  var MAX_POINTS = Number(document.getElementById("points-chart").dataset.maxPoints), MAX_ROWS = 25;
   var state = { points: [], rows: [], period: "auto", klineTimer: null, updates: 0, drawQueued: false,
     loaded: false, held: [] };
   var C = window.PTCharts;
