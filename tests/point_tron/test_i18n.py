@@ -58,7 +58,13 @@ def test_every_word_the_scripts_ask_for_is_in_the_catalogue() -> None:
     # words chosen at run time: PT.t(s) with s "live"/"offline", odd/even, the odd-rate notes
     asked |= {"live", "offline", "odd", "even", "balanced", "near_balance", "slight_bias"}
     asked |= {"biased"}
-    assert {"no_data", "rsi_needs", "up", "down"} <= asked
+    # the settings page's: PT.t(cond ? "a" : "b")
+    asked |= {
+        w
+        for pair in re.findall(r'PT\.t\([\w.]+ (?:=== "\w+" )?\? "(\w+)" : "(\w+)"\)', source)
+        for w in pair
+    }
+    assert {"no_data", "rsi_needs", "up", "down", "pause_polling", "source_database"} <= asked
     assert {f"js.{w}" for w in asked} <= set(MESSAGES)
 
 
