@@ -68,8 +68,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "date must be a real calendar day, got {value}",
     },
     "error.malformed_json": {
-        "zh-CN": "JSON 请求体格式错误：{detail}",
-        "en": "malformed JSON body: {detail}",
+        "zh-CN": "JSON 请求体格式错误（第 {line} 行第 {column} 列）",
+        "en": "malformed JSON body (line {line}, column {column})",
+    },
+    "error.body_not_utf8": {
+        "zh-CN": "请求体不是 UTF-8 编码的 JSON",
+        "en": "the request body is not UTF-8 encoded JSON",
     },
     "error.not_json_object": {
         "zh-CN": "请求体必须是 JSON 对象",

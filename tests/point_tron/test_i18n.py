@@ -300,6 +300,27 @@ async def test_prefs_remembers_the_choice_in_cookies(service: Service) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_malformed_body_is_described_in_chinese(service: Service) -> None:
+    """Where the JSON breaks, in the reader's words: not Python's English sentence."""
+    headers = {**service.auth, **ZH, "content-type": "application/json"}
+    response = await service.client.post("/api/config/rpc", headers=headers, content=b"{not")
+    assert response.status_code == 400
+    assert response.json() == {
+        "success": False,
+        "error": "JSON 请求体格式错误（第 1 行第 2 列）",
+        "code": "malformed_json",
+    }
+    response = await service.client.post(
+        "/api/auth/login", headers=headers, content=b'{\n  "username": "a",\n  x}'
+    )
+    assert response.json()["error"] == "JSON 请求体格式错误（第 3 行第 3 列）"
+    response = await service.client.post("/api/config/rpc", headers=headers, content=b"\xff{}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "请求体不是 UTF-8 编码的 JSON"
+    assert response.json()["code"] == "body_not_utf8"
+
+
+@pytest.mark.anyio
 async def test_api_messages_that_are_not_errors_in_chinese(service: Service) -> None:
     headers = {**service.auth, **ZH}
     response = await service.client.post(
