@@ -165,7 +165,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "page.api_key_hint": {"zh-CN": "留空则不修改", "en": "leave empty to keep it"},
     "page.api_key_clear": {"zh-CN": "清除已保存的密钥", "en": "remove the stored key"},
     "page.timeout": {"zh-CN": "超时（毫秒）", "en": "Timeout (ms)"},
-    "page.retry_times": {"zh-CN": "重试次数", "en": "Attempts"},
+    "page.retry_times": {
+        "zh-CN": "尝试次数（含首次请求）",
+        "en": "Attempts (the first one included)",
+    },
     "page.polling_interval": {"zh-CN": "轮询间隔（毫秒）", "en": "Polling interval (ms)"},
     "page.save": {"zh-CN": "保存", "en": "Save"},
     "page.polling": {"zh-CN": "区块轮询", "en": "Block polling"},
