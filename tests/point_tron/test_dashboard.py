@@ -47,8 +47,9 @@ SCREENSHOTS = Path(
 )
 
 # Every text of the header that the browser laid out on more than one line (a broken word
-# or a wrapped label), every element wider than the viewport and every box that scrolls
-# sideways (the latest-blocks table must fit, not scroll).
+# or a wrapped label), every card's value broken over two lines (a number cut in half),
+# every element wider than the viewport and every box that scrolls sideways (the
+# latest-blocks table must fit, not scroll).
 LAYOUT_PROBLEMS = """() => {
   const out = [];
   const header = document.querySelector('header.top, .login-prefs');
@@ -61,6 +62,12 @@ LAYOUT_PROBLEMS = """() => {
       const tops = new Set([...r.getClientRects()].map((q) => Math.round(q.top)));
       if (tops.size > 1) out.push('wrapped: ' + n.textContent.trim());
     }
+  }
+  for (const value of document.querySelectorAll('.card .value')) {
+    const r = document.createRange();
+    r.selectNodeContents(value);
+    const tops = new Set([...r.getClientRects()].map((q) => Math.round(q.top)));
+    if (tops.size > 1) out.push('value on two lines: ' + value.textContent.trim());
   }
   const width = document.documentElement.clientWidth;
   for (const el of document.querySelectorAll('body *')) {
