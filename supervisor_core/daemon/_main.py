@@ -25,7 +25,10 @@ from supervisor_core._home import Home
 from supervisor_core._info import RunRecord
 from supervisor_core._supervisor import Supervisor
 from supervisor_core.daemon._api import create_api
+from supervisor_core.daemon._config import read_daemon_config
 from supervisor_core.daemon._loghub import LogHub
+from supervisor_core.daemon._metrics import CONTENT_TYPE, metrics_text
+from supervisor_core.daemon._metrics_tcp import MetricsListener
 from supervisor_core.daemon._server import ApiServer, bind_socket
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.daemon._uvicorn import uvicorn
@@ -76,7 +79,28 @@ async def _resurrect_after_damage(service: DaemonService) -> None:
 async def serve(home: Home) -> None:
     """Run the daemon until asked to stop (signal or ``ptm kill``)."""
     use_pidfd_child_watcher()
+    settings = read_daemon_config(home.daemon_config)
     hub = LogHub()
+    service: DaemonService | None = None
+
+    def scrape() -> bytes:
+        if service is None:
+            raise RuntimeError("the daemon is still starting")
+        figures = {**service.log_figures(), "follower_lines_skipped": hub.skipped}
+        return metrics_text(service.metric_rows(), figures)
+
+    metrics: MetricsListener | None = None
+    if settings.metrics_address is not None:
+        host, port = settings.metrics_address
+        metrics = MetricsListener(host, port, scrape, CONTENT_TYPE, settings.metrics_token)
+        try:
+            await metrics.start()
+        except OSError as exc:
+            raise PtmError(
+                f'{home.daemon_config}: [daemon] metrics_address = "{host}:{port}": '
+                f"cannot listen there: {exc.strerror or exc}"
+            ) from None
+        log.info("serving metrics on http://%s:%d/metrics", host, port)
     opened = await open_state(home.state_db)
     store = opened.store
     if opened.set_aside is not None:
@@ -86,7 +110,6 @@ async def serve(home: Home) -> None:
             opened.set_aside,
             f"; restoring {home.dump}" if home.dump.exists() else " (no dump.toml to restore)",
         )
-    service: DaemonService | None = None
 
     def on_run(app: str, instance: int, run_id: str, record: RunRecord) -> None:
         if service is not None:
@@ -153,6 +176,8 @@ async def serve(home: Home) -> None:
         with contextlib.suppress(FileNotFoundError):
             home.socket.unlink()
         with anyio.CancelScope(shield=True):
+            if metrics is not None:
+                await metrics.close()
             await store.close()
 
 
