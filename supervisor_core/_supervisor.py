@@ -20,7 +20,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 from anyio.abc import TaskGroup
@@ -101,8 +101,10 @@ class Supervisor:
         spawner: Spawner = spawn,
         clock: Clock = ANYIO_CLOCK,
         cgroups: CgroupTree | None = None,
+        adopt_notify: tuple[int, str] | None = None,
     ) -> None:
         self._ptm_home = ptm_home
+        self._adopt_notify = adopt_notify
         self._write_logs = write_logs
         self._log_files = log_files
         self._own_log_files = False
@@ -147,7 +149,7 @@ class Supervisor:
         self._stack = stack
         self._tg.start_soon(self._monitor.run)
         try:
-            self._notify = NotifySocket()
+            self._notify = NotifySocket(self._adopt_notify)
         except OSError as exc:
             self._notice(f"no $NOTIFY_SOCKET for the apps (sd_notify off): {exc}")
         else:
@@ -174,18 +176,45 @@ class Supervisor:
             if self._own_log_files and self._log_files is not None:
                 self._log_files.close()
 
+    # ----------------------------------------------------------------- ptm update
+    def handover_blocker(self) -> str | None:
+        """Why the apps cannot be handed to a new daemon image now (None: they can)."""
+        blockers = (inst.handover_blocker() for inst in self._all_instances())
+        return next((b for b in blockers if b is not None), None)
+
+    def freeze(self) -> dict[str, Any]:
+        """Stop reading every pipe and describe everything for the next image, descriptors
+        made inheritable. Nothing may run in this process after it but ``execve``."""
+        listen = self._listen.inheritable()
+        return {
+            "apps": {
+                name: {
+                    "instances": [inst.freeze() for inst in app.instances],
+                    "listen_fd": listen.get(name),
+                }
+                for name, app in self._apps.items()
+            },
+            "notify": self._notify.inheritable() if self._notify is not None else None,
+        }
+
     # ----------------------------------------------------------------- apps
-    async def add(self, spec: AppSpec, *, start: bool = True) -> list[ProcessInfo]:
-        """Manage a new app; start its instances unless ``start`` is false."""
+    async def add(
+        self, spec: AppSpec, *, start: bool = True, adopt: Mapping[str, Any] | None = None
+    ) -> list[ProcessInfo]:
+        """Manage a new app; start its instances unless ``start`` is false. ``adopt``: what
+        :meth:`freeze` said of it in the previous daemon image (its instances carry on)."""
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
         check_run_as(spec)
+        if adopt is not None and adopt.get("listen_fd") is not None:
+            self._listen.adopt(spec, int(adopt["listen_fd"]))
         self._listen.bind(spec)
         app = _App(spec)
         self._apps[spec.name] = app
+        handed = list(adopt["instances"]) if adopt is not None else []
         for index in range(spec.instances):
-            await self._new_instance(app, index)
-        if start:
+            await self._new_instance(app, index, handed[index] if index < len(handed) else None)
+        if start and adopt is None:
             await each(app.instances, Instance.start)
         self._start_drivers(app)
         return self.info(spec.name)
@@ -211,7 +240,9 @@ class Supervisor:
         except Exception as exc:  # a driver's bug must not take the supervisor down
             self._notice(f"{spec.name}: {getattr(driver, '__name__', driver)} failed: {exc!r}")
 
-    async def _new_instance(self, app: _App, index: int) -> Instance:
+    async def _new_instance(
+        self, app: _App, index: int, adopt: dict[str, Any] | None = None
+    ) -> Instance:
         assert self._tg is not None, "use the Supervisor as an async context manager"
         spec, sink = app.spec, None
         if self._log_files is not None and spec.logs is not None:
@@ -225,7 +256,7 @@ class Supervisor:
             listen_fd=self._listen.fd(app.spec.name),
             on_run=self._on_run,  # read now: it may be wired after the constructor
         )
-        inst = Instance(app.spec, index, setup, emit=self._events.publish)
+        inst = Instance(app.spec, index, setup, emit=self._events.publish, adopt=adopt)
         app.instances.append(inst)
         await self._tg.start(inst.run)
         return inst

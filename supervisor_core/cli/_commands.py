@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -331,7 +332,11 @@ def kill(args: argparse.Namespace) -> int:
 def ping(args: argparse.Namespace) -> int:
     with connect() as client:
         info = client.ping()
-    print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}", flush=True)
+    updated = info.get("reexecuted_at")
+    since = ""
+    if isinstance(updated, int | float):
+        since = ", updated " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(updated))
+    print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}{since}", flush=True)
     return 0
 
 

@@ -17,6 +17,7 @@ import socket
 import stat
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import anyio
 
@@ -24,13 +25,15 @@ from supervisor_core._fds import raise_descriptor_limit
 from supervisor_core._home import Home
 from supervisor_core._info import RunRecord
 from supervisor_core._supervisor import Supervisor
+from supervisor_core._version import __version__
 from supervisor_core.daemon._api import create_api
 from supervisor_core.daemon._config import read_daemon_config
-from supervisor_core.daemon._loghub import LogHub
+from supervisor_core.daemon._loghub import UPDATED, LogHub
 from supervisor_core.daemon._metrics import CONTENT_TYPE, metrics_text
 from supervisor_core.daemon._metrics_tcp import MetricsListener
-from supervisor_core.daemon._server import ApiServer, bind_socket
+from supervisor_core.daemon._server import ApiServer, adopt_socket, bind_socket
 from supervisor_core.daemon._service import DaemonService
+from supervisor_core.daemon._update import read_handover, reexec
 from supervisor_core.daemon._uvicorn import uvicorn
 from supervisor_core.errors import PtmError
 from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
@@ -76,8 +79,34 @@ async def _resurrect_after_damage(service: DaemonService) -> None:
     log.info("restored %d app(s) from %s", len(done["started"]), service.home.dump)
 
 
-async def serve(home: Home) -> None:
-    """Run the daemon until asked to stop (signal or ``ptm kill``)."""
+def _notify_of(handover: dict[str, Any] | None) -> tuple[int, str] | None:
+    if handover is None or handover["notify"] is None:
+        return None
+    fd, path = handover["notify"]
+    return int(fd), str(path)
+
+
+async def _update(service: DaemonService, hub: LogHub, listener_fd: int, lock_fd: int) -> None:
+    """Become the installed version (see :mod:`._update`); the answer to ``ptm update``
+    goes out first, and each ``ptm logs -f`` is told."""
+    await anyio.sleep(0.2)
+    with anyio.move_on_after(10):  # a start or stop under way ends first
+        while service.sup.handover_blocker() is not None:  # noqa: ASYNC110 (a poll of state)
+            await anyio.sleep(0.05)
+    await hub.end(timeout=1, last=UPDATED)
+    log.info("re-executing as ptm %s", service.update_to)
+    reexec(
+        service.home,
+        service.sup,
+        listener_fd=listener_fd,
+        lock_fd=lock_fd,
+        started_at=service.started_at,
+    )
+
+
+async def serve(home: Home, handover: dict[str, Any] | None = None, lock_fd: int = -1) -> None:
+    """Run the daemon until asked to stop (signal or ``ptm kill``) or to update; after an
+    update, ``handover`` is what the previous image left (see :mod:`._update`)."""
     use_pidfd_child_watcher()
     settings = read_daemon_config(home.daemon_config)
     hub = LogHub()
@@ -124,16 +153,28 @@ async def serve(home: Home) -> None:
             on_run=on_run,
             die_with_supervisor=True,
             cgroups=CgroupTree.find(),
+            adopt_notify=_notify_of(handover),
         ) as sup:
             service = DaemonService(home, sup, store)
+            if handover is not None:
+                service.started_at = float(handover["started_at"])
+                service.reexecuted_at = float(handover["reexecuted_at"])
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
                 tg.start_soon(_handle_signals, service, home)
                 await tg.start(service.run_notify)  # alerts listen before any app starts
-                await service.restore()
+                await service.restore(handover["apps"] if handover is not None else None)
                 if opened.set_aside is not None and home.dump.exists():
                     await _resurrect_after_damage(service)
-                listener = bind_socket(home.socket)
+                if handover is not None:  # the same socket: no connection was refused
+                    listener = adopt_socket(int(handover["listener_fd"]))
+                    log.info(
+                        "updated from ptm %s to %s; every app carries on",
+                        handover["from_version"],
+                        __version__,
+                    )
+                else:
+                    listener = bind_socket(home.socket)
                 sockets: list[socket.socket] = [listener]
                 config = uvicorn.Config(
                     create_api(service, hub),
@@ -159,6 +200,8 @@ async def serve(home: Home) -> None:
                 tg.start_soon(run_server)
                 log.info("ptm daemon %d serving on %s", os.getpid(), home.socket)
                 await service.shutdown.wait()
+                if service.update_to is not None:
+                    await _update(service, hub, listener.fileno(), lock_fd)
                 log.info("stopping every app")
                 await sup.stop_all()
                 # Every app's last lines are out: end the log streams cleanly (a streaming
@@ -194,7 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     home = Home.from_env()
     home.create()
     os.chdir(home.root)  # never keep the folder of the first ptm command busy
-    lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
+    handover = read_handover()
+    if handover is not None:  # ptm update: the previous image held the lock for us
+        lock_fd = int(handover["lock_fd"])
+    else:
+        lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -213,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if after != before:
         log.info("raised the open files limit from %d to %d", before, after)
     try:
-        anyio.run(serve, home)
+        anyio.run(serve, home, handover, lock_fd)
     except PtmError as exc:
         log.error("%s", exc)
         return 1

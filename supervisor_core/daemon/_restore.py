@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -34,10 +35,20 @@ def stored_spec(app: StoredApp) -> AppSpec:
         raise ConfigError(f"stored app {app.name!r}: {exc}", file=app.source) from None
 
 
-async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
+async def restore(
+    sup: Supervisor, store: StateStore, adopt: Mapping[str, Any] | None = None
+) -> dict[str, StoredApp]:
     """Stop whatever the previous daemon left running, then add every stored app to ``sup``
     (started when it should run). Returns the apps restored; one that cannot be is logged
-    and left out."""
+    and left out. After ``ptm update``, ``adopt`` holds what the previous image handed over
+    by app name: those apps carry on with their processes instead."""
+    adopt = adopt or {}
+    kept_runs = {
+        inst["run"]["run_id"]
+        for app in adopt.values()
+        for inst in app["instances"]
+        if inst["run"] is not None
+    }
     stored_apps = await store.apps()
     specs: dict[str, AppSpec] = {}
     for stored in stored_apps:
@@ -46,7 +57,10 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
         except ConfigError as exc:
             log.error("cannot restore app %s: %s", stored.name, exc)
     await _sweep_orphans(
-        store, {name: spec.stop.kill_timeout for name, spec in specs.items()}, sup.cgroups
+        store,
+        {name: spec.stop.kill_timeout for name, spec in specs.items()},
+        sup.cgroups,
+        kept_runs,
     )
     await store.prune_runs()
     restored: dict[str, StoredApp] = {}
@@ -55,7 +69,7 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
         if spec is None:
             continue
         try:
-            await sup.add(spec, start=stored.desired == "running")
+            await sup.add(spec, start=stored.desired == "running", adopt=adopt.get(stored.name))
         except PtmError as exc:  # one app that cannot start must not keep the daemon down
             log.error("cannot restore app %s: %s", stored.name, exc)
             continue
@@ -65,10 +79,14 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
 
 
 async def _sweep_orphans(
-    store: StateStore, kill_timeouts: Mapping[str, float], cgroups: CgroupTree | None
+    store: StateStore,
+    kill_timeouts: Mapping[str, float],
+    cgroups: CgroupTree | None,
+    kept: set[str],
 ) -> None:
-    """Stop the processes of runs that never ended (the previous daemon was killed)."""
-    runs = await store.open_runs()
+    """Stop the processes of runs that never ended (the previous daemon was killed), but
+    those in ``kept`` (handed over by ``ptm update``)."""
+    runs = [run for run in await store.open_runs() if run.run_id not in kept]
     for run in runs:
         assert run.pid is not None and run.create_time is not None  # open runs have both
         assert run.run_id is not None and run.app is not None
@@ -97,5 +115,13 @@ async def _sweep_orphans(
             run.pid,
             " with SIGKILL" if report.escalated else "",
         )
-    if runs:
-        await store.close_open_runs(ended_at=time.time(), end_reason="daemon died")
+    for run in runs:
+        assert run.run_id is not None
+        with contextlib.suppress(PtmError):
+            await store.record_run_end(
+                run_id=run.run_id,
+                ended_at=time.time(),
+                exit_code=None,
+                signal=None,
+                end_reason="daemon died",
+            )

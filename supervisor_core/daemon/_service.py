@@ -81,6 +81,10 @@ class DaemonService:
         self.sup = supervisor
         self.store = store
         self.started_at = time.time()
+        self.reexecuted_at: float | None = None
+        """When ``ptm update`` last replaced this daemon's code (None: never)."""
+        self.update_to: str | None = None
+        """Set with :attr:`shutdown` by :meth:`update`: re-execute instead of stopping."""
         self.shutdown = anyio.Event()
         self._apps: dict[str, StoredApp] = {}
         """What the daemon adds to each app the supervisor runs, by name."""
@@ -103,10 +107,11 @@ class DaemonService:
         """Deliver the kept alerts (a task for the daemon's lifetime; see :class:`Alerts`)."""
         await self._alerts.run(task_status=task_status)
 
-    async def restore(self) -> None:
+    async def restore(self, adopt: Mapping[str, Any] | None = None) -> None:
         """After a start (or a crash of the previous daemon): stop whatever the previous
-        daemon left running, then bring back every app as it should be."""
-        self._apps = await restore(self.sup, self.store)
+        daemon left running, then bring back every app as it should be; after ``ptm
+        update``, carry on with the apps ``adopt`` describes."""
+        self._apps = await restore(self.sup, self.store, adopt)
 
     # ----------------------------------------------------------------- the registry
     def _managed(self) -> dict[str, StoredApp]:
@@ -183,7 +188,25 @@ class DaemonService:
             home=str(self.home.root),
             apps=len(self._managed()),
             processes=len(self.rows()),
+            reexecuted_at=self.reexecuted_at,
         )
+
+    async def update(self) -> dict[str, Any]:
+        """``ptm update``: check that the installed version starts, then have the daemon
+        re-execute as it (see :mod:`._update`). StateError when it cannot, and then nothing
+        has changed."""
+        from supervisor_core.daemon._update import check_installed
+
+        async with self._lock:  # no start, stop or save in the middle
+            if self.update_to is not None:
+                raise StateError("an update is already under way")
+            version = await check_installed(self.home)
+            blocker = self.sup.handover_blocker()
+            if blocker is not None:
+                raise StateError(f"update refused for now: {blocker}; try again in a moment")
+            self.update_to = version
+            self.shutdown.set()
+        return {"pid": os.getpid(), "from": __version__, "to": version}
 
     def metric_rows(self) -> list[dict[str, Any]]:
         """``jlist`` rows with each instance's restarts by reason, for ``GET /v1/metrics``."""
