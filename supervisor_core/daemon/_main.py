@@ -86,21 +86,29 @@ def _notify_of(handover: dict[str, Any] | None) -> tuple[int, str] | None:
     return int(fd), str(path)
 
 
-async def _update(service: DaemonService, hub: LogHub, listener_fd: int, lock_fd: int) -> None:
-    """Become the installed version (see :mod:`._update`); the answer to ``ptm update``
-    goes out first, and each ``ptm logs -f`` is told."""
-    await anyio.sleep(0.2)
+async def _update(
+    service: DaemonService,
+    hub: LogHub,
+    server: ApiServer,
+    served: anyio.Event,
+    listener: socket.socket,
+    lock_fd: int,
+) -> None:
+    """Become the installed version (see :mod:`._update`). Each ``ptm logs -f`` is told,
+    and the server finishes what it is answering (the answer to ``ptm update`` among them)
+    on a duplicate of the listening socket: connections that arrive meanwhile wait in its
+    backlog for the new image."""
     with anyio.move_on_after(10):  # a start or stop under way ends first
         while service.sup.handover_blocker() is not None:  # noqa: ASYNC110 (a poll of state)
             await anyio.sleep(0.05)
     await hub.end(timeout=1, last=UPDATED)
+    kept = os.dup(listener.fileno())
+    server.request_exit()
+    with anyio.move_on_after(3):
+        await served.wait()
     log.info("re-executing as ptm %s", service.update_to)
     reexec(
-        service.home,
-        service.sup,
-        listener_fd=listener_fd,
-        lock_fd=lock_fd,
-        started_at=service.started_at,
+        service.home, service.sup, listener_fd=kept, lock_fd=lock_fd, started_at=service.started_at
     )
 
 
@@ -201,7 +209,7 @@ async def serve(home: Home, handover: dict[str, Any] | None = None, lock_fd: int
                 log.info("ptm daemon %d serving on %s", os.getpid(), home.socket)
                 await service.shutdown.wait()
                 if service.update_to is not None:
-                    await _update(service, hub, listener.fileno(), lock_fd)
+                    await _update(service, hub, server, served, listener, lock_fd)
                 log.info("stopping every app")
                 await sup.stop_all()
                 # Every app's last lines are out: end the log streams cleanly (a streaming
