@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from supervisor_core._info import RunRecord
 from supervisor_core.process import (
@@ -27,9 +28,12 @@ from supervisor_core.process import (
 
 if TYPE_CHECKING:
     from supervisor_core._runs import Run
+    from supervisor_core.process import NotifySocket
 
 __all__ = [
     "HANDED_OVER",
+    "HandsOver",
+    "Parts",
     "adopted_run",
     "adopted_state",
     "freeze_run",
@@ -145,3 +149,39 @@ def adopted_run(desc: dict[str, Any], run_type: type[Run]) -> Run:
         pending = base64.b64decode(pipe["pending"])
         run.splitters[name] = LineSplitter(pending=pending)
     return run
+
+
+class _Freezable(Protocol):
+    def handover_blocker(self) -> str | None: ...
+    def freeze(self) -> dict[str, Any]: ...
+
+
+class _Sockets(Protocol):
+    def inheritable(self) -> dict[str, int]: ...
+
+
+Parts = tuple[Mapping[str, Sequence[_Freezable]], _Sockets, "NotifySocket | None"]
+
+
+class HandsOver:
+    """What the :class:`~supervisor_core.Supervisor` does for ``ptm update``."""
+
+    def _handed_over(self) -> Parts:
+        """The instances by app, the listening sockets and the sd_notify socket."""
+        raise NotImplementedError
+
+    def handover_blocker(self) -> str | None:
+        """Why the apps cannot go to a new daemon image now (None: they can)."""
+        every = (inst for insts in self._handed_over()[0].values() for inst in insts)
+        return next(filter(None, (inst.handover_blocker() for inst in every)), None)
+
+    def freeze(self) -> dict[str, Any]:
+        """Stop reading every pipe; describe everything, descriptors made inheritable, for
+        the next image. Nothing may run in this process after it but ``execve``."""
+        instances, sockets, notify = self._handed_over()
+        fds = sockets.inheritable()
+        apps = {
+            name: {"instances": [inst.freeze() for inst in insts], "listen_fd": fds.get(name)}
+            for name, insts in instances.items()
+        }
+        return {"apps": apps, "notify": notify.inheritable() if notify is not None else None}

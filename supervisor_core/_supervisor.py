@@ -26,6 +26,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from supervisor_core._handover import HandsOver, Parts
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
 from supervisor_core._plumbing import (
@@ -68,7 +69,7 @@ class _App:
     drivers: anyio.CancelScope | None = None
 
 
-class Supervisor:
+class Supervisor(HandsOver):
     """Keeps apps alive. An async context manager: leaving it (or cancelling it) stops every
     process it started, whole trees included.
 
@@ -176,27 +177,6 @@ class Supervisor:
             if self._own_log_files and self._log_files is not None:
                 self._log_files.close()
 
-    # ----------------------------------------------------------------- ptm update
-    def handover_blocker(self) -> str | None:
-        """Why the apps cannot be handed to a new daemon image now (None: they can)."""
-        blockers = (inst.handover_blocker() for inst in self._all_instances())
-        return next((b for b in blockers if b is not None), None)
-
-    def freeze(self) -> dict[str, Any]:
-        """Stop reading every pipe and describe everything for the next image, descriptors
-        made inheritable. Nothing may run in this process after it but ``execve``."""
-        listen = self._listen.inheritable()
-        return {
-            "apps": {
-                name: {
-                    "instances": [inst.freeze() for inst in app.instances],
-                    "listen_fd": listen.get(name),
-                }
-                for name, app in self._apps.items()
-            },
-            "notify": self._notify.inheritable() if self._notify is not None else None,
-        }
-
     # ----------------------------------------------------------------- apps
     async def add(
         self, spec: AppSpec, *, start: bool = True, adopt: Mapping[str, Any] | None = None
@@ -206,14 +186,13 @@ class Supervisor:
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
         check_run_as(spec)
-        if adopt is not None and adopt.get("listen_fd") is not None:
+        handed = [*adopt["instances"], *[None] * spec.instances] if adopt is not None else []
+        if adopt is not None and adopt["listen_fd"] is not None:
             self._listen.adopt(spec, int(adopt["listen_fd"]))
         self._listen.bind(spec)
-        app = _App(spec)
-        self._apps[spec.name] = app
-        handed = list(adopt["instances"]) if adopt is not None else []
+        app = self._apps[spec.name] = _App(spec)
         for index in range(spec.instances):
-            await self._new_instance(app, index, handed[index] if index < len(handed) else None)
+            await self._new_instance(app, index, handed[index] if handed else None)
         if start and adopt is None:
             await each(app.instances, Instance.start)
         self._start_drivers(app)
@@ -461,6 +440,9 @@ class Supervisor:
 
     def _all_instances(self) -> list[Instance]:
         return [inst for app in self._apps.values() for inst in app.instances]
+
+    def _handed_over(self) -> Parts:
+        return {name: app.instances for name, app in self._apps.items()}, self._listen, self._notify
 
     def _notice(self, text: str) -> None:
         if self._on_notice is not None:

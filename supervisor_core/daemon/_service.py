@@ -81,10 +81,8 @@ class DaemonService:
         self.sup = supervisor
         self.store = store
         self.started_at = time.time()
-        self.reexecuted_at: float | None = None
-        """When ``ptm update`` last replaced this daemon's code (None: never)."""
-        self.update_to: str | None = None
-        """Set with :attr:`shutdown` by :meth:`update`: re-execute instead of stopping."""
+        self.reexecuted_at: float | None = None  # when ptm update last re-executed it
+        self.update_to: str | None = None  # set with shutdown: re-execute, do not stop
         self.shutdown = anyio.Event()
         self._apps: dict[str, StoredApp] = {}
         """What the daemon adds to each app the supervisor runs, by name."""
@@ -192,21 +190,14 @@ class DaemonService:
         )
 
     async def update(self) -> dict[str, Any]:
-        """``ptm update``: check that the installed version starts, then have the daemon
-        re-execute as it (see :mod:`._update`). StateError when it cannot, and then nothing
-        has changed."""
-        from supervisor_core.daemon._update import check_installed
+        """``ptm update`` (see :mod:`._update`); StateError when refused (nothing changed)."""
+        from supervisor_core.daemon._update import check_update
 
         async with self._lock:  # no start, stop or save in the middle
-            if self.update_to is not None:
-                raise StateError("an update is already under way")
-            version = await check_installed(self.home)
-            blocker = self.sup.handover_blocker()
-            if blocker is not None:
-                raise StateError(f"update refused for now: {blocker}; try again in a moment")
-            self.update_to = version
-            self.shutdown.set()
-        return {"pid": os.getpid(), "from": __version__, "to": version}
+            if self.update_to is None:
+                self.update_to = await check_update(self.home, self.sup)
+                self.shutdown.set()
+        return {"pid": os.getpid(), "from": __version__, "to": self.update_to}
 
     def metric_rows(self) -> list[dict[str, Any]]:
         """``jlist`` rows with each instance's restarts by reason, for ``GET /v1/metrics``."""

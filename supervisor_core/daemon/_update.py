@@ -27,7 +27,7 @@ from supervisor_core._version import __version__
 from supervisor_core.errors import StateError
 from supervisor_core.process import freeze_child_watcher
 
-__all__ = ["HANDOVER_VAR", "check_installed", "read_handover", "reexec"]
+__all__ = ["HANDOVER_VAR", "check_installed", "check_update", "read_handover", "reexec"]
 
 HANDOVER_VAR = "PTM_HANDOVER"
 CHECK_TIMEOUT = 60.0
@@ -65,6 +65,16 @@ async def check_installed(home: Home) -> str:
         return str(json.loads(done.stdout.decode().splitlines()[-1])["version"])
     except (ValueError, IndexError, KeyError):
         raise StateError("update refused: the installed version's check said nothing") from None
+
+
+async def check_update(home: Home, sup: Supervisor) -> str:
+    """The version to re-execute as, once it has shown it can start and every instance can
+    be handed over; else StateError (one line)."""
+    version = await check_installed(home)
+    blocker = sup.handover_blocker()
+    if blocker is not None:
+        raise StateError(f"update refused for now: {blocker}; try again in a moment")
+    return version
 
 
 def reexec(
