@@ -14,10 +14,13 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 import supervisor_core
 from tests.e2e.conftest import PTM, Ptm
+from tests.helpers import free_port
+from tests.test_cluster_reload import SERVER
 
 RATE = 5000
 PAD = "x" * 60
@@ -201,3 +204,38 @@ def test_an_installed_version_that_cannot_start_is_refused(ptm: Ptm, overlay: Pa
     assert {row["name"]: (row["pid"], row["restarts"]) for row in rows} == before
     ptm.ok("restart", "idle")  # and still takes commands
     assert json.loads(ptm.ok("jlist"))[2]["restarts"] == 1
+
+
+def test_a_cluster_app_keeps_its_socket_and_its_sd_notify_socket(ptm: Ptm) -> None:
+    port = free_port()
+    ptm.write("web.py", SERVER)
+    ptm.write(
+        "ecosystem.toml",
+        f"""
+        [[apps]]
+        name = "web"
+        script = "web.py"
+        instances = 2
+        exec_mode = "cluster"
+        wait_ready = true
+        listen_timeout = "5s"
+        kill_timeout = "2s"
+
+        [apps.listen]
+        port = {port}
+        """,
+    )
+    ptm.ok("start", "ecosystem.toml")
+    before = {row["pid"] for row in ptm.wait_online(2)}
+    ptm.ok("update")
+    assert {row["pid"] for row in ptm.wait_online(2)} == before
+    served = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)  # the same listening socket
+    assert int(served.text) in before
+    # A reload needs both sockets: the new processes share the port and say READY=1 on
+    # $NOTIFY_SOCKET, whose path the adopted socket still has.
+    ptm.ok("reload", "web")
+    rows = ptm.wait_online(2)
+    assert not {row["pid"] for row in rows} & before
+    assert int(httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text) in {
+        row["pid"] for row in rows
+    }
