@@ -41,12 +41,17 @@ async def test_detach_stops_between_reads_and_hands_over_the_unterminated_line()
     reader = PipeReader(read_fd)
     splitter = LineSplitter()
     lines: list[bytes] = []
+    got = anyio.Event()
+
+    def on_lines(batch: list[bytes]) -> None:
+        lines.extend(batch)
+        got.set()
+
     async with anyio.create_task_group() as tg:
-        tg.start_soon(functools.partial(pump_lines, reader, lines.extend, splitter=splitter))
+        tg.start_soon(functools.partial(pump_lines, reader, on_lines, splitter=splitter))
         os.write(write_fd, b"whole\nhalf of a ")
         with anyio.fail_after(10):
-            while not lines:
-                await anyio.sleep(0.01)
+            await got.wait()
         assert reader.detach() == read_fd
         os.write(write_fd, b"line\nnext\n")  # written after: for whoever takes the pipe next
         await anyio.sleep(0.1)
@@ -71,7 +76,7 @@ async def test_an_adopted_child_is_awaited_and_reaped_with_its_exit_code() -> No
         assert await proc.wait() == 3
     assert proc.returncode == 3
     with pytest.raises(ChildProcessError):  # reaped: nothing left for anyone
-        os.waitpid(pid, os.WNOHANG)
+        os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 (WNOHANG: never blocks)
 
 
 async def test_an_adopted_child_killed_by_a_signal_and_a_zombie() -> None:
@@ -81,7 +86,7 @@ async def test_an_adopted_child_killed_by_a_signal_and_a_zombie() -> None:
     with anyio.fail_after(20):
         assert await proc.wait() == -signal.SIGKILL
     zombie = spawn_python("pass")  # ends before it is adopted: still ours to reap
-    os.waitid(os.P_PID, zombie, os.WEXITED | os.WNOWAIT)
+    os.waitid(os.P_PID, zombie, os.WEXITED | os.WNOWAIT)  # noqa: ASYNC222 (it ends at once)
     adopted = AdoptedProcess(zombie, None, None)
     with anyio.fail_after(20):
         assert await adopted.wait() == 0

@@ -102,6 +102,8 @@ async def _update(
         while service.sup.handover_blocker() is not None:  # noqa: ASYNC110 (a poll of state)
             await anyio.sleep(0.05)
     await hub.end(timeout=1, last=UPDATED)
+    if not await service.run_writer.drain(timeout=2):
+        log.warning("ptm update: some runs were not written to state.db in time")
     kept = os.dup(listener.fileno())
     server.request_exit()
     with anyio.move_on_after(3):

@@ -34,6 +34,7 @@ from supervisor_core.config import (
 from supervisor_core.daemon._alerts import Alerts
 from supervisor_core.daemon._restore import restore
 from supervisor_core.daemon._runs import RunWriter
+from supervisor_core.daemon._update import check_update
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
 from supervisor_core.logs import split_marker, tail_lines
@@ -82,22 +83,22 @@ class DaemonService:
         self.store = store
         self.started_at = time.time()
         self.reexecuted_at: float | None = None  # when ptm update last re-executed it
-        self.update_to: str | None = None  # set with shutdown: re-execute, do not stop
+        self.update_to: str | None = None  # set with shutdown: re-execute, not stop
         self.shutdown = anyio.Event()
         self._apps: dict[str, StoredApp] = {}
         """What the daemon adds to each app the supervisor runs, by name."""
         self._lock = anyio.Lock()
-        self._runs = RunWriter(store)
+        self.run_writer = RunWriter(store)
         self._alerts = Alerts(supervisor, store)
 
     # ----------------------------------------------------------------- the daemon's tasks
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
         """The supervisor's run callback (see :class:`RunWriter`)."""
-        self._runs.on_run(app, instance, run_id, record)
+        self.run_writer.on_run(app, instance, run_id, record)
 
     async def write_runs(self) -> None:
         """Persist run starts and ends, in order (a task for the daemon's lifetime)."""
-        await self._runs.run()
+        await self.run_writer.run()
 
     async def run_notify(
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -106,9 +107,8 @@ class DaemonService:
         await self._alerts.run(task_status=task_status)
 
     async def restore(self, adopt: Mapping[str, Any] | None = None) -> None:
-        """After a start (or a crash of the previous daemon): stop whatever the previous
-        daemon left running, then bring back every app as it should be; after ``ptm
-        update``, carry on with the apps ``adopt`` describes."""
+        """Stop what a killed daemon left running, bring back every app (after ``ptm
+        update``, the apps ``adopt`` describes carry on)."""
         self._apps = await restore(self.sup, self.store, adopt)
 
     # ----------------------------------------------------------------- the registry
@@ -191,8 +191,6 @@ class DaemonService:
 
     async def update(self) -> dict[str, Any]:
         """``ptm update`` (see :mod:`._update`); StateError when refused (nothing changed)."""
-        from supervisor_core.daemon._update import check_update
-
         async with self._lock:  # no start, stop or save in the middle
             if self.update_to is None:
                 self.update_to = await check_update(self.home, self.sup)

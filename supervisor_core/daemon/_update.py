@@ -13,6 +13,7 @@ lock. Those descriptors are made inheritable just before the exec.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -28,6 +29,8 @@ from supervisor_core.errors import StateError
 from supervisor_core.process import freeze_child_watcher
 
 __all__ = ["HANDOVER_VAR", "check_installed", "check_update", "read_handover", "reexec"]
+
+log = logging.getLogger("ptm.daemon")
 
 HANDOVER_VAR = "PTM_HANDOVER"
 CHECK_TIMEOUT = 60.0
@@ -70,7 +73,9 @@ async def check_installed(home: Home) -> str:
 async def check_update(home: Home, sup: Supervisor) -> str:
     """The version to re-execute as, once it has shown it can start and every instance can
     be handed over; else StateError (one line)."""
+    log.info("ptm update: checking the installed version")
     version = await check_installed(home)
+    log.info("ptm update: the installed version %s starts", version)
     blocker = sup.handover_blocker()
     if blocker is not None:
         raise StateError(f"update refused for now: {blocker}; try again in a moment")
