@@ -55,6 +55,9 @@ error_file = "~/api-error.log"
 log_file_max_size = "100MB"
 log_file_max_files = 3
 log_compress = true
+log_compress_delay = 1
+log_rotate_interval = "daily"
+log_file_mode = "0600"
 merge_logs = false
 
 [apps.env]
@@ -148,6 +151,11 @@ def test_round_trip_gives_equal_specs(
     assert api.logs.error_file == Path.home() / "api-error.log"
     assert api.cwd == project / "services" / "api"
     assert api.watch.paths == (project / "services" / "api" / "server.py",)
+    assert (api.logs.rotate_interval, api.logs.compress_delay, api.logs.file_mode) == (
+        "daily",
+        1,
+        0o600,
+    )
 
 
 async def test_round_trip_through_the_state_database(
@@ -185,6 +193,11 @@ def test_the_dump_is_a_plain_ecosystem_file(project: Path, dump: Path) -> None:
     assert api["env"] == {"TZ": "UTC", "PORT": 8000, "DEBUG": False, "DB": "/var/lib/api.db"}
     assert not any(key.startswith("env_") for app in data["apps"] for key in app)
     assert api["kill_timeout"] == "8s"  # [defaults] merged into every app
+    assert (api["log_rotate_interval"], api["log_compress_delay"], api["log_file_mode"]) == (
+        "daily",
+        1,
+        "0600",
+    )
     assert (api["autostart"], web["autostart"], migrate["autostart"]) == (True, True, False)
     assert f"# id 0: from {project / 'ecosystem.toml'}, --env production; running" in text
     assert "# id 2: from" in text and "; stopped when saved" in text

@@ -63,7 +63,9 @@ def say(text: str) -> None:
 
 def target_of(text: str) -> str:
     """A target as the API wants it: an existing ecosystem file becomes its absolute path."""
-    if (text.endswith(".toml") or os.sep in text) and os.path.isfile(text):
+    from supervisor_core.config import is_ecosystem_file
+
+    if (is_ecosystem_file(text) or os.sep in text) and os.path.isfile(text):
         return os.path.abspath(text)
     return text
 
@@ -101,6 +103,7 @@ def _check_online(rows: Sequence[Mapping[str, Any]]) -> int:
 
 
 def start(args: argparse.Namespace) -> int:
+    from supervisor_core.config import is_ecosystem_file
     from supervisor_core.errors import ApiError, ConfigError
 
     target: str = args.target
@@ -114,7 +117,7 @@ def start(args: argparse.Namespace) -> int:
     given_script = [flag for flag, value in script_only.items() if value is not None]
     given_file = [flag for flag, value in file_only.items() if value is not None]
 
-    if target.endswith(".toml"):
+    if is_ecosystem_file(target):  # never started as a script (ecosystem.config.js...)
         if given_script:
             raise ConfigError(f"{', '.join(given_script)}: only for a script, not a file")
         if not os.path.isfile(target):
@@ -125,7 +128,10 @@ def start(args: argparse.Namespace) -> int:
             return _report_start(client, answer)
 
     if given_file:
-        raise ConfigError(f"{', '.join(given_file)}: only for an ecosystem file (*.toml)")
+        raise ConfigError(
+            f"{', '.join(given_file)}: only for an ecosystem file"
+            " (*.toml, or PM2's ecosystem.config.js, *.json, *.yaml)"
+        )
     if os.path.isfile(target):
         entry = _script_entry(args)
         with connect() as client:
@@ -166,6 +172,8 @@ def _script_entry(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report_start(client: Client, answer: Mapping[str, Any]) -> int:
+    for warning in answer.get("warnings") or []:
+        print(f"ptm: warning: {warning}", file=sys.stderr)
     started = answer.get("started") or []
     restarted = answer.get("restarted") or []
     if started:
@@ -332,10 +340,8 @@ def kill(args: argparse.Namespace) -> int:
 def ping(args: argparse.Namespace) -> int:
     with connect() as client:
         info = client.ping()
-    updated = info.get("reexecuted_at")
-    since = ""
-    if isinstance(updated, int | float):
-        since = ", updated " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(updated))
+    at = info.get("reexecuted_at")  # when ptm update last re-executed it
+    since = f", updated {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))}" if at else ""
     print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}{since}", flush=True)
     return 0
 

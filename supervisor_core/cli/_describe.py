@@ -112,6 +112,7 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("interpreter_args", "interpreter_args", _args_value),
         ("exec_mode", "exec_mode", text),
         ("instances", "instances", text),
+        ("increment_var", "increment_var", text),
         ("env_name", "env_name", text),
         ("autostart", "autostart", _bool),
         ("user", "user", text),
@@ -147,6 +148,9 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("log_file_max_size", "log_file_max_size", _size_value),
         ("log_file_max_files", "log_file_max_files", text),
         ("log_compress", "log_compress", _bool),
+        ("log_compress_delay", "log_compress_delay", text),
+        ("log_rotate_interval", "log_rotate_interval", text),
+        ("log_file_mode", "log_file_mode", text),
     ),
 )
 _SPEC_KNOWN: Final = frozenset(key for group in _SPEC_GROUPS for key, _, _ in group)

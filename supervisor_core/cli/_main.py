@@ -52,6 +52,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "startup": ("_commands", "startup"),
     "unstartup": ("_pm2", "unstartup"),
     "export": ("_export", "export"),
+    "import": ("_import", "import_"),
     "daemon": ("_commands", "daemon"),
 }
 _ALIASES = {
@@ -118,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
             "app has ended on its own, ptm exits: 1 if one is errored, else 0."
         ),
     )
-    run.add_argument("ecosystem", help="the ecosystem file (TOML)")
+    run.add_argument(
+        "ecosystem", help="the ecosystem file (TOML, or PM2's ecosystem.config.js, .json, .yaml)"
+    )
     run.add_argument("--only", metavar="A,B", help="run only these apps (comma-separated)")
     run.add_argument("--env", metavar="NAME", help="apply each app's [apps.env_NAME] overlay")
     run.add_argument("--no-color", action="store_true", help="never colour the output")
@@ -284,6 +287,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unstartup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
 
+    import_ = _command(
+        commands,
+        "import",
+        help="convert a PM2 ecosystem file (.js, .json, .yaml) into a commented ecosystem.toml",
+        description=(
+            "Convert a PM2 ecosystem file (ecosystem.config.js, .json, .yaml) into a commented "
+            "ecosystem.toml that loads to the same apps, and print what was mapped, converted "
+            "or dropped, and why. ptm start reads PM2 files as they are; import is for "
+            "keeping a TOML file from now on."
+        ),
+    )
+    import_.add_argument("file", metavar="FILE", help="the PM2 ecosystem file")
+    import_.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the TOML (default: ecosystem.toml beside FILE; - prints it)",
+    )
+    import_.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     export = _command(
         commands,
         "export",
@@ -299,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["systemd", "kubernetes", "compose"],
         help="the target: systemd, kubernetes or compose",
     )
-    export.add_argument("file", metavar="FILE", help="the ecosystem file (TOML)")
+    export.add_argument(
+        "file", metavar="FILE", help="the ecosystem file (TOML, or a PM2 .js, .json, .yaml)"
+    )
     export.add_argument("--env", metavar="NAME", help="apply the env_NAME overlay")
     export.add_argument(
         "-o",

@@ -2,7 +2,8 @@
 
 ``python -m supervisor_core.daemon`` (what ``ptm`` starts, detached, when a command needs a
 daemon) or ``ptm daemon --foreground`` (systemd). Signals: SIGTERM/SIGINT stop every app
-gracefully, then the daemon; SIGHUP reopens the app logs and ``daemon.log``.
+gracefully, then the daemon; SIGHUP reopens the app logs and ``daemon.log``. The daemon's own
+log goes to ``daemon.log`` through a rotating writer (:mod:`supervisor_core.daemon._daemonlog`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import os
 import signal
 import socket
-import stat
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +28,7 @@ from supervisor_core._supervisor import Supervisor
 from supervisor_core._version import __version__
 from supervisor_core.daemon._api import create_api
 from supervisor_core.daemon._config import read_daemon_config
+from supervisor_core.daemon._daemonlog import DaemonLog
 from supervisor_core.daemon._loghub import UPDATED, LogHub
 from supervisor_core.daemon._metrics import CONTENT_TYPE, metrics_text
 from supervisor_core.daemon._metrics_tcp import MetricsListener
@@ -44,25 +45,12 @@ __all__ = ["main", "serve"]
 log = logging.getLogger("ptm.daemon")
 
 
-def _reopen_daemon_log(home: Home) -> None:
-    """After an external rotation of daemon.log: point stdout/stderr at a fresh file."""
-    try:
-        mode = os.fstat(2).st_mode
-    except OSError:
-        return
-    if not stat.S_ISREG(mode):
-        return  # a terminal or a journal: nothing to reopen
-    fd = os.open(home.daemon_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-async def _handle_signals(service: DaemonService, home: Home) -> None:
+async def _handle_signals(service: DaemonService, daemon_log: DaemonLog | None) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             if signum == signal.SIGHUP:
-                _reopen_daemon_log(home)
+                if daemon_log is not None:
+                    daemon_log.reopen()
                 service.reload_logs()
                 log.info("SIGHUP: reopened the log files")
                 continue
@@ -114,9 +102,15 @@ async def _update(
     )
 
 
-async def serve(home: Home, handover: dict[str, Any] | None = None, lock_fd: int = -1) -> None:
-    """Run the daemon until asked to stop (signal or ``ptm kill``) or to update; after an
-    update, ``handover`` is what the previous image left (see :mod:`._update`)."""
+async def serve(
+    home: Home,
+    daemon_log: DaemonLog | None = None,
+    handover: dict[str, Any] | None = None,
+    lock_fd: int = -1,
+) -> None:
+    """Run the daemon until asked to stop (signal or ``ptm kill``) or to update; SIGHUP
+    reopens ``daemon_log``. After an update, ``handover`` is what the previous image left
+    (see :mod:`._update`)."""
     use_pidfd_child_watcher()
     settings = read_daemon_config(home.daemon_config)
     hub = LogHub()
@@ -171,7 +165,7 @@ async def serve(home: Home, handover: dict[str, Any] | None = None, lock_fd: int
                 service.reexecuted_at = float(handover["reexecuted_at"])
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
-                tg.start_soon(_handle_signals, service, home)
+                tg.start_soon(_handle_signals, service, daemon_log)
                 await tg.start(service.run_notify)  # alerts listen before any app starts
                 await service.restore(handover["apps"] if handover is not None else None)
                 if opened.set_aside is not None and home.dump.exists():
@@ -261,16 +255,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     os.ftruncate(lock_fd, 0)
     os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    daemon_log = DaemonLog.install(home)
     before, after = raise_descriptor_limit()
     if after != before:
         log.info("raised the open files limit from %d to %d", before, after)
     try:
-        anyio.run(serve, home, handover, lock_fd)
+        anyio.run(serve, home, daemon_log, handover, lock_fd)
     except PtmError as exc:
         log.error("%s", exc)
         return 1
@@ -280,5 +270,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(FileNotFoundError):
             home.pid_file.unlink()
         os.close(lock_fd)
-    log.info("daemon stopped")
+        log.info("daemon stopped")
+        daemon_log.close()
     return 0

@@ -107,8 +107,7 @@ class DaemonService:
         await self._alerts.run(task_status=task_status)
 
     async def restore(self, adopt: Mapping[str, Any] | None = None) -> None:
-        """Stop what a killed daemon left running, bring back every app (after ``ptm
-        update``, the apps ``adopt`` describes carry on)."""
+        """Stop what a killed daemon left, bring back every app (or adopt them: ptm update)."""
         self._apps = await restore(self.sup, self.store, adopt)
 
     # ----------------------------------------------------------------- the registry
@@ -231,7 +230,10 @@ class DaemonService:
                     raise ConfigError(f"--only: no app named {unknown[0]!r}", file=path)
                 pairs = [(spec, stored) for spec, stored in pairs if spec.name in only]
             await self._keep_alerts(ecosystem)
-            return await self._start_specs(pairs)
+            answer = await self._start_specs(pairs)
+            if ecosystem.warnings:
+                answer["warnings"] = list(ecosystem.warnings)
+            return answer
 
     async def start_app(self, entry: Mapping[str, Any], base_dir: str) -> dict[str, Any]:
         """``ptm start script.py --name x``: one app from a table built by the CLI."""

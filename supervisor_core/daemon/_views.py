@@ -87,6 +87,7 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "interpreter_args": list(spec.interpreter_args),
         "instances": spec.instances,
         "exec_mode": spec.exec_mode,
+        "increment_var": spec.increment_var,
         "env_name": spec.env_name,
         "autostart": spec.autostart,
         "user": spec.user,
@@ -125,6 +126,9 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "log_file_max_size": logs.max_size if logs else None,
         "log_file_max_files": logs.max_files if logs else None,
         "log_compress": logs.compress if logs else None,
+        "log_compress_delay": logs.compress_delay if logs else None,
+        "log_rotate_interval": logs.rotate_interval if logs else None,
+        "log_file_mode": f"{logs.file_mode:04o}" if logs else None,
     }
 
 
