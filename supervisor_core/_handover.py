@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from supervisor_core._info import RunRecord
+from supervisor_core.config import AppSpec
 from supervisor_core.process import (
     AdoptedProcess,
     Counters,
@@ -158,6 +159,7 @@ class _Freezable(Protocol):
 
 class _Sockets(Protocol):
     def inheritable(self) -> dict[str, int]: ...
+    def adopt(self, spec: AppSpec, fd: int) -> None: ...
 
 
 Parts = tuple[Mapping[str, Sequence[_Freezable]], _Sockets, "NotifySocket | None"]
@@ -166,9 +168,27 @@ Parts = tuple[Mapping[str, Sequence[_Freezable]], _Sockets, "NotifySocket | None
 class HandsOver:
     """What the :class:`~supervisor_core.Supervisor` does for ``ptm update``."""
 
+    _adopt_notify: tuple[int, str] | None = None
+
+    def adopt_notify_socket(self, fd: int, path: str) -> None:
+        """Take up the previous image's sd_notify socket (call it before ``async with``)."""
+        self._adopt_notify = (fd, path)
+
+    def _adopted(self, spec: AppSpec, adopt: Mapping[str, Any] | None) -> list[Any]:
+        """What each instance of ``spec`` was (None past them), the app's listening socket
+        taken up; [] for an app that is not adopted."""
+        if adopt is None:
+            return []
+        if adopt["listen_fd"] is not None:
+            self._handed_over()[1].adopt(spec, int(adopt["listen_fd"]))
+        return [*adopt["instances"], *[None] * spec.instances]
+
     def _handed_over(self) -> Parts:
-        """The instances by app, the listening sockets and the sd_notify socket."""
-        raise NotImplementedError
+        """The instances by app, the listening sockets and the sd_notify socket: the
+        Supervisor's own ``_apps``, ``_listen`` and ``_notify``."""
+        own = vars(self)
+        apps = {name: app.instances for name, app in own["_apps"].items()}
+        return apps, own["_listen"], own["_notify"]
 
     def handover_blocker(self) -> str | None:
         """Why the apps cannot go to a new daemon image now (None: they can)."""

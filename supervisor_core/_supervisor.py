@@ -26,7 +26,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from supervisor_core._handover import HandsOver, Parts
+from supervisor_core._handover import HandsOver
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
 from supervisor_core._plumbing import (
@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["Supervisor"]
 
 NoticeCallback = Callable[[str], None]
+Picked = Collection[int] | None
+"""The instances a command acts on (by index); None: every instance."""
 
 
 @dataclass
@@ -102,10 +104,8 @@ class Supervisor(HandsOver):
         spawner: Spawner = spawn,
         clock: Clock = ANYIO_CLOCK,
         cgroups: CgroupTree | None = None,
-        adopt_notify: tuple[int, str] | None = None,
     ) -> None:
         self._ptm_home = ptm_home
-        self._adopt_notify = adopt_notify
         self._write_logs = write_logs
         self._log_files = log_files
         self._own_log_files = False
@@ -181,14 +181,11 @@ class Supervisor(HandsOver):
     async def add(
         self, spec: AppSpec, *, start: bool = True, adopt: Mapping[str, Any] | None = None
     ) -> list[ProcessInfo]:
-        """Manage a new app; start its instances unless ``start`` is false. ``adopt``: what
-        :meth:`freeze` said of it in the previous daemon image (its instances carry on)."""
+        """Manage a new app; start its instances unless ``start`` is false or it is ``adopt``ed."""
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
         check_run_as(spec)
-        handed = [*adopt["instances"], *[None] * spec.instances] if adopt is not None else []
-        if adopt is not None and adopt["listen_fd"] is not None:
-            self._listen.adopt(spec, int(adopt["listen_fd"]))
+        handed = self._adopted(spec, adopt)
         self._listen.bind(spec)
         app = self._apps[spec.name] = _App(spec)
         for index in range(spec.instances):
@@ -219,9 +216,7 @@ class Supervisor(HandsOver):
         except Exception as exc:  # a driver's bug must not take the supervisor down
             self._notice(f"{spec.name}: {getattr(driver, '__name__', driver)} failed: {exc!r}")
 
-    async def _new_instance(
-        self, app: _App, index: int, adopt: dict[str, Any] | None = None
-    ) -> Instance:
+    async def _new_instance(self, app: _App, index: int, handed: Any = None) -> Instance:
         assert self._tg is not None, "use the Supervisor as an async context manager"
         spec, sink = app.spec, None
         if self._log_files is not None and spec.logs is not None:
@@ -235,17 +230,18 @@ class Supervisor(HandsOver):
             listen_fd=self._listen.fd(app.spec.name),
             on_run=self._on_run,  # read now: it may be wired after the constructor
         )
-        inst = Instance(app.spec, index, setup, emit=self._events.publish, adopt=adopt)
+        inst = Instance(app.spec, index, setup, emit=self._events.publish, adopt=handed)
         app.instances.append(inst)
         await self._tg.start(inst.run)
         return inst
 
-    async def start(self, name: str) -> list[ProcessInfo]:
-        await each(self._app(name).instances, Instance.start)
+    # Commands act on every instance of the app, or on the indexes in ``instances``.
+    async def start(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
+        await each(self._pick(name, instances), Instance.start)
         return self.info(name)
 
-    async def stop(self, name: str) -> list[ProcessInfo]:
-        await each(self._app(name).instances, Instance.stop)
+    async def stop(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
+        await each(self._pick(name, instances), Instance.stop)
         return self.info(name)
 
     async def restart(
@@ -254,10 +250,11 @@ class Supervisor(HandsOver):
         reason: RestartReason = "manual",
         *,
         only_if: Collection[Status] | None = None,
+        instances: Picked = None,
     ) -> list[ProcessInfo]:
         """Restart every instance; with ``only_if``, only those whose status (checked by each
         instance when it handles the command) is one of these."""
-        await each(self._app(name).instances, lambda i: i.restart(reason, only_if=only_if))
+        await each(self._pick(name, instances), lambda i: i.restart(reason, only_if=only_if))
         return self.info(name)
 
     async def delete(self, name: str, *, keep_socket: bool = False) -> None:
@@ -269,12 +266,12 @@ class Supervisor(HandsOver):
         if not keep_socket:
             self._listen.close(name)
 
-    async def reload(self, name: str) -> list[ProcessInfo]:
+    async def reload(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
         """Replace the instances one at a time: each new process must be ready before its
         old one is stopped (with a shared listening socket: no request is refused). If a new
         process never becomes ready it is stopped, its old one keeps running, the remaining
         instances are left alone, and :class:`StateError` says why."""
-        for inst in list(self._app(name).instances):
+        for inst in self._pick(name, instances):
             await inst.reload()
             await wait_settled(self._events, inst)
             if not inst.spec.readiness.wait_ready:
@@ -326,14 +323,14 @@ class Supervisor(HandsOver):
             await inst.start()
         return self.info(name)
 
-    def send_signal(self, name: str, sig: int) -> list[int]:
+    def send_signal(self, name: str, sig: int, instances: Picked = None) -> list[int]:
         """Send ``sig`` to the main process of every running instance; returns their pids."""
-        pids = [inst.send_signal(sig) for inst in self._app(name).instances]
+        pids = [inst.send_signal(sig) for inst in self._pick(name, instances)]
         return [pid for pid in pids if pid is not None]
 
-    def reset(self, name: str) -> list[ProcessInfo]:
+    def reset(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
         """Zero the restart counters of every instance."""
-        for inst in self._app(name).instances:
+        for inst in self._pick(name, instances):
             inst.reset_counters()
         return self.info(name)
 
@@ -438,11 +435,13 @@ class Supervisor(HandsOver):
             raise UnknownAppError(f"app {name!r} has no instance {instance}")
         return insts[instance]
 
+    def _pick(self, name: str, instances: Picked) -> list[Instance]:
+        if instances is None:
+            return list(self._app(name).instances)
+        return [self._instance(name, index) for index in sorted(set(instances))]
+
     def _all_instances(self) -> list[Instance]:
         return [inst for app in self._apps.values() for inst in app.instances]
-
-    def _handed_over(self) -> Parts:
-        return {name: app.instances for name, app in self._apps.items()}, self._listen, self._notify
 
     def _notice(self, text: str) -> None:
         if self._on_notice is not None:

@@ -14,7 +14,6 @@ import math
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,6 @@ __all__ = [
     "kill",
     "list_",
     "metrics",
-    "ping",
     "reload_logs",
     "reset",
     "resurrect",
@@ -72,6 +70,14 @@ def target_of(text: str) -> str:
 
 def _names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(str(row.get("name")) for row in rows))
+
+
+def _acted_on(rows: Sequence[Mapping[str, Any]], target: str) -> str:
+    """What a command acted on: the apps, or ``app:instance (id N)`` for a process id."""
+    if target.isdigit() and len(rows) == 1 and rows[0].get("name") != target:
+        row = rows[0]
+        return f"{row.get('name')}:{row.get('instance')} (id {row.get('id')})"
+    return ", ".join(_names(rows))
 
 
 def _terminal_width() -> int | None:
@@ -193,7 +199,7 @@ def act(args: argparse.Namespace) -> int:
     with connect() as client:
         answer = getattr(client, verb)(target_of(args.target))
         rows = answer.get("processes", [])
-        say(f"{_PAST[verb]} {', '.join(_names(rows))}")
+        say(f"{_PAST[verb]} {_acted_on(rows, args.target)}")
         print_table(client)
         return _check_online(rows) if verb != "stop" else 0
 
@@ -229,7 +235,7 @@ def signal(args: argparse.Namespace) -> int:
 def reset(args: argparse.Namespace) -> int:
     with connect() as client:
         answer = client.reset(target_of(args.target))
-        say(f"reset the restart counters of {', '.join(_names(answer.get('processes', [])))}")
+        say(f"reset the restart counters of {_acted_on(answer.get('processes', []), args.target)}")
         print_table(client)
     return 0
 
@@ -334,15 +340,6 @@ def kill(args: argparse.Namespace) -> int:
             say("no daemon running")
             return 0
     say(f"every app stopped; daemon stopped (pid {answer.get('pid')})")
-    return 0
-
-
-def ping(args: argparse.Namespace) -> int:
-    with connect() as client:
-        info = client.ping()
-    at = info.get("reexecuted_at")  # when ptm update last re-executed it
-    since = f", updated {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))}" if at else ""
-    print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}{since}", flush=True)
     return 0
 
 

@@ -1,10 +1,23 @@
-"""``ptm update``: replace the daemon's code, keep every app (see docs/update.md)."""
+"""``ptm ping`` and ``ptm update`` (replace the daemon's code, keep every app: see
+docs/update.md)."""
 
 from __future__ import annotations
 
 import argparse
+import time
 
-__all__ = ["update"]
+__all__ = ["ping", "update"]
+
+
+def ping(args: argparse.Namespace) -> int:
+    from supervisor_core.cli._commands import connect
+
+    with connect() as client:
+        info = client.ping()
+    at = info.get("reexecuted_at")  # when ptm update last re-executed it
+    since = f", updated {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))}" if at else ""
+    print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}{since}", flush=True)
+    return 0
 
 
 def update(args: argparse.Namespace) -> int:

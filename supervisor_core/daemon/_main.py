@@ -67,13 +67,6 @@ async def _resurrect_after_damage(service: DaemonService) -> None:
     log.info("restored %d app(s) from %s", len(done["started"]), service.home.dump)
 
 
-def _notify_of(handover: dict[str, Any] | None) -> tuple[int, str] | None:
-    if handover is None or handover["notify"] is None:
-        return None
-    fd, path = handover["notify"]
-    return int(fd), str(path)
-
-
 async def _update(
     service: DaemonService,
     hub: LogHub,
@@ -149,7 +142,7 @@ async def serve(
             service.on_run(app, instance, run_id, record)
 
     try:
-        async with Supervisor(
+        sup = Supervisor(
             ptm_home=home.root,
             on_output=hub.publish,
             output_as_written=True,  # followers get each line as its log file has it
@@ -157,8 +150,10 @@ async def serve(
             on_run=on_run,
             die_with_supervisor=True,
             cgroups=CgroupTree.find(),
-            adopt_notify=_notify_of(handover),
-        ) as sup:
+        )
+        if handover is not None and handover["notify"] is not None:
+            sup.adopt_notify_socket(*handover["notify"])  # the same path for the apps
+        async with sup:
             service = DaemonService(home, sup, store)
             if handover is not None:
                 service.started_at = float(handover["started_at"])
