@@ -20,12 +20,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from supervisor_core._handover import HandsOver
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
 from supervisor_core._plumbing import (
@@ -70,7 +71,7 @@ class _App:
     drivers: anyio.CancelScope | None = None
 
 
-class Supervisor:
+class Supervisor(HandsOver):
     """Keeps apps alive. An async context manager: leaving it (or cancelling it) stops every
     process it started, whole trees included.
 
@@ -155,7 +156,7 @@ class Supervisor:
         self._stack = stack
         self._tg.start_soon(self._monitor.run)
         try:
-            self._notify = NotifySocket()
+            self._notify = NotifySocket(self._adopt_notify)
         except OSError as exc:
             self._notice(f"no $NOTIFY_SOCKET for the apps (sd_notify off): {exc}")
         else:
@@ -183,17 +184,19 @@ class Supervisor:
                 self._log_files.close()
 
     # ----------------------------------------------------------------- apps
-    async def add(self, spec: AppSpec, *, start: bool = True) -> list[ProcessInfo]:
-        """Manage a new app; start its instances unless ``start`` is false."""
+    async def add(
+        self, spec: AppSpec, *, start: bool = True, adopt: Mapping[str, Any] | None = None
+    ) -> list[ProcessInfo]:
+        """Manage a new app; start its instances unless ``start`` is false or it is ``adopt``ed."""
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
         check_run_as(spec)
+        handed = self._adopted(spec, adopt)
         self._listen.bind(spec)
-        app = _App(spec)
-        self._apps[spec.name] = app
+        app = self._apps[spec.name] = _App(spec)
         for index in range(spec.instances):
-            await self._new_instance(app, index)
-        if start:
+            await self._new_instance(app, index, handed[index] if handed else None)
+        if start and adopt is None:
             await each(app.instances, Instance.start)
         self._start_drivers(app)
         return self.info(spec.name)
@@ -219,7 +222,7 @@ class Supervisor:
         except Exception as exc:  # a driver's bug must not take the supervisor down
             self._notice(f"{spec.name}: {getattr(driver, '__name__', driver)} failed: {exc!r}")
 
-    async def _new_instance(self, app: _App, index: int) -> Instance:
+    async def _new_instance(self, app: _App, index: int, handed: Any = None) -> Instance:
         assert self._tg is not None, "use the Supervisor as an async context manager"
         spec, sink = app.spec, None
         if self._log_files is not None and spec.logs is not None:
@@ -233,7 +236,7 @@ class Supervisor:
             listen_fd=self._listen.fd(app.spec.name),
             on_run=self._on_run,  # read now: it may be wired after the constructor
         )
-        inst = Instance(app.spec, index, setup, emit=self._events.publish)
+        inst = Instance(app.spec, index, setup, emit=self._events.publish, adopt=handed)
         app.instances.append(inst)
         await self._tg.start(inst.run)
         return inst

@@ -32,7 +32,6 @@ __all__ = [
     "kill",
     "list_",
     "metrics",
-    "ping",
     "reload_logs",
     "reset",
     "resurrect",
@@ -341,13 +340,6 @@ def kill(args: argparse.Namespace) -> int:
             say("no daemon running")
             return 0
     say(f"every app stopped; daemon stopped (pid {answer.get('pid')})")
-    return 0
-
-
-def ping(args: argparse.Namespace) -> int:
-    with connect() as client:
-        info = client.ping()
-    print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}", flush=True)
     return 0
 
 

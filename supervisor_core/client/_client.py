@@ -207,6 +207,26 @@ class Client:
             raise _api_error(response, what)
         return response.text
 
+    def update(self, wait: float = 30.0) -> Json:
+        """``ptm update``: the daemon checks the installed version, then re-executes as it
+        with every app running on. Waits up to ``wait`` seconds for the new image to answer;
+        returns ``{"pid", "from", "to", "seconds", "daemon"}`` (``daemon``: its new
+        :meth:`info`). An ``ApiError`` when the daemon refuses, and then nothing changed."""
+        before = self.info().get("reexecuted_at")
+        began = time.monotonic()
+        answer = self._object("POST", "/v1/daemon/update", autostart=False, wait=True)
+        while True:
+            with contextlib.suppress(ClientError):  # the exec cuts what was under way
+                info = self._object("GET", "/v1/daemon", autostart=False)
+                if info.get("reexecuted_at") != before:
+                    return {**answer, "seconds": time.monotonic() - began, "daemon": info}
+            if time.monotonic() - began > wait:
+                raise ClientError(
+                    f"the daemon did not answer as the new version within {wait:g} s of the "
+                    f"update (see {self.home / 'daemon.log'})"
+                )
+            time.sleep(0.01)
+
     def ping(self) -> Json:
         """Start the daemon if needed (with ``autostart``) and return :meth:`info`."""
         if self.autostart:

@@ -311,6 +311,10 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         return JSONResponse(await service.resurrect())
 
     @guarded
+    async def update(request: Request) -> Response:
+        return JSONResponse(await service.update())
+
+    @guarded
     async def kill(request: Request) -> Response:
         service.shutdown.set()
         return JSONResponse({"stopping": True})
@@ -324,6 +328,8 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
 
     routes = [
         Route("/v1/info", info, methods=["GET"]),
+        Route("/v1/daemon", info, methods=["GET"]),
+        Route("/v1/daemon/update", update, methods=["POST"]),
         Route("/v1/metrics", metrics, methods=["GET"]),
         Route("/v1/processes", processes, methods=["GET"]),
         Route("/v1/processes", start, methods=["POST"]),
