@@ -86,6 +86,8 @@ async def _update(
     await hub.end(timeout=1, last=UPDATED)
     if not await service.run_writer.drain(timeout=2):
         log.warning("ptm update: some runs were not written to state.db in time")
+    with contextlib.suppress(PtmError):  # the new image reads the finished minutes back
+        await service.history.save_minutes()
     kept = os.dup(listener.fileno())
     server.request_exit()
     with anyio.move_on_after(3):
