@@ -158,6 +158,45 @@ def test_instances_max_zero_and_negative(tmp_path: Path) -> None:
     assert one_app(tmp_path, instances=0).instances == cpus
     assert one_app(tmp_path, instances=-1).instances == max(1, cpus - 1)
     assert one_app(tmp_path, instances="2").instances == 2
+    assert one_app(tmp_path, instances="0").instances == cpus  # strings as PM2's CLI -i
+    assert one_app(tmp_path, instances="-1").instances == max(1, cpus - 1)
+
+
+def test_null_logs_and_log_paths_relative_to_the_apps_cwd_as_pm2(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "app.py").write_text("")
+    path = as_json(
+        tmp_path,
+        {
+            "apps": [
+                {
+                    "name": "a",
+                    "script": "app.py",
+                    "cwd": "sub",
+                    "out": "o.log",
+                    "error_file": "NULL",
+                }
+            ]
+        },
+    )
+    logs = load_ecosystem(path).apps[0].logs
+    assert logs is not None
+    assert logs.out_file == tmp_path / "sub" / "o.log"  # PM2: path.resolve(cwd, out_file)
+    assert logs.error_file == Path("/dev/null")  # PM2's "NULL", not a file named NULL
+    imported = import_pm2(path, tmp_path / "ecosystem.toml")
+    assert 'out_file = "sub/o.log"' in imported.text
+    notes = {note.key: note.text for note in imported.notes}
+    assert notes["apps[0].out"] == 'renamed out_file, "sub/o.log": relative to cwd, as PM2 takes it'
+
+
+def test_a_json_file_that_is_not_an_ecosystem_says_so(tmp_path: Path) -> None:
+    path = as_json(tmp_path, {"name": "web", "version": "1.0.0", "scripts": {}}, "package.json")
+    assert config_error(path) == (
+        f"{path}: not a PM2 ecosystem file: it has no apps and no script"
+        " (a PM2 file holds { apps: [...] }, or one app)"
+    )
+    path = as_json(tmp_path, {"app": [{"name": "a", "script": "a.py"}]}, "misspelt.json")
+    assert config_error(path).startswith(f"{path}: app: no apps;")
 
 
 def test_time_false_turns_the_stamp_off_and_null_is_unset(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ A key PM2 does not have either is an error with a did-you-mean.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -131,11 +132,18 @@ def pm2_tables(data: object, file: str) -> tuple[dict[str, Any], tuple[Note, ...
         elif "script" in data or "exec" in data:
             apps = [data]  # one app on its own, as PM2 accepts
         else:
-            key = next(iter(data))
+            for key in data:
+                hint = suggest(str(key), {"apps", "deploy"})
+                if "did you mean" in hint:  # a misspelt apps
+                    raise ConfigError(
+                        "no apps; a PM2 file holds { apps: [...] }: " + hint,
+                        file=file,
+                        key=str(key),
+                    )
             raise ConfigError(
-                "no apps; a PM2 file holds { apps: [...] }: " + suggest(key, {"apps", "deploy"}),
+                "not a PM2 ecosystem file: it has no apps and no script"
+                " (a PM2 file holds { apps: [...] }, or one app)",
                 file=file,
-                key=str(key),
             )
     else:
         raise ConfigError(
@@ -230,6 +238,7 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
             continue
         raise ConfigError(suggest(key, _KNOWN), file=file, key=path)
 
+    _log_paths(table, written, where, notes)
     if "name" not in table:
         script = table.get("script")
         if isinstance(script, str) and script.strip():
@@ -252,6 +261,37 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         elif isinstance(given, Mapping):
             notes.append(Note("dropped", f"{where}.port", "env already sets PORT"))
     return table
+
+
+def _log_paths(
+    table: dict[str, Any], written: Mapping[str, str], where: str, notes: list[Note]
+) -> None:
+    """PM2's ``"NULL"`` log is ``/dev/null``, and PM2 takes a relative log path from the
+    app's ``cwd`` (ptm from the file's folder): such a path is joined to ``cwd``."""
+    cwd = table.get("cwd")
+    for key in ("out_file", "error_file"):
+        value = table.get(key)
+        if not isinstance(value, str):
+            continue
+        if value == "NULL":
+            text = '"NULL" -> "/dev/null" (no log, as PM2)'
+            table[key] = "/dev/null"
+        elif (
+            isinstance(cwd, str)
+            and cwd.strip()
+            and value.strip()
+            and not posixpath.isabs(value)
+            and not value.startswith("~")
+        ):
+            table[key] = posixpath.join(cwd, value)
+            text = f'"{table[key]}": relative to cwd, as PM2 takes it'
+        else:
+            continue
+        path = f"{where}.{written[key]}"
+        if written[key] != key:
+            text = f"renamed {key}, {text}"
+        notes[:] = [note for note in notes if note.key != path]
+        notes.append(Note("converted", path, text))
 
 
 _MAPPED_NOTES: Final = {
@@ -289,8 +329,10 @@ def _same(key: str, value: object) -> Converted:
 
 
 def _instances(key: str, value: object, app: Mapping[str, Any]) -> Converted:
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return Converted(key, int(value), "converted", f"{value!r} -> {int(value)}")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = _instances(key, int(value), app)  # "0" and "-1" as 0 and -1
+        text = f"{value!r}: {number.text}" if number.text else f"{value!r} -> {number.value}"
+        return number._replace(kind="converted", text=text)
     if isinstance(value, bool) or not isinstance(value, int) or value > 0:
         return _same(key, value)
     if value == 0:
