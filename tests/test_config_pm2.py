@@ -282,11 +282,28 @@ def test_a_value_of_the_wrong_type_is_checked_as_in_toml(tmp_path: Path) -> None
 
 def test_json_and_yaml_syntax_errors_name_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "ecosystem.json"
-    bad.write_text('{\n  "apps": [\n    {"name": "a",}\n  ]\n}\n')
+    bad.write_text('{\n  "apps": [\n    {"name": "a",]\n  ]\n}\n')
     assert config_error(bad).startswith(f"{bad}: invalid JSON at line 3, column 18:")
     bad = tmp_path / "ecosystem.yaml"
     bad.write_text("apps:\n  - name: a\n    script: [app.py\n")
     assert config_error(bad).startswith(f"{bad}: invalid YAML at line 4, column 1:")
+
+
+def test_a_json_file_is_read_as_pm2_reads_it_comments_and_trailing_commas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = tmp_path / "ecosystem.json"
+    path.write_text(
+        "// PM2 evaluates .json as JavaScript\n"
+        "{\n  apps: [\n"
+        "    { name: 'a', script: \"app.py\", env: { A: 1, }, }, // trailing\n"
+        "  ],\n}\n"
+    )
+    app = load_ecosystem(path).apps[0]
+    assert (app.name, app.env["A"]) == ("a", "1")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no node: Python's error, as before
+    assert config_error(path) == f"{path}: invalid JSON at line 1, column 1: Expecting value"
 
 
 def test_a_js_file_that_throws_names_its_line(tmp_path: Path) -> None:

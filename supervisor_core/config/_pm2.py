@@ -10,6 +10,10 @@ TOML file, so every value is checked by the same code as a key of ``ecosystem.to
   exports, within :data:`JS_TIMEOUT` seconds, in the file's folder. What the file prints
   itself is ignored; an exception is reported in one line with the file's line number.
 * JSON with :mod:`json`; YAML with PyYAML's ``safe_load`` (no tags that build objects).
+  PM2 reads a ``.json`` file as a JavaScript expression (comments, trailing commas and
+  unquoted keys work there), so a ``.json`` file that is not strict JSON is given to ``node``
+  the same way, as PM2 does (``vm``, no ``require``); if that fails too, or there is no
+  ``node``, the error is Python's, with its line and column.
 
 Errors are :class:`ConfigError`\\ s naming the file, and the line when it is known.
 """
@@ -73,8 +77,14 @@ function done(value) {
   out(JSON.stringify({ value: text === undefined ? null : JSON.parse(text) }));
 }
 const load = () => import(url.pathToFileURL(file).href).then((m) => done(m.default), fail);
+// A .json file that is not strict JSON: evaluated as one expression, as PM2 does.
+const expression = () => {
+  const text = require("fs").readFileSync(file, "utf8").replace(/^\uFEFF/, "");
+  return require("vm").runInNewContext("(" + text + "\n)", {}, { filename: file, timeout: 5000 });
+};
 try {
-  if (file.endsWith(".mjs")) load();
+  if (process.argv[2] === "json") done(expression());
+  else if (file.endsWith(".mjs")) load();
   else done(require(file));
 } catch (err) {
   // A .js file of a package with "type": "module" is an ES module: import() it.
@@ -127,9 +137,13 @@ def _read_data(file: str, suffix: str) -> object:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(
+            strict = ConfigError(
                 f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=file
-            ) from None
+            )
+        try:  # PM2 reads .json as JavaScript: comments, trailing commas...
+            return _evaluate_js(file, json_expression=True)
+        except ConfigError:
+            raise strict from None
     import yaml  # only for a YAML file
 
     try:
@@ -143,11 +157,11 @@ def _read_data(file: str, suffix: str) -> object:
         raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
 
 
-def _evaluate_js(file: str) -> object:
+def _evaluate_js(file: str, *, json_expression: bool = False) -> object:
     absolute = os.path.abspath(file)
     try:
         proc = subprocess.Popen(
-            ["node", "-e", _EVALUATE, absolute],
+            ["node", "-e", _EVALUATE, absolute, *(["json"] if json_expression else [])],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
