@@ -306,6 +306,25 @@ def test_a_json_file_is_read_as_pm2_reads_it_comments_and_trailing_commas(
     assert config_error(path) == f"{path}: invalid JSON at line 1, column 1: Expecting value"
 
 
+def test_yaml_scalars_are_read_as_yaml_1_2_like_pm2s_js_yaml(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = tmp_path / "ecosystem.yaml"
+    path.write_text(
+        "apps:\n  - name: a\n    script: app.py\n    instances: 0x2\n    env:\n"
+        "      COUNTRY: NO\n      FEATURE: on\n      AT: 12:30\n      MODE: 0640\n"
+        "      DEBUG: true\n      RATIO: 1.50\n      OCTAL: 0o17\n"
+    )
+    app = load_ecosystem(path).apps[0]
+    assert app.instances == 2
+    assert {key: app.env[key] for key in ("COUNTRY", "FEATURE", "AT", "MODE")} == {
+        "COUNTRY": "NO",  # YAML 1.1 (PyYAML's default) made these false, true, 750 and 416
+        "FEATURE": "on",
+        "AT": "12:30",
+        "MODE": "640",
+    }
+    assert (app.env["DEBUG"], app.env["RATIO"], app.env["OCTAL"]) == ("true", "1.5", "15")
+
+
 def test_a_js_file_that_throws_names_its_line(tmp_path: Path) -> None:
     path = js(tmp_path, "const x = 1;\n\nthrow new Error('no config here');\n")
     assert config_error(path) == (f"{path}: line 3: Error: no config here (evaluated by node)")

@@ -9,7 +9,8 @@ TOML file, so every value is checked by the same code as a key of ``ecosystem.to
   with ``"type": "module"``) and prints ``JSON.stringify`` of what it
   exports, within :data:`JS_TIMEOUT` seconds, in the file's folder. What the file prints
   itself is ignored; an exception is reported in one line with the file's line number.
-* JSON with :mod:`json`; YAML with PyYAML's ``safe_load`` (no tags that build objects).
+* JSON with :mod:`json`; YAML with PyYAML's safe loader (no tags that build objects),
+  plain values read as YAML 1.2, as PM2's js-yaml does (see :func:`_yaml_12_loader`).
   PM2 reads a ``.json`` file as a JavaScript expression (comments, trailing commas and
   unquoted keys work there), so a ``.json`` file that is not strict JSON is given to ``node``
   the same way, as PM2 does (``vm``, no ``require``); if that fails too, or there is no
@@ -147,7 +148,7 @@ def _read_data(file: str, suffix: str) -> object:
     import yaml  # only for a YAML file
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_yaml_12_loader())  # a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -155,6 +156,41 @@ def _read_data(file: str, suffix: str) -> object:
         raise ConfigError(f"invalid YAML{where}: {reason}", file=file) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
+
+
+def _yaml_12_loader() -> type[Any]:
+    """PyYAML's ``SafeLoader`` reading plain scalars as YAML 1.2 does, like PM2's js-yaml 4:
+    only ``true``/``false`` are booleans (``NO``, ``on``, ``yes`` stay strings), ``0640`` is
+    640, and ``12:30`` is a string, not the base-60 number 750 of YAML 1.1."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    old = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in old]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    for tag, pattern, first in (
+        ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+        ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+        (
+            "float",
+            r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)",
+            "-+0123456789.",
+        ),
+    ):
+        regexp = re.compile(f"^(?:{pattern})$")
+        Loader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", regexp, list(first))  # type: ignore[no-untyped-call]
+
+    def integer(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+        text = str(loader.construct_scalar(node))
+        return int(text, 0) if text[:2] in ("0o", "0x") else int(text, 10)
+
+    Loader.add_constructor("tag:yaml.org,2002:int", integer)
+    return Loader
 
 
 def _evaluate_js(file: str, *, json_expression: bool = False) -> object:
