@@ -69,6 +69,7 @@ def config_error(path: Path, env: str | None = None) -> str:
         ("ecosystem.mjs", True),
         ("ecosystem-prod.json", True),
         ("pm2.config.js", True),
+        ("pm2.config.mjs", True),  # PM2 reads *.config.mjs as a config file too
         ("apps.json", True),
         ("apps.yaml", True),
         ("apps.yml", True),

@@ -42,7 +42,7 @@ JS_TIMEOUT: Final = 10.0
 _JS_SUFFIXES: Final = (".js", ".cjs", ".mjs")
 _DATA_SUFFIXES: Final = (".json", ".yaml", ".yml")
 _ECOSYSTEM_NAME: Final = re.compile(r"ecosystem[^/]*\.(js|cjs|mjs|json|yaml|yml)", re.IGNORECASE)
-_CONFIG_JS: Final = re.compile(r".+\.config\.(js|cjs)", re.IGNORECASE)
+_CONFIG_JS: Final = re.compile(r".+\.config\.(js|cjs|mjs)", re.IGNORECASE)
 _MARK: Final = "\x00ptm-pm2\x00"
 
 # Run by node: argv[1] is the file. Its own output goes to stderr, so stdout holds only the
@@ -96,7 +96,7 @@ try {
 
 def is_pm2_file(path: str | os.PathLike[str]) -> bool:
     """A PM2 ecosystem file by its name: ``*.json``, ``*.yaml``, ``*.yml``,
-    ``ecosystem*.{js,cjs,mjs}`` or ``*.config.{js,cjs}``."""
+    ``ecosystem*.{js,cjs,mjs}`` or ``*.config.{js,cjs,mjs}`` (as PM2)."""
     name = Path(path).name
     if name.lower().endswith(_DATA_SUFFIXES):
         return True
