@@ -478,3 +478,23 @@ def test_a_js_file_of_an_es_module_package_is_imported(tmp_path: Path) -> None:
     assert load_ecosystem(path).apps[0].name == "esm"
     path = js(tmp_path, "throw new Error('in a module');\n", "bad.config.js")
     assert config_error(path) == f"{path}: line 1: Error: in a module (evaluated by node)"
+
+
+@pytest.mark.parametrize("output", ["ecosystem.json", "out.yaml", "ecosystem.config.js"])
+def test_ptm_import_writes_only_a_toml_file(
+    tmp_path: Path, output: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_core.cli._main import main
+
+    (tmp_path / "app.py").write_text("")
+    source = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py"}]})
+    before = source.read_text()
+    # TOML under a PM2 file's name would be read as JSON/YAML/JS by ptm start (and -o on the
+    # source itself, with --force, would overwrite the PM2 file).
+    assert main(["import", str(source), "-o", str(tmp_path / output), "--force"]) == 2
+    assert capsys.readouterr().err == (
+        f"ptm: {tmp_path / output}: -o must name a .toml file (ptm reads {output} as a PM2"
+        " file), or - for stdout\n"
+    )
+    assert source.read_text() == before
+    assert not (tmp_path / output).exists() or output == "ecosystem.json"
