@@ -498,3 +498,20 @@ def test_ptm_import_writes_only_a_toml_file(
     )
     assert source.read_text() == before
     assert not (tmp_path / output).exists() or output == "ecosystem.json"
+
+
+def test_numbers_in_argument_lists_are_strings_as_node_passes_them(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = js(
+        tmp_path,
+        'module.exports = { apps: [{ name: "a", script: "app.py",'
+        ' args: ["--port", 3000, "--ratio", 1.5, "--on", true], node_args: ["--x", 2] }] };\n',
+    )
+    app = load_ecosystem(path).apps[0]
+    assert app.args == ("--port", "3000", "--ratio", "1.5", "--on", "true")
+    assert app.interpreter_args == ("--x", "2")
+    notes = {note.key: note for note in import_pm2(path, tmp_path / "e.toml").notes}
+    assert notes["apps[0].args"].kind == "converted"
+    assert notes["apps[0].node_args"].text == (
+        "renamed interpreter_args; numbers and booleans as strings, as node passes them"
+    )

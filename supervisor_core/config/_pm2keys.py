@@ -186,6 +186,7 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         )
     table: dict[str, Any] = {}
     written: dict[str, str] = {}  # ptm key -> the PM2 key it came from
+    stringified: set[str] = set()  # paths of argument lists with numbers made strings
 
     def put(pm2_key: str, key: str, value: Any) -> None:
         if key in written:
@@ -208,6 +209,11 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
             continue
         if key == "port":
             continue  # below, once env is known
+        if key in _ARG_LISTS and isinstance(value, list):
+            strings = [_js_string(item) for item in value]
+            if strings != value:  # node turns numbers into strings: ["--port", 3000]
+                value = strings
+                stringified.add(path)
         convert = _CONVERTERS.get(key)
         if convert is not None:
             try:
@@ -238,6 +244,12 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
             continue
         raise ConfigError(suggest(key, _KNOWN), file=file, key=path)
 
+    for index, note in enumerate(notes):
+        if note.key in stringified:
+            text = "numbers and booleans as strings, as node passes them"
+            notes[index] = Note(
+                "converted", note.key, f"{note.text}; {text}" if note.text else text
+            )
     _log_paths(table, written, where, notes)
     if "name" not in table:
         script = table.get("script")
@@ -261,6 +273,20 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         elif isinstance(given, Mapping):
             notes.append(Note("dropped", f"{where}.port", "env already sets PORT"))
     return table
+
+
+_ARG_LISTS: Final = frozenset({"args", "node_args", "interpreter_args", "interpreterArgs"})
+
+
+def _js_string(item: object) -> object:
+    """An argument as node's spawn passes it: numbers and booleans as JavaScript writes them."""
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int) or (isinstance(item, float) and item.is_integer()):
+        return str(int(item))
+    if isinstance(item, float):
+        return repr(item)
+    return item  # a string, or what the compiler will refuse
 
 
 def _log_paths(
