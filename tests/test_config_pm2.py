@@ -15,6 +15,7 @@ import tomli_w
 
 from supervisor_core.config import (
     AppSpec,
+    Note,
     _pm2,
     import_pm2,
     is_ecosystem_file,
@@ -514,4 +515,19 @@ def test_numbers_in_argument_lists_are_strings_as_node_passes_them(tmp_path: Pat
     assert notes["apps[0].args"].kind == "converted"
     assert notes["apps[0].node_args"].text == (
         "renamed interpreter_args; numbers and booleans as strings, as node passes them"
+    )
+
+
+def test_objects_in_env_are_json_text_as_pm2_sets_them(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = js(
+        tmp_path,
+        'module.exports = { apps: [{ name: "a", script: "app.py",'
+        ' env: { OBJ: { a: 1, u: "é" }, LIST: [1, "b"], S: "s" } }] };\n',
+    )
+    app = load_ecosystem(path).apps[0]
+    assert (app.env["OBJ"], app.env["LIST"], app.env["S"]) == ('{"a":1,"u":"é"}', '[1,"b"]', "s")
+    notes = {note.key: note for note in import_pm2(path, tmp_path / "e.toml").notes}
+    assert notes["apps[0].env"] == Note(
+        "converted", "apps[0].env", "OBJ, LIST: objects as JSON text, as PM2"
     )

@@ -9,6 +9,7 @@ A key PM2 does not have either is an error with a did-you-mean.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 from collections.abc import Callable, Mapping
@@ -186,7 +187,7 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         )
     table: dict[str, Any] = {}
     written: dict[str, str] = {}  # ptm key -> the PM2 key it came from
-    stringified: set[str] = set()  # paths of argument lists with numbers made strings
+    extra: dict[str, str] = {}  # a value made what PM2 makes of it: path -> how
 
     def put(pm2_key: str, key: str, value: Any) -> None:
         if key in written:
@@ -209,11 +210,19 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
             continue
         if key == "port":
             continue  # below, once env is known
+        if is_env_key(key) and isinstance(value, Mapping):
+            nested = [name for name, item in value.items() if isinstance(item, Mapping | list)]
+            if nested:  # PM2 sets such a variable to its JSON.stringify
+                value = {
+                    name: _json_text(item) if name in nested else item
+                    for name, item in value.items()
+                }
+                extra[path] = f"{', '.join(map(str, nested))}: objects as JSON text, as PM2"
         if key in _ARG_LISTS and isinstance(value, list):
             strings = [_js_string(item) for item in value]
             if strings != value:  # node turns numbers into strings: ["--port", 3000]
                 value = strings
-                stringified.add(path)
+                extra[path] = "numbers and booleans as strings, as node passes them"
         convert = _CONVERTERS.get(key)
         if convert is not None:
             try:
@@ -245,8 +254,8 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         raise ConfigError(suggest(key, _KNOWN), file=file, key=path)
 
     for index, note in enumerate(notes):
-        if note.key in stringified:
-            text = "numbers and booleans as strings, as node passes them"
+        if note.key in extra:
+            text = extra[note.key]
             notes[index] = Note(
                 "converted", note.key, f"{note.text}; {text}" if note.text else text
             )
@@ -276,6 +285,11 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
 
 
 _ARG_LISTS: Final = frozenset({"args", "node_args", "interpreter_args", "interpreterArgs"})
+
+
+def _json_text(value: object) -> str:
+    """``JSON.stringify`` of a value read from JSON: compact, non-ASCII as it is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _js_string(item: object) -> object:
