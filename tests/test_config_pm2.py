@@ -531,3 +531,10 @@ def test_objects_in_env_are_json_text_as_pm2_sets_them(tmp_path: Path) -> None:
     assert notes["apps[0].env"] == Note(
         "converted", "apps[0].env", "OBJ, LIST: objects as JSON text, as PM2"
     )
+
+
+def test_an_es_module_that_throws_names_its_line_in_a_folder_with_a_space(tmp_path: Path) -> None:
+    folder = tmp_path / "my app"  # node names an ES module by URL: file:///.../my%20app/...
+    folder.mkdir()
+    path = js(folder, "const x = 1;\nthrow new Error('no');\nexport default {};\n", "ecosystem.mjs")
+    assert config_error(path) == f"{path}: line 2: Error: no (evaluated by node)"

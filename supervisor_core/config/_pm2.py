@@ -58,12 +58,15 @@ console.log = console.info = console.debug = console.error;
 function fail(err) {
   const stack = String((err && err.stack) || err);
   let line = null;
+  // An ES module's stack names it by URL (file:///a%20b/...), a CommonJS one by path.
+  const names = [file, url.pathToFileURL(file).href];
   for (const text of stack.split("\n")) {
-    const at = text.indexOf(file + ":");
-    if (at >= 0) {
-      const m = /^:(\d+)/.exec(text.slice(at + file.length));
-      if (m) { line = Number(m[1]); break; }
+    for (const name of names) {
+      const at = text.indexOf(name + ":");
+      const m = at >= 0 ? /^:(\d+)/.exec(text.slice(at + name.length)) : null;
+      if (m && line === null) line = Number(m[1]);
     }
+    if (line !== null) break;
   }
   const first = (err && err.name && err.message !== undefined)
     ? err.name + ": " + err.message : String(err);
