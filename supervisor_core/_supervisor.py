@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["Supervisor"]
 
 NoticeCallback = Callable[[str], None]
+Picked = Collection[int] | None
+"""The instances a command acts on (by index); None: every instance."""
 
 
 @dataclass
@@ -230,12 +232,13 @@ class Supervisor:
         await self._tg.start(inst.run)
         return inst
 
-    async def start(self, name: str) -> list[ProcessInfo]:
-        await each(self._app(name).instances, Instance.start)
+    # Commands act on every instance of the app, or on the indexes in ``instances``.
+    async def start(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
+        await each(self._pick(name, instances), Instance.start)
         return self.info(name)
 
-    async def stop(self, name: str) -> list[ProcessInfo]:
-        await each(self._app(name).instances, Instance.stop)
+    async def stop(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
+        await each(self._pick(name, instances), Instance.stop)
         return self.info(name)
 
     async def restart(
@@ -244,10 +247,11 @@ class Supervisor:
         reason: RestartReason = "manual",
         *,
         only_if: Collection[Status] | None = None,
+        instances: Picked = None,
     ) -> list[ProcessInfo]:
         """Restart every instance; with ``only_if``, only those whose status (checked by each
         instance when it handles the command) is one of these."""
-        await each(self._app(name).instances, lambda i: i.restart(reason, only_if=only_if))
+        await each(self._pick(name, instances), lambda i: i.restart(reason, only_if=only_if))
         return self.info(name)
 
     async def delete(self, name: str, *, keep_socket: bool = False) -> None:
@@ -259,12 +263,12 @@ class Supervisor:
         if not keep_socket:
             self._listen.close(name)
 
-    async def reload(self, name: str) -> list[ProcessInfo]:
+    async def reload(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
         """Replace the instances one at a time: each new process must be ready before its
         old one is stopped (with a shared listening socket: no request is refused). If a new
         process never becomes ready it is stopped, its old one keeps running, the remaining
         instances are left alone, and :class:`StateError` says why."""
-        for inst in list(self._app(name).instances):
+        for inst in self._pick(name, instances):
             await inst.reload()
             await wait_settled(self._events, inst)
             if not inst.spec.readiness.wait_ready:
@@ -316,14 +320,14 @@ class Supervisor:
             await inst.start()
         return self.info(name)
 
-    def send_signal(self, name: str, sig: int) -> list[int]:
+    def send_signal(self, name: str, sig: int, instances: Picked = None) -> list[int]:
         """Send ``sig`` to the main process of every running instance; returns their pids."""
-        pids = [inst.send_signal(sig) for inst in self._app(name).instances]
+        pids = [inst.send_signal(sig) for inst in self._pick(name, instances)]
         return [pid for pid in pids if pid is not None]
 
-    def reset(self, name: str) -> list[ProcessInfo]:
+    def reset(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
         """Zero the restart counters of every instance."""
-        for inst in self._app(name).instances:
+        for inst in self._pick(name, instances):
             inst.reset_counters()
         return self.info(name)
 
@@ -427,6 +431,11 @@ class Supervisor:
         if not 0 <= instance < len(insts):
             raise UnknownAppError(f"app {name!r} has no instance {instance}")
         return insts[instance]
+
+    def _pick(self, name: str, instances: Picked) -> list[Instance]:
+        if instances is None:
+            return list(self._app(name).instances)
+        return [self._instance(name, index) for index in sorted(set(instances))]
 
     def _all_instances(self) -> list[Instance]:
         return [inst for app in self._apps.values() for inst in app.instances]

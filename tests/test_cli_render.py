@@ -351,11 +351,12 @@ def _describe_data(tmp_path: Path) -> dict[str, Any]:
     ]
     return {
         "name": "api",
-        "id": 1,
+        "id": None,
+        "ids": [1, 2],
         "source": "/srv/api/ecosystem.toml",
         "processes": [
             row(id=1, name="api", instance=0, pid=12400, restarts=3, last_restart_reason="memory"),
-            row(id=1, name="api", instance=1, pid=12433, restarts=1, last_restart_reason="stop"),
+            row(id=2, name="api", instance=1, pid=12433, restarts=1, last_restart_reason="stop"),
         ],
         "spec": spec_view(app),
         "env": {"LOG_LEVEL": "info", "DB_PASSWORD": "hunter2", "api_token": "abc123"},
@@ -380,9 +381,17 @@ def _section(text: str, title: str) -> list[str]:
 def test_describe_sections(tmp_path: Path, utc: None) -> None:
     text = render_describe(_describe_data(tmp_path), color=False)
     assert "\x1b" not in text
-    assert text.splitlines()[0] == "api (id 1, 2 instances, from /srv/api/ecosystem.toml)"
+    assert text.splitlines()[0] == "api (ids 1, 2, 2 instances, from /srv/api/ecosystem.toml)"
     for title in ("Processes", "Config", "Environment", "Restart history"):
         assert any(line.startswith(title) for line in text.splitlines()), title
+
+
+def test_describe_of_one_process_names_it(tmp_path: Path, utc: None) -> None:
+    """``ptm describe 2``: the daemon sends that process's row only."""
+    data = _describe_data(tmp_path)
+    data.update(id=2, ids=[2], processes=data["processes"][1:])
+    text = render_describe(data, color=False)
+    assert text.splitlines()[0] == "api:1 (id 2, instance 1 of 2, from /srv/api/ecosystem.toml)"
 
 
 def test_describe_masks_secrets(tmp_path: Path, utc: None) -> None:
@@ -712,7 +721,7 @@ DOC_ROWS = [
         memory_bytes=52_428_800,
     ),
     row(
-        id=1,
+        id=2,
         name="api",
         instance=1,
         pid=None,
@@ -726,7 +735,7 @@ DOC_ROWS = [
         exit_code=1,
     ),
     row(
-        id=2,
+        id=3,
         name="nightly-report-generator",
         pid=None,
         status="stopped",
@@ -735,7 +744,7 @@ DOC_ROWS = [
         memory_bytes=None,
     ),
     row(
-        id=3,
+        id=4,
         name="tron-sim",
         pid=None,
         status="errored",

@@ -199,8 +199,9 @@ def test_process_and_run_rows() -> None:
         last_restart_reason="manual",
         health={"ok": True, "detail": "HTTP 200", "at": "1970-01-01T00:00:00.000Z"},
     )
-    row = process_row(info, app_id=3, desired="running")
-    assert row["id"] == 3 and row["instance"] == 1 and row["desired"] == "running"
+    row = process_row(info, process_id=3, desired="running")
+    assert row["id"] == row["pm_id"] == 3  # the process's own id, under PM2's name too
+    assert row["instance"] == 1 and row["desired"] == "running"
     assert row["uptime_s"] == 12.346 and row["started_at"] == "1970-01-01T00:00:00Z"
     assert row["health"] == {"ok": True, "detail": "HTTP 200", "at": "1970-01-01T00:00:00.000Z"}
     run = RunRecord(

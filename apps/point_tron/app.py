@@ -2,8 +2,10 @@
 
 Layers, outermost first: security headers → catch-all (no exception ever escapes as an
 HTML 500; it is logged and answered with the JSON envelope) → API auth (401 on ``/api/``
-without a valid bearer token) → Starlette's HTTPException handling (JSON 400/404/405) →
-routes. The lifespan runs the hub that forwards the poller's new blocks to WebSocket clients.
+without a valid bearer token) → Starlette's HTTPException handling (JSON 400/404/405; a 404
+outside ``/api/`` is the HTML "page not found" with links back) → routes. Error messages are
+in the request's language (:mod:`point_tron.i18n`); their ``code`` does not change with it.
+The lifespan runs the hub that forwards the poller's new blocks to WebSocket clients.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from point_tron.routes import config as config_routes
 from point_tron.routes import health as health_routes
 from point_tron.routes import pages as page_routes
 from point_tron.routes import system as system_routes
-from point_tron.routes._common import fail
+from point_tron.routes._common import ApiError, fail
 from point_tron.ws import WebSocketHub
 
 __all__ = ["LOGIN_RATE_LIMIT", "SECURITY_HEADERS", "AccessLogMiddleware", "AppState", "create_app"]
@@ -158,20 +160,24 @@ class CatchAllMiddleware:
             if started:
                 return
             if scope["type"] == "http":
-                await fail("internal server error", 500)(scope, receive, send)
+                await fail(scope, "internal_error", 500)(scope, receive, send)
             elif scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1011, "reason": "internal error"})
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if isinstance(exc, ApiError):
+        return fail(request, exc.code, exc.status_code, headers, **exc.params)
+    where = {"method": request.method, "path": request.url.path}
     if exc.status_code == 404:
-        message = f"not found: {request.method} {request.url.path}"
-    elif exc.status_code == 405:
-        message = f"method not allowed: {request.method} {request.url.path}"
-    else:
-        message = str(exc.detail)
-    return fail(message, exc.status_code, headers=dict(exc.headers or {}))
+        if not request.url.path.startswith("/api/") and request.method in ("GET", "HEAD"):
+            return page_routes.not_found_page(request)
+        return fail(request, "not_found", 404, headers, **where)
+    if exc.status_code == 405:
+        return fail(request, "method_not_allowed", 405, headers, **where)
+    return fail(request, "http_error", exc.status_code, headers, detail=str(exc.detail))
 
 
 async def _websocket_endpoint(websocket: WebSocket) -> None:

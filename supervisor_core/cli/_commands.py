@@ -73,6 +73,14 @@ def _names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(str(row.get("name")) for row in rows))
 
 
+def _acted_on(rows: Sequence[Mapping[str, Any]], target: str) -> str:
+    """What a command acted on: the apps, or ``app:instance (id N)`` for a process id."""
+    if target.isdigit() and len(rows) == 1 and rows[0].get("name") != target:
+        row = rows[0]
+        return f"{row.get('name')}:{row.get('instance')} (id {row.get('id')})"
+    return ", ".join(_names(rows))
+
+
 def _terminal_width() -> int | None:
     return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
@@ -192,7 +200,7 @@ def act(args: argparse.Namespace) -> int:
     with connect() as client:
         answer = getattr(client, verb)(target_of(args.target))
         rows = answer.get("processes", [])
-        say(f"{_PAST[verb]} {', '.join(_names(rows))}")
+        say(f"{_PAST[verb]} {_acted_on(rows, args.target)}")
         print_table(client)
         return _check_online(rows) if verb != "stop" else 0
 
@@ -228,7 +236,7 @@ def signal(args: argparse.Namespace) -> int:
 def reset(args: argparse.Namespace) -> int:
     with connect() as client:
         answer = client.reset(target_of(args.target))
-        say(f"reset the restart counters of {', '.join(_names(answer.get('processes', [])))}")
+        say(f"reset the restart counters of {_acted_on(answer.get('processes', []), args.target)}")
         print_table(client)
     return 0
 

@@ -352,11 +352,18 @@ def render_describe(
     env: Mapping[str, object] = data.get("env") or {}
     runs: Sequence[Mapping[str, Any]] = data.get("runs") or []
 
-    title = style(name, BOLD, color)
     facts = []
-    if data.get("id") is not None:
-        facts.append(f"id {data['id']}")
-    facts.append(f"{len(processes)} instance{'s' if len(processes) != 1 else ''}")
+    ids = data.get("ids") or ([data["id"]] if data.get("id") is not None else [])
+    if ids:
+        facts.append(f"id{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}")
+    count = spec.get("instances")
+    if len(processes) == 1 and isinstance(count, int) and count > 1:  # one process, by its id
+        instance = processes[0].get("instance")
+        name = f"{name}:{instance}"
+        facts.append(f"instance {instance} of {count}")
+    else:
+        facts.append(f"{len(processes)} instance{'s' if len(processes) != 1 else ''}")
+    title = style(name, BOLD, color)
     if data.get("source"):
         facts.append(f"from {data['source']}")
     lines = [f"{title} ({', '.join(facts)})", ""]

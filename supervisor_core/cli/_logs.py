@@ -28,9 +28,13 @@ def _logs(args: argparse.Namespace) -> int:
     stream: Stream = "out" if args.out else "err" if args.err else "both"
     color = use_color(sys.stdout) and not args.json
     with connect() as client:
-        counts = instance_counts(client.processes())
+        rows = client.processes()
+        counts = instance_counts(rows)
         if args.app is not None:
-            counts = {args.app: counts.get(args.app, 1)}
+            # A process id names one instance of an app: its lines carry the app's label.
+            by_id = [r for r in rows if args.app not in counts and str(r.get("id")) == args.app]
+            name = str(by_id[0].get("name")) if by_id else args.app
+            counts = {name: counts.get(name, 1)}
         width = label_width(counts)
 
         def show(items: Iterable[Mapping[str, Any]]) -> None:

@@ -85,7 +85,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _target(parser: argparse.ArgumentParser, what: str = "the apps to act on") -> None:
     parser.add_argument(
-        "target", metavar="NAME|ID|all|FILE", help=f"{what}: a name, an id, all, or a file"
+        "target",
+        metavar="NAME|ID|all|FILE",
+        help=f"{what}: a name, a process id (that one process), all, or a file",
     )
 
 
@@ -182,9 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
             "is shown as ****."
         ),
     )
-    env.add_argument("target", metavar="NAME|ID", help="the app: a name or an id")
+    env.add_argument("target", metavar="NAME|ID", help="the app, or a process id")
     env.add_argument(
-        "--instance", type=_index, default=0, metavar="N", help="which instance (default 0)"
+        "--instance",
+        type=_index,
+        default=None,
+        metavar="N",
+        help="which instance (default: the process's with an id, else 0)",
     )
     pid = _command(
         commands,
@@ -194,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Print the pid of every running instance, one per line (nothing for a stopped app)."
         ),
     )
-    pid.add_argument("target", nargs="?", metavar="NAME|ID", help="one app (default: every app)")
+    pid.add_argument(
+        "target", nargs="?", metavar="NAME|ID", help="one app or process (default: every app)"
+    )
 
     logs = _command(
         commands,
@@ -202,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the last log lines, then follow (Ctrl-C to stop)",
         description="Print the last lines of the log files, then the new ones as they come.",
     )
-    logs.add_argument("app", nargs="?", metavar="NAME", help="one app (default: every app)")
+    logs.add_argument(
+        "app", nargs="?", metavar="NAME|ID", help="one app, or one process by id (default: all)"
+    )
     logs.add_argument("--lines", type=_lines, default=15, metavar="N", help="lines per file (15)")
     which = logs.add_mutually_exclusive_group()
     which.add_argument("--out", action="store_true", help="standard output only")

@@ -135,7 +135,7 @@ class Client:
         return self._action(target, "reload")
 
     def delete(self, target: str | int) -> Json:
-        """Stop and forget apps: ``{"deleted": [names]}``."""
+        """Stop and forget apps, or one process by its id: ``{"deleted", "ids"}``."""
         return self._object("DELETE", _target(target), wait=True)
 
     def scale(self, target: str | int, instances: int) -> Json:
@@ -152,7 +152,8 @@ class Client:
     # -- logs and events ------------------------------------------------------------------
 
     def logs(self, app: str | None = None, lines: int = 15, stream: Stream = "both") -> list[Json]:
-        """The last ``lines`` lines of each log file, oldest first."""
+        """The last ``lines`` lines of each log file, oldest first (``app``: a target; a process
+        id gives only that process's lines)."""
         params = _params(app=app, lines=str(lines), stream=stream)
         answer = self._object("GET", "/v1/logs", params=params)
         found: list[Json] = answer.get("lines", [])

@@ -242,11 +242,11 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
     async def follow(request: Request) -> Response:
         app = request.query_params.get("app") or None
         stream = _stream_param(request)
-        if app is not None:
-            service.resolve(app)  # 404 now, not after the stream started
+        # 404 now, not after the stream started; a process id follows that process only.
+        selection = service.select(app) if app is not None else None
 
         # Subscribe now, before the answer starts: no line is lost in between.
-        follower = hub.open(app, None if stream == "both" else stream)
+        follower = hub.open(selection, None if stream == "both" else stream)
 
         async def lines() -> AsyncIterator[bytes]:
             try:

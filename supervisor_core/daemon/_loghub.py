@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -38,7 +39,8 @@ STOPPED: Final = b'{"daemon": "stopped"}\n'
 class Follower:
     """One ``ptm logs -f``: what waits to be sent to it, in order."""
 
-    app: str | None
+    only: Mapping[str, frozenset[int] | None] | None
+    """The apps followed, each with the instances followed (None: all); None: every app."""
     stream: str | None
     budget: int
     queue: deque[bytes | int] = field(default_factory=deque)
@@ -52,6 +54,17 @@ class Follower:
     done: bool = False
     """:data:`STOPPED` was handed out: the stream is over."""
     _wake: anyio.Event = field(default_factory=anyio.Event)
+
+    def follows(self, app: str, instance: int, stream: str) -> bool:
+        """Whether lines of this app, instance and stream are for this follower."""
+        if self.stream is not None and self.stream != stream:
+            return False
+        if self.only is None:
+            return True
+        if app not in self.only:
+            return False
+        instances = self.only[app]
+        return instances is None or instance in instances
 
     def offer(self, chunk: bytes, lines: int) -> None:
         """Queue an encoded batch of ``lines`` lines, or skip it if it does not fit."""
@@ -134,9 +147,7 @@ class LogHub:
         # skips it without anything being encoded (followers that fell behind cost nothing).
         at_least = sum(len(raw) for raw in lines)
         for follower in self._followers:
-            if follower.app is not None and follower.app != app:
-                continue
-            if follower.stream is not None and follower.stream != stream:
+            if not follower.follows(app, instance, stream):
                 continue
             if follower.size + at_least > follower.budget:
                 follower.skip(len(lines))
@@ -146,9 +157,21 @@ class LogHub:
                 self.encoded_batches += 1
             follower.offer(chunk, len(lines))
 
-    def open(self, app: str | None = None, stream: str | None = None) -> Follower:
-        """Start following now: no line is missed from this call on."""
-        follower = Follower(app, stream, self._budget)
+    def open(
+        self,
+        app: str | Mapping[str, Collection[int] | None] | None = None,
+        stream: str | None = None,
+    ) -> Follower:
+        """Start following now: no line is missed from this call on. ``app`` is one app, or
+        apps each with the instances to follow (None: every instance); None: every app."""
+        only: dict[str, frozenset[int] | None] | None
+        if app is None:
+            only = None
+        elif isinstance(app, str):
+            only = {app: None}
+        else:
+            only = {k: None if v is None else frozenset(v) for k, v in app.items()}
+        follower = Follower(only, stream, self._budget)
         self._followers.append(follower)
         if self._ended:
             follower.end()

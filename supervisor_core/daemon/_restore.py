@@ -1,4 +1,5 @@
-"""A daemon's start: stop what a killed daemon left running, then bring back every app."""
+"""A daemon's start: stop what a killed daemon left running, then bring back every app; and
+what the daemon keeps of the apps of a file (:func:`stored_apps`)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from pathlib import Path
 import psutil
 
 from supervisor_core._supervisor import Supervisor
-from supervisor_core.config import AppSpec, StopPolicy, compile_entry
+from supervisor_core.config import AppSpec, Ecosystem, StopPolicy, compile_entry
 from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.process import CgroupTree, stop_tree
 from supervisor_core.store import StateStore, StoredApp
 
-__all__ = ["restore", "stored_spec"]
+__all__ = ["restore", "stored_apps", "stored_spec"]
 
 log = logging.getLogger("ptm.daemon")
 
@@ -32,6 +33,29 @@ def stored_spec(app: StoredApp) -> AppSpec:
         return compile_entry(app.entry, base_dir=Path(app.base_dir), env=app.env_name)
     except ConfigError as exc:
         raise ConfigError(f"stored app {app.name!r}: {exc}", file=app.source) from None
+
+
+def stored_apps(ecosystem: Ecosystem) -> list[tuple[AppSpec, StoredApp]]:
+    """Each app of a loaded file with what the daemon keeps of it (``position`` is its index
+    in the file; the store assigns the real one)."""
+    assert ecosystem.path is not None
+    return [
+        (
+            spec,
+            StoredApp(
+                name=spec.name,
+                entry=dict(entry),
+                base_dir=str(ecosystem.path.parent),
+                env_name=spec.env_name,
+                source=str(ecosystem.path),
+                desired="running" if spec.autostart else "stopped",
+                position=position,
+            ),
+        )
+        for position, (spec, entry) in enumerate(
+            zip(ecosystem.apps, ecosystem.entries, strict=True)
+        )
+    ]
 
 
 async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
@@ -50,12 +74,17 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
     )
     await store.prune_runs()
     restored: dict[str, StoredApp] = {}
+    held = await store.stopped_instances()  # stopped by their process id: they stay stopped
     for stored in stored_apps:
         spec = specs.get(stored.name)
         if spec is None:
             continue
+        running, stopped = stored.desired == "running", held.get(stored.name, set())
         try:
-            await sup.add(spec, start=stored.desired == "running")
+            await sup.add(spec, start=running and not stopped)
+            if running and stopped:
+                count = len(sup.info(stored.name))
+                await sup.start(stored.name, [i for i in range(count) if i not in stopped])
         except PtmError as exc:  # one app that cannot start must not keep the daemon down
             log.error("cannot restore app %s: %s", stored.name, exc)
             continue

@@ -29,10 +29,12 @@ def iso(timestamp: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
-def process_row(info: ProcessInfo, *, app_id: int, desired: str) -> dict[str, Any]:
-    """One instance as a ``ptm jlist`` row; ``app_id`` is its app's id (shared by instances)."""
+def process_row(info: ProcessInfo, *, process_id: int | None, desired: str) -> dict[str, Any]:
+    """One instance as a ``ptm jlist`` row; ``process_id`` is its own id (PM2's ``pm_id``),
+    given as both ``id`` and ``pm_id``."""
     return {
-        "id": app_id,
+        "id": process_id,
+        "pm_id": process_id,
         "name": info.name,
         "instance": info.instance,
         "pid": info.pid,
@@ -135,17 +137,20 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
 def describe_view(
     *,
     name: str,
-    app_id: int,
     source: str | None,
     desired: str,
     processes: Sequence[dict[str, Any]],
     spec: AppSpec,
     runs: Iterable[RunRecord],
 ) -> dict[str, Any]:
-    """``GET /v1/processes/{target}``: one app in full; ``runs`` newest first."""
+    """``GET /v1/processes/{target}``: one app in full (or one of its processes, when
+    ``processes`` has only that one); ``runs`` newest first. ``ids`` are the process ids of
+    ``processes``; ``id`` is the one id when there is one process."""
+    ids = [row.get("id") for row in processes]
     return {
         "name": name,
-        "id": app_id,
+        "id": ids[0] if len(ids) == 1 else None,
+        "ids": ids,
         "source": source,
         "desired": desired,
         "processes": list(processes),

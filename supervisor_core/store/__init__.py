@@ -16,7 +16,13 @@ from supervisor_core.store._db import (
     StateStore,
     StoredApp,
 )
-from supervisor_core.store._dump import backup_path, dump_entry, read_dump, write_dump
+from supervisor_core.store._dump import (
+    backup_path,
+    dump_entry,
+    dump_ids,
+    read_dump,
+    write_dump,
+)
 from supervisor_core.store._recover import OpenedState, open_state
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "StoredApp",
     "backup_path",
     "dump_entry",
+    "dump_ids",
     "open_state",
     "read_dump",
     "write_dump",
