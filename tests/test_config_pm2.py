@@ -538,3 +538,14 @@ def test_an_es_module_that_throws_names_its_line_in_a_folder_with_a_space(tmp_pa
     folder.mkdir()
     path = js(folder, "const x = 1;\nthrow new Error('no');\nexport default {};\n", "ecosystem.mjs")
     assert config_error(path) == f"{path}: line 2: Error: no (evaluated by node)"
+
+
+def test_pm2s_sample_folder_script_is_named_a_folder_not_missing(tmp_path: Path) -> None:
+    (tmp_path / "service-worker").mkdir()  # `pm2 ecosystem`'s sample: script: './service-worker/'
+    path = js(tmp_path, "module.exports = { apps: [{ script: './service-worker/' }] };\n")
+    assert config_error(path) == (
+        f"{path}: apps[0].script: is a folder in {tmp_path}, not a file; name the file to run"
+        " in it (got './service-worker/')"
+    )
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "service-worker"}]})
+    assert "apps[0].script: is a folder in" in config_error(path)
