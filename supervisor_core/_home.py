@@ -43,6 +43,10 @@ class Home:
         return self.root / "daemon.log"
 
     @property
+    def daemon_config(self) -> Path:
+        return self.root / "daemon.toml"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 

@@ -15,6 +15,7 @@ import tomli_w
 
 from supervisor_core.config import (
     AppSpec,
+    Note,
     _pm2,
     import_pm2,
     is_ecosystem_file,
@@ -69,6 +70,7 @@ def config_error(path: Path, env: str | None = None) -> str:
         ("ecosystem.mjs", True),
         ("ecosystem-prod.json", True),
         ("pm2.config.js", True),
+        ("pm2.config.mjs", True),  # PM2 reads *.config.mjs as a config file too
         ("apps.json", True),
         ("apps.yaml", True),
         ("apps.yml", True),
@@ -158,6 +160,45 @@ def test_instances_max_zero_and_negative(tmp_path: Path) -> None:
     assert one_app(tmp_path, instances=0).instances == cpus
     assert one_app(tmp_path, instances=-1).instances == max(1, cpus - 1)
     assert one_app(tmp_path, instances="2").instances == 2
+    assert one_app(tmp_path, instances="0").instances == cpus  # strings as PM2's CLI -i
+    assert one_app(tmp_path, instances="-1").instances == max(1, cpus - 1)
+
+
+def test_null_logs_and_log_paths_relative_to_the_apps_cwd_as_pm2(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "app.py").write_text("")
+    path = as_json(
+        tmp_path,
+        {
+            "apps": [
+                {
+                    "name": "a",
+                    "script": "app.py",
+                    "cwd": "sub",
+                    "out": "o.log",
+                    "error_file": "NULL",
+                }
+            ]
+        },
+    )
+    logs = load_ecosystem(path).apps[0].logs
+    assert logs is not None
+    assert logs.out_file == tmp_path / "sub" / "o.log"  # PM2: path.resolve(cwd, out_file)
+    assert logs.error_file == Path("/dev/null")  # PM2's "NULL", not a file named NULL
+    imported = import_pm2(path, tmp_path / "ecosystem.toml")
+    assert 'out_file = "sub/o.log"' in imported.text
+    notes = {note.key: note.text for note in imported.notes}
+    assert notes["apps[0].out"] == 'renamed out_file, "sub/o.log": relative to cwd, as PM2 takes it'
+
+
+def test_a_json_file_that_is_not_an_ecosystem_says_so(tmp_path: Path) -> None:
+    path = as_json(tmp_path, {"name": "web", "version": "1.0.0", "scripts": {}}, "package.json")
+    assert config_error(path) == (
+        f"{path}: not a PM2 ecosystem file: it has no apps and no script"
+        " (a PM2 file holds { apps: [...] }, or one app)"
+    )
+    path = as_json(tmp_path, {"app": [{"name": "a", "script": "a.py"}]}, "misspelt.json")
+    assert config_error(path).startswith(f"{path}: app: no apps;")
 
 
 def test_time_false_turns_the_stamp_off_and_null_is_unset(tmp_path: Path) -> None:
@@ -243,11 +284,47 @@ def test_a_value_of_the_wrong_type_is_checked_as_in_toml(tmp_path: Path) -> None
 
 def test_json_and_yaml_syntax_errors_name_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "ecosystem.json"
-    bad.write_text('{\n  "apps": [\n    {"name": "a",}\n  ]\n}\n')
+    bad.write_text('{\n  "apps": [\n    {"name": "a",]\n  ]\n}\n')
     assert config_error(bad).startswith(f"{bad}: invalid JSON at line 3, column 18:")
     bad = tmp_path / "ecosystem.yaml"
     bad.write_text("apps:\n  - name: a\n    script: [app.py\n")
     assert config_error(bad).startswith(f"{bad}: invalid YAML at line 4, column 1:")
+
+
+def test_a_json_file_is_read_as_pm2_reads_it_comments_and_trailing_commas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = tmp_path / "ecosystem.json"
+    path.write_text(
+        "// PM2 evaluates .json as JavaScript\n"
+        "{\n  apps: [\n"
+        "    { name: 'a', script: \"app.py\", env: { A: 1, }, }, // trailing\n"
+        "  ],\n}\n"
+    )
+    app = load_ecosystem(path).apps[0]
+    assert (app.name, app.env["A"]) == ("a", "1")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no node: Python's error, as before
+    assert config_error(path) == f"{path}: invalid JSON at line 1, column 1: Expecting value"
+
+
+def test_yaml_scalars_are_read_as_yaml_1_2_like_pm2s_js_yaml(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = tmp_path / "ecosystem.yaml"
+    path.write_text(
+        "apps:\n  - name: a\n    script: app.py\n    instances: 0x2\n    env:\n"
+        "      COUNTRY: NO\n      FEATURE: on\n      AT: 12:30\n      MODE: 0640\n"
+        "      DEBUG: true\n      RATIO: 1.50\n      OCTAL: 0o17\n"
+    )
+    app = load_ecosystem(path).apps[0]
+    assert app.instances == 2
+    assert {key: app.env[key] for key in ("COUNTRY", "FEATURE", "AT", "MODE")} == {
+        "COUNTRY": "NO",  # YAML 1.1 (PyYAML's default) made these false, true, 750 and 416
+        "FEATURE": "on",
+        "AT": "12:30",
+        "MODE": "640",
+    }
+    assert (app.env["DEBUG"], app.env["RATIO"], app.env["OCTAL"]) == ("true", "1.5", "15")
 
 
 def test_a_js_file_that_throws_names_its_line(tmp_path: Path) -> None:
@@ -428,3 +505,73 @@ def config_error_with(path: Path, caller_env: dict[str, str]) -> str:
     with pytest.raises(ConfigError) as caught:
         load_ecosystem(path, caller_env=caller_env)
     return str(caught.value)
+
+
+@pytest.mark.parametrize("output", ["ecosystem.json", "out.yaml", "ecosystem.config.js"])
+def test_ptm_import_writes_only_a_toml_file(
+    tmp_path: Path, output: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_core.cli._main import main
+
+    (tmp_path / "app.py").write_text("")
+    source = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py"}]})
+    before = source.read_text()
+    # TOML under a PM2 file's name would be read as JSON/YAML/JS by ptm start (and -o on the
+    # source itself, with --force, would overwrite the PM2 file).
+    assert main(["import", str(source), "-o", str(tmp_path / output), "--force"]) == 2
+    assert capsys.readouterr().err == (
+        f"ptm: {tmp_path / output}: -o must name a .toml file (ptm reads {output} as a PM2"
+        " file), or - for stdout\n"
+    )
+    assert source.read_text() == before
+    assert not (tmp_path / output).exists() or output == "ecosystem.json"
+
+
+def test_numbers_in_argument_lists_are_strings_as_node_passes_them(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = js(
+        tmp_path,
+        'module.exports = { apps: [{ name: "a", script: "app.py",'
+        ' args: ["--port", 3000, "--ratio", 1.5, "--on", true], node_args: ["--x", 2] }] };\n',
+    )
+    app = load_ecosystem(path).apps[0]
+    assert app.args == ("--port", "3000", "--ratio", "1.5", "--on", "true")
+    assert app.interpreter_args == ("--x", "2")
+    notes = {note.key: note for note in import_pm2(path, tmp_path / "e.toml").notes}
+    assert notes["apps[0].args"].kind == "converted"
+    assert notes["apps[0].node_args"].text == (
+        "renamed interpreter_args; numbers and booleans as strings, as node passes them"
+    )
+
+
+def test_objects_in_env_are_json_text_as_pm2_sets_them(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = js(
+        tmp_path,
+        'module.exports = { apps: [{ name: "a", script: "app.py",'
+        ' env: { OBJ: { a: 1, u: "é" }, LIST: [1, "b"], S: "s" } }] };\n',
+    )
+    app = load_ecosystem(path).apps[0]
+    assert (app.env["OBJ"], app.env["LIST"], app.env["S"]) == ('{"a":1,"u":"é"}', '[1,"b"]', "s")
+    notes = {note.key: note for note in import_pm2(path, tmp_path / "e.toml").notes}
+    assert notes["apps[0].env"] == Note(
+        "converted", "apps[0].env", "OBJ, LIST: objects as JSON text, as PM2"
+    )
+
+
+def test_an_es_module_that_throws_names_its_line_in_a_folder_with_a_space(tmp_path: Path) -> None:
+    folder = tmp_path / "my app"  # node names an ES module by URL: file:///.../my%20app/...
+    folder.mkdir()
+    path = js(folder, "const x = 1;\nthrow new Error('no');\nexport default {};\n", "ecosystem.mjs")
+    assert config_error(path) == f"{path}: line 2: Error: no (evaluated by node)"
+
+
+def test_pm2s_sample_folder_script_is_named_a_folder_not_missing(tmp_path: Path) -> None:
+    (tmp_path / "service-worker").mkdir()  # `pm2 ecosystem`'s sample: script: './service-worker/'
+    path = js(tmp_path, "module.exports = { apps: [{ script: './service-worker/' }] };\n")
+    assert config_error(path) == (
+        f"{path}: apps[0].script: is a folder in {tmp_path}, not a file; name the file to run"
+        " in it (got './service-worker/')"
+    )
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "service-worker"}]})
+    assert "apps[0].script: is a folder in" in config_error(path)

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from supervisor_core import RunRecord, Supervisor
 from supervisor_core._home import Home
 from supervisor_core.cli._describe import render_describe
 from supervisor_core.daemon._api import create_api
+from supervisor_core.daemon._history import HISTORY_INTERVAL, HistoryKeeper
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, PeerCheckedSocket, bind_socket, peer_uid
 from supervisor_core.daemon._service import DaemonService
@@ -79,8 +81,15 @@ async def api(ptm_home: Path) -> AsyncIterator[Harness]:
             if service is not None:  # what the daemon wires (daemon/_main.py)
                 service.on_run(app, instance, run_id, record)
 
-        async with Supervisor(ptm_home=home.root, on_output=hub.publish, on_run=on_run) as sup:
-            service = DaemonService(home, sup, store)
+        history = HistoryKeeper(store)  # fed by the samples, as in the daemon
+        async with Supervisor(
+            ptm_home=home.root,
+            on_output=hub.publish,
+            on_run=on_run,
+            on_sample=history.on_sample,
+            sample_interval=HISTORY_INTERVAL,
+        ) as sup:
+            service = DaemonService(home, sup, store, history)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
                 sockets: list[socket.socket] = [bind_socket(home.socket)]
@@ -714,6 +723,59 @@ async def test_the_interpreter_is_found_on_the_caller_path(api: Harness, tmp_pat
     assert answer.status_code == 400 and "interpreter" in answer.text
     stored = {app.name: app for app in await api.service.store.apps()}
     assert stored["show"].caller_env == {"PATH": path}
+
+
+async def test_history_of_each_instance_per_second(api: Harness, tmp_path: Path) -> None:
+    eco = write_eco(
+        tmp_path,
+        """
+        [[apps]]
+        name = "worker"
+        script = "worker.py"
+        instances = 2
+        kill_timeout = "2s"
+        """,
+    )
+    assert (await api.client.post("/v1/processes", json={"ecosystem": str(eco)})).is_success
+
+    async def history(query: str) -> httpx.Response:
+        return await api.client.get(f"/v1/processes/worker/history{query}")
+
+    # Sampled every second: within a few seconds each instance has memory points and a cpu
+    # figure (the first sample of a process has none).
+    with anyio.fail_after(20):
+        while True:
+            body = (await history("?resolution=second&points=30")).json()
+            seconds = [p["second"] for p in body["processes"]]
+            if all(
+                sum(m is not None for m in s["memory_bytes"]) >= 2
+                and any(c is not None for c in s["cpu_percent"])
+                for s in seconds
+            ):
+                break
+            await anyio.sleep(0.2)
+    rows = (await api.client.get("/v1/processes")).json()
+    assert [(p["id"], p["name"], p["instance"]) for p in body["processes"]] == [
+        (r["id"], "worker", r["instance"]) for r in rows
+    ]
+    for proc in body["processes"]:
+        assert set(proc) == {"id", "name", "instance", "second"}  # one resolution asked
+        second = proc["second"]
+        assert second["step"] == 1 and len(second["cpu_percent"]) == 30
+        assert abs(second["end"] - time.time()) < 5
+        assert all(m is None or m > 1_000_000 for m in second["memory_bytes"])  # a Python's RSS
+    both = (await history("")).json()["processes"][0]
+    assert len(both["second"]["memory_bytes"]) == 600
+    assert len(both["minute"]["memory_bytes"]) == 1440 and both["minute"]["step"] == 60
+    one = (await api.client.get(f"/v1/processes/{rows[1]['id']}/history?points=1")).json()
+    assert [(p["name"], p["instance"]) for p in one["processes"]] == [("worker", 1)]
+    every = (await api.client.get("/v1/processes/all/history?points=1")).json()
+    assert len(every["processes"]) == 2
+    bad = await history("?resolution=hour")
+    assert bad.status_code == 400
+    assert "resolution must be second or minute" in bad.json()["error"]
+    assert (await history("?points=0")).status_code == 400
+    assert (await api.client.get("/v1/processes/nope/history")).status_code == 404
 
 
 async def test_a_process_id_acts_on_that_one_instance(api: Harness, tmp_path: Path) -> None:

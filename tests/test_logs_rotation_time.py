@@ -290,3 +290,22 @@ def test_on_open_gets_every_new_descriptor(tmp_path: Path) -> None:
     writer.close()
     assert [ino for _, ino in seen] == [first, second, second]
     assert first != second
+
+
+def test_a_clock_set_back_does_not_stop_time_rotation(tmp_path: Path, zone: None) -> None:
+    """A clock that ran ahead (a wrong RTC at boot) and was set back by NTP: the file of the
+    future day is rotated at the next write, and days rotate again from the right one."""
+    path = tmp_path / "app.log"
+    clock = Clock(utc("2027-06-01 09:00:00"))
+    writer = RotatingWriter(
+        path, max_size=0, max_files=10, compress=False, wall_clock=clock, rotate_interval="daily"
+    )
+    writer.write(b"written while the clock was ahead\n")
+    clock.now = utc("2026-12-04 09:00:00")  # set back
+    writer.write(b"on the 4th\n")
+    clock.now = utc("2026-12-05 00:00:01")
+    writer.write(b"on the 5th\n")
+    writer.close()
+    assert names(path) == ["app__20261204T000000Z-0001.log", "app__20270601T000000Z-0001.log"]
+    assert (tmp_path / names(path)[0]).read_bytes() == b"on the 4th\n"
+    assert path.read_bytes() == b"on the 5th\n"

@@ -158,13 +158,13 @@ async def test_the_caller_env_is_kept_and_replaced(tmp_path: Path) -> None:
         assert (await store.upsert_app(app("web", caller_env=None))).caller_env is None
 
 
-async def test_a_version_3_database_gets_the_caller_env_column(
+async def test_a_version_4_database_gets_the_caller_env_column(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "state.db"
     with monkeypatch.context() as patch:
-        patch.setattr(_db, "MIGRATIONS", MIGRATIONS[:3])
-        patch.setattr(_db, "SCHEMA_VERSION", 3)
+        patch.setattr(_db, "MIGRATIONS", MIGRATIONS[:4])
+        patch.setattr(_db, "SCHEMA_VERSION", 4)
         async with await StateStore.open(path) as store:
             await store._rows(
                 "INSERT INTO apps (name, position, entry, base_dir, desired, updated_at)"
@@ -173,7 +173,7 @@ async def test_a_version_3_database_gets_the_caller_env_column(
     async with await StateStore.open(path) as store:
         (web,) = await store.apps()
     assert web.name == "web" and web.caller_env is None
-    assert raw(path, "PRAGMA user_version") == [(4,)] == [(SCHEMA_VERSION,)]
+    assert raw(path, "PRAGMA user_version") == [(5,)] == [(SCHEMA_VERSION,)]
 
 
 async def test_concurrent_writers_wait_instead_of_failing(tmp_path: Path) -> None:
@@ -604,7 +604,27 @@ async def test_a_version_2_database_gets_the_processes_table(tmp_path: Path) -> 
         assert [a.name for a in await store.apps()] == ["web"]
         assert await store.process_ids() == {}  # the daemon numbers them at its start
         assert await store.assign_ids("web", 2) == [0, 1]
-    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(4,)]
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert SCHEMA_VERSION >= 3
+
+
+async def test_a_version_3_database_gets_the_history_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:
+        for statement in (*MIGRATIONS[0], *MIGRATIONS[1], *MIGRATIONS[2]):
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 3")
+        db.execute(
+            "INSERT INTO apps VALUES ('web', 0, '{\"name\": \"web\"}', '/', NULL, NULL,"
+            " 'running', 0)"
+        )
+    db.close()
+    async with await StateStore.open(path) as store:
+        assert [a.name for a in await store.apps()] == ["web"]
+        assert await store.minutes(since=0) == []
+        await store.record_minutes([("web", 0, 100, 1.5, 2048.0)])
+        assert await store.minutes(since=0) == [("web", 0, 100, 1.5, 2048.0)]
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(5,)]
 
 
 async def test_processes_stopped_by_id_are_remembered(tmp_path: Path) -> None:

@@ -68,8 +68,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "date must be a real calendar day, got {value}",
     },
     "error.malformed_json": {
-        "zh-CN": "JSON 请求体格式错误：{detail}",
-        "en": "malformed JSON body: {detail}",
+        "zh-CN": "JSON 请求体格式错误（第 {line} 行第 {column} 列）",
+        "en": "malformed JSON body (line {line}, column {column})",
+    },
+    "error.body_not_utf8": {
+        "zh-CN": "请求体不是 UTF-8 编码的 JSON",
+        "en": "the request body is not UTF-8 encoded JSON",
     },
     "error.not_json_object": {
         "zh-CN": "请求体必须是 JSON 对象",
@@ -110,6 +114,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "error.ws_unknown_type": {"zh-CN": "未知消息类型 {type}", "en": "unknown message type {type}"},
     "ws.welcome": {"zh-CN": "欢迎，{username}", "en": "welcome, {username}"},
+    "ws.subscribed": {"zh-CN": "已订阅 {channel}", "en": "subscribed to {channel}"},
+    "ws.unsubscribed": {"zh-CN": "已取消订阅 {channel}", "en": "unsubscribed from {channel}"},
     "error.unhealthy": {"zh-CN": "不健康：{problems}", "en": "unhealthy: {problems}"},
     "problem.db_disconnected": {
         "zh-CN": "数据库未连接",
@@ -141,8 +147,40 @@ MESSAGES: dict[str, dict[str, str]] = {
     "page.colors": {"zh-CN": "涨跌颜色", "en": "Up/down colours"},
     "page.colors_red_up": {"zh-CN": "红涨绿跌", "en": "red up, green down"},
     "page.colors_green_up": {"zh-CN": "绿涨红跌", "en": "green up, red down"},
+    "page.title_settings": {"zh-CN": "Point-Tron · 设置", "en": "Point-Tron · settings"},
+    "page.nav_settings": {"zh-CN": "设置", "en": "Settings"},
+    "page.settings_heading": {"zh-CN": "系统设置", "en": "Settings"},
+    "page.display": {"zh-CN": "显示", "en": "Display"},
+    "page.display_note": {
+        "zh-CN": "保存在本浏览器（Cookie），对所有页面生效。",
+        "en": "Kept in this browser (a cookie), for every page.",
+    },
+    "page.rpc": {"zh-CN": "TRON 节点（RPC）", "en": "TRON node (RPC)"},
+    "page.rpc_note": {
+        "zh-CN": "保存后立即生效，无需重启；保存在数据库中，重启后仍然有效。",
+        "en": "Applied at once, no restart; stored in the database, so kept across restarts.",
+    },
+    "page.rpc_url": {"zh-CN": "节点地址", "en": "Node URL"},
+    "page.api_key": {"zh-CN": "API 密钥（TRON-PRO-API-KEY）", "en": "API key (TRON-PRO-API-KEY)"},
+    "page.api_key_hint": {"zh-CN": "留空则不修改", "en": "leave empty to keep it"},
+    "page.api_key_clear": {"zh-CN": "清除已保存的密钥", "en": "remove the stored key"},
+    "page.timeout": {"zh-CN": "超时（毫秒）", "en": "Timeout (ms)"},
+    "page.retry_times": {
+        "zh-CN": "尝试次数（含首次请求）",
+        "en": "Attempts (the first one included)",
+    },
+    "page.polling_interval": {"zh-CN": "轮询间隔（毫秒）", "en": "Polling interval (ms)"},
+    "page.save": {"zh-CN": "保存", "en": "Save"},
+    "page.polling": {"zh-CN": "区块轮询", "en": "Block polling"},
+    "page.polling_note": {
+        "zh-CN": "暂停后不再从节点获取区块；暂停状态在重启后保持。",
+        "en": "While paused no block is fetched from the node; a pause is kept across restarts.",
+    },
     "page.today_total": {"zh-CN": "今日区块", "en": "Blocks today"},
-    "page.today_total_sub": {"zh-CN": "自零点起（STATS_TZ）", "en": "since midnight (STATS_TZ)"},
+    "page.today_total_sub": {
+        "zh-CN": "自零点起（{stats_tz}）",
+        "en": "since midnight ({stats_tz})",
+    },
     "page.odd_even": {"zh-CN": "单 / 双", "en": "Odd / even"},
     "page.odd_even_sub": {"zh-CN": "哈希末位数字为奇数即为单", "en": "odd = last hash digit odd"},
     "page.odd_rate": {"zh-CN": "单数率", "en": "Odd rate"},
@@ -151,7 +189,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "page.latest_block": {"zh-CN": "最新区块", "en": "Latest block"},
     "page.poller": {"zh-CN": "轮询", "en": "Poller"},
     "page.hourly": {"zh-CN": "今日每小时区块", "en": "Blocks per hour today"},
-    "page.points": {"zh-CN": "积分，近 24 小时", "en": "Score, last 24 h"},
+    "page.points": {
+        "zh-CN": "积分走势（最近 {points_shown} 个区块）",
+        "en": "Score, last {points_shown} blocks",
+    },
     "page.kline": {"zh-CN": "积分 K 线", "en": "K-line of the score"},
     "page.period": {"zh-CN": "周期", "en": "period"},
     "page.candles": {"zh-CN": "K 线数", "en": "candles"},
@@ -205,8 +246,36 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.poller_degraded": {"zh-CN": "降级：{state}", "en": "degraded: {state}"},
     "js.poller_running": {"zh-CN": "运行中", "en": "running"},
     "js.failed_ticks": {"zh-CN": "连续 {n} 次轮询失败：{error}", "en": "{n} failed ticks: {error}"},
-    "js.chain_gap": {"zh-CN": "{reason}（差 {gap} 个区块）", "en": "{reason} (gap {gap})"},
+    "js.chain_behind": {"zh-CN": "节点落后", "en": "behind"},
+    "js.chain_fork": {"zh-CN": "分叉", "en": "fork"},
+    "js.chain_fork_too_deep": {"zh-CN": "分叉过深", "en": "fork_too_deep"},
+    "js.chain_note_behind": {
+        "zh-CN": "节点比本地落后 {gap} 个区块（节点 #{node}，本地 #{stored}）",
+        "en": "the node is {gap} blocks behind ours (node #{node}, ours #{stored})",
+    },
+    "js.chain_note_fork": {
+        "zh-CN": "节点链已分叉，回滚了 {gap} 个区块（节点 #{node}，本地 #{stored}）",
+        "en": "the node's chain forked: {gap} blocks rolled back (node #{node}, ours #{stored})",
+    },
+    "js.chain_note_fork_too_deep": {
+        "zh-CN": "本地最近 {gap} 个区块都不在节点的链上，暂停写入；请检查节点地址"
+        "（节点 #{node}，本地 #{stored}）",
+        "en": "none of our last {gap} blocks is on the node's chain; nothing is stored,"
+        " check the node URL (node #{node}, ours #{stored})",
+    },
     "js.every_ms": {"zh-CN": "每 {n} 毫秒", "en": "every {n} ms"},
+    "js.source_database": {
+        "zh-CN": "当前设置来自数据库（在此页面保存）。",
+        "en": "The settings in force come from the database (saved here).",
+    },
+    "js.source_environment": {
+        "zh-CN": "当前设置来自环境变量。",
+        "en": "The settings in force come from the environment.",
+    },
+    "js.api_key_set": {"zh-CN": "已设置", "en": "set"},
+    "js.api_key_unset": {"zh-CN": "未设置", "en": "not set"},
+    "js.pause_polling": {"zh-CN": "暂停轮询", "en": "Pause polling"},
+    "js.resume_polling": {"zh-CN": "恢复轮询", "en": "Resume polling"},
     "js.no_data": {"zh-CN": "暂无数据", "en": "no data yet"},
     "js.rsi_needs": {
         "zh-CN": "RSI 14 需要至少 15 根 K 线",

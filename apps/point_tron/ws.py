@@ -272,7 +272,7 @@ class WebSocketHub:
                 "timestamp": now_ms(),
                 "data": {
                     "channel": channel,
-                    "message": f"{kind}d to {channel}",
+                    "message": translate(client.language, f"ws.{kind}d", channel=channel),
                     "totalSubscriptions": len(client.channels),
                     "channels": sorted(client.channels),
                 },

@@ -32,7 +32,6 @@ __all__ = [
     "kill",
     "list_",
     "metrics",
-    "ping",
     "reload_logs",
     "reset",
     "resurrect",
@@ -176,11 +175,11 @@ def jlist(args: argparse.Namespace) -> int:
 
 
 def describe(args: argparse.Namespace) -> int:
-    from supervisor_core.cli._describe import render_describe
+    from supervisor_core.cli._describe import describe_data, render_describe
     from supervisor_core.cli._format import use_color
 
     with connect() as client:
-        data = client.describe(target_of(args.target))
+        data = describe_data(client, target_of(args.target))
     print(render_describe(data, color=use_color(sys.stdout), width=_terminal_width()))
     return 0
 
@@ -258,13 +257,6 @@ def kill(args: argparse.Namespace) -> int:
             say("no daemon running")
             return 0
     say(f"every app stopped; daemon stopped (pid {answer.get('pid')})")
-    return 0
-
-
-def ping(args: argparse.Namespace) -> int:
-    with connect() as client:
-        info = client.ping()
-    print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}", flush=True)
     return 0
 
 

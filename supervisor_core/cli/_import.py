@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from supervisor_core.config import Note, import_pm2
+from supervisor_core.config import Note, import_pm2, is_pm2_file
 from supervisor_core.errors import ConfigError
 
 __all__ = ["import_", "report"]
@@ -27,6 +27,11 @@ def import_(args: argparse.Namespace) -> int:
         output = Path.cwd() / _DEFAULT_NAME  # where relative paths are taken from
     else:
         output = Path(args.output).absolute()
+    if not to_stdout and not output.name.lower().endswith(".toml"):
+        # ptm start would read it by its name (a .json as JSON...); -o on the source with
+        # --force would overwrite the PM2 file.
+        why = f" (ptm reads {output.name} as a PM2 file)" if is_pm2_file(output) else ""
+        raise ConfigError(f"-o must name a .toml file{why}, or - for stdout", file=str(output))
     if not to_stdout and output.exists() and not args.force:
         raise ConfigError(
             "already exists; use --force to overwrite it, or -o another file", file=str(output)

@@ -46,8 +46,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "signal": ("_commands", "signal"),
     "reset": ("_commands", "reset"),
     "kill": ("_commands", "kill"),
-    "ping": ("_commands", "ping"),
+    "ping": ("_update", "ping"),
     "metrics": ("_commands", "metrics"),
+    "update": ("_update", "update"),
     "init": ("_commands", "init"),
     "startup": ("_commands", "startup"),
     "unstartup": ("_pm2", "unstartup"),
@@ -244,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(commands, "kill", help="stop every app, then the daemon")
     _command(commands, "ping", help="start the daemon if needed, print its pid and version")
+    _command(
+        commands,
+        "update",
+        help="replace the daemon with the installed version; every app runs on",
+        description=(
+            "Check that the installed version of ptm starts, then have the daemon re-execute "
+            "as it: same pid, every app keeps its pid, restart count and log pipes "
+            "(see docs/update.md). Refused (exit 1) when the check fails."
+        ),
+    )
     _command(
         commands,
         "metrics",

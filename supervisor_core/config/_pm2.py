@@ -9,7 +9,12 @@ TOML file, so every value is checked by the same code as a key of ``ecosystem.to
   with ``"type": "module"``) and prints ``JSON.stringify`` of what it
   exports, within :data:`JS_TIMEOUT` seconds, in the file's folder. What the file prints
   itself is ignored; an exception is reported in one line with the file's line number.
-* JSON with :mod:`json`; YAML with PyYAML's ``safe_load`` (no tags that build objects).
+* JSON with :mod:`json`; YAML with PyYAML's safe loader (no tags that build objects),
+  plain values read as YAML 1.2, as PM2's js-yaml does (see :func:`_yaml_12_loader`).
+  PM2 reads a ``.json`` file as a JavaScript expression (comments, trailing commas and
+  unquoted keys work there), so a ``.json`` file that is not strict JSON is given to ``node``
+  the same way, as PM2 does (``vm``, no ``require``); if that fails too, or there is no
+  ``node``, the error is Python's, with its line and column.
 
 Errors are :class:`ConfigError`\\ s naming the file, and the line when it is known.
 """
@@ -37,7 +42,7 @@ JS_TIMEOUT: Final = 10.0
 _JS_SUFFIXES: Final = (".js", ".cjs", ".mjs")
 _DATA_SUFFIXES: Final = (".json", ".yaml", ".yml")
 _ECOSYSTEM_NAME: Final = re.compile(r"ecosystem[^/]*\.(js|cjs|mjs|json|yaml|yml)", re.IGNORECASE)
-_CONFIG_JS: Final = re.compile(r".+\.config\.(js|cjs)", re.IGNORECASE)
+_CONFIG_JS: Final = re.compile(r".+\.config\.(js|cjs|mjs)", re.IGNORECASE)
 _MARK: Final = "\x00ptm-pm2\x00"
 
 # Run by node: argv[1] is the file. Its own output goes to stderr, so stdout holds only the
@@ -53,12 +58,15 @@ console.log = console.info = console.debug = console.error;
 function fail(err) {
   const stack = String((err && err.stack) || err);
   let line = null;
+  // An ES module's stack names it by URL (file:///a%20b/...), a CommonJS one by path.
+  const names = [file, url.pathToFileURL(file).href];
   for (const text of stack.split("\n")) {
-    const at = text.indexOf(file + ":");
-    if (at >= 0) {
-      const m = /^:(\d+)/.exec(text.slice(at + file.length));
-      if (m) { line = Number(m[1]); break; }
+    for (const name of names) {
+      const at = text.indexOf(name + ":");
+      const m = at >= 0 ? /^:(\d+)/.exec(text.slice(at + name.length)) : null;
+      if (m && line === null) line = Number(m[1]);
     }
+    if (line !== null) break;
   }
   const first = (err && err.name && err.message !== undefined)
     ? err.name + ": " + err.message : String(err);
@@ -73,8 +81,14 @@ function done(value) {
   out(JSON.stringify({ value: text === undefined ? null : JSON.parse(text) }));
 }
 const load = () => import(url.pathToFileURL(file).href).then((m) => done(m.default), fail);
+// A .json file that is not strict JSON: evaluated as one expression, as PM2 does.
+const expression = () => {
+  const text = require("fs").readFileSync(file, "utf8").replace(/^\uFEFF/, "");
+  return require("vm").runInNewContext("(" + text + "\n)", {}, { filename: file, timeout: 5000 });
+};
 try {
-  if (file.endsWith(".mjs")) load();
+  if (process.argv[2] === "json") done(expression());
+  else if (file.endsWith(".mjs")) load();
   else done(require(file));
 } catch (err) {
   // A .js file of a package with "type": "module" is an ES module: import() it.
@@ -85,7 +99,7 @@ try {
 
 def is_pm2_file(path: str | os.PathLike[str]) -> bool:
     """A PM2 ecosystem file by its name: ``*.json``, ``*.yaml``, ``*.yml``,
-    ``ecosystem*.{js,cjs,mjs}`` or ``*.config.{js,cjs}``."""
+    ``ecosystem*.{js,cjs,mjs}`` or ``*.config.{js,cjs,mjs}`` (as PM2)."""
     name = Path(path).name
     if name.lower().endswith(_DATA_SUFFIXES):
         return True
@@ -133,13 +147,17 @@ def _read_data(file: str, suffix: str) -> object:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(
+            strict = ConfigError(
                 f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=file
-            ) from None
+            )
+        try:  # PM2 reads .json as JavaScript: comments, trailing commas...
+            return _evaluate_js(file, json_expression=True)
+        except ConfigError:
+            raise strict from None
     import yaml  # only for a YAML file
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_yaml_12_loader())  # a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -149,11 +167,48 @@ def _read_data(file: str, suffix: str) -> object:
         raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
 
 
-def _evaluate_js(file: str, env: Mapping[str, str] | None) -> object:
+def _yaml_12_loader() -> type[Any]:
+    """PyYAML's ``SafeLoader`` reading plain scalars as YAML 1.2 does, like PM2's js-yaml 4:
+    only ``true``/``false`` are booleans (``NO``, ``on``, ``yes`` stay strings), ``0640`` is
+    640, and ``12:30`` is a string, not the base-60 number 750 of YAML 1.1."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    old = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in old]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    for tag, pattern, first in (
+        ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+        ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+        (
+            "float",
+            r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)",
+            "-+0123456789.",
+        ),
+    ):
+        regexp = re.compile(f"^(?:{pattern})$")
+        Loader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", regexp, list(first))  # type: ignore[no-untyped-call]
+
+    def integer(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+        text = str(loader.construct_scalar(node))
+        return int(text, 0) if text[:2] in ("0o", "0x") else int(text, 10)
+
+    Loader.add_constructor("tag:yaml.org,2002:int", integer)
+    return Loader
+
+
+def _evaluate_js(
+    file: str, env: Mapping[str, str] | None = None, *, json_expression: bool = False
+) -> object:
     absolute = os.path.abspath(file)
     try:
         proc = subprocess.Popen(  # with env, node is looked for on env's PATH
-            ["node", "-e", _EVALUATE, absolute],
+            ["node", "-e", _EVALUATE, absolute, *(["json"] if json_expression else [])],
             env=dict(env) if env is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

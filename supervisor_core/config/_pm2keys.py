@@ -9,7 +9,9 @@ A key PM2 does not have either is an error with a did-you-mean.
 
 from __future__ import annotations
 
+import json
 import os
+import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -131,11 +133,18 @@ def pm2_tables(data: object, file: str) -> tuple[dict[str, Any], tuple[Note, ...
         elif "script" in data or "exec" in data:
             apps = [data]  # one app on its own, as PM2 accepts
         else:
-            key = next(iter(data))
+            for key in data:
+                hint = suggest(str(key), {"apps", "deploy"})
+                if "did you mean" in hint:  # a misspelt apps
+                    raise ConfigError(
+                        "no apps; a PM2 file holds { apps: [...] }: " + hint,
+                        file=file,
+                        key=str(key),
+                    )
             raise ConfigError(
-                "no apps; a PM2 file holds { apps: [...] }: " + suggest(key, {"apps", "deploy"}),
+                "not a PM2 ecosystem file: it has no apps and no script"
+                " (a PM2 file holds { apps: [...] }, or one app)",
                 file=file,
-                key=str(key),
             )
     else:
         raise ConfigError(
@@ -178,6 +187,7 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         )
     table: dict[str, Any] = {}
     written: dict[str, str] = {}  # ptm key -> the PM2 key it came from
+    extra: dict[str, str] = {}  # a value made what PM2 makes of it: path -> how
 
     def put(pm2_key: str, key: str, value: Any) -> None:
         if key in written:
@@ -200,6 +210,19 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
             continue
         if key == "port":
             continue  # below, once env is known
+        if is_env_key(key) and isinstance(value, Mapping):
+            nested = [name for name, item in value.items() if isinstance(item, Mapping | list)]
+            if nested:  # PM2 sets such a variable to its JSON.stringify
+                value = {
+                    name: _json_text(item) if name in nested else item
+                    for name, item in value.items()
+                }
+                extra[path] = f"{', '.join(map(str, nested))}: objects as JSON text, as PM2"
+        if key in _ARG_LISTS and isinstance(value, list):
+            strings = [_js_string(item) for item in value]
+            if strings != value:  # node turns numbers into strings: ["--port", 3000]
+                value = strings
+                extra[path] = "numbers and booleans as strings, as node passes them"
         convert = _CONVERTERS.get(key)
         if convert is not None:
             try:
@@ -230,6 +253,13 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
             continue
         raise ConfigError(suggest(key, _KNOWN), file=file, key=path)
 
+    for index, note in enumerate(notes):
+        if note.key in extra:
+            text = extra[note.key]
+            notes[index] = Note(
+                "converted", note.key, f"{note.text}; {text}" if note.text else text
+            )
+    _log_paths(table, written, where, notes)
     if "name" not in table:
         script = table.get("script")
         if isinstance(script, str) and script.strip():
@@ -252,6 +282,56 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         elif isinstance(given, Mapping):
             notes.append(Note("dropped", f"{where}.port", "env already sets PORT"))
     return table
+
+
+_ARG_LISTS: Final = frozenset({"args", "node_args", "interpreter_args", "interpreterArgs"})
+
+
+def _json_text(value: object) -> str:
+    """``JSON.stringify`` of a value read from JSON: compact, non-ASCII as it is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _js_string(item: object) -> object:
+    """An argument as node's spawn passes it: numbers and booleans as JavaScript writes them."""
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int) or (isinstance(item, float) and item.is_integer()):
+        return str(int(item))
+    if isinstance(item, float):
+        return repr(item)
+    return item  # a string, or what the compiler will refuse
+
+
+def _log_paths(
+    table: dict[str, Any], written: Mapping[str, str], where: str, notes: list[Note]
+) -> None:
+    """PM2's ``"NULL"`` log is ``/dev/null``, and PM2 takes a relative log path from the
+    app's ``cwd`` (ptm from the file's folder): such a path is joined to ``cwd``."""
+    cwd = table.get("cwd")
+    for key in ("out_file", "error_file"):
+        value = table.get(key)
+        if not isinstance(value, str):
+            continue
+        if value == "NULL":
+            text = '"NULL" -> "/dev/null" (no log, as PM2)'
+            table[key] = "/dev/null"
+        elif (
+            isinstance(cwd, str)
+            and cwd.strip()
+            and value.strip()
+            and not posixpath.isabs(value)
+            and not value.startswith("~")
+        ):
+            table[key] = posixpath.join(cwd, value)
+            text = f'"{table[key]}": relative to cwd, as PM2 takes it'
+        else:
+            continue
+        path = f"{where}.{written[key]}"
+        if written[key] != key:
+            text = f"renamed {key}, {text}"
+        notes[:] = [note for note in notes if note.key != path]
+        notes.append(Note("converted", path, text))
 
 
 _MAPPED_NOTES: Final = {
@@ -289,8 +369,10 @@ def _same(key: str, value: object) -> Converted:
 
 
 def _instances(key: str, value: object, app: Mapping[str, Any]) -> Converted:
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return Converted(key, int(value), "converted", f"{value!r} -> {int(value)}")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = _instances(key, int(value), app)  # "0" and "-1" as 0 and -1
+        text = f"{value!r}: {number.text}" if number.text else f"{value!r} -> {number.value}"
+        return number._replace(kind="converted", text=text)
     if isinstance(value, bool) or not isinstance(value, int) or value > 0:
         return _same(key, value)
     if value == 0:

@@ -26,13 +26,15 @@ from typing import Final
 
 import anyio
 
-__all__ = ["FOLLOWER_BUDGET", "STOPPED", "Follower", "LogHub"]
+__all__ = ["FOLLOWER_BUDGET", "STOPPED", "UPDATED", "Follower", "LogHub"]
 
 FOLLOWER_BUDGET: Final = 1 << 20
 """Bytes of lines that may wait for one follower before the next batches are skipped."""
 
 STOPPED: Final = b'{"daemon": "stopped"}\n'
 """The last line of every follow stream when the daemon stops."""
+UPDATED: Final = b'{"daemon": "updated"}\n'
+"""The last line of every follow stream before ``ptm update`` replaces the daemon."""
 
 
 @dataclass(eq=False)
@@ -54,6 +56,7 @@ class Follower:
     done: bool = False
     """:data:`STOPPED` was handed out: the stream is over."""
     _wake: anyio.Event = field(default_factory=anyio.Event)
+    _last: bytes = STOPPED
 
     def follows(self, app: str, instance: int, stream: str) -> bool:
         """Whether lines of this app, instance and stream are for this follower."""
@@ -84,9 +87,10 @@ class Follower:
             self.queue.append(lines)
         self._wake.set()
 
-    def end(self) -> None:
-        """End the stream after what waits (the daemon stops)."""
+    def end(self, last: bytes = STOPPED) -> None:
+        """End the stream after what waits with ``last`` (the daemon stops, or updates)."""
         self.ending = True
+        self._last = last
         self._wake.set()
 
     async def next(self) -> bytes:
@@ -101,7 +105,7 @@ class Follower:
             parts.append(_skipped(item) if isinstance(item, int) else item)
         self.size = 0
         if self.ending:
-            parts.append(STOPPED)
+            parts.append(self._last)
             self.done = True
         return b"".join(parts)
 
@@ -185,15 +189,16 @@ class LogHub:
         if self._all_closed is not None and not self._followers:
             self._all_closed.set()
 
-    async def end(self, timeout: float) -> bool:
-        """End every stream (the daemon stops), and wait up to ``timeout`` seconds until each
-        follower sent its last line and closed. True if they all did."""
+    async def end(self, timeout: float, *, last: bytes = STOPPED) -> bool:
+        """End every stream (the daemon stops; ``last`` is :data:`UPDATED` before an update),
+        and wait up to ``timeout`` seconds until each follower sent its last line and
+        closed. True if they all did."""
         self._ended = True
         if not self._followers:
             return True
         self._all_closed = closed = anyio.Event()
         for follower in self._followers:
-            follower.end()
+            follower.end(last)
         with anyio.move_on_after(timeout):
             await closed.wait()
         return not self._followers

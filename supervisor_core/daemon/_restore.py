@@ -131,10 +131,20 @@ def stored_apps(ecosystem: Ecosystem) -> list[tuple[AppSpec, StoredApp]]:
     ]
 
 
-async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
+async def restore(
+    sup: Supervisor, store: StateStore, adopt: Mapping[str, Any] | None = None
+) -> dict[str, StoredApp]:
     """Stop whatever the previous daemon left running, then add every stored app to ``sup``
     (started when it should run). Returns the apps restored; one that cannot be is logged
-    and left out."""
+    and left out. After ``ptm update``, ``adopt`` holds what the previous image handed over
+    by app name: those apps carry on with their processes instead."""
+    adopt = adopt or {}
+    kept_runs = {
+        inst["run"]["run_id"]
+        for app in adopt.values()
+        for inst in app["instances"]
+        if inst["run"] is not None
+    }
     stored_apps = await store.apps()
     specs: dict[str, AppSpec] = {}
     for stored in stored_apps:
@@ -143,7 +153,10 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
         except ConfigError as exc:
             log.error("cannot restore app %s: %s", stored.name, exc)
     await _sweep_orphans(
-        store, {name: spec.stop.kill_timeout for name, spec in specs.items()}, sup.cgroups
+        store,
+        {name: spec.stop.kill_timeout for name, spec in specs.items()},
+        sup.cgroups,
+        kept_runs,
     )
     await store.prune_runs()
     restored: dict[str, StoredApp] = {}
@@ -154,8 +167,9 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
             continue
         running, stopped = stored.desired == "running", held.get(stored.name, set())
         try:
-            await sup.add(spec, start=running and not stopped)
-            if running and stopped:
+            handed = adopt.get(stored.name)  # ptm update: its instances carry on as they were
+            await sup.add(spec, start=running and not stopped and handed is None, adopt=handed)
+            if running and stopped and handed is None:
                 count = len(sup.info(stored.name))
                 await sup.start(stored.name, [i for i in range(count) if i not in stopped])
         except PtmError as exc:  # one app that cannot start must not keep the daemon down
@@ -167,10 +181,14 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
 
 
 async def _sweep_orphans(
-    store: StateStore, kill_timeouts: Mapping[str, float], cgroups: CgroupTree | None
+    store: StateStore,
+    kill_timeouts: Mapping[str, float],
+    cgroups: CgroupTree | None,
+    kept: set[str],
 ) -> None:
-    """Stop the processes of runs that never ended (the previous daemon was killed)."""
-    runs = await store.open_runs()
+    """Stop the processes of runs that never ended (the previous daemon was killed), but
+    those in ``kept`` (handed over by ``ptm update``)."""
+    runs = [run for run in await store.open_runs() if run.run_id not in kept]
     for run in runs:
         assert run.pid is not None and run.create_time is not None  # open runs have both
         assert run.run_id is not None and run.app is not None
@@ -199,5 +217,13 @@ async def _sweep_orphans(
             run.pid,
             " with SIGKILL" if report.escalated else "",
         )
-    if runs:
-        await store.close_open_runs(ended_at=time.time(), end_reason="daemon died")
+    for run in runs:
+        assert run.run_id is not None
+        with contextlib.suppress(PtmError):
+            await store.record_run_end(
+                run_id=run.run_id,
+                ended_at=time.time(),
+                exit_code=None,
+                signal=None,
+                end_reason="daemon died",
+            )

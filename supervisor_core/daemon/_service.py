@@ -24,6 +24,7 @@ from supervisor_core._supervisor import Supervisor
 from supervisor_core._version import __version__
 from supervisor_core.config import AppSpec, Ecosystem, build_app, instance_count, port_clash
 from supervisor_core.daemon._alerts import Alerts
+from supervisor_core.daemon._history import HistoryKeeper
 from supervisor_core.daemon._logtail import tail_logs
 from supervisor_core.daemon._restore import (
     file_apps,
@@ -34,6 +35,7 @@ from supervisor_core.daemon._restore import (
 )
 from supervisor_core.daemon._runs import RunWriter
 from supervisor_core.daemon._targets import Selection, parse_signal, select
+from supervisor_core.daemon._update import check_update
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import PtmError, StateError, UnknownAppError
 from supervisor_core.process import ACTIVE
@@ -52,28 +54,37 @@ class DaemonService:
     the daemon adds to each: the :class:`StoredApp` (its entry, position, source file and
     desired state), in ``state.db`` and in memory."""
 
-    def __init__(self, home: Home, supervisor: Supervisor, store: StateStore) -> None:
+    def __init__(
+        self,
+        home: Home,
+        supervisor: Supervisor,
+        store: StateStore,
+        history: HistoryKeeper | None = None,
+    ) -> None:
         self.home = home
         self.sup = supervisor
         self.store = store
         self.started_at = time.time()
+        self.reexecuted_at: float | None = None  # when ptm update last re-executed it
+        self.update_to: str | None = None  # set with shutdown: re-execute, not stop
         self.shutdown = anyio.Event()
         self._apps: dict[str, StoredApp] = {}
         """What the daemon adds to each app the supervisor runs, by name."""
         self._ids: dict[str, list[int]] = {}
         """The process id of each instance, by app (``self._ids[app][instance]``)."""
         self._lock = anyio.Lock()
-        self._runs = RunWriter(store)
+        self.run_writer = RunWriter(store)
         self._alerts = Alerts(supervisor, store)
+        self.history = history if history is not None else HistoryKeeper(store)
 
     # ----------------------------------------------------------------- the daemon's tasks
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
         """The supervisor's run callback (see :class:`RunWriter`)."""
-        self._runs.on_run(app, instance, run_id, record)
+        self.run_writer.on_run(app, instance, run_id, record)
 
     async def write_runs(self) -> None:
         """Persist run starts and ends, in order (a task for the daemon's lifetime)."""
-        await self._runs.run()
+        await self.run_writer.run()
 
     async def run_notify(
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -81,10 +92,9 @@ class DaemonService:
         """Deliver the kept alerts (a task for the daemon's lifetime; see :class:`Alerts`)."""
         await self._alerts.run(task_status=task_status)
 
-    async def restore(self) -> None:
-        """After a start (or a crash of the previous daemon): stop whatever the previous
-        daemon left running, then bring back every app as it should be."""
-        self._apps = await restore(self.sup, self.store)
+    async def restore(self, adopt: Mapping[str, Any] | None = None) -> None:
+        """Stop what a killed daemon left, bring back every app (or adopt them: ptm update)."""
+        self._apps = await restore(self.sup, self.store, adopt)
         for name in self._managed():  # in ptm list order: a new database numbers them so
             await self._assign_ids(name)
 
@@ -168,7 +178,16 @@ class DaemonService:
             home=str(self.home.root),
             apps=len(self._managed()),
             processes=len(self.rows()),
+            reexecuted_at=self.reexecuted_at,
         )
+
+    async def update(self) -> dict[str, Any]:
+        """``ptm update`` (see :mod:`._update`); StateError when refused (nothing changed)."""
+        async with self._lock:  # no start, stop or save in the middle
+            if self.update_to is None:
+                self.update_to = await check_update(self.home, self.sup)
+                self.shutdown.set()
+        return {"pid": os.getpid(), "from": __version__, "to": self.update_to}
 
     def metric_rows(self) -> list[dict[str, Any]]:
         """``jlist`` rows with each instance's restarts by reason, for ``GET /v1/metrics``."""

@@ -163,9 +163,16 @@ def describe_view(
 
 
 def daemon_info(
-    *, pid: int, version: str, uptime: float, home: str, apps: int, processes: int
+    *,
+    pid: int,
+    version: str,
+    uptime: float,
+    home: str,
+    apps: int,
+    processes: int,
+    reexecuted_at: float | None = None,
 ) -> dict[str, Any]:
-    """``GET /v1/info``."""
+    """``GET /v1/info`` and ``GET /v1/daemon``."""
     return {
         "pid": pid,
         "version": version,
@@ -173,4 +180,5 @@ def daemon_info(
         "home": home,
         "apps": apps,
         "processes": processes,
+        "reexecuted_at": reexecuted_at,
     }

@@ -209,7 +209,7 @@ class RotatingWriter:
                 fd = self._open()
             if self._regular and self.rotate_interval is not None:
                 wall = self._wall_clock()
-                if wall >= self._period[1]:
+                if not self._period[0] <= wall < self._period[1]:  # also a clock set back
                     if self.size > 0:
                         fd = self._rotate(fd, now)
                     else:

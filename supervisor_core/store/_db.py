@@ -8,17 +8,20 @@ Every write is one SQL statement (an upsert, an ``UPDATE ... RETURNING``; deleti
 removes its runs through a trigger), so a write is atomic on its own and a cancelled coroutine
 can never leave a transaction open on the shared connection.
 
-Tables (version 4)::
+Tables (version 5)::
 
     apps(name PK, position UNIQUE, entry JSON, base_dir, env_name, source, desired, updated_at,
-         caller_env JSON)                                 -- caller_env since version 4
+         caller_env JSON)                                 -- caller_env since version 5
     runs(run_id PK, app, instance, pid, create_time, started_at, ended_at, exit_code, signal,
          end_reason, error)
     notify(source PK, entries JSON, updated_at)          -- since version 2
     processes(id PK, app, instance, stopped, UNIQUE (app, instance))  -- since version 3
+    history(app, instance, minute, cpu, memory; PK (app, instance, minute))  -- since version 4
 
 ``processes`` holds the process id of each instance (``ptm list``'s ``id``), and whether it
 was stopped by its id while its app runs: deleting an app frees its ids through a trigger.
+``history`` holds each instance's cpu and memory, a row a minute for 24 hours; deleting an app
+deletes its rows through a trigger.
 
 Timestamps are POSIX seconds (floats). ``caller_env`` is the environment of the caller of
 ``ptm start`` that the app inherits (it may hold secrets: one more reason for mode 0600).
@@ -49,6 +52,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DamagedState",
     "Desired",
+    "MinuteRow",
     "StateStore",
     "StoredApp",
 ]
@@ -59,8 +63,13 @@ _DESIRED: Final = ("running", "stopped")
 RUNS_KEPT: Final = 1000
 """Ended runs kept per instance; older ones are deleted as new ones end."""
 
+MinuteRow = tuple[str, int, int, float | None, float]
+"""One minute of one process's history: (app, instance, POSIX minute, mean cpu %, max bytes)."""
+
 BUSY_TIMEOUT_MS: Final = 5000
 """How long a write waits for another writer (another connection) before failing."""
+
+_MINUTES_PER_STATEMENT: Final = 500
 
 _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
     # 1: apps and runs
@@ -129,7 +138,26 @@ _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
         END
         """,
     ),
-    # 4: the environment each app inherits (the caller's of ptm start), as a JSON object
+    # 4: each process's cpu and memory, one row a minute (kept 24 hours)
+    (
+        """
+        CREATE TABLE history (
+            app      TEXT NOT NULL,
+            instance INTEGER NOT NULL,
+            minute   INTEGER NOT NULL,
+            cpu      REAL,
+            memory   REAL NOT NULL,
+            PRIMARY KEY (app, instance, minute)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TRIGGER apps_delete_history AFTER DELETE ON apps
+        BEGIN
+            DELETE FROM history WHERE app = OLD.name;
+        END
+        """,
+    ),
+    # 5: the environment each app inherits (the caller's of ptm start), as a JSON object
     ("ALTER TABLE apps ADD COLUMN caller_env TEXT",),
 )
 MIGRATIONS: Final = tuple(
@@ -664,4 +692,31 @@ class StateStore:
             """,
             (keep_per_instance,),
         )
+        return len(rows)
+
+    # -----------------------------------------------------------------------------------------
+    # History (one row a minute per process)
+
+    async def record_minutes(self, rows: Sequence[MinuteRow]) -> None:
+        """Keep these minutes (a minute already kept is replaced)."""
+        for start in range(0, len(rows), _MINUTES_PER_STATEMENT):
+            chunk = rows[start : start + _MINUTES_PER_STATEMENT]
+            await self._rows(
+                "INSERT OR REPLACE INTO history (app, instance, minute, cpu, memory) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
+
+    async def minutes(self, since: int) -> list[MinuteRow]:
+        """Every kept minute from ``since`` on, by process, each process's oldest first."""
+        rows = await self._rows(
+            "SELECT app, instance, minute, cpu, memory FROM history WHERE minute >= ?"
+            " ORDER BY app, instance, minute",  # the primary key's order: no sort
+            (since,),
+        )
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+    async def prune_minutes(self, before: int) -> int:
+        """Delete the minutes before ``before``; returns how many."""
+        rows = await self._rows("DELETE FROM history WHERE minute < ? RETURNING app", (before,))
         return len(rows)

@@ -47,8 +47,9 @@ SCREENSHOTS = Path(
 )
 
 # Every text of the header that the browser laid out on more than one line (a broken word
-# or a wrapped label), every element wider than the viewport and every box that scrolls
-# sideways (the latest-blocks table must fit, not scroll).
+# or a wrapped label), every card's value broken over two lines (a number cut in half),
+# every element wider than the viewport and every box that scrolls sideways (the
+# latest-blocks table must fit, not scroll).
 LAYOUT_PROBLEMS = """() => {
   const out = [];
   const header = document.querySelector('header.top, .login-prefs');
@@ -61,6 +62,12 @@ LAYOUT_PROBLEMS = """() => {
       const tops = new Set([...r.getClientRects()].map((q) => Math.round(q.top)));
       if (tops.size > 1) out.push('wrapped: ' + n.textContent.trim());
     }
+  }
+  for (const value of document.querySelectorAll('.card .value')) {
+    const r = document.createRange();
+    r.selectNodeContents(value);
+    const tops = new Set([...r.getClientRects()].map((q) => Math.round(q.top)));
+    if (tops.size > 1) out.push('value on two lines: ' + value.textContent.trim());
   }
   const width = document.documentElement.clientWidth;
   for (const el of document.querySelectorAll('body *')) {
@@ -179,6 +186,8 @@ def _ready(page: Any, name: str) -> None:
             " && Number(document.getElementById('kline-chart').dataset.drawnPoints) > 0",
             timeout=15000,
         )
+    elif name == "settings":
+        page.wait_for_function("() => document.body.dataset.loaded === 'true'", timeout=15000)
     elif name == "kline":
         page.wait_for_function(
             "() => document.body.dataset.ws === 'live'"
@@ -187,7 +196,14 @@ def _ready(page: Any, name: str) -> None:
         )
 
 
-PAGES = {"login": "/login", "admin": "/admin", "kline": "/kline", "404": "/no/such/page"}
+PAGES = {
+    "login": "/login",
+    "admin": "/admin",
+    "kline": "/kline",
+    "settings": "/settings",
+    "404": "/no/such/page",
+}
+DESKTOP = {"width": 1280, "height": 900}
 HEADINGS = {
     ("login", "zh-CN"): "Point-Tron 管理后台",
     ("login", "en"): "Point-Tron admin",
@@ -195,15 +211,16 @@ HEADINGS = {
     ("admin", "en"): "Blocks today",
     ("kline", "zh-CN"): "积分 K 线",
     ("kline", "en"): "K-line of the score",
+    ("settings", "zh-CN"): "系统设置",
+    ("settings", "en"): "Settings",
     ("404", "zh-CN"): "页面不存在",
     ("404", "en"): "Page not found",
 }
 
 
-@pytest.mark.parametrize("language", ["zh-CN", "en"])
-def test_every_page_at_390_px(site: Site, language: str) -> None:
+def _every_page(site: Site, language: str, viewport: dict[str, int], suffix: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = site.context(language, logged_in=True)
+    context = site.context(language, logged_in=True, viewport=viewport)
     try:
         page, problems = site.page(context)
         for name, path in PAGES.items():
@@ -215,8 +232,10 @@ def test_every_page_at_390_px(site: Site, language: str) -> None:
             assert HEADINGS[name, language] in (page.text_content("body") or ""), name
             assert page.evaluate(LAYOUT_PROBLEMS) == [], name
             scroll = page.evaluate("() => document.documentElement.scrollWidth")
-            assert scroll <= PHONE["width"], f"{name}: {scroll} px wide"
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{language}.png"), full_page=True)
+            assert scroll <= viewport["width"], f"{name}: {scroll} px wide"
+            page.screenshot(
+                path=str(SCREENSHOTS / f"{name}-{language}{suffix}.png"), full_page=True
+            )
         # the 404 page leads back
         page.goto(site.base + "/no/such/page")
         page.click("#back")
@@ -224,6 +243,16 @@ def test_every_page_at_390_px(site: Site, language: str) -> None:
         assert problems == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_every_page_at_390_px(site: Site, language: str) -> None:
+    _every_page(site, language, PHONE, "")
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_every_page_at_desktop_width(site: Site, language: str) -> None:
+    _every_page(site, language, DESKTOP, "-desktop")
 
 
 def test_language_switch_is_remembered(site: Site) -> None:
@@ -360,6 +389,10 @@ def test_latest_blocks_never_blank_while_blocks_arrive(site: Site) -> None:
         )
         assert page.evaluate("() => window.__blankCells") == []
         assert page.evaluate("() => window.__rowsSeen") == 25
+        # the score chart shows the newest 600 blocks, as its heading says
+        assert "Score, last 600 blocks" in page.inner_text("main")
+        drawn = page.evaluate("() => document.getElementById('points-chart').dataset.drawnPoints")
+        assert int(drawn) == 600
         rows = page.evaluate(
             """() => [...document.querySelectorAll('#blocks-body tr')].map((tr) =>
                  [...tr.cells].map((td) => td.textContent))"""
@@ -370,3 +403,72 @@ def test_latest_blocks_never_blank_while_blocks_arrive(site: Site) -> None:
         assert problems == []
     finally:
         context.close()
+
+
+def test_settings_page_sets_the_node_polling_and_display(site: Site) -> None:
+    """The settings page is one click from the dashboard; what it saves goes through the
+    API, which answers in the page's language; a bad value is named, not saved."""
+    auth = {"Authorization": f"Bearer {site.token}"}
+    before = httpx.get(f"{site.base}/api/config/rpc", headers=auth).json()["data"]
+    context = site.context("zh-CN", viewport={"width": 1280, "height": 900})
+    try:
+        page, problems = site.page(context)
+        page.goto(site.base + "/admin")
+        page.click("#nav-settings")
+        page.wait_for_url(site.base + "/settings")
+        _ready(page, "settings")
+        assert page.locator("#rpc-url").input_value() == before["rpcUrl"]
+        assert page.locator("#rpc-timeout").input_value() == str(before["timeout"])
+        assert page.locator("#rpc-interval").input_value() == str(before["pollingInterval"])
+        assert page.inner_text("#rpc-api-key-state") == "(未设置)"
+
+        # a bad URL: the server's message, in Chinese; nothing is stored
+        page.fill("#rpc-url", "ftp://node.example")
+        page.click("#rpc-save")
+        page.wait_for_selector("#rpc-message.error:has-text('rpcUrl 必须是 http:// 或 https://')")
+        after_bad = httpx.get(f"{site.base}/api/config/rpc", headers=auth).json()["data"]
+        assert after_bad["rpcUrl"] == before["rpcUrl"]
+
+        # a good change is stored and applied, and the page shows where it comes from
+        page.fill("#rpc-url", before["rpcUrl"])
+        page.fill("#rpc-timeout", str(before["timeout"] + 321))
+        page.click("#rpc-save")
+        page.wait_for_selector("#rpc-message.ok:has-text('RPC 设置已保存并生效')")
+        saved = httpx.get(f"{site.base}/api/config/rpc", headers=auth).json()["data"]
+        assert saved["timeout"] == before["timeout"] + 321
+        assert saved["source"] == "database"
+        page.reload()
+        _ready(page, "settings")
+        assert page.locator("#rpc-timeout").input_value() == str(before["timeout"] + 321)
+        assert "数据库" in page.inner_text("#rpc-source")
+
+        # pause and resume polling
+        assert page.evaluate("() => document.body.dataset.polling") == "active"
+        assert page.inner_text("#polling-toggle") == "暂停轮询"
+        page.click("#polling-toggle")
+        page.wait_for_selector("#polling-message.ok:has-text('轮询已停止')")
+        assert page.evaluate("() => document.body.dataset.polling") == "paused"
+        status = httpx.get(f"{site.base}/api/system/status", headers=auth).json()["data"]
+        assert status["rpcPolling"]["isActive"] is False
+        assert page.inner_text("#polling-toggle") == "恢复轮询"
+        page.click("#polling-toggle")
+        page.wait_for_selector("#polling-message.ok:has-text('轮询已启动')")
+        status = httpx.get(f"{site.base}/api/system/status", headers=auth).json()["data"]
+        assert status["rpcPolling"]["isActive"] is True
+
+        # the display settings: language and the colour convention, remembered
+        assert page.get_attribute("#set-colors-red-up", "aria-current") == "true"
+        page.click("#set-colors-green-up")
+        page.wait_for_function("() => document.body.dataset.colors === 'green-up'")
+        assert page.url == site.base + "/settings"
+        assert page.get_attribute("#set-colors-green-up", "aria-current") == "true"
+        page.click("#set-lang-en")
+        page.wait_for_function("() => document.documentElement.lang === 'en'")
+        _ready(page, "settings")
+        assert page.inner_text("#polling-toggle") == "Pause polling"
+        assert problems == []
+    finally:
+        context.close()
+        restore = {k: before[k] for k in ("rpcUrl", "timeout", "retryTimes", "pollingInterval")}
+        httpx.post(f"{site.base}/api/config/rpc", headers=auth, json=restore)
+        httpx.post(f"{site.base}/api/config/rpc/polling", headers=auth, json={"action": "start"})

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from starlette.requests import Request
 
 from point_tron.catalogue import LANGUAGES, MESSAGES
+from point_tron.chain_issue import IssueState
 from point_tron.i18n import colors_for, fields, language_for, pick_accept_language, translate
 from point_tron.routes.pages import PAGES, TEMPLATES_DIR, page_values, render
 from tests.point_tron.conftest import Service
@@ -52,12 +54,33 @@ def test_every_error_code_in_the_source_is_in_the_catalogue() -> None:
 
 def test_every_word_the_scripts_ask_for_is_in_the_catalogue() -> None:
     source = "\n".join(p.read_text() for p in (APP_DIR / "static").glob("*.js"))
-    asked = set(re.findall(r'PT\.t\(\s*"(\w+)"', source))
+    asked = set(re.findall(r'PT\.t\(\s*"(\w+)"\s*[,)]', source))
     # words chosen at run time: PT.t(s) with s "live"/"offline", odd/even, the odd-rate notes
     asked |= {"live", "offline", "odd", "even", "balanced", "near_balance", "slight_bias"}
     asked |= {"biased"}
-    assert {"no_data", "rsi_needs", "up", "down"} <= asked
+    # the settings page's: PT.t(cond ? "a" : "b")
+    asked |= {
+        w
+        for pair in re.findall(r'PT\.t\([\w.]+ (?:=== "\w+" )?\? "(\w+)" : "(\w+)"\)', source)
+        for w in pair
+    }
+    assert {"no_data", "rsi_needs", "up", "down", "pause_polling", "source_database"} <= asked
     assert {f"js.{w}" for w in asked} <= set(MESSAGES)
+
+
+def test_every_chain_state_has_words_in_both_languages() -> None:
+    """The dashboard names a chain issue in the page's language, never by its code or by
+    the English ``reason`` written for the log."""
+    states = get_args(IssueState)
+    assert set(states) == {"behind", "fork", "fork_too_deep"}
+    source = (APP_DIR / "static" / "admin.js").read_text()
+    assert 'PT.t("chain_" + chain.state)' in source and "chain.reason" not in source
+    for state in states:
+        for key in (f"js.chain_{state}", f"js.chain_note_{state}"):
+            texts = MESSAGES[key]
+            assert set(texts) == set(LANGUAGES), key
+            assert not re.search(r"[a-z]{3}", re.sub(r"\{\w+\}", "", texts["zh-CN"])), key
+        assert fields(MESSAGES[f"js.chain_note_{state}"]["en"]) == {"gap", "node", "stored"}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -77,6 +100,8 @@ def test_every_page_renders_in_both_languages(page: str, language: str) -> None:
     )
     lang, values = page_values(request, page)
     values["path"] = "/nope"
+    values["stats_tz"] = "Asia/Shanghai"
+    values["points_shown"] = "600"
     html = render(f"{page}.html", lang, values)
     assert lang == language
     assert "{{" not in html and "}}" not in html
@@ -241,6 +266,11 @@ async def test_pages_follow_accept_language_and_colour_convention(service: Servi
     assert '<html lang="zh-CN">' in response.text and "今日区块" in response.text
     assert 'class="colors-red-up"' in response.text
     assert response.headers["vary"] == "Accept-Language, Cookie"
+    # "today" is named by the time zone it starts in, not by a setting's name
+    assert "自零点起（UTC）" in response.text and "STATS_TZ" not in response.text
+    # the score chart says what it shows: the newest 600 blocks (not "24 hours")
+    assert "积分走势（最近 600 个区块）" in response.text and "24 小时" not in response.text
+    assert 'id="points-chart" data-max-points="600"' in response.text
     response = await service.client.get("/admin", headers=EN)
     assert '<html lang="en">' in response.text and "Blocks today" in response.text
     assert 'class="colors-green-up"' in response.text
@@ -267,6 +297,27 @@ async def test_prefs_remembers_the_choice_in_cookies(service: Service) -> None:
     response = await service.client.get("/prefs", params={"colors": "blue-up"}, headers=ZH)
     assert response.status_code == 400
     assert response.text == "colors 必须是 red-up, green-up 之一，收到 'blue-up'"
+
+
+@pytest.mark.anyio
+async def test_a_malformed_body_is_described_in_chinese(service: Service) -> None:
+    """Where the JSON breaks, in the reader's words: not Python's English sentence."""
+    headers = {**service.auth, **ZH, "content-type": "application/json"}
+    response = await service.client.post("/api/config/rpc", headers=headers, content=b"{not")
+    assert response.status_code == 400
+    assert response.json() == {
+        "success": False,
+        "error": "JSON 请求体格式错误（第 1 行第 2 列）",
+        "code": "malformed_json",
+    }
+    response = await service.client.post(
+        "/api/auth/login", headers=headers, content=b'{\n  "username": "a",\n  x}'
+    )
+    assert response.json()["error"] == "JSON 请求体格式错误（第 3 行第 3 列）"
+    response = await service.client.post("/api/config/rpc", headers=headers, content=b"\xff{}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "请求体不是 UTF-8 编码的 JSON"
+    assert response.json()["code"] == "body_not_utf8"
 
 
 @pytest.mark.anyio

@@ -98,6 +98,10 @@ async def test_messages_in_the_language_of_the_handshake(service: Service, ws_ur
     zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
     async with connect(f"{ws_url}?token={service.token}", additional_headers=zh) as ws:
         assert (await recv(ws))["data"]["message"] == "欢迎，admin"
+        await ws.send(json.dumps({"type": "subscribe", "channel": "block"}))
+        assert (await recv(ws))["data"]["message"] == "已订阅 block"
+        await ws.send(json.dumps({"type": "unsubscribe", "channel": "block"}))
+        assert (await recv(ws))["data"]["message"] == "已取消订阅 block"
         await ws.send(json.dumps({"type": "subscribe", "channel": "trades"}))
         error = (await recv(ws))["data"]
         assert error == {

@@ -115,8 +115,11 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
         parsed = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("malformed_json", detail=str(exc)) from None
+    except UnicodeDecodeError:
+        raise BadRequest("body_not_utf8") from None
+    except ValueError as exc:  # json.JSONDecodeError: where, not Python's English sentence
+        line, column = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
+        raise BadRequest("malformed_json", line=line, column=column) from None
     if not isinstance(parsed, dict):
         raise BadRequest("not_json_object")
     return parsed

@@ -1,4 +1,5 @@
-"""The web pages: ``/login``, ``/admin`` (the dashboard), ``/kline``, ``/prefs`` and the 404 page.
+"""The web pages: ``/login``, ``/admin`` (the dashboard), ``/kline``, ``/settings``, ``/prefs``
+and the 404 page.
 
 The pages are rendered on the server in the request's language and colour convention (see
 :mod:`point_tron.i18n`) from the templates in ``templates/``: ``{{ page.x }}`` is a catalogue
@@ -42,8 +43,9 @@ from point_tron.i18n import (
 __all__ = ["PAGES", "TEMPLATES_DIR", "not_found_page", "render", "routes"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-PAGES = ("login", "admin", "kline")
+PAGES = ("login", "admin", "kline", "settings")
 _COOKIE_AGE = 365 * 86_400
+POINTS_SHOWN = 600  # blocks on the dashboard's score chart (the newest of the last 24 h)
 _PLACEHOLDER = re.compile(r"\{\{\s*([>]?)\s*([\w.\-]+)(\|raw)?\s*\}\}")
 
 
@@ -91,6 +93,10 @@ def page_values(conn: HTTPConnection, page: str) -> tuple[str, dict[str, str]]:
         "green_up_selected": "selected" if colors == "green-up" else "",
         "nav_admin": "active" if page == "admin" else "",
         "nav_kline": "active" if page == "kline" else "",
+        "nav_settings": "active" if page == "settings" else "",
+        "ws_class": "hidden" if page == "settings" else "badge off",  # no live data there
+        "red_up_current": "true" if colors == "red-up" else "false",
+        "green_up_current": "true" if colors == "green-up" else "false",
     }
     return language, values
 
@@ -104,6 +110,8 @@ def _html(text: str, status_code: int = 200) -> HTMLResponse:
 def _page(page: str) -> Route:
     async def endpoint(request: Request) -> Response:
         language, values = page_values(request, page)
+        values["stats_tz"] = request.app.state.pt.settings.stats_tz.key  # "today" starts there
+        values["points_shown"] = str(POINTS_SHOWN)
         return _html(render(f"{page}.html", language, values))
 
     return Route(f"/{page}", endpoint, methods=["GET"], name=f"page_{page}")

@@ -8,7 +8,8 @@
   "use strict";
   if (!PT.requireLogin()) return;
 
-  var MAX_POINTS = 600, MAX_ROWS = 25;
+  /* the score chart keeps the newest blocks, as many as its heading says */
+  var MAX_POINTS = Number(document.getElementById("points-chart").dataset.maxPoints), MAX_ROWS = 25;
   var state = { points: [], rows: [], period: "auto", klineTimer: null, updates: 0, drawQueued: false,
     loaded: false, held: [] };
   var C = window.PTCharts;
@@ -174,9 +175,11 @@
       var chain = p.chain && p.chain.state !== "ok" ? p.chain : null;  /* behind, fork, fork_too_deep */
       PT.text("poller-state", !p.alive ? PT.t("poller_dead") : !p.isActive ? PT.t("poller_paused") :
         p.consecutiveErrors ? PT.t("poller_failing") :
-        chain ? PT.t("poller_degraded", { state: chain.state }) : PT.t("poller_running"));
+        chain ? PT.t("poller_degraded", { state: PT.t("chain_" + chain.state) }) : PT.t("poller_running"));
+      /* the chain's state in the page's words (its "reason" is the log's English sentence) */
       PT.text("poller-note", p.consecutiveErrors ? PT.t("failed_ticks", { n: p.consecutiveErrors, error: p.lastError || "" }) :
-        chain ? PT.t("chain_gap", { reason: chain.reason, gap: chain.gap }) : PT.t("every_ms", { n: p.interval }));
+        chain ? PT.t("chain_note_" + chain.state, { gap: chain.gap, node: chain.nodeHeight, stored: chain.storedHeight }) :
+        PT.t("every_ms", { n: p.interval }));
     });
   }
 

@@ -53,7 +53,8 @@
         PT.text("s-loss", "−" + st.maxLoss);
         PT.text("s-count", st.positiveCount + " / " + st.negativeCount);
         PT.text("s-win", st.winRate.toFixed(1) + " %");
-        PT.text("s-vol", st.avgVolume.toFixed(1) + " · " + st.volatility.toFixed(2));
+        /* no decimal past 100 blocks a candle (a day's candle has 28800 at 3 s a block) */
+        PT.text("s-vol", st.avgVolume.toFixed(st.avgVolume >= 100 ? 0 : 1) + " · " + st.volatility.toFixed(2));
         document.body.dataset.period = r[0].period;
       });
   }
