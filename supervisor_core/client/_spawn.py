@@ -18,9 +18,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
-
 from supervisor_core._home import Home
+from supervisor_core._httpx import httpx
 from supervisor_core.client._socket import check_socket
 from supervisor_core.errors import ClientError, DaemonNotRunning
 

@@ -7,7 +7,6 @@ gracefully, then the daemon; SIGHUP reopens the app logs and ``daemon.log``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import logging
@@ -28,7 +27,7 @@ from supervisor_core.daemon._api import create_api
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, bind_socket
 from supervisor_core.daemon._service import DaemonService
-from supervisor_core.daemon._uvicorn import uvicorn
+from supervisor_core.daemon._uvicorn import Config
 from supervisor_core.errors import PtmError
 from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
 from supervisor_core.store import open_state
@@ -112,7 +111,7 @@ async def serve(home: Home) -> None:
                     await _resurrect_after_damage(service)
                 listener = bind_socket(home.socket)
                 sockets: list[socket.socket] = [listener]
-                config = uvicorn.Config(
+                config = Config(
                     create_api(service, hub),
                     lifespan="off",
                     log_level="warning",
@@ -156,7 +155,12 @@ async def serve(home: Home) -> None:
             await store.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parse_args(argv: Sequence[str]) -> None:
+    """``--help`` and mistakes; the usual command lines never load argparse."""
+    if all(word == "--foreground" for word in argv):
+        return
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="ptm daemon", description="Run the ptm daemon (normally started by ptm itself)."
     )
@@ -166,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="accepted for systemd units; the daemon never forks (ptm detaches it)",
     )
     parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _parse_args(sys.argv[1:] if argv is None else argv)
     home = Home.from_env()
     home.create()
     os.chdir(home.root)  # never keep the folder of the first ptm command busy

@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 
 from supervisor_core._throttle import Throttle
-from supervisor_core.daemon._uvicorn import uvicorn
+from supervisor_core.daemon._uvicorn import Server
 
 __all__ = ["ApiServer", "PeerCheckedSocket", "bind_socket", "peer_uid"]
 
@@ -129,7 +129,7 @@ def bind_socket(path: Path) -> PeerCheckedSocket:
     return sock
 
 
-class ApiServer(uvicorn.Server):
+class ApiServer(Server):
     """uvicorn without its own signal handling (the daemon handles signals in one place) and
     without its 10-per-second housekeeping tick: it wakes once a second, or at once when
     :meth:`request_exit` is called, so an idle daemon stays idle.
