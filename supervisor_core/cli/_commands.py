@@ -14,12 +14,12 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from supervisor_core.client import Client
+    from supervisor_core.client import Client, Json
 
 __all__ = [
     "act",
@@ -178,34 +178,46 @@ def _report_start(client: Client, answer: Mapping[str, Any]) -> int:
 # -- acting on apps ---------------------------------------------------------------------------
 
 
+def _on_apps(
+    args: argparse.Namespace,
+    method: str,
+    said: Callable[[Json], str],
+    *extra: object,
+    check_online: bool = False,
+) -> int:
+    """``Client.<method>(args.target, *extra)``, then the daemon's warnings, what was done
+    and the table. With ``check_online``, 1 when an instance it started is errored."""
+    with connect() as client:
+        answer: Json = getattr(client, method)(target_of(args.target), *extra)
+        for warning in answer.get("warnings") or []:
+            print(f"ptm: warning: {warning}", file=sys.stderr)
+        say(said(answer))
+        print_table(client)
+    return _check_online(answer.get("processes") or []) if check_online else 0
+
+
+def _listed(answer: Json) -> str:
+    return ", ".join(_names(answer.get("processes") or []))
+
+
 def act(args: argparse.Namespace) -> int:
     """``stop``, ``restart`` and ``reload``."""
     verb: str = args.command
-    with connect() as client:
-        answer = getattr(client, verb)(target_of(args.target))
-        rows = answer.get("processes", [])
-        say(f"{_PAST[verb]} {', '.join(_names(rows))}")
-        print_table(client)
-        return _check_online(rows) if verb != "stop" else 0
+    said = f"{_PAST[verb]} "
+    return _on_apps(args, verb, lambda answer: said + _listed(answer), check_online=verb != "stop")
 
 
 def delete(args: argparse.Namespace) -> int:
-    with connect() as client:
-        answer = client.delete(target_of(args.target))
-        say(f"deleted {', '.join(answer.get('deleted') or [])}")
-        print_table(client)
-    return 0
+    return _on_apps(
+        args, "delete", lambda answer: f"deleted {', '.join(answer.get('deleted') or [])}"
+    )
 
 
 def scale(args: argparse.Namespace) -> int:
-    with connect() as client:
-        answer = client.scale(target_of(args.target), args.instances)
-        for warning in answer.get("warnings") or []:
-            print(f"ptm: warning: {warning}", file=sys.stderr)
-        rows = answer.get("processes", [])
-        say(f"scaled {', '.join(_names(rows)) or args.target} to {args.instances}")
-        print_table(client)
-        return _check_online(rows)
+    def said(answer: Json) -> str:
+        return f"scaled {_listed(answer) or args.target} to {args.instances}"
+
+    return _on_apps(args, "scale", said, args.instances, check_online=True)
 
 
 def signal(args: argparse.Namespace) -> int:
@@ -218,11 +230,9 @@ def signal(args: argparse.Namespace) -> int:
 
 
 def reset(args: argparse.Namespace) -> int:
-    with connect() as client:
-        answer = client.reset(target_of(args.target))
-        say(f"reset the restart counters of {', '.join(_names(answer.get('processes', [])))}")
-        print_table(client)
-    return 0
+    return _on_apps(
+        args, "reset", lambda answer: f"reset the restart counters of {_listed(answer)}"
+    )
 
 
 # -- seeing -----------------------------------------------------------------------------------

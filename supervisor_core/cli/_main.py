@@ -88,6 +88,23 @@ def _target(parser: argparse.ArgumentParser, what: str = "the apps to act on") -
     )
 
 
+def _only_and_env(parser: argparse.ArgumentParser, only: str, overlay: str) -> None:
+    parser.add_argument("--only", metavar="A,B", help=only)
+    parser.add_argument("--env", metavar="NAME", help=f"{overlay} [apps.env_NAME] overlay")
+
+
+def _unit(parser: argparse.ArgumentParser) -> None:
+    """``startup`` and ``unstartup``: which init system, which unit."""
+    parser.add_argument(
+        "platform",
+        nargs="?",
+        choices=["systemd"],
+        default="systemd",
+        help="the init system (systemd)",
+    )
+    parser.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
+
+
 def _command(commands: argparse._SubParsersAction[_Parser], name: str, **kwargs: Any) -> _Parser:
     """A command's parser; its ``--help`` opens with the one-line help when it has no longer
     description of its own."""
@@ -118,8 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("ecosystem", help="the ecosystem file (TOML)")
-    run.add_argument("--only", metavar="A,B", help="run only these apps (comma-separated)")
-    run.add_argument("--env", metavar="NAME", help="apply each app's [apps.env_NAME] overlay")
+    _only_and_env(run, "run only these apps (comma-separated)", "apply each app's")
     run.add_argument("--no-color", action="store_true", help="never colour the output")
 
     start = _command(
@@ -135,8 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     start.add_argument("target", metavar="FILE|SCRIPT|NAME", help="what to start")
-    start.add_argument("--only", metavar="A,B", help="(file) start only these apps")
-    start.add_argument("--env", metavar="NAME", help="(file) apply the [apps.env_NAME] overlay")
+    _only_and_env(start, "(file) start only these apps", "(file) apply the")
     start.add_argument("--name", help="(script) the app's name (default: the script's name)")
     start.add_argument(
         "-i", "--instances", metavar="N", help="(script) number of instances, or max"
@@ -250,15 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
             "write it to /etc/systemd/system and enable it (needs root)."
         ),
     )
-    startup.add_argument(
-        "platform",
-        nargs="?",
-        choices=["systemd"],
-        default="systemd",
-        help="the init system (systemd)",
-    )
+    _unit(startup)
     startup.add_argument("--install", action="store_true", help="install and enable the unit")
-    startup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
     unstartup = _command(
         commands,
         "unstartup",
@@ -268,10 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
             "root); a unit ptm did not write is left alone. A running daemon is not stopped."
         ),
     )
-    unstartup.add_argument(
-        "platform", nargs="?", choices=["systemd"], default="systemd", help="the init system"
-    )
-    unstartup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
+    _unit(unstartup)
 
     export = _command(
         commands,
