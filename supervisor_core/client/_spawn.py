@@ -28,7 +28,9 @@ __all__ = ["DAEMON_COMMAND", "ensure_daemon"]
 DAEMON_COMMAND = ("-m", "supervisor_core.daemon")
 """Arguments after ``sys.executable`` that run the daemon."""
 
-_POLL = 0.02
+_POLL = 0.005
+"""Seconds between two looks for the new daemon's socket (a failed look is one connect()
+to a missing path, a few microseconds: polling often costs nothing and answers sooner)."""
 _QUOTED_LINES = 3
 
 
