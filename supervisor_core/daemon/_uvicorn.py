@@ -37,10 +37,10 @@ def _load_without_cli() -> None:
     found = importlib.util.find_spec("uvicorn")
     if found is None or found.submodule_search_locations is None:
         raise ImportError("uvicorn is not installed")
-    package = importlib.util.module_from_spec(
-        importlib.machinery.ModuleSpec("uvicorn", None, is_package=True)
-    )
-    package.__path__ = list(found.submodule_search_locations)
+    spec = importlib.machinery.ModuleSpec("uvicorn", None, origin=found.origin, is_package=True)
+    spec.submodule_search_locations = list(found.submodule_search_locations)
+    package = importlib.util.module_from_spec(spec)
+    package.__path__ = spec.submodule_search_locations
     package.__file__ = found.origin
 
     def __getattr__(name: str) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,30 @@ def test_the_daemon_loads_prometheus_client_on_the_first_scrape(profiled_daemon:
     assert "prometheus_client" not in imported((ptm.home / "daemon.log").read_text())
     assert "ptm_" in ptm.ok("metrics")
     assert "prometheus_client" in imported(Path(ptm.home / "daemon.log").read_text())
+
+
+def test_uvicorn_without_its_command_line_is_still_uvicorn() -> None:
+    """daemon/_uvicorn.py enters uvicorn's package without its __init__: what that __init__
+    exports is there (its command line on first use), and the server runs as usual."""
+    code = (
+        "import sys\n"
+        "from supervisor_core.daemon._uvicorn import Config, Server\n"
+        "assert 'click' not in sys.modules and 'uvicorn.main' not in sys.modules\n"
+        "import uvicorn\n"
+        "assert uvicorn.Config is Config and uvicorn.Server is Server, uvicorn\n"
+        "assert uvicorn.__version__\n"
+        "from uvicorn import Config as Again\n"
+        "assert Again is Config\n"
+        "config = Config(lambda scope: None, http='h11', ws='none', lifespan='off', loop='none')\n"
+        "config.load()\n"
+        "assert config.http_protocol_class.__name__ == 'H11Protocol'\n"
+        "assert 'click' not in sys.modules\n"
+        "assert callable(uvicorn.run) and 'click' in sys.modules\n"
+        "try:\n"
+        "    uvicorn.nothing\n"
+        "except AttributeError:\n"
+        "    print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
