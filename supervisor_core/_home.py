@@ -37,6 +37,7 @@ class Home:
     spawn_lock = _File("daemon.lock")
     state_db = _File("state.db")
     daemon_log = _File("daemon.log")
+    daemon_config = _File("daemon.toml")
     logs = _File("logs")
     dump = _File("dump.toml")
 

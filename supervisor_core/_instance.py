@@ -16,10 +16,18 @@ import math
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from supervisor_core._handover import (
+    adopted_run,
+    adopted_state,
+    freeze_run,
+    freeze_state,
+    handover_blocker,
+)
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._runs import OutputCallback, Run, RunCallback, Runner, RunSetup, Stream
 from supervisor_core.config import AppSpec
@@ -45,9 +53,17 @@ class Instance:
     :meth:`delete`."""
 
     def __init__(
-        self, spec: AppSpec, index: int, setup: RunSetup, *, emit: Callable[[StateEvent], None]
+        self,
+        spec: AppSpec,
+        index: int,
+        setup: RunSetup,
+        *,
+        emit: Callable[[StateEvent], None],
+        adopt: dict[str, Any] | None = None,
     ) -> None:
         self.spec = spec
+        self._adopt = adopt
+        """What the previous image of the daemon handed over (``ptm update``)."""
         self.index = index
         self.health: dict[str, object] | None = None
         """The last health-check result (set by the health-check driver)."""
@@ -191,6 +207,46 @@ class Instance:
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._send.send_nowait(message)
 
+    # ----------------------------------------------------------------- ptm update
+    def handover_blocker(self) -> str | None:
+        """Why the instance cannot be handed over to a new daemon image now (None: it can)."""
+        runner = self._runner
+        busy = bool(self._inbox.statistics().current_buffer_used) or (
+            runner.incoming is not None or runner.retiring is not None
+        )
+        return handover_blocker(self._rules.label, self.status, runner.current, busy)
+
+    def freeze(self) -> dict[str, Any]:
+        """Stop reading the run's pipes and describe the instance for the next image."""
+        runner = self._runner
+        return {
+            **freeze_state(self._state, self.counters),
+            "token": runner.token,
+            "last_exit_code": runner.last_exit_code,
+            "last_signal": runner.last_signal,
+            "run": freeze_run(runner.current) if runner.current is not None else None,
+        }
+
+    def _resume(self, desc: dict[str, Any]) -> None:
+        runner = self._runner
+        run = None
+        if desc["run"] is not None:
+            try:
+                run = adopted_run(desc["run"], Run)
+            except (ChildProcessError, OSError) as exc:
+                pid = desc["run"]["pid"]
+                self._notice(f"{self._rules.label}: pid {pid} was lost in the update: {exc}")
+        self._state, self.counters = adopted_state(desc, run)
+        runner.token = int(desc["token"])
+        runner.last_exit_code = desc["last_exit_code"]
+        runner.last_signal = desc["last_signal"]
+        if run is not None:
+            runner.runs.append(run.record)
+            runner.adopt(run)
+            runner.watch(run)
+        if self._state.restart_at is not None:
+            self._schedule_restart(self._state.restart_at)
+
     # ----------------------------------------------------------------- the task
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Handle messages until deleted (or cancelled); always leaves nothing running."""
@@ -198,6 +254,9 @@ class Instance:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 self._runner.task_group = tg
+                if self._adopt is not None:
+                    self._resume(self._adopt)
+                    self._adopt = None
                 task_status.started()
                 while True:
                     message = await self._inbox.receive()

@@ -4,6 +4,7 @@ the fan-out of state changes to subscribers."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -60,6 +61,21 @@ class ListenSockets:
         if held is not None:
             held[1].close()
         self._held[spec.name] = (spec.listen, sock)
+
+    def adopt(self, spec: AppSpec, fd: int) -> None:
+        """Take up the socket the previous daemon image bound for ``spec`` (``ptm update``)."""
+        if spec.exec_mode == "cluster" and spec.listen is not None and spec.name not in self._held:
+            sock = socket.socket(fileno=fd)
+            os.set_inheritable(fd, False)
+            self._held[spec.name] = (spec.listen, sock)
+        else:
+            os.close(fd)
+
+    def inheritable(self) -> dict[str, int]:
+        """Every socket's descriptor, made inheritable across ``execve``."""
+        for _spec, sock in self._held.values():
+            sock.set_inheritable(True)
+        return {name: held[1].fileno() for name, held in self._held.items()}
 
     def fd(self, name: str) -> int | None:
         held = self._held.get(name)

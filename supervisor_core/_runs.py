@@ -43,7 +43,7 @@ from supervisor_core.process import (
 )
 
 if TYPE_CHECKING:
-    from supervisor_core.logs import InstanceLogSink
+    from supervisor_core.logs import InstanceLogSink, LineSplitter
 
 __all__ = [
     "DISPLAY_SAMPLE_INTERVAL",
@@ -54,6 +54,7 @@ __all__ = [
     "RunCallback",
     "RunSetup",
     "Runner",
+    "SampleCallback",
     "Stream",
 ]
 
@@ -63,6 +64,8 @@ OutputCallback = Callable[[str, int, Stream, list[bytes]], None]
 RunCallback = Callable[[str, int, str, RunRecord], None]
 """Called with (app, instance, run_id, record) when a run starts (``ended_at`` None) and when
 it ends."""
+SampleCallback = Callable[[str, int, TreeSample], None]
+"""Called with (app, instance, sample) for every sample of an instance's current run."""
 
 MAX_RUNS_KEPT = 100
 DISPLAY_SAMPLE_INTERVAL = 5.0
@@ -89,6 +92,8 @@ class Run:
     status_text: str | None = None
     cgroup: Path | None = None
     """The run's own cgroup (see :class:`~supervisor_core.process.CgroupTree`), if any."""
+    splitters: dict[str, LineSplitter] = field(default_factory=dict)
+    """Each pipe's unterminated line (``ptm update`` hands it to the next image)."""
 
     @property
     def pid(self) -> int:
@@ -131,6 +136,9 @@ class RunSetup:
     clock: Clock = ANYIO_CLOCK
     cgroups: CgroupTree | None = None
     """Where each run gets its own cgroup (None: stopped by group and mark only)."""
+    on_sample: SampleCallback | None = None
+    sample_interval: float = DISPLAY_SAMPLE_INTERVAL
+    """How often cpu and memory are read for an app without ``max_memory_restart``."""
 
 
 class Runner:
@@ -243,8 +251,15 @@ class Runner:
                 run.apply_notify(fields)
         self.runs.append(record)
         self._report_run(run_id, record)
+        self.watch(run)
+        return run
+
+    def watch(self, run: Run) -> None:
+        """Start the pumps, the exit watcher and the sampling of ``run`` (a new one, or one
+        adopted after ``ptm update``)."""
         tg = self.task_group
         assert tg is not None
+        proc = run.proc
         pipes: tuple[tuple[ByteReceiveStream | None, Stream], ...] = (
             (proc.stdout, "out"),
             (proc.stderr, "err"),
@@ -256,12 +271,11 @@ class Runner:
         if run.pumps_left == 0:
             run.pumps_done.set()
         tg.start_soon(self._wait_exit, run)
-        interval = spec.memory.memory_check_interval
-        if spec.memory.max_memory_restart is None:
+        interval = self.spec.memory.memory_check_interval
+        if self.spec.memory.max_memory_restart is None:
             # Without a limit the figures are only for display: sample less often.
-            interval = max(interval, DISPLAY_SAMPLE_INTERVAL)
+            interval = max(interval, self._setup.sample_interval)
         self._setup.monitor.watch(self._monitor_key(run), proc.pid, interval, self._on_sample(run))
-        return run
 
     def _cgroup_for(self, run_id: str, pid: int) -> Path | None:
         """The run's cgroup with ``pid`` moved into it (None: no cgroups here)."""
@@ -373,7 +387,7 @@ class Runner:
         self._post_exit(run.token)
 
     async def _pump(self, stream: ByteReceiveStream, name: Stream, run: Run) -> None:
-        from supervisor_core.logs import pump_lines
+        from supervisor_core.logs import LineSplitter, pump_lines
 
         app, index, sink, echo = (
             self.spec.name,
@@ -393,21 +407,27 @@ class Runner:
                     [stamp + line for line in lines] if stamp and as_written else lines,
                 )
 
+        splitter = run.splitters.setdefault(name, LineSplitter())
         try:
-            await pump_lines(stream, on_lines)
+            await pump_lines(stream, on_lines, splitter=splitter)
         finally:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await stream.aclose()  # ptm's own pipe readers close their descriptor
             run.pumps_left -= 1
             if run.pumps_left <= 0:
                 run.pumps_done.set()
 
     def _on_sample(self, run: Run) -> Callable[[TreeSample | None], None]:
         limit = self.spec.memory.max_memory_restart
+        keep = self._setup.on_sample
 
         def on_sample(sample: TreeSample | None) -> None:
             if sample is None or self.current is not run:
                 return
             self.cpu_percent = sample.cpu_percent
             self.memory_bytes = sample.memory_bytes
+            if keep is not None:
+                keep(self.spec.name, self.index, sample)
             if (
                 limit is not None
                 and sample.memory_bytes > limit

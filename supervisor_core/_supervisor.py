@@ -20,12 +20,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from supervisor_core._handover import HandsOver
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
 from supervisor_core._plumbing import (
@@ -36,7 +37,7 @@ from supervisor_core._plumbing import (
     wait_settled,
     wait_stable,
 )
-from supervisor_core._runs import RunSetup
+from supervisor_core._runs import DISPLAY_SAMPLE_INTERVAL, RunSetup, SampleCallback
 from supervisor_core.config import AppSpec, instance_count
 from supervisor_core.drivers import AppDriver
 from supervisor_core.errors import StateError, UnknownAppError
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["Supervisor"]
 
 NoticeCallback = Callable[[str], None]
+Picked = Collection[int] | None
+"""The instances a command acts on (by index); None: every instance."""
 
 
 @dataclass
@@ -68,7 +71,7 @@ class _App:
     drivers: anyio.CancelScope | None = None
 
 
-class Supervisor:
+class Supervisor(HandsOver):
     """Keeps apps alive. An async context manager: leaving it (or cancelling it) stops every
     process it started, whole trees included.
 
@@ -82,6 +85,8 @@ class Supervisor:
     ``clock`` is the monotonic clock that restart delays and readiness deadlines run on; with
     ``wall_clock`` they let tests drive the supervisor with fakes. With ``cgroups``, each run
     gets its own cgroup, which a stop empties (:class:`~supervisor_core.process.CgroupTree`).
+    ``on_sample(app, instance, sample)`` sees every cpu/memory sample, taken every
+    ``sample_interval`` seconds (with ``max_memory_restart``, every ``memory_check_interval``).
     """
 
     def __init__(
@@ -101,6 +106,8 @@ class Supervisor:
         spawner: Spawner = spawn,
         clock: Clock = ANYIO_CLOCK,
         cgroups: CgroupTree | None = None,
+        on_sample: SampleCallback | None = None,
+        sample_interval: float = DISPLAY_SAMPLE_INTERVAL,
     ) -> None:
         self._ptm_home = ptm_home
         self._write_logs = write_logs
@@ -131,6 +138,8 @@ class Supervisor:
             spawner=spawner,
             clock=clock,
             cgroups=cgroups,
+            on_sample=on_sample,
+            sample_interval=sample_interval,
         )
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
@@ -147,7 +156,7 @@ class Supervisor:
         self._stack = stack
         self._tg.start_soon(self._monitor.run)
         try:
-            self._notify = NotifySocket()
+            self._notify = NotifySocket(self._adopt_notify)
         except OSError as exc:
             self._notice(f"no $NOTIFY_SOCKET for the apps (sd_notify off): {exc}")
         else:
@@ -175,17 +184,19 @@ class Supervisor:
                 self._log_files.close()
 
     # ----------------------------------------------------------------- apps
-    async def add(self, spec: AppSpec, *, start: bool = True) -> list[ProcessInfo]:
-        """Manage a new app; start its instances unless ``start`` is false."""
+    async def add(
+        self, spec: AppSpec, *, start: bool = True, adopt: Mapping[str, Any] | None = None
+    ) -> list[ProcessInfo]:
+        """Manage a new app; start its instances unless ``start`` is false or it is ``adopt``ed."""
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
         check_run_as(spec)
+        handed = self._adopted(spec, adopt)
         self._listen.bind(spec)
-        app = _App(spec)
-        self._apps[spec.name] = app
+        app = self._apps[spec.name] = _App(spec)
         for index in range(spec.instances):
-            await self._new_instance(app, index)
-        if start:
+            await self._new_instance(app, index, handed[index] if handed else None)
+        if start and adopt is None:
             await each(app.instances, Instance.start)
         self._start_drivers(app)
         return self.info(spec.name)
@@ -211,7 +222,7 @@ class Supervisor:
         except Exception as exc:  # a driver's bug must not take the supervisor down
             self._notice(f"{spec.name}: {getattr(driver, '__name__', driver)} failed: {exc!r}")
 
-    async def _new_instance(self, app: _App, index: int) -> Instance:
+    async def _new_instance(self, app: _App, index: int, handed: Any = None) -> Instance:
         assert self._tg is not None, "use the Supervisor as an async context manager"
         spec, sink = app.spec, None
         if self._log_files is not None and spec.logs is not None:
@@ -225,17 +236,18 @@ class Supervisor:
             listen_fd=self._listen.fd(app.spec.name),
             on_run=self._on_run,  # read now: it may be wired after the constructor
         )
-        inst = Instance(app.spec, index, setup, emit=self._events.publish)
+        inst = Instance(app.spec, index, setup, emit=self._events.publish, adopt=handed)
         app.instances.append(inst)
         await self._tg.start(inst.run)
         return inst
 
-    async def start(self, name: str) -> list[ProcessInfo]:
-        await each(self._app(name).instances, Instance.start)
+    # Commands act on every instance of the app, or on the indexes in ``instances``.
+    async def start(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
+        await each(self._pick(name, instances), Instance.start)
         return self.info(name)
 
-    async def stop(self, name: str) -> list[ProcessInfo]:
-        await each(self._app(name).instances, Instance.stop)
+    async def stop(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
+        await each(self._pick(name, instances), Instance.stop)
         return self.info(name)
 
     async def restart(
@@ -244,10 +256,11 @@ class Supervisor:
         reason: RestartReason = "manual",
         *,
         only_if: Collection[Status] | None = None,
+        instances: Picked = None,
     ) -> list[ProcessInfo]:
         """Restart every instance; with ``only_if``, only those whose status (checked by each
         instance when it handles the command) is one of these."""
-        await each(self._app(name).instances, lambda i: i.restart(reason, only_if=only_if))
+        await each(self._pick(name, instances), lambda i: i.restart(reason, only_if=only_if))
         return self.info(name)
 
     async def delete(self, name: str, *, keep_socket: bool = False) -> None:
@@ -259,12 +272,12 @@ class Supervisor:
         if not keep_socket:
             self._listen.close(name)
 
-    async def reload(self, name: str) -> list[ProcessInfo]:
+    async def reload(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
         """Replace the instances one at a time: each new process must be ready before its
         old one is stopped (with a shared listening socket: no request is refused). If a new
         process never becomes ready it is stopped, its old one keeps running, the remaining
         instances are left alone, and :class:`StateError` says why."""
-        for inst in list(self._app(name).instances):
+        for inst in self._pick(name, instances):
             await inst.reload()
             await wait_settled(self._events, inst)
             if not inst.spec.readiness.wait_ready:
@@ -316,14 +329,14 @@ class Supervisor:
             await inst.start()
         return self.info(name)
 
-    def send_signal(self, name: str, sig: int) -> list[int]:
+    def send_signal(self, name: str, sig: int, instances: Picked = None) -> list[int]:
         """Send ``sig`` to the main process of every running instance; returns their pids."""
-        pids = [inst.send_signal(sig) for inst in self._app(name).instances]
+        pids = [inst.send_signal(sig) for inst in self._pick(name, instances)]
         return [pid for pid in pids if pid is not None]
 
-    def reset(self, name: str) -> list[ProcessInfo]:
+    def reset(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
         """Zero the restart counters of every instance."""
-        for inst in self._app(name).instances:
+        for inst in self._pick(name, instances):
             inst.reset_counters()
         return self.info(name)
 
@@ -427,6 +440,11 @@ class Supervisor:
         if not 0 <= instance < len(insts):
             raise UnknownAppError(f"app {name!r} has no instance {instance}")
         return insts[instance]
+
+    def _pick(self, name: str, instances: Picked) -> list[Instance]:
+        if instances is None:
+            return list(self._app(name).instances)
+        return [self._instance(name, index) for index in sorted(set(instances))]
 
     def _all_instances(self) -> list[Instance]:
         return [inst for app in self._apps.values() for inst in app.instances]

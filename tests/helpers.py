@@ -21,7 +21,7 @@ from supervisor_core.config import (
     load_ecosystem,
 )
 from supervisor_core.config._specs import LogSpec
-from supervisor_core.daemon._service import _stored_apps
+from supervisor_core.daemon._restore import stored_apps as _stored_apps
 from supervisor_core.store import StoredApp
 
 

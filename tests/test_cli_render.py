@@ -17,8 +17,10 @@ import pytest
 
 from supervisor_core.cli._describe import mask_env, render_describe
 from supervisor_core.cli._format import human_bytes, human_duration, use_color
-from supervisor_core.cli._lines import LogLine, format_log_line, label_width, render_monit_frame
+from supervisor_core.cli._lines import LogLine, format_log_line, label_width
 from supervisor_core.cli._list import render_list
+from supervisor_core.cli._monit_view import MonitState
+from supervisor_core.cli._monit_view import render as render_monit
 from supervisor_core.config import build_app
 from supervisor_core.config._loader import APP_KEYS
 from supervisor_core.daemon._views import spec_view
@@ -351,11 +353,12 @@ def _describe_data(tmp_path: Path) -> dict[str, Any]:
     ]
     return {
         "name": "api",
-        "id": 1,
+        "id": None,
+        "ids": [1, 2],
         "source": "/srv/api/ecosystem.toml",
         "processes": [
             row(id=1, name="api", instance=0, pid=12400, restarts=3, last_restart_reason="memory"),
-            row(id=1, name="api", instance=1, pid=12433, restarts=1, last_restart_reason="stop"),
+            row(id=2, name="api", instance=1, pid=12433, restarts=1, last_restart_reason="stop"),
         ],
         "spec": spec_view(app),
         "env": {"LOG_LEVEL": "info", "DB_PASSWORD": "hunter2", "api_token": "abc123"},
@@ -380,9 +383,17 @@ def _section(text: str, title: str) -> list[str]:
 def test_describe_sections(tmp_path: Path, utc: None) -> None:
     text = render_describe(_describe_data(tmp_path), color=False)
     assert "\x1b" not in text
-    assert text.splitlines()[0] == "api (id 1, 2 instances, from /srv/api/ecosystem.toml)"
+    assert text.splitlines()[0] == "api (ids 1, 2, 2 instances, from /srv/api/ecosystem.toml)"
     for title in ("Processes", "Config", "Environment", "Restart history"):
         assert any(line.startswith(title) for line in text.splitlines()), title
+
+
+def test_describe_of_one_process_names_it(tmp_path: Path, utc: None) -> None:
+    """``ptm describe 2``: the daemon sends that process's row only."""
+    data = _describe_data(tmp_path)
+    data.update(id=2, ids=[2], processes=data["processes"][1:])
+    text = render_describe(data, color=False)
+    assert text.splitlines()[0] == "api:1 (id 2, instance 1 of 2, from /srv/api/ecosystem.toml)"
 
 
 def test_describe_masks_secrets(tmp_path: Path, utc: None) -> None:
@@ -605,70 +616,89 @@ def test_use_color(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# ptm monit
+# ptm monit (the screen; the keys are driven in tests/e2e/test_monit_tty.py)
 
-LOGS = [LogLine("api", i % 2, "err" if i % 5 == 0 else "out", f"line {i}") for i in range(40)]
+LOGS = [LogLine("api", 0, "err" if i % 5 == 0 else "out", f"line {i}") for i in range(40)]
+SECONDS = [float(i % 10) for i in range(60)]
+
+
+def monit_state(**changes: Any) -> MonitState:
+    state = MonitState(
+        rows=MIXED,
+        recent={("api", 0): (list(SECONDS), [50e6] * 50 + [100e6] * 10)},
+        detail={
+            "second": {"step": 1, "end": 0, "cpu_percent": SECONDS * 10, "memory_bytes": []},
+            "minute": {"step": 60, "end": 0, "cpu_percent": [None] * 1440, "memory_bytes": []},
+        },
+        logs=LOGS,
+        selected=("api", 0),
+    )
+    for key, value in changes.items():
+        setattr(state, key, value)
+    return state
 
 
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40), (40, 12), (20, 6), (200, 8)])
-def test_monit_frame_fills_the_screen_exactly(width: int, height: int) -> None:
+def test_monit_screen_fills_the_terminal_exactly(width: int, height: int) -> None:
     for color in (False, True):
-        frame = render_monit_frame(
-            MIXED, LOGS, width=width, height=height, color=color, memory_total=2**33
-        )
-        lines = frame.split("\n")
-        assert len(lines) == height
-        assert max(len(plain(line)) for line in lines) <= width
-        if not color:
-            assert "\x1b" not in frame
+        for state in (monit_state(), monit_state(question="restart api?"), MonitState()):
+            lines = render_monit(state, width=width, height=height, color=color)
+            assert len(lines) == height
+            assert max(len(plain(line)) for line in lines) <= width
+            if not color:
+                assert not any("\x1b" in line for line in lines)
 
 
-def test_monit_frame_content() -> None:
-    frame = render_monit_frame(MIXED, LOGS, width=100, height=20, memory_total=2**33)
-    lines = frame.split("\n")
+def test_monit_screen_lists_selects_and_shows_the_selected_process() -> None:
+    lines = render_monit(monit_state(), width=110, height=30)
     assert lines[0].startswith("ptm monit · 4 apps · 2/5 online")
     assert lines[0].endswith("q or Ctrl-C to quit")
-    body = "\n".join(lines)
-    for label in ("point-tron", "api:0", "api:1", "nightly-report", "waiting restart"):
-        assert label in body
-    # The newest log lines are shown, oldest first, the oldest left out.
-    assert lines[-1].endswith("line 39")
-    assert "line 0\n" not in body
-    assert "api:1 ! line 35" in body  # stderr
-    assert "api:1 | line 39" in body
-    assert "line 10" not in body
+    listed = [line for line in lines if " api:" in line or " point-tron " in line]
+    selected = [line for line in listed if line.startswith("▶")]
+    assert len(selected) == 1 and " api:0 " in selected[0]
+    # The selected row's cpu sparkline: the last seconds, one mark each, on a 0-9% scale.
+    assert "▁▂▃▃▄▅▆▆▇█" in selected[0] and "12%" in selected[0]
+    assert "▅▅▅▅██████████ " in selected[0]  # memory, 50 then 100 MB, on a scale from 0
+    assert any(line.startswith("── api:0 ") for line in lines)
+    assert any("pid 7 · online" in line for line in lines)
+    assert any(line.strip().startswith("10 min  cpu") for line in lines)
+    # Its newest log lines fill the rest; stderr is marked with !.
+    assert lines[-2] == "| line 39" and "! line 35" in lines
+    assert lines[-1].startswith("↑↓ select  r restart  l reload  s stop  t start")
 
 
-def test_monit_bars() -> None:
-    rows = [row(cpu_percent=50.0, memory_bytes=2**30), row(name="b", cpu_percent=250.0)]
-    frame = render_monit_frame(rows, [], width=80, height=10, memory_total=2**32)
-    first = frame.split("\n")[3]
-    bars = re.findall(r"\[([| ]+)\]", first)
-    assert len(bars) == 2
-    cpu, mem = bars
-    assert cpu.count("|") == round(len(cpu) / 2)
-    assert mem.count("|") == round(len(mem) / 4)
-    over = re.findall(r"\[([| ]+)\]", frame.split("\n")[4])[0]
-    assert set(over) == {"|"}  # several cores: the bar is full, the number says 250%
-    assert "250%" in frame.split("\n")[4]
+def test_monit_screen_filter_question_and_message() -> None:
+    lines = render_monit(monit_state(filter="api", filtering=True), width=100, height=20)
+    assert "filter: api" in lines[0]
+    assert not any(" point-tron " in line for line in lines)
+    assert lines[-1].startswith("/api▏")
+    lines = render_monit(monit_state(filter="zzz"), width=100, height=20)
+    assert "No process matches 'zzz'." in lines
+    lines = render_monit(monit_state(question="restart api?"), width=100, height=20)
+    assert lines[-1] == "restart api? (y/n)"
+    lines = render_monit(monit_state(message="restarted api"), width=100, height=20)
+    assert lines[-1] == "restarted api"
 
 
-def test_monit_too_many_rows_says_how_many_more() -> None:
+def test_monit_screen_scrolls_to_the_selected_row() -> None:
     rows = [row(id=i, name=f"app{i}") for i in range(30)]
-    frame = render_monit_frame(rows, LOGS, width=80, height=15, memory_total=2**33)
-    lines = frame.split("\n")
-    assert len(lines) == 15
-    more = [line for line in lines if line.startswith("… and ")]
-    assert len(more) == 1
-    shown = sum(1 for line in lines if re.match(r"app\d+ ", line))
-    assert more[0].startswith(f"… and {30 - shown} more")
-    assert any("line 39" in line for line in lines)  # a few log lines stay visible
+    lines = render_monit(
+        MonitState(rows=rows, selected=("app25", 0)), width=80, height=20, color=False
+    )
+    assert any(line.startswith("▶") and " app25 " in line for line in lines)
+    assert not any(" app0 " in line for line in lines)
+
+
+def test_monit_screen_narrow_leaves_the_sparklines_out() -> None:
+    lines = render_monit(monit_state(), width=60, height=20)
+    assert not any(c in "".join(lines[:6]) for c in "▁▂▃▄▅▆▇█")
+    assert "12%" in next(line for line in lines if line.startswith("▶"))
 
 
 def test_monit_no_apps() -> None:
-    frame = render_monit_frame([], [], width=60, height=8)
-    assert "ptm start ecosystem.toml" in frame
-    assert len(frame.split("\n")) == 8
+    lines = render_monit(MonitState(), width=60, height=8)
+    assert "No app is running. Start one with: ptm start ecosystem.toml" in lines
+    assert len(lines) == 8
 
 
 # ---------------------------------------------------------------------------------------------
@@ -676,11 +706,12 @@ def test_monit_no_apps() -> None:
 
 
 def test_render_imports_only_the_standard_library() -> None:
-    heavy = ["anyio", "httpx", "psutil", "starlette", "uvicorn", "aiosqlite"]
+    heavy = ["anyio", "httpx", "psutil", "starlette", "uvicorn", "aiosqlite", "blessed"]
     code = (
         "import sys, json\n"
         "import supervisor_core.cli._describe, supervisor_core.cli._lines\n"
-        "import supervisor_core.cli._list\n"
+        "import supervisor_core.cli._list, supervisor_core.cli._monit_view\n"
+        "import supervisor_core.cli._monit, supervisor_core.cli._monit_data\n"
         f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
     )
     result = subprocess.run(
@@ -712,7 +743,7 @@ DOC_ROWS = [
         memory_bytes=52_428_800,
     ),
     row(
-        id=1,
+        id=2,
         name="api",
         instance=1,
         pid=None,
@@ -726,7 +757,7 @@ DOC_ROWS = [
         exit_code=1,
     ),
     row(
-        id=2,
+        id=3,
         name="nightly-report-generator",
         pid=None,
         status="stopped",
@@ -735,7 +766,7 @@ DOC_ROWS = [
         memory_bytes=None,
     ),
     row(
-        id=3,
+        id=4,
         name="tron-sim",
         pid=None,
         status="errored",

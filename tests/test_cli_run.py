@@ -148,3 +148,22 @@ def test_help_and_version() -> None:
     assert done.returncode == 0 and b"foreground" in done.stdout
     done = subprocess.run([*PTM, "frobnicate"], capture_output=True)
     assert done.returncode == 2 and b"Traceback" not in done.stderr
+
+
+def test_run_reads_a_pm2_file_and_says_what_it_ignored(tmp_path: Path) -> None:
+    eco = write(
+        tmp_path / "ecosystem.config.js",
+        f"""
+        module.exports = {{
+          apps: [{{ name: 'ok', script: {sys.executable!r}, args: ['-c', 'print("done")'],
+                    interpreter: 'none', autorestart: false, vizion: true }}],
+        }};
+        """,
+    )
+    done = subprocess.run([*PTM, "run", str(eco)], capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert b"ok | done" in done.stdout
+    assert done.stderr.decode() == (
+        f"ptm: warning: {eco}: PM2 keys with no ptm equivalent, ignored: apps[0].vizion"
+        f" (ptm import {eco} says why)\n"
+    )

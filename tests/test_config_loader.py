@@ -110,6 +110,9 @@ def test_defaults(home: Path, tmp_path: Path) -> None:
     assert app.logs.max_size == 10 * MIB
     assert app.logs.max_files == 10
     assert app.logs.compress is False
+    assert app.logs.rotate_interval is None
+    assert app.logs.compress_delay == 0
+    assert app.logs.file_mode == 0o640
     assert app.health_check is None
     assert app.listen is None
     assert app.cron_restart is None
@@ -248,6 +251,9 @@ merge_logs = false
 log_file_max_size = 2048
 log_file_max_files = 3
 log_compress = true
+log_compress_delay = 2
+log_rotate_interval = "daily"
+log_file_mode = "0600"
 
 [apps.env]
 PORT = 3000
@@ -294,6 +300,9 @@ port = 3000
     assert app.logs.max_size == 2048
     assert app.logs.max_files == 3
     assert app.logs.compress is True
+    assert app.logs.compress_delay == 2
+    assert app.logs.rotate_interval == "daily"
+    assert app.logs.file_mode == 0o600
     assert dict(app.env) == {"PORT": "3000", "DEBUG": "true", "RATIO": "0.5"}
     assert app.health_check is not None
     assert app.health_check.url == "https://127.0.0.1:3000/health"
@@ -348,6 +357,13 @@ def test_kill_signal_names(home: Path, line: str, expected: signal.Signals) -> N
         ("ignore_watch = 'node_modules'", lambda a: a.watch.ignore == ("node_modules",)),
         ("out_file = '/dev/null'", lambda a: a.logs.out_file == Path("/dev/null")),
         ("args = ['a b', 'c']", lambda a: a.argv[2:] == ("a b", "c")),
+        ("log_rotate_interval = 'hourly'", lambda a: a.logs.rotate_interval == "hourly"),
+        ("log_rotate_interval = ''", lambda a: a.logs.rotate_interval is None),
+        ("log_compress_delay = true", lambda a: a.logs.compress_delay == 1),
+        ("log_compress_delay = false", lambda a: a.logs.compress_delay == 0),
+        ("log_file_mode = '640'", lambda a: a.logs.file_mode == 0o640),
+        ("log_file_mode = '0o660'", lambda a: a.logs.file_mode == 0o660),
+        ("log_file_mode = '0644'", lambda a: a.logs.file_mode == 0o644),
         (
             "interpreter = 'none'\nscript = 'run.sh'",
             lambda a: a.argv == (str(Path.cwd() / "run.sh"),),
@@ -718,6 +734,38 @@ def test_env_is_read_only(home: Path) -> None:
         ),
         ("log_file_max_files = 0", "apps[0].log_file_max_files: must be at least 1 (got 0)"),
         ('log_compress = "gzip"', "apps[0].log_compress: must be true or false (got 'gzip')"),
+        (
+            'log_rotate_interval = "weekly"',
+            'apps[0].log_rotate_interval: must be "daily", "hourly" or "" (size only)'
+            " (got 'weekly')",
+        ),
+        (
+            "log_compress_delay = -1",
+            "apps[0].log_compress_delay: must be a number of rotated files to leave uncompressed"
+            " (0 or more), or true/false like logrotate's delaycompress (got -1)",
+        ),
+        (
+            "log_file_mode = 0o640",
+            'apps[0].log_file_mode: must be an octal mode in quotes, such as "0640" (got 416)',
+        ),
+        (
+            'log_file_mode = "0789"',
+            "apps[0].log_file_mode: must be an octal mode in quotes, such as \"0640\" (got '0789')",
+        ),
+        (
+            'log_file_mode = "4640"',
+            "apps[0].log_file_mode: must not set setuid, setgid or sticky bits (at most 0777)"
+            " (got '4640')",
+        ),
+        (
+            'log_file_mode = "0440"',
+            "apps[0].log_file_mode: must let the owner read and write (0600 at least) (got '0440')",
+        ),
+        (
+            'log_file_mode = "0666"',
+            "apps[0].log_file_mode: must not let every user write to the logs (no o+w)"
+            " (got '0666')",
+        ),
         # Working directory and program.
         ('cwd = "missing"', "apps[0].cwd: no such directory: {home}/missing (got 'missing')"),
         ('cwd = "app.py"', "apps[0].cwd: not a directory: {home}/app.py (got 'app.py')"),
@@ -1182,3 +1230,29 @@ def test_the_guides_examples_load(home: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_the_guides_seed_translation_loads(seed_project: Path) -> None:
     seed = _doc_blocks()[3].replace("cwd = '/opt/point-tron'", "cwd = 'opt/point-tron'")
     assert load_app(seed, env="production") == load_app(SEED_TOML, env="production")
+
+
+def test_increment_var_gives_each_instance_its_own_value(home: Path) -> None:
+    from supervisor_core.process import launch_plan
+
+    (home / "web.py").write_text("")
+    app = load_app(
+        '[[apps]]\nname = "web"\nscript = "web.py"\ninstances = 3\nincrement_var = "PORT"\n'
+        '[apps.env]\nPORT = "8000"\n[apps.env_staging]\nPORT = "9000"\n',
+        env="staging",
+    )
+    assert app.increment_var == "PORT"
+    plans = [launch_plan(app, index, run_id="r", base_env={}) for index in range(3)]
+    assert [plan.env["PORT"] for plan in plans] == ["9000", "9001", "9002"]
+
+
+@pytest.mark.parametrize("env", ['[apps.env]\nPORT = "http"\n', ""])
+def test_increment_var_needs_an_integer_in_env(home: Path, env: str) -> None:
+    (home / "web.py").write_text("")
+    message = str(
+        error(f'[[apps]]\nname = "web"\nscript = "web.py"\nincrement_var = "PORT"\n{env}')
+    )
+    assert message == (
+        "ecosystem.toml: apps[0].increment_var: PORT must be set to an integer in env"
+        " (instance N gets it plus N) (got 'PORT')"
+    )

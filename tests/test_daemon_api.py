@@ -12,8 +12,10 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -24,6 +26,7 @@ from supervisor_core import RunRecord, Supervisor
 from supervisor_core._home import Home
 from supervisor_core.cli._describe import render_describe
 from supervisor_core.daemon._api import create_api
+from supervisor_core.daemon._history import HISTORY_INTERVAL, HistoryKeeper
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._server import ApiServer, PeerCheckedSocket, bind_socket, peer_uid
 from supervisor_core.daemon._service import DaemonService
@@ -78,8 +81,15 @@ async def api(ptm_home: Path) -> AsyncIterator[Harness]:
             if service is not None:  # what the daemon wires (daemon/_main.py)
                 service.on_run(app, instance, run_id, record)
 
-        async with Supervisor(ptm_home=home.root, on_output=hub.publish, on_run=on_run) as sup:
-            service = DaemonService(home, sup, store)
+        history = HistoryKeeper(store)  # fed by the samples, as in the daemon
+        async with Supervisor(
+            ptm_home=home.root,
+            on_output=hub.publish,
+            on_run=on_run,
+            on_sample=history.on_sample,
+            sample_interval=HISTORY_INTERVAL,
+        ) as sup:
+            service = DaemonService(home, sup, store, history)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
                 sockets: list[socket.socket] = [bind_socket(home.socket)]
@@ -123,10 +133,10 @@ async def test_start_list_describe_restart_stop_delete(api: Harness, tmp_path: P
     rows = body["processes"]
     assert [(r["id"], r["name"], r["instance"], r["status"]) for r in rows] == [
         (0, "worker", 0, "online"),
-        (0, "worker", 1, "online"),
+        (1, "worker", 1, "online"),  # each process has its own id
     ]
     expected_keys = {
-        "id", "name", "instance", "pid", "status", "restarts", "unstable_restarts",
+        "id", "pm_id", "name", "instance", "pid", "status", "restarts", "unstable_restarts",
         "uptime_s", "started_at", "cpu_percent", "memory_bytes", "exit_code", "exec_mode",
         "out_file", "error_file", "last_restart_reason", "desired", "health",
     }  # fmt: skip
@@ -155,7 +165,7 @@ async def test_start_list_describe_restart_stop_delete(api: Harness, tmp_path: P
     assert [r["status"] for r in by_id] == ["stopped"]
     assert by_id[0]["desired"] == "stopped"
     deleted = (await api.client.delete("/v1/processes/worker")).json()
-    assert deleted == {"deleted": ["worker"]}
+    assert deleted == {"deleted": ["worker"], "ids": [0]}
     assert (await api.client.get("/v1/processes")).json() == []
 
 
@@ -598,6 +608,9 @@ async def test_metrics_in_prometheus_format(api: Harness, tmp_path: Path) -> Non
     }
     labels0 = (("app", "m"), ("id", str(rows[0]["id"])), ("instance", "0"))
     assert by["ptm_process_up"][labels0] == 1.0
+    labels1 = (("app", "m"), ("id", str(rows[1]["id"])), ("instance", "1"))
+    assert rows[0]["id"] != rows[1]["id"]  # each process is labelled with its own id
+    assert by["ptm_process_resident_memory_bytes"][labels1] > 0
     assert by["ptm_process_status"][(*labels0[:2], ("instance", "0"), ("status", "online"))] == 1.0
     assert (
         by["ptm_process_restarts"][(*labels0[:2], ("instance", "0"), ("reason", "manual"))] == 1.0
@@ -608,3 +621,172 @@ async def test_metrics_in_prometheus_format(api: Harness, tmp_path: Path) -> Non
     assert by["ptm_apps"][()] == 1.0
     assert by["ptm_processes"][()] == 2.0
     assert "ptm_log_bytes_written" in families and "ptm_log_lines_dropped" in families
+
+
+async def test_history_of_each_instance_per_second(api: Harness, tmp_path: Path) -> None:
+    eco = write_eco(
+        tmp_path,
+        """
+        [[apps]]
+        name = "worker"
+        script = "worker.py"
+        instances = 2
+        kill_timeout = "2s"
+        """,
+    )
+    assert (await api.client.post("/v1/processes", json={"ecosystem": str(eco)})).is_success
+
+    async def history(query: str) -> httpx.Response:
+        return await api.client.get(f"/v1/processes/worker/history{query}")
+
+    # Sampled every second: within a few seconds each instance has memory points and a cpu
+    # figure (the first sample of a process has none).
+    with anyio.fail_after(20):
+        while True:
+            body = (await history("?resolution=second&points=30")).json()
+            seconds = [p["second"] for p in body["processes"]]
+            if all(
+                sum(m is not None for m in s["memory_bytes"]) >= 2
+                and any(c is not None for c in s["cpu_percent"])
+                for s in seconds
+            ):
+                break
+            await anyio.sleep(0.2)
+    rows = (await api.client.get("/v1/processes")).json()
+    assert [(p["id"], p["name"], p["instance"]) for p in body["processes"]] == [
+        (r["id"], "worker", r["instance"]) for r in rows
+    ]
+    for proc in body["processes"]:
+        assert set(proc) == {"id", "name", "instance", "second"}  # one resolution asked
+        second = proc["second"]
+        assert second["step"] == 1 and len(second["cpu_percent"]) == 30
+        assert abs(second["end"] - time.time()) < 5
+        assert all(m is None or m > 1_000_000 for m in second["memory_bytes"])  # a Python's RSS
+    both = (await history("")).json()["processes"][0]
+    assert len(both["second"]["memory_bytes"]) == 600
+    assert len(both["minute"]["memory_bytes"]) == 1440 and both["minute"]["step"] == 60
+    one = (await api.client.get(f"/v1/processes/{rows[1]['id']}/history?points=1")).json()
+    assert [(p["name"], p["instance"]) for p in one["processes"]] == [("worker", 1)]
+    every = (await api.client.get("/v1/processes/all/history?points=1")).json()
+    assert len(every["processes"]) == 2
+    bad = await history("?resolution=hour")
+    assert bad.status_code == 400
+    assert "resolution must be second or minute" in bad.json()["error"]
+    assert (await history("?points=0")).status_code == 400
+    assert (await api.client.get("/v1/processes/nope/history")).status_code == 404
+
+
+async def test_a_process_id_acts_on_that_one_instance(api: Harness, tmp_path: Path) -> None:
+    eco = write_eco(
+        tmp_path,
+        """
+        [[apps]]
+        name = "one"
+        script = "worker.py"
+        kill_timeout = "2s"
+        log_date_format = ""
+
+        [[apps]]
+        name = "pair"
+        script = "worker.py"
+        instances = 2
+        kill_timeout = "2s"
+        log_date_format = ""
+        """,
+    )  # pair's instances share their log files (merge_logs is on by default)
+    answer = await api.client.post("/v1/processes", json={"ecosystem": str(eco)})
+    assert answer.status_code == 200, answer.text
+    rows = await api.wait_rows(lambda rows: all(r["status"] == "online" for r in rows))
+    assert [(r["id"], r["name"], r["instance"]) for r in rows] == [
+        (0, "one", 0),
+        (1, "pair", 0),
+        (2, "pair", 1),
+    ]
+    before = {r["id"]: r for r in rows}
+    out = Path(rows[1]["out_file"])
+    assert out == Path(rows[2]["out_file"])
+    await eventually(lambda: b"pair 0" in out.read_bytes() and b"pair 1" in out.read_bytes())
+
+    acted = (await api.client.post("/v1/processes/1/restart")).json()["processes"]
+    assert [(r["id"], r["restarts"], r["last_restart_reason"]) for r in acted] == [(1, 1, "manual")]
+    rows = await api.wait_rows(lambda rows: all(r["status"] == "online" for r in rows))
+    after = {r["id"]: r for r in rows}
+    assert after[1]["pid"] != before[1]["pid"]
+    for untouched in (0, 2):
+        assert after[untouched]["pid"] == before[untouched]["pid"]
+        assert after[untouched]["restarts"] == 0
+
+    async def lines(target: str) -> list[dict[str, Any]]:
+        answer = await api.client.get("/v1/logs", params={"app": target, "lines": 50})
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["lines"])
+
+    # Only the lines of that instance, though both write to the same files.
+    await eventually(lambda: out.read_bytes().count(b"hello from pair 0") == 2, timeout=15)
+    assert {(i["app"], i["instance"]) for i in await lines("1")} == {("pair", 0)}
+    second = await lines("2")
+    assert {(i["app"], i["instance"]) for i in second} == {("pair", 1)}
+    assert [i["line"] for i in second if i["stream"] == "out"] == ["hello from pair 1"]
+
+    described = (await api.client.get("/v1/processes/2")).json()
+    assert (described["name"], described["id"], described["ids"]) == ("pair", 2, [2])
+    assert [r["instance"] for r in described["processes"]] == [1]
+    assert {r["instance"] for r in described["runs"]} == {1}
+    assert (await api.client.get("/v1/processes/pair")).json()["ids"] == [1, 2]
+
+    signalled = await api.client.post("/v1/processes/2/signal", json={"signal": "USR1"})
+    assert signalled.json() == {"signalled": [after[2]["pid"]]}
+    reset = (await api.client.post("/v1/processes/1/reset")).json()["processes"]
+    assert [(r["id"], r["restarts"]) for r in reset] == [(1, 0)]
+
+    stopped = (await api.client.post("/v1/processes/2/stop")).json()["processes"]
+    assert [(r["id"], r["status"], r["desired"]) for r in stopped] == [(2, "stopped", "running")]
+    assert [r["status"] for r in await api.wait_rows(lambda _: True)] == [
+        "online",
+        "online",
+        "stopped",
+    ]
+
+    # Instances stay 0..N-1: only an app's last instance can be deleted by its id.
+    refused = await api.client.delete("/v1/processes/1")
+    assert refused.status_code == 409
+    assert "process 1 is pair:0, not the last instance of pair" in refused.json()["error"]
+    deleted = (await api.client.delete("/v1/processes/2")).json()
+    assert deleted == {"deleted": ["pair:1"], "ids": [2]}
+    rows = await api.wait_rows(lambda _: True)
+    assert [(r["id"], r["name"], r["instance"]) for r in rows] == [(0, "one", 0), (1, "pair", 0)]
+    assert (await api.client.post("/v1/processes/2/restart")).status_code == 404
+
+    scaled = (await api.client.post("/v1/processes/pair/scale", json={"instances": 3})).json()
+    assert [r["id"] for r in scaled["processes"]] == [1, 2, 3]  # one more than the highest
+    unknown = await api.client.post("/v1/processes/9/restart")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "no process with id 9"
+
+
+async def test_logs_of_a_process_after_a_scale_up(api: Harness, tmp_path: Path) -> None:
+    """Instance 0 wrote without a marker before the scale up: those lines are its own."""
+    eco = write_eco(
+        tmp_path,
+        """
+        [[apps]]
+        name = "grow"
+        script = "worker.py"
+        kill_timeout = "2s"
+        log_date_format = ""
+        """,
+    )
+    assert (await api.client.post("/v1/processes", json={"ecosystem": str(eco)})).is_success
+    rows = await api.wait_rows(lambda rows: rows[0]["status"] == "online")
+    out = Path(rows[0]["out_file"])
+    await eventually(lambda: out.exists() and b"hello from grow 0" in out.read_bytes())
+    await api.client.post("/v1/processes/grow/scale", json={"instances": 2})
+    await eventually(lambda: b"hello from grow 1" in out.read_bytes())
+
+    def shown(answer: httpx.Response) -> set[tuple[int, str]]:
+        lines = answer.json()["lines"]
+        return {(i["instance"], i["line"]) for i in lines if i["stream"] == "out"}
+
+    first = await api.client.get("/v1/logs", params={"app": "0", "lines": 10})
+    second = await api.client.get("/v1/logs", params={"app": "1", "lines": 10})
+    assert shown(first) == {(0, "hello from grow 0")}
+    assert shown(second) == {(1, "hello from grow 1")}

@@ -38,6 +38,7 @@ WHERE: dict[str, str | None] = {
     "interpreter_args": "interpreter_args",
     "instances": "instances",
     "exec_mode": "exec_mode",
+    "increment_var": "increment_var",
     "env_name": "env_name",
     "restart.autorestart": "autorestart",
     "restart.stop_exit_codes": "stop_exit_codes",
@@ -59,6 +60,9 @@ WHERE: dict[str, str | None] = {
     "logs.max_size": "log_file_max_size",
     "logs.max_files": "log_file_max_files",
     "logs.compress": "log_compress",
+    "logs.rotate_interval": "log_rotate_interval",
+    "logs.compress_delay": "log_compress_delay",
+    "logs.file_mode": "log_file_mode",
     "health_check.url": "health_check.url",
     "health_check.interval": "health_check.interval_s",
     "health_check.timeout": "health_check.timeout_s",
@@ -122,12 +126,16 @@ def every_setting(tmp_path: Path) -> AppSpec:
             max_size=1024,
             max_files=3,
             compress=True,
+            rotate_interval="hourly",
+            compress_delay=1,
+            file_mode=0o600,
         ),
         health_check=HealthCheckSpec(
             url="http://127.0.0.1:8000/health", interval=60.0, timeout=3.0, failures=4
         ),
         listen=ListenSpec(port=8000, host="0.0.0.0"),
         cron_restart="0 3 * * *",
+        increment_var="PORT",
         watch=WatchSpec(paths=(tmp_path / "src",), ignore=("*.pyc",)),
         autostart=False,
         user="nobody",
@@ -163,6 +171,8 @@ def test_the_spec_view_shows_every_setting_of_an_app_spec(tmp_path: Path) -> Non
     }
     assert view["listen"] == {"host": "0.0.0.0", "port": 8000}
     assert view["log_date_format"] == "HH:mm:ss"
+    assert view["log_rotate_interval"] == "hourly" and view["log_compress_delay"] == 1
+    assert view["log_file_mode"] == "0600"  # as written in the file: octal text
     assert view["autostart"] is False and view["wait_ready"] is True
 
 
@@ -189,8 +199,9 @@ def test_process_and_run_rows() -> None:
         last_restart_reason="manual",
         health={"ok": True, "detail": "HTTP 200", "at": "1970-01-01T00:00:00.000Z"},
     )
-    row = process_row(info, app_id=3, desired="running")
-    assert row["id"] == 3 and row["instance"] == 1 and row["desired"] == "running"
+    row = process_row(info, process_id=3, desired="running")
+    assert row["id"] == row["pm_id"] == 3  # the process's own id, under PM2's name too
+    assert row["instance"] == 1 and row["desired"] == "running"
     assert row["uptime_s"] == 12.346 and row["started_at"] == "1970-01-01T00:00:00Z"
     assert row["health"] == {"ok": True, "detail": "HTTP 200", "at": "1970-01-01T00:00:00.000Z"}
     run = RunRecord(

@@ -138,3 +138,20 @@ async def test_end_gives_up_on_a_follower_that_never_reads() -> None:
     hub.open()
     with anyio.fail_after(5):
         assert await hub.end(timeout=0.05) is False
+
+
+async def test_a_follower_of_one_process_gets_only_that_instance() -> None:
+    """``ptm logs ID`` follows one instance, even of an app whose instances share a file."""
+    hub = LogHub()
+    one = hub.open({"pair": [1]})
+    apps = hub.open({"pair": None, "solo": None})
+    hub.publish("pair", 0, "out", [b"from 0"])
+    hub.publish("other", 0, "out", [b"from other"])
+    hub.publish("pair", 1, "out", [b"from 1"])
+    hub.publish("solo", 0, "err", [b"from solo"])
+    assert [item["line"] for item in decode(await one.next())] == ["from 1"]
+    assert [item["line"] for item in decode(await apps.next())] == [
+        "from 0",
+        "from 1",
+        "from solo",
+    ]

@@ -418,7 +418,7 @@ def test_gzip_failure_keeps_the_plain_file_and_is_reported(
     def broken_gzip(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EIO, "simulated gzip failure")
 
-    monkeypatch.setattr("supervisor_core.logs._writer.gzip.GzipFile", broken_gzip)
+    monkeypatch.setattr("supervisor_core.logs._rotated.gzip.GzipFile", broken_gzip)
     path = tmp_path / "z.log"
     errors = Errors()
     writer = RotatingWriter(path, max_size=10, max_files=5, compress=True, on_error=errors)

@@ -521,3 +521,110 @@ async def test_ended_runs_beyond_runs_kept_are_deleted_as_runs_end(tmp_path: Pat
         assert min(run.started_at for run in ended) == 1.0 + 40  # the oldest went first
         assert {run.run_id for run in runs} >= {"open"}
         assert [run.run_id for run in await store.runs("web", 1)] == ["other"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Process ids
+
+
+async def test_process_ids_are_kept_and_freed_only_by_delete(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(app("web"))
+        await store.upsert_app(app("api"))
+        assert await store.assign_ids("web", 2) == [0, 1]
+        assert await store.assign_ids("api", 1) == [2]
+        assert await store.assign_ids("web", 2) == [0, 1]  # a known instance keeps its id
+        assert await store.assign_ids("web", 3) == [0, 1, 3]  # scaling up: the next id
+        assert await store.assign_ids("web", 1) == [0]  # scaling down frees 1 and 3
+        assert await store.process_ids() == {"api": [2], "web": [0]}
+        assert await store.assign_ids("web", 2) == [0, 3]  # one more than the highest in use
+    async with await StateStore.open(path) as store:  # a daemon restart keeps them
+        assert await store.process_ids() == {"api": [2], "web": [0, 3]}
+        await store.delete_app("web")  # delete frees the app's ids
+        assert await store.process_ids() == {"api": [2]}
+        await store.upsert_app(app("web"))
+        assert await store.assign_ids("web", 2) == [3, 4]
+
+
+async def test_wanted_process_ids_are_given_when_free(tmp_path: Path) -> None:
+    """ptm resurrect asks for the ids the dump saved: a free one is given back, a taken one
+    is not (the instance gets the next id)."""
+    async with await StateStore.open(tmp_path / "state.db") as store:
+        await store.upsert_app(app("api"))
+        await store.upsert_app(app("web"))
+        assert await store.assign_ids("api", 1, wanted=[5]) == [5]
+        assert await store.assign_ids("web", 3, wanted=[5, 2]) == [6, 2, 7]
+        with pytest.raises(StateError, match="0 or more instances"):
+            await store.assign_ids("web", -1)
+
+
+async def test_a_version_2_database_gets_the_processes_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:
+        for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 2")
+        db.execute(
+            "INSERT INTO apps VALUES ('web', 0, '{\"name\": \"web\"}', '/', NULL, NULL,"
+            " 'running', 0)"
+        )
+    db.close()
+    async with await StateStore.open(path) as store:
+        assert [a.name for a in await store.apps()] == ["web"]
+        assert await store.process_ids() == {}  # the daemon numbers them at its start
+        assert await store.assign_ids("web", 2) == [0, 1]
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert SCHEMA_VERSION >= 3
+
+
+async def test_a_version_3_database_gets_the_history_table(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:
+        for statement in (*MIGRATIONS[0], *MIGRATIONS[1], *MIGRATIONS[2]):
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 3")
+        db.execute(
+            "INSERT INTO apps VALUES ('web', 0, '{\"name\": \"web\"}', '/', NULL, NULL,"
+            " 'running', 0)"
+        )
+    db.close()
+    async with await StateStore.open(path) as store:
+        assert [a.name for a in await store.apps()] == ["web"]
+        assert await store.minutes(since=0) == []
+        await store.record_minutes([("web", 0, 100, 1.5, 2048.0)])
+        assert await store.minutes(since=0) == [("web", 0, 100, 1.5, 2048.0)]
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(4,)]
+
+
+async def test_processes_stopped_by_id_are_remembered(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(app("web"))
+        await store.upsert_app(app("api"))
+        await store.assign_ids("web", 3)
+        await store.assign_ids("api", 1)
+        await store.set_stopped("web", [0, 2], True)
+        await store.set_stopped("api", [0], True)
+        await store.set_stopped("api", None, False)  # the app started by name
+    async with await StateStore.open(path) as store:
+        assert await store.stopped_instances() == {"web": {0, 2}}
+        await store.set_stopped("web", [2], False)
+        assert await store.stopped_instances() == {"web": {0}}
+        await store.assign_ids("web", 0)  # scaled to 0: its processes are deleted
+        assert await store.stopped_instances() == {}
+
+
+async def test_a_missing_process_id_is_given_again(tmp_path: Path) -> None:
+    """An instance without an id (a row lost) is not a damaged database: it gets a new one."""
+    path = tmp_path / "state.db"
+    async with await StateStore.open(path) as store:
+        await store.upsert_app(app("web"))
+        assert await store.assign_ids("web", 3) == [0, 1, 2]
+    raw_delete = sqlite3.connect(path)
+    with raw_delete:
+        raw_delete.execute("DELETE FROM processes WHERE instance = 1")
+    raw_delete.close()
+    async with await StateStore.open(path) as store:
+        assert await store.process_ids() == {"web": [0]}
+        assert await store.assign_ids("web", 3) == [0, 3, 2]

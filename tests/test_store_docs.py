@@ -55,7 +55,8 @@ def test_the_dump_example_is_what_ptm_save_writes(tmp_path: Path) -> None:
     stamp = re.search(r"at (\S+Z):", dump)
     assert stamp is not None
     saved_at = calendar.timegm(time.strptime(stamp[1], "%Y-%m-%dT%H:%M:%SZ"))
-    assert dump_text(apps, saved_at=saved_at) == dump.replace("/srv/shop", str(shop))
+    ids = {"api": [0], "report": [1]}  # the process id of each app's one instance
+    assert dump_text(apps, saved_at=saved_at, ids=ids) == dump.replace("/srv/shop", str(shop))
 
 
 async def test_the_sqlite3_examples_show_what_the_store_holds(tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ async def test_the_sqlite3_examples_show_what_the_store_holds(tmp_path: Path) ->
     assert env_query is not None
     with sqlite3.connect(path) as db:
         rows = db.execute(
-            "SELECT position AS id, name, desired, env_name FROM apps ORDER BY position"
+            "SELECT position, name, desired, env_name FROM apps ORDER BY position"
         ).fetchall()
         env = db.execute(env_query[1]).fetchall()
     db.close()

@@ -21,6 +21,7 @@ from supervisor_core.store import (
     StoredApp,
     backup_path,
     dump_entry,
+    dump_ids,
     read_dump,
     write_dump,
 )
@@ -55,6 +56,9 @@ error_file = "~/api-error.log"
 log_file_max_size = "100MB"
 log_file_max_files = 3
 log_compress = true
+log_compress_delay = 1
+log_rotate_interval = "daily"
+log_file_mode = "0600"
 merge_logs = false
 
 [apps.env]
@@ -148,6 +152,11 @@ def test_round_trip_gives_equal_specs(
     assert api.logs.error_file == Path.home() / "api-error.log"
     assert api.cwd == project / "services" / "api"
     assert api.watch.paths == (project / "services" / "api" / "server.py",)
+    assert (api.logs.rotate_interval, api.logs.compress_delay, api.logs.file_mode) == (
+        "daily",
+        1,
+        0o600,
+    )
 
 
 async def test_round_trip_through_the_state_database(
@@ -172,7 +181,8 @@ test_round_trip_through_the_state_database = pytest.mark.anyio(
 
 
 def test_the_dump_is_a_plain_ecosystem_file(project: Path, dump: Path) -> None:
-    write_dump(dump, stored_apps_from_file(project / "ecosystem.toml", "production"))
+    ids = {"api": [0], "web": [4, 7]}  # migrate's ids unknown: its comment has none
+    write_dump(dump, stored_apps_from_file(project / "ecosystem.toml", "production"), ids=ids)
     text = dump.read_text()
     assert text.startswith("# Written by `ptm save` at ")
     data = tomllib.loads(text)
@@ -185,9 +195,17 @@ def test_the_dump_is_a_plain_ecosystem_file(project: Path, dump: Path) -> None:
     assert api["env"] == {"TZ": "UTC", "PORT": 8000, "DEBUG": False, "DB": "/var/lib/api.db"}
     assert not any(key.startswith("env_") for app in data["apps"] for key in app)
     assert api["kill_timeout"] == "8s"  # [defaults] merged into every app
+    assert (api["log_rotate_interval"], api["log_compress_delay"], api["log_file_mode"]) == (
+        "daily",
+        1,
+        "0600",
+    )
     assert (api["autostart"], web["autostart"], migrate["autostart"]) == (True, True, False)
-    assert f"# id 0: from {project / 'ecosystem.toml'}, --env production; running" in text
-    assert "# id 2: from" in text and "; stopped when saved" in text
+    assert f'# "api" id 0: from {project / "ecosystem.toml"}, --env production; running' in text
+    assert '# "web" ids 4, 7: from' in text
+    assert f"\n# from {project / 'ecosystem.toml'}" in text and "; stopped when saved" in text
+    assert '"migrate" id' not in text
+    assert dump_ids(text) == ids  # what ptm resurrect gives back
     # And ptm start (load_ecosystem) reads it like any ecosystem file.
     assert [app.name for app in load_ecosystem(dump).apps] == ["api", "web", "migrate"]
 
@@ -393,3 +411,14 @@ def test_settings_that_do_not_fit_in_toml_are_refused(dump: Path) -> None:
     with pytest.raises(StateError, match="cannot save app 'odd': its settings do not fit in TOML"):
         write_dump(dump, [stored("odd", entry=entry)])
     assert not dump.exists()
+
+
+def test_process_ids_in_the_dump_survive_any_app_name(dump: Path) -> None:
+    names = ["web.v2", "a-b_c", "3d"]
+    apps = [stored(name) for name in names]
+    ids = {"web.v2": [3, 4], "a-b_c": [0], "3d": [9]}
+    write_dump(dump, apps, ids=ids)
+    text = dump.read_text()
+    assert dump_ids(text) == ids
+    assert [app.name for app in read_dump(dump).apps] == names
+    assert dump_ids("# from x; running when saved\n") == {}  # a dump without ids

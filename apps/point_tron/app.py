@@ -2,13 +2,16 @@
 
 Layers, outermost first: security headers → catch-all (no exception ever escapes as an
 HTML 500; it is logged and answered with the JSON envelope) → API auth (401 on ``/api/``
-without a valid bearer token) → Starlette's HTTPException handling (JSON 400/404/405) →
-routes. The lifespan runs the hub that forwards the poller's new blocks to WebSocket clients.
+without a valid bearer token) → Starlette's HTTPException handling (JSON 400/404/405; a 404
+outside ``/api/`` is the HTML "page not found" with links back) → routes. Error messages are
+in the request's language (:mod:`point_tron.i18n`); their ``code`` does not change with it.
+The lifespan runs the hub that forwards the poller's new blocks to WebSocket clients.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,12 +36,13 @@ from point_tron.routes import config as config_routes
 from point_tron.routes import health as health_routes
 from point_tron.routes import pages as page_routes
 from point_tron.routes import system as system_routes
-from point_tron.routes._common import fail
+from point_tron.routes._common import ApiError, fail
 from point_tron.ws import WebSocketHub
 
-__all__ = ["LOGIN_RATE_LIMIT", "SECURITY_HEADERS", "AppState", "create_app"]
+__all__ = ["LOGIN_RATE_LIMIT", "SECURITY_HEADERS", "AccessLogMiddleware", "AppState", "create_app"]
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("point_tron.access")
 
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_RATE_LIMIT = 200  # requests per minute per client on POST /api/auth/login
@@ -98,6 +102,39 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class AccessLogMiddleware:
+    """``ACCESS_LOG=1``: one INFO line per HTTP request once it is answered, e.g.
+    ``GET /api/blocks 200 3.2ms`` with the fields ``method``, ``path`` (without the query
+    string, which may hold a token), ``status`` (null when no answer was sent) and ``ms``.
+    WebSocket connections are not in it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: int | None = None
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            method, path = scope.get("method", "-"), scope.get("path", "-")
+            access_log.info(
+                f"{method} {path} {status if status is not None else '-'} {ms}ms",
+                extra={"fields": {"method": method, "path": path, "status": status, "ms": ms}},
+            )
+
+
 class CatchAllMiddleware:
     """Log any exception a handler raises and answer 500 in the JSON envelope."""
 
@@ -123,20 +160,24 @@ class CatchAllMiddleware:
             if started:
                 return
             if scope["type"] == "http":
-                await fail("internal server error", 500)(scope, receive, send)
+                await fail(scope, "internal_error", 500)(scope, receive, send)
             elif scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1011, "reason": "internal error"})
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if isinstance(exc, ApiError):
+        return fail(request, exc.code, exc.status_code, headers, **exc.params)
+    where = {"method": request.method, "path": request.url.path}
     if exc.status_code == 404:
-        message = f"not found: {request.method} {request.url.path}"
-    elif exc.status_code == 405:
-        message = f"method not allowed: {request.method} {request.url.path}"
-    else:
-        message = str(exc.detail)
-    return fail(message, exc.status_code, headers=dict(exc.headers or {}))
+        if not request.url.path.startswith("/api/") and request.method in ("GET", "HEAD"):
+            return page_routes.not_found_page(request)
+        return fail(request, "not_found", 404, headers, **where)
+    if exc.status_code == 405:
+        return fail(request, "method_not_allowed", 405, headers, **where)
+    return fail(request, "http_error", exc.status_code, headers, detail=str(exc.detail))
 
 
 async def _websocket_endpoint(websocket: WebSocket) -> None:
@@ -173,9 +214,11 @@ def create_app(settings: Any, db: Any, poller: Any, *, started_at: float) -> Sta
         WebSocketRoute("/ws", _websocket_endpoint),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+    access = [Middleware(AccessLogMiddleware)] if getattr(settings, "access_log", False) else []
     app = Starlette(
         routes=routes,
         middleware=[
+            *access,
             Middleware(SecurityHeadersMiddleware),
             Middleware(CatchAllMiddleware),
             Middleware(ApiAuthMiddleware),

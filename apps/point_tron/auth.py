@@ -174,12 +174,11 @@ class ApiAuthMiddleware:
                 break
         token = bearer_token(header)
         if token is None:
-            response = fail("missing bearer token (Authorization: Bearer <token>)", 401)
-            await response(scope, receive, send)
+            await fail(scope, "missing_token", 401)(scope, receive, send)
             return
         user = await user_for_token(pt.db, token, pt.settings.jwt_secret)
         if user is None:
-            await fail("invalid or expired token", 401)(scope, receive, send)
+            await fail(scope, "invalid_token", 401)(scope, receive, send)
             return
         scope.setdefault("state", {})["user"] = user
         await self.app(scope, receive, send)

@@ -10,6 +10,7 @@
 | DEFAULT_ADMIN_USERNAME, DEFAULT_ADMIN_PASSWORD | admin, admin123 |
 | STATS_TZ | UTC |
 | LOG_DIR, LOG_LEVEL | unset (stdout), INFO (DEBUG when NODE_ENV=development) |
+| ACCESS_LOG | 0: no line per request; 1 logs method, path, status and milliseconds |
 | RETENTION_DAYS | 90 (0 keeps everything) |
 | START_BLOCK | unset: a fresh database starts at the head |
 | NODE_ENV / APP_ENV | "production" in either turns on `production` |
@@ -64,6 +65,7 @@ class Settings:
     listen_fds: int
     trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
     polls: bool = True  # False: follow the database the polling instance fills (POLLER)
+    access_log: bool = False  # one INFO line per HTTP request (ACCESS_LOG)
 
 
 def parse_duration_s(text: str) -> int:
@@ -123,6 +125,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         listen_fds=_listen_fds(env),
         trusted_proxies=reader.proxies("TRUSTED_PROXIES"),
         polls=_polls(env),
+        access_log=reader.switch("ACCESS_LOG", False),
     )
 
 
@@ -195,6 +198,18 @@ class _Reader:
         if maximum is not None and value > maximum:
             raise SettingsError(name, raw, f"must be at most {maximum}")
         return value
+
+    def switch(self, name: str, default: bool) -> bool:
+        """``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` (any case)."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        value = raw.lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(name, raw, "expected 1 or 0 (true/false, yes/no, on/off)")
 
     def url(self, name: str, default: str) -> str:
         value = self.text(name, default)

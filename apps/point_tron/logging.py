@@ -1,8 +1,13 @@
 """JSON-lines logging for Point-Tron.
 
-One JSON object per line: ``{"timestamp", "level", "logger", "message", ...extra}``. Lines go
-to stdout, and also to ``<LOG_DIR>/point-tron.log`` (rotated at midnight, 30 kept) when
-``LOG_DIR`` is set. Only ``main`` calls :func:`configure_logging`; library modules just use
+One JSON object per line: ``{"timestamp", "level", "logger", "message", ...extra}``. Records
+below WARNING go to stdout, WARNING and above to stderr (so a supervisor's error log holds the
+problems and nothing else), and all of them also to ``<LOG_DIR>/point-tron.log`` (rotated at
+midnight, 30 kept) when ``LOG_DIR`` is set. httpx's one line per HTTP request to the node
+(``HTTP Request: POST ...``, INFO in httpx) is DEBUG here: at the default INFO a poll writes
+nothing unless something changes or fails. The access log (``ACCESS_LOG=1``) is the
+``point_tron.access`` logger, one INFO line per request (see ``app.AccessLogMiddleware``).
+Only ``main`` calls :func:`configure_logging`; library modules just use
 ``logging.getLogger(__name__)`` and pass structured fields with ``extra={"fields": {...}}``.
 
 No line carries a token: a ``token=`` query parameter (uvicorn logs ``"WebSocket
@@ -22,6 +27,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = ["JsonFormatter", "configure_logging", "redact"]
+
+DEMOTED_LOGGERS = ("httpx",)
+"""Loggers whose INFO records are DEBUG here: a line per request to the node is noise."""
 
 LOG_FILE_NAME = "point-tron.log"
 _TOKEN_PARAM = re.compile(r"([?&](?:token|access_token|jwt)=)[^&\s\"'\\]+", re.IGNORECASE)
@@ -54,10 +62,32 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
+class _BelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
+class _InfoIsDebug(logging.Filter):
+    """On a library's logger: its INFO records become DEBUG ones (and are dropped unless the
+    logger is enabled for DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        record.levelno = logging.DEBUG
+        record.levelname = logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
 def configure_logging(
-    level: str, log_dir: Path | None, *, stream: TextIO | None = None
+    level: str,
+    log_dir: Path | None,
+    *,
+    stream: TextIO | None = None,
+    err_stream: TextIO | None = None,
 ) -> list[logging.Handler]:
-    """Route every logger (ours and uvicorn's) to JSON lines at ``level``.
+    """Route every logger (ours and uvicorn's) to JSON lines at ``level``: below WARNING to
+    ``stream`` (stdout), WARNING and above to ``err_stream`` (stderr).
 
     Returns the handlers installed on the root logger (so tests can remove them).
     """
@@ -65,7 +95,12 @@ def configure_logging(
     handlers: list[logging.Handler] = []
     console = logging.StreamHandler(stream if stream is not None else sys.stdout)
     console.setFormatter(formatter)
+    console.addFilter(_BelowWarning())
     handlers.append(console)
+    errors = logging.StreamHandler(err_stream if err_stream is not None else sys.stderr)
+    errors.setFormatter(formatter)
+    errors.setLevel(logging.WARNING)
+    handlers.append(errors)
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         file_handler = logging.handlers.TimedRotatingFileHandler(
@@ -87,4 +122,10 @@ def configure_logging(
     logging.getLogger("uvicorn.access").disabled = True
     # aiosqlite logs every statement at DEBUG: far too chatty even for LOG_LEVEL=DEBUG.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
+    for name in DEMOTED_LOGGERS:
+        library = logging.getLogger(name)
+        for old_filter in list(library.filters):
+            if isinstance(old_filter, _InfoIsDebug):
+                library.removeFilter(old_filter)
+        library.addFilter(_InfoIsDebug())
     return handlers

@@ -193,8 +193,10 @@ async def current_block(conn: aiosqlite.Connection) -> dict[str, Any] | None:
 async def latest_blocks(conn: aiosqlite.Connection, limit: int) -> list[dict[str, Any]]:
     rows = await _all(
         conn,
-        "SELECT id, block_number, block_hash, timestamp, last_digit, is_odd, created_at,"
-        " witness_address, tx_count FROM blocks ORDER BY block_number DESC LIMIT ?",
+        "SELECT b.id, b.block_number, b.block_hash, b.timestamp, b.last_digit, b.is_odd,"
+        " b.created_at, b.witness_address, b.tx_count, p.point_change, p.cumulative_score"
+        " FROM blocks b LEFT JOIN block_points p ON p.block_number = b.block_number"
+        " ORDER BY b.block_number DESC LIMIT ?",
         [limit],
     )
     return [
@@ -208,6 +210,8 @@ async def latest_blocks(conn: aiosqlite.Connection, limit: int) -> list[dict[str
             "created_at": r[6],
             "witness_address": r[7],
             "tx_count": r[8],
+            "point_change": r[9],
+            "cumulative_score": r[10],
         }
         for r in rows
     ]

@@ -10,7 +10,10 @@ Protocol (JSON text frames):
   without one, the socket is closed with code 4401 (unauthorized).
 - client → server: ``{"type": "subscribe"|"unsubscribe", "channel"}`` → ``subscribed`` /
   ``unsubscribed``; ``{"type": "ping"}`` → ``pong``; ``{"type": "getStatus"}`` → ``status``;
-  anything else → ``{"type": "error", "data": {"message"}}``.
+  anything else → ``{"type": "error", "data": {"message", "code"}}``: ``code`` is stable
+  (``ws_not_json``, ``ws_not_object``, ``ws_unknown_channel``, ``ws_unknown_type``), the
+  message is in the language of the handshake (``lang`` cookie, ``Accept-Language``), as the
+  welcome and the 4401 close reason are.
 - server → client, for every batch of new blocks the poller stores:
   ``{"type": "update", "channel": "block", "timestamp", "data": <block>}`` once per block,
   then one ``kline`` update (the current 1-minute candle) and one ``stats`` update (today's
@@ -35,6 +38,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from point_tron import queries
 from point_tron.auth import user_for_token
+from point_tron.i18n import language_for, translate
 from point_tron.kline import PERIODS, bucket_window, to_utc_iso
 from point_tron.routes._common import now_ms
 
@@ -87,6 +91,7 @@ class _Client:
     inbox: MemoryObjectReceiveStream[dict[str, Any] | None]
     channels: set[str] = field(default_factory=set)
     close_code: int = CLOSE_GOING_AWAY
+    language: str = "en"
 
     def post(self, message: dict[str, Any] | None) -> bool:
         try:
@@ -186,14 +191,14 @@ class WebSocketHub:
         if token is None:
             token = websocket.query_params.get("token")
         user = await user_for_token(self._state.db, token, settings.jwt_secret)
+        language = language_for(websocket.scope.get("headers", []))
         await websocket.accept(subprotocol=subprotocol)
         if user is None:
-            await websocket.close(
-                CLOSE_UNAUTHORIZED, "unauthorized: a valid token is required (subprotocol bearer)"
-            )
+            await websocket.close(CLOSE_UNAUTHORIZED, translate(language, "error.ws_unauthorized"))
             return
         outbox, inbox = anyio.create_memory_object_stream[dict[str, Any] | None](OUTBOX_SIZE)
         client = _Client(f"client_{secrets.token_hex(6)}", websocket, outbox, inbox)
+        client.language = language
         self._clients[client.id] = client
         client.post(
             {
@@ -201,7 +206,7 @@ class WebSocketHub:
                 "clientId": client.id,
                 "timestamp": now_ms(),
                 "data": {
-                    "message": f"welcome, {user.username}",
+                    "message": translate(language, "ws.welcome", username=user.username),
                     "supportedSubscriptions": list(CHANNELS),
                     "serverTime": to_utc_iso(now_ms()),
                 },
@@ -245,14 +250,19 @@ class WebSocketHub:
         try:
             msg = json.loads(text)
         except ValueError:
-            return _error("malformed message: not JSON")
+            return _error(client, "ws_not_json")
         if not isinstance(msg, dict):
-            return _error("malformed message: expected a JSON object")
+            return _error(client, "ws_not_object")
         kind = msg.get("type")
         channel = msg.get("channel")
         if kind in ("subscribe", "unsubscribe"):
             if channel not in CHANNELS:
-                return _error(f"unknown channel {channel!r}; channels: {', '.join(CHANNELS)}")
+                return _error(
+                    client,
+                    "ws_unknown_channel",
+                    channel=repr(channel),
+                    channels=", ".join(CHANNELS),
+                )
             if kind == "subscribe":
                 client.channels.add(channel)
             else:
@@ -262,7 +272,7 @@ class WebSocketHub:
                 "timestamp": now_ms(),
                 "data": {
                     "channel": channel,
-                    "message": f"{kind}d to {channel}",
+                    "message": translate(client.language, f"ws.{kind}d", channel=channel),
                     "totalSubscriptions": len(client.channels),
                     "channels": sorted(client.channels),
                 },
@@ -286,7 +296,7 @@ class WebSocketHub:
                     },
                 },
             }
-        return _error(f"unknown message type {kind!r}")
+        return _error(client, "ws_unknown_type", type=repr(kind))
 
 
 def _offered_token(subprotocols: list[str]) -> tuple[str | None, str | None]:
@@ -298,5 +308,6 @@ def _offered_token(subprotocols: list[str]) -> tuple[str | None, str | None]:
     return BEARER_SUBPROTOCOL, token
 
 
-def _error(message: str) -> dict[str, Any]:
-    return {"type": "error", "timestamp": now_ms(), "data": {"message": message}}
+def _error(client: _Client, code: str, **params: Any) -> dict[str, Any]:
+    message = translate(client.language, f"error.{code}", **params)
+    return {"type": "error", "timestamp": now_ms(), "data": {"message": message, "code": code}}

@@ -14,17 +14,15 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from supervisor_core.client import Client, Json
+    from supervisor_core.client import Client
 
 __all__ = [
-    "act",
     "daemon",
-    "delete",
     "describe",
     "flush",
     "init",
@@ -32,18 +30,13 @@ __all__ = [
     "kill",
     "list_",
     "metrics",
-    "ping",
     "reload_logs",
-    "reset",
     "resurrect",
     "save",
-    "scale",
-    "signal",
     "start",
     "startup",
 ]
 
-_PAST = {"stop": "stopped", "restart": "restarted", "reload": "reloaded", "start": "started"}
 KILL_WAIT = 300.0
 """How long ``ptm kill`` waits for the daemon to stop every app and exit."""
 DEFAULT_STOP_TIMEOUT = 30
@@ -62,7 +55,9 @@ def say(text: str) -> None:
 
 def target_of(text: str) -> str:
     """A target as the API wants it: an existing ecosystem file becomes its absolute path."""
-    if (text.endswith(".toml") or os.sep in text) and os.path.isfile(text):
+    from supervisor_core.config import is_ecosystem_file
+
+    if (is_ecosystem_file(text) or os.sep in text) and os.path.isfile(text):
         return os.path.abspath(text)
     return text
 
@@ -100,6 +95,7 @@ def _check_online(rows: Sequence[Mapping[str, Any]]) -> int:
 
 
 def start(args: argparse.Namespace) -> int:
+    from supervisor_core.config import is_ecosystem_file
     from supervisor_core.errors import ApiError, ConfigError
 
     target: str = args.target
@@ -113,7 +109,7 @@ def start(args: argparse.Namespace) -> int:
     given_script = [flag for flag, value in script_only.items() if value is not None]
     given_file = [flag for flag, value in file_only.items() if value is not None]
 
-    if target.endswith(".toml"):
+    if is_ecosystem_file(target):  # never started as a script (ecosystem.config.js...)
         if given_script:
             raise ConfigError(f"{', '.join(given_script)}: only for a script, not a file")
         if not os.path.isfile(target):
@@ -124,7 +120,10 @@ def start(args: argparse.Namespace) -> int:
             return _report_start(client, answer)
 
     if given_file:
-        raise ConfigError(f"{', '.join(given_file)}: only for an ecosystem file (*.toml)")
+        raise ConfigError(
+            f"{', '.join(given_file)}: only for an ecosystem file"
+            " (*.toml, or PM2's ecosystem.config.js, *.json, *.yaml)"
+        )
     if os.path.isfile(target):
         entry = _script_entry(args)
         with connect() as client:
@@ -165,6 +164,8 @@ def _script_entry(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report_start(client: Client, answer: Mapping[str, Any]) -> int:
+    for warning in answer.get("warnings") or []:
+        print(f"ptm: warning: {warning}", file=sys.stderr)
     started = answer.get("started") or []
     restarted = answer.get("restarted") or []
     if started:
@@ -173,66 +174,6 @@ def _report_start(client: Client, answer: Mapping[str, Any]) -> int:
         say(f"restarted {', '.join(restarted)} (already known: new settings applied)")
     print_table(client)
     return _check_online(answer.get("processes") or [])
-
-
-# -- acting on apps ---------------------------------------------------------------------------
-
-
-def _on_apps(
-    args: argparse.Namespace,
-    method: str,
-    said: Callable[[Json], str],
-    *extra: object,
-    check_online: bool = False,
-) -> int:
-    """``Client.<method>(args.target, *extra)``, then the daemon's warnings, what was done
-    and the table. With ``check_online``, 1 when an instance it started is errored."""
-    with connect() as client:
-        answer: Json = getattr(client, method)(target_of(args.target), *extra)
-        for warning in answer.get("warnings") or []:
-            print(f"ptm: warning: {warning}", file=sys.stderr)
-        say(said(answer))
-        print_table(client)
-    return _check_online(answer.get("processes") or []) if check_online else 0
-
-
-def _listed(answer: Json) -> str:
-    return ", ".join(_names(answer.get("processes") or []))
-
-
-def act(args: argparse.Namespace) -> int:
-    """``stop``, ``restart`` and ``reload``."""
-    verb: str = args.command
-    said = f"{_PAST[verb]} "
-    return _on_apps(args, verb, lambda answer: said + _listed(answer), check_online=verb != "stop")
-
-
-def delete(args: argparse.Namespace) -> int:
-    return _on_apps(
-        args, "delete", lambda answer: f"deleted {', '.join(answer.get('deleted') or [])}"
-    )
-
-
-def scale(args: argparse.Namespace) -> int:
-    def said(answer: Json) -> str:
-        return f"scaled {_listed(answer) or args.target} to {args.instances}"
-
-    return _on_apps(args, "scale", said, args.instances, check_online=True)
-
-
-def signal(args: argparse.Namespace) -> int:
-    sig: str = args.signal
-    with connect() as client:
-        answer = client.signal(target_of(args.target), sig)
-    pids = answer.get("signalled") or []
-    say(f"sent {sig} to {', '.join(map(str, pids)) or 'no process (none running)'}")
-    return 0
-
-
-def reset(args: argparse.Namespace) -> int:
-    return _on_apps(
-        args, "reset", lambda answer: f"reset the restart counters of {_listed(answer)}"
-    )
 
 
 # -- seeing -----------------------------------------------------------------------------------
@@ -253,11 +194,11 @@ def jlist(args: argparse.Namespace) -> int:
 
 
 def describe(args: argparse.Namespace) -> int:
-    from supervisor_core.cli._describe import render_describe
+    from supervisor_core.cli._describe import describe_data, render_describe
     from supervisor_core.cli._format import use_color
 
     with connect() as client:
-        data = client.describe(target_of(args.target))
+        data = describe_data(client, target_of(args.target))
     print(render_describe(data, color=use_color(sys.stdout), width=_terminal_width()))
     return 0
 
@@ -335,13 +276,6 @@ def kill(args: argparse.Namespace) -> int:
             say("no daemon running")
             return 0
     say(f"every app stopped; daemon stopped (pid {answer.get('pid')})")
-    return 0
-
-
-def ping(args: argparse.Namespace) -> int:
-    with connect() as client:
-        info = client.ping()
-    print(f"pong: daemon pid {info.get('pid')}, ptm {info.get('version')}", flush=True)
     return 0
 
 

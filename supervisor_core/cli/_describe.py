@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from supervisor_core._secrets import SECRET_NAME
 from supervisor_core.cli._format import (
@@ -30,8 +31,13 @@ from supervisor_core.cli._format import (
     style,
     text,
 )
+from supervisor_core.cli._spark import usage_lines
+from supervisor_core.errors import ApiError
 
-__all__ = ["SECRET_KEY", "mask_env", "render_describe"]
+if TYPE_CHECKING:
+    from supervisor_core.client import Client
+
+__all__ = ["SECRET_KEY", "describe_data", "mask_env", "render_describe"]
 
 SECRET_KEY: Final = SECRET_NAME
 """Environment variable names whose values ``describe`` masks (one rule: ``_secrets``)."""
@@ -112,6 +118,7 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("interpreter_args", "interpreter_args", _args_value),
         ("exec_mode", "exec_mode", text),
         ("instances", "instances", text),
+        ("increment_var", "increment_var", text),
         ("env_name", "env_name", text),
         ("autostart", "autostart", _bool),
         ("user", "user", text),
@@ -147,6 +154,9 @@ _SPEC_GROUPS: Final[tuple[tuple[Shown, ...], ...]] = (
         ("log_file_max_size", "log_file_max_size", _size_value),
         ("log_file_max_files", "log_file_max_files", text),
         ("log_compress", "log_compress", _bool),
+        ("log_compress_delay", "log_compress_delay", text),
+        ("log_rotate_interval", "log_rotate_interval", text),
+        ("log_file_mode", "log_file_mode", text),
     ),
 )
 _SPEC_KNOWN: Final = frozenset(key for group in _SPEC_GROUPS for key, _, _ in group)
@@ -317,6 +327,15 @@ def _health_lines(
 # The whole page
 
 
+def describe_data(client: Client, target: str) -> dict[str, Any]:
+    """The daemon's describe answer with its ``history`` (none from a daemon that predates
+    the history API: the page then has no Usage section)."""
+    data = client.describe(target)
+    with contextlib.suppress(ApiError):
+        data["history"] = client.history(str(data["name"]))["processes"]
+    return data
+
+
 def render_describe(
     data: Mapping[str, Any], *, color: bool, width: int | None = None, history: int = 10
 ) -> str:
@@ -333,7 +352,9 @@ def render_describe(
                                               # keys are shown as is
          "env": {"NAME": "value", ...},       # the app's own variables (masked here)
          "runs": [{"run_id", "instance", "pid", "started_at", "ended_at", "exit_code",
-                   "signal", "end_reason", "error"}, ...]}   # newest first
+                   "signal", "end_reason", "error"}, ...],   # newest first
+         "history": [...]}                    # optional: the history answer's "processes"
+                                              # (GET /v1/processes/{target}/history)
 
     When rows carry a ``health`` result (``[apps.health_check]``), a "Health" section shows
     each instance's last one. Times are ISO 8601 texts or POSIX seconds, shown in local time;
@@ -348,11 +369,18 @@ def render_describe(
     env: Mapping[str, object] = data.get("env") or {}
     runs: Sequence[Mapping[str, Any]] = data.get("runs") or []
 
-    title = style(name, BOLD, color)
     facts = []
-    if data.get("id") is not None:
-        facts.append(f"id {data['id']}")
-    facts.append(f"{len(processes)} instance{'s' if len(processes) != 1 else ''}")
+    ids = data.get("ids") or ([data["id"]] if data.get("id") is not None else [])
+    if ids:
+        facts.append(f"id{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}")
+    count = spec.get("instances")
+    if len(processes) == 1 and isinstance(count, int) and count > 1:  # one process, by its id
+        instance = processes[0].get("instance")
+        name = f"{name}:{instance}"
+        facts.append(f"instance {instance} of {count}")
+    else:
+        facts.append(f"{len(processes)} instance{'s' if len(processes) != 1 else ''}")
+    title = style(name, BOLD, color)
     if data.get("source"):
         facts.append(f"from {data['source']}")
     lines = [f"{title} ({', '.join(facts)})", ""]
@@ -368,6 +396,11 @@ def render_describe(
         lines.extend(fitted_table(_PROCESSES, cells, color=color, width=width))
     else:
         lines.append("  no instance (deleted, or scaled to 0)")
+
+    usage = usage_lines(data.get("history") or [], width=width or 100, color=color)
+    if usage:
+        lines.append("")
+        lines.extend(usage)
 
     health = _health_lines(processes, spec, color=color)
     if health:

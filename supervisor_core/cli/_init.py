@@ -35,6 +35,7 @@ args = []                        # a list, or one string split like a shell woul
 # interpreter_args = []          # for the interpreter, before the script (PM2's node_args)
 # instances = 1                  # a number, or "max" (one per CPU)
 # exec_mode = "fork"             # "cluster": the instances share one socket ([apps.listen])
+# increment_var = "PORT"         # default: none; instance N gets env's PORT plus N
 
 # autostart = true               # false: registered, but started only by `ptm start app`
 # user = "www-data"              # default: the daemon's user (another needs a root daemon)
@@ -71,9 +72,13 @@ args = []                        # a list, or one string split like a shell woul
 # log_file_max_size = "10M"      # rotate when a file reaches this size
 # log_file_max_files = 10        # rotated files kept per log
 # log_compress = false           # gzip rotated files
+# log_compress_delay = 0         # newest rotated files left plain (delaycompress: 1)
+# log_rotate_interval = "daily"  # also rotate each local day, or "hourly"; default: by size only
+# log_file_mode = "0640"         # mode of new log files, exactly (the umask does not apply)
 
 [apps.env]                       # the app's environment variables (values are strings)
 LOG_LEVEL = "info"
+# PORT = "8000"                  # (for increment_var above)
 
 # [apps.env_production]          # on top of env with `ptm start ecosystem.toml --env production`
 # LOG_LEVEL = "warning"

@@ -53,8 +53,8 @@ def render_list(rows: Sequence[Mapping[str, Any]], *, color: bool, width: int | 
     """The ``ptm list`` table, one line per instance, fitted into ``width`` columns if given.
 
     Too wide: names are ellipsized (down to 8 characters), then the least useful columns are
-    left out (mode, pid, cpu, uptime, restarts, mem). The instances of an app share its ``id``
-    and are named ``name:0``, ``name:1``... An empty ``rows`` gives a line with a hint.
+    left out (mode, pid, cpu, uptime, restarts, mem). Each instance has its own ``id`` (its process
+    id) and they are named ``name:0``, ``name:1``... An empty ``rows`` gives a line with a hint.
     """
     if not rows:
         return EMPTY_LIST

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from supervisor_core.errors import ClientError
+
+if TYPE_CHECKING:
+    from supervisor_core.client import Client
 
 __all__ = ["logs", "skipped_notice"]
 
@@ -28,9 +35,13 @@ def _logs(args: argparse.Namespace) -> int:
     stream: Stream = "out" if args.out else "err" if args.err else "both"
     color = use_color(sys.stdout) and not args.json
     with connect() as client:
-        counts = instance_counts(client.processes())
+        rows = client.processes()
+        counts = instance_counts(rows)
         if args.app is not None:
-            counts = {args.app: counts.get(args.app, 1)}
+            # A process id names one instance of an app: its lines carry the app's label.
+            by_id = [r for r in rows if args.app not in counts and str(r.get("id")) == args.app]
+            name = str(by_id[0].get("name")) if by_id else args.app
+            counts = {name: counts.get(name, 1)}
         width = label_width(counts)
 
         def show(items: Iterable[Mapping[str, Any]]) -> None:
@@ -60,12 +71,30 @@ def _logs(args: argparse.Namespace) -> int:
         # Subscribe first, then read the tail: a line written in between may show twice, but
         # none is lost.
         follow = None if args.nostream else client.follow_logs(args.app, stream=stream)
+        updated = client.info().get("reexecuted_at") if follow is not None else None
         if args.lines > 0:
             show(client.logs(args.app, lines=args.lines, stream=stream))
         if follow is not None:
-            for item in follow:
-                show([item])
+            try:
+                for item in follow:
+                    show([item])
+            except ClientError:
+                # A follower too slow to take its last line before ``ptm update`` re-executed
+                # the daemon loses the connection instead: say what happened all the same.
+                if not _was_updated(client, updated):
+                    raise
+                show([{"daemon": "updated"}])
     return 0
+
+
+def _was_updated(client: Client, before: object) -> bool:
+    """Whether the daemon answers again, re-executed since ``before``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ClientError):
+            return client.info().get("reexecuted_at") != before
+        time.sleep(0.05)
+    return False
 
 
 def skipped_notice(count: int) -> str:

@@ -25,10 +25,10 @@ EXIT_USAGE = 2
 _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("_run", "run_command"),
     "start": ("_commands", "start"),
-    "stop": ("_commands", "act"),
-    "restart": ("_commands", "act"),
-    "reload": ("_commands", "act"),
-    "delete": ("_commands", "delete"),
+    "stop": ("_acting", "act"),
+    "restart": ("_acting", "act"),
+    "reload": ("_acting", "act"),
+    "delete": ("_acting", "delete"),
     "list": ("_commands", "list_"),
     "jlist": ("_commands", "jlist"),
     "prettylist": ("_pm2", "prettylist"),
@@ -41,16 +41,18 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "monit": ("_monit", "monit"),
     "save": ("_commands", "save"),
     "resurrect": ("_commands", "resurrect"),
-    "scale": ("_commands", "scale"),
-    "signal": ("_commands", "signal"),
-    "reset": ("_commands", "reset"),
+    "scale": ("_acting", "scale"),
+    "signal": ("_acting", "signal"),
+    "reset": ("_acting", "reset"),
     "kill": ("_commands", "kill"),
-    "ping": ("_commands", "ping"),
+    "ping": ("_update", "ping"),
     "metrics": ("_commands", "metrics"),
+    "update": ("_update", "update"),
     "init": ("_commands", "init"),
     "startup": ("_commands", "startup"),
     "unstartup": ("_pm2", "unstartup"),
     "export": ("_export", "export"),
+    "import": ("_import", "import_"),
     "daemon": ("_commands", "daemon"),
 }
 _ALIASES = {
@@ -84,7 +86,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _target(parser: argparse.ArgumentParser, what: str = "the apps to act on") -> None:
     parser.add_argument(
-        "target", metavar="NAME|ID|all|FILE", help=f"{what}: a name, an id, all, or a file"
+        "target",
+        metavar="NAME|ID|all|FILE",
+        help=f"{what}: a name, a process id (that one process), all, or a file",
     )
 
 
@@ -134,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
             "app has ended on its own, ptm exits: 1 if one is errored, else 0."
         ),
     )
-    run.add_argument("ecosystem", help="the ecosystem file (TOML)")
+    run.add_argument(
+        "ecosystem", help="the ecosystem file (TOML, or PM2's ecosystem.config.js, .json, .yaml)"
+    )
     _only_and_env(run, "run only these apps (comma-separated)", "apply each app's")
     run.add_argument("--no-color", action="store_true", help="never colour the output")
 
@@ -194,9 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
             "is shown as ****."
         ),
     )
-    env.add_argument("target", metavar="NAME|ID", help="the app: a name or an id")
+    env.add_argument("target", metavar="NAME|ID", help="the app, or a process id")
     env.add_argument(
-        "--instance", type=_index, default=0, metavar="N", help="which instance (default 0)"
+        "--instance",
+        type=_index,
+        default=None,
+        metavar="N",
+        help="which instance (default: the process's with an id, else 0)",
     )
     pid = _command(
         commands,
@@ -206,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Print the pid of every running instance, one per line (nothing for a stopped app)."
         ),
     )
-    pid.add_argument("target", nargs="?", metavar="NAME|ID", help="one app (default: every app)")
+    pid.add_argument(
+        "target", nargs="?", metavar="NAME|ID", help="one app or process (default: every app)"
+    )
 
     logs = _command(
         commands,
@@ -214,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the last log lines, then follow (Ctrl-C to stop)",
         description="Print the last lines of the log files, then the new ones as they come.",
     )
-    logs.add_argument("app", nargs="?", metavar="NAME", help="one app (default: every app)")
+    logs.add_argument(
+        "app", nargs="?", metavar="NAME|ID", help="one app, or one process by id (default: all)"
+    )
     logs.add_argument("--lines", type=_lines, default=15, metavar="N", help="lines per file (15)")
     which = logs.add_mutually_exclusive_group()
     which.add_argument("--out", action="store_true", help="standard output only")
@@ -244,6 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(commands, "kill", help="stop every app, then the daemon")
     _command(commands, "ping", help="start the daemon if needed, print its pid and version")
+    _command(
+        commands,
+        "update",
+        help="replace the daemon with the installed version; every app runs on",
+        description=(
+            "Check that the installed version of ptm starts, then have the daemon re-execute "
+            "as it: same pid, every app keeps its pid, restart count and log pipes "
+            "(see docs/update.md). Refused (exit 1) when the check fails."
+        ),
+    )
     _command(
         commands,
         "metrics",
@@ -278,6 +302,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _unit(unstartup)
 
+    import_ = _command(
+        commands,
+        "import",
+        help="convert a PM2 ecosystem file (.js, .json, .yaml) into a commented ecosystem.toml",
+        description=(
+            "Convert a PM2 ecosystem file (ecosystem.config.js, .json, .yaml) into a commented "
+            "ecosystem.toml that loads to the same apps, and print what was mapped, converted "
+            "or dropped, and why. ptm start reads PM2 files as they are; import is for "
+            "keeping a TOML file from now on."
+        ),
+    )
+    import_.add_argument("file", metavar="FILE", help="the PM2 ecosystem file")
+    import_.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the TOML (default: ecosystem.toml beside FILE; - prints it)",
+    )
+    import_.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     export = _command(
         commands,
         "export",
@@ -293,7 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["systemd", "kubernetes", "compose"],
         help="the target: systemd, kubernetes or compose",
     )
-    export.add_argument("file", metavar="FILE", help="the ecosystem file (TOML)")
+    export.add_argument(
+        "file", metavar="FILE", help="the ecosystem file (TOML, or a PM2 .js, .json, .yaml)"
+    )
     export.add_argument("--env", metavar="NAME", help="apply the env_NAME overlay")
     export.add_argument(
         "-o",

@@ -85,7 +85,13 @@ def env(args: argparse.Namespace) -> int:
     with connect() as client:
         data = client.describe(target_of(args.target))
         home = client.info().get("home")
-    instance: int = args.instance
+    instance: int
+    if args.instance is not None:
+        instance = args.instance
+    elif data.get("id") is not None and str(data.get("id")) == args.target != data.get("name"):
+        instance = int((data.get("processes") or [{}])[0].get("instance") or 0)  # by its id
+    else:
+        instance = 0
     variables = environment(data, instance=instance, home=None if home is None else str(home))
     if variables is None:
         have = [str(row.get("instance")) for row in data.get("processes") or []]

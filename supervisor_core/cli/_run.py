@@ -162,6 +162,8 @@ async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | 
 
 def run_command(args: argparse.Namespace) -> int:
     eco = load_ecosystem(args.ecosystem, env=args.env)
+    for warning in eco.warnings:
+        print(f"ptm: warning: {warning}", file=sys.stderr, flush=True)
     apps = select_apps(eco.apps, args.only, args.ecosystem)
     if not apps:
         raise ConfigError("no app to run", file=args.ecosystem)

@@ -101,6 +101,15 @@ class Client:
         """One app in full: its rows, spec, env, source file and run history."""
         return self._object("GET", _target(target))
 
+    def history(
+        self, target: str | int = "all", resolution: str | None = None, points: int | None = None
+    ) -> Json:
+        """Each instance's cpu and memory, per second (10 min) and per minute (24 h):
+        ``{"processes": [{"id", "name", "instance", "second": {...}, "minute": {...}}]}``;
+        ``resolution`` keeps one of them, ``points`` only the last of each."""
+        params = _params(resolution=resolution, points=None if points is None else str(points))
+        return self._object("GET", f"{_target(target)}/history", params=params)
+
     def start_ecosystem(
         self,
         path: str | os.PathLike[str],
@@ -134,7 +143,7 @@ class Client:
         return self._action(target, "reload")
 
     def delete(self, target: str | int) -> Json:
-        """Stop and forget apps: ``{"deleted": [names]}``."""
+        """Stop and forget apps, or one process by its id: ``{"deleted", "ids"}``."""
         return self._object("DELETE", _target(target), wait=True)
 
     def scale(self, target: str | int, instances: int) -> Json:
@@ -151,7 +160,8 @@ class Client:
     # -- logs and events ------------------------------------------------------------------
 
     def logs(self, app: str | None = None, lines: int = 15, stream: Stream = "both") -> list[Json]:
-        """The last ``lines`` lines of each log file, oldest first."""
+        """The last ``lines`` lines of each log file, oldest first (``app``: a target; a process
+        id gives only that process's lines)."""
         params = _params(app=app, lines=str(lines), stream=stream)
         answer = self._object("GET", "/v1/logs", params=params)
         found: list[Json] = answer.get("lines", [])
@@ -195,6 +205,26 @@ class Client:
         if response.status_code >= 400:
             raise _api_error(response, what)
         return response.text
+
+    def update(self, wait: float = 30.0) -> Json:
+        """``ptm update``: the daemon checks the installed version, then re-executes as it
+        with every app running on. Waits up to ``wait`` seconds for the new image to answer;
+        returns ``{"pid", "from", "to", "seconds", "daemon"}`` (``daemon``: its new
+        :meth:`info`). An ``ApiError`` when the daemon refuses, and then nothing changed."""
+        before = self.info().get("reexecuted_at")
+        began = time.monotonic()
+        answer = self._object("POST", "/v1/daemon/update", autostart=False, wait=True)
+        while True:
+            with contextlib.suppress(ClientError):  # the exec cuts what was under way
+                info = self._object("GET", "/v1/daemon", autostart=False)
+                if info.get("reexecuted_at") != before:
+                    return {**answer, "seconds": time.monotonic() - began, "daemon": info}
+            if time.monotonic() - began > wait:
+                raise ClientError(
+                    f"the daemon did not answer as the new version within {wait:g} s of the "
+                    f"update (see {self.home / 'daemon.log'})"
+                )
+            time.sleep(0.01)
 
     def ping(self) -> Json:
         """Start the daemon if needed (with ``autostart``) and return :meth:`info`."""

@@ -38,6 +38,7 @@ from supervisor_core.config._fields import (
 )
 from supervisor_core.config._program import resolve_program
 from supervisor_core.config._specs import (
+    LOG_FILE_MODE,
     LOG_MAX_FILES,
     LOG_MAX_SIZE,
     AppSpec,
@@ -78,6 +79,7 @@ APP_KEYS: Final = frozenset(
         "interpreter_args",
         "instances",
         "exec_mode",
+        "increment_var",
         "autostart",
         "autorestart",
         "stop_exit_codes",
@@ -101,6 +103,9 @@ APP_KEYS: Final = frozenset(
         "log_file_max_size",
         "log_file_max_files",
         "log_compress",
+        "log_compress_delay",
+        "log_rotate_interval",
+        "log_file_mode",
         "env",
         "health_check",
         "listen",
@@ -291,6 +296,16 @@ def compile_app(
             failures=health_table.get("failures", integer(1), _HEALTH.failures),
         )
 
+    increment_var = table.optional("increment_var", string)
+    if increment_var is not None:
+        base = variables.get(increment_var)
+        if base is None or not base.strip().lstrip("-").isdigit():
+            raise table.error(
+                "increment_var",
+                f"{increment_var} must be set to an integer in env (instance N gets it plus N)",
+                value=increment_var,
+            )
+
     spec = AppSpec(
         name=name,
         argv=program.argv,
@@ -301,6 +316,7 @@ def compile_app(
         interpreter_args=program.interpreter_args,
         instances=table.get("instances", values.instances, 1),
         exec_mode=exec_mode,
+        increment_var=increment_var,
         env=MappingProxyType(variables),
         env_name=env_name,
         restart=restart,
@@ -343,6 +359,9 @@ def _logs(table: Table, name: str, base_dir: Path, home: Path) -> LogSpec:
         max_size=table.get("log_file_max_size", positive_size, LOG_MAX_SIZE),
         max_files=table.get("log_file_max_files", integer(1), LOG_MAX_FILES),
         compress=table.get("log_compress", boolean, False),
+        rotate_interval=table.get("log_rotate_interval", values.rotate_interval, None),
+        compress_delay=table.get("log_compress_delay", values.compress_delay, 0),
+        file_mode=table.get("log_file_mode", values.file_mode, LOG_FILE_MODE),
     )
 
 

@@ -63,7 +63,6 @@ _PM2_UNSUPPORTED: Final = frozenset(
         "name_prefix",
         "namespace",
         "instance_var",
-        "increment_var",
         "port",
         "kill_retry_time",
         "shutdown_with_message",

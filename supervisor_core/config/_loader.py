@@ -1,5 +1,9 @@
 """Read an ecosystem file (TOML) into a validated :class:`Ecosystem`: the one compiler.
 
+A PM2 file (``ecosystem.config.js``, ``*.json``, ``*.yaml``) is first turned into the same
+tables by ``_pm2`` and ``_pm2keys``, then compiled here like TOML; what that conversion has
+to say is in :attr:`Ecosystem.warnings`.
+
 The file is read once (:func:`load_ecosystem`) and checked whole before anything is returned;
 the first mistake (in file order: top-level keys, ``[defaults]``, each ``[[apps]]`` entry, then
 ``[[notify]]``) raises a :class:`ConfigError` whose text is one line: ``FILE: KEY: reason (got
@@ -17,6 +21,7 @@ values are strings; integers, floats and booleans are turned into the text TOML 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -35,6 +40,8 @@ from supervisor_core.config._app import (
     normalized,
 )
 from supervisor_core.config._fields import Table, command_line, http_url, string_list
+from supervisor_core.config._pm2 import is_pm2_file, read_pm2
+from supervisor_core.config._pm2keys import Note, pm2_warnings
 from supervisor_core.config._specs import ALERT_KINDS, AlertKind, AppSpec, Ecosystem, NotifySpec
 from supervisor_core.errors import ConfigError
 
@@ -61,8 +68,17 @@ _TOML_POSITION: Final = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
 def read_source(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The TOML tables of the file at ``path``: the only place an ecosystem file is read."""
+    """The TOML tables of the file at ``path``: the only place an ecosystem file is read.
+
+    A PM2 file (``ecosystem.config.js``, ``*.json``, ``*.yaml``, see :func:`is_pm2_file`) is
+    read as data and its keys turned into ptm's (``config/_pm2keys.py``)."""
+    return _read(path)[0]
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], tuple[Note, ...]]:
     file = os.fspath(path)
+    if is_pm2_file(file):
+        return read_pm2(file)
     try:
         raw = Path(file).read_bytes()
     except FileNotFoundError:
@@ -77,7 +93,7 @@ def read_source(path: str | os.PathLike[str]) -> dict[str, Any]:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(f"not UTF-8 text (line {line})", file=file) from None
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text), ()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_reason(str(exc)), file=file) from None
 
@@ -86,7 +102,11 @@ def load_ecosystem(path: str | os.PathLike[str], env: str | None = None) -> Ecos
     """Read and validate the ecosystem file at ``path``, with the ``--env`` overlay ``env``."""
     file = os.fspath(path)
     absolute = normalized(Path(file))
-    return _parse(read_source(file), file=file, path=absolute, env=env, base_dir=absolute.parent)
+    data, notes = _read(file)
+    ecosystem = _parse(data, file=file, path=absolute, env=env, base_dir=absolute.parent)
+    if notes:
+        ecosystem = dataclasses.replace(ecosystem, warnings=pm2_warnings(notes, file))
+    return ecosystem
 
 
 def parse_ecosystem(

@@ -66,6 +66,14 @@ def _file(text: str, cwd: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def _missing(text: str, cwd: Path) -> str:
+    """Why the script ``text`` is not a file in ``cwd``."""
+    path = Path(os.path.normpath(cwd / Path(text).expanduser()))
+    if path.is_dir():  # PM2's sample has script: './service-worker/'
+        return f"is a folder in {cwd}, not a file; name the file to run in it"
+    return f"no such file in {cwd}"
+
+
 def _program(text: str, cwd: Path, search_path: str | None) -> str | None:
     """An executable: a path (relative to ``cwd``) when ``text`` has a slash, else on PATH."""
     if "/" in text or text.startswith("~"):
@@ -106,7 +114,7 @@ def resolve_program(table: Table, cwd: Path, env_path: str | None) -> Program:
     if chosen is not None or (interpreter is not None and interpreter.strip().lower() != "none"):
         script_file = _file(script, cwd)
         if script_file is None:
-            raise table.error("script", f"no such file in {cwd}", value=script)
+            raise table.error("script", _missing(script, cwd), value=script)
         if interpreter is not None:
             found = _program(interpreter, cwd, search_path)
             if found is None:
@@ -146,6 +154,8 @@ def _direct(
 ) -> Program:
     local = _file(script, cwd)
     if local is None and "/" not in script and not script.startswith("~"):
+        if (cwd / script).is_dir():
+            raise table.error("script", _missing(script, cwd), value=script)
         program = shutil.which(script, path=search_path)
         if program is None:
             raise table.error(
@@ -155,7 +165,7 @@ def _direct(
             )
         return Program((program, *args), script, args, None)
     if local is None:
-        raise table.error("script", f"no such file in {cwd}", value=script)
+        raise table.error("script", _missing(script, cwd), value=script)
     if not os.access(local, os.X_OK):
         raise table.error(
             "script",

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, get_args
 
 __all__ = [
     "ALERT_KINDS",
+    "ROTATE_INTERVALS",
     "AlertKind",
     "AppSpec",
     "DateFormatter",
@@ -27,6 +28,7 @@ __all__ = [
     "NotifySpec",
     "ReadinessSpec",
     "RestartPolicy",
+    "RotateInterval",
     "StopPolicy",
     "WatchSpec",
 ]
@@ -42,6 +44,11 @@ LOG_MAX_SIZE = 10 * MIB
 """``log_file_max_size``'s default."""
 LOG_MAX_FILES = 10
 """``log_file_max_files``'s default."""
+LOG_FILE_MODE = 0o640
+"""``log_file_mode``'s default: logs may hold secrets, so not world-readable."""
+RotateInterval = Literal["daily", "hourly"]
+ROTATE_INTERVALS: tuple[RotateInterval, ...] = get_args(RotateInterval)
+"""What ``log_rotate_interval`` may be: a local day or a local hour."""
 
 
 class DateFormatter(Protocol):
@@ -137,6 +144,12 @@ class LogSpec:
     max_size: int = LOG_MAX_SIZE
     max_files: int = LOG_MAX_FILES
     compress: bool = False
+    rotate_interval: RotateInterval | None = None
+    """Also rotate at the first write of each new local day or hour; None: by size only."""
+    compress_delay: int = 0
+    """The newest rotated files left uncompressed (logrotate's ``delaycompress`` is 1)."""
+    file_mode: int = LOG_FILE_MODE
+    """Mode of the log files ptm creates (exactly, not masked by the umask)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,8 @@ class AppSpec:
     """Arguments for the interpreter, before the script (PM2's ``node_args``)."""
     instances: int = 1
     exec_mode: ExecMode = "fork"
+    increment_var: str | None = None
+    """A variable of ``env`` (an integer) that instance N gets plus N (PM2's ``increment_var``)."""
     env: Mapping[str, str] = field(default_factory=_empty_env)
     """The effective environment given to the app, on top of ptm's own variables."""
     env_name: str | None = None
@@ -200,6 +215,9 @@ class Ecosystem:
     ``compile_entry(entries[i], base_dir=path.parent, env=...)`` gives ``apps[i]`` again.
     This is what the daemon stores and ``ptm save`` writes (empty for an ecosystem built in
     code)."""
+    warnings: tuple[str, ...] = ()
+    """What the file's reading has to say (a PM2 file: the keys ptm ignored, and conversions
+    that change how an app runs); ``ptm start`` and ``ptm run`` print them."""
 
     def app(self, name: str) -> AppSpec:
         for app in self.apps:

@@ -13,18 +13,21 @@ from typing import Final
 from supervisor_core.config._cron import check_cron
 from supervisor_core.config._datefmt import compile_date_format
 from supervisor_core.config._fields import string
-from supervisor_core.config._specs import DateFormatter, ExecMode
+from supervisor_core.config._specs import ROTATE_INTERVALS, DateFormatter, ExecMode, RotateInterval
 
 __all__ = [
     "MAX_INSTANCES",
     "app_name",
+    "compress_delay",
     "cron",
     "date_format",
     "exec_mode",
+    "file_mode",
     "group",
     "host",
     "instance_count",
     "instances",
+    "rotate_interval",
     "user",
 ]
 
@@ -123,3 +126,44 @@ def date_format(value: object) -> DateFormatter | None:
     if value == "":
         return None
     return compile_date_format(value)
+
+
+def rotate_interval(value: object) -> RotateInterval | None:
+    """``"daily"``, ``"hourly"``, or ``""`` for none (to turn off a ``[defaults]`` one)."""
+    if value == "":
+        return None
+    for interval in ROTATE_INTERVALS:
+        if value == interval:
+            return interval
+    raise ValueError('must be "daily", "hourly" or "" (size only)')
+
+
+def compress_delay(value: object) -> int:
+    """How many of the newest rotated files stay plain: a count, or logrotate's
+    ``delaycompress`` as a boolean (``true`` is 1)."""
+    if isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(
+            "must be a number of rotated files to leave uncompressed (0 or more),"
+            " or true/false like logrotate's delaycompress"
+        )
+    return value
+
+
+def file_mode(value: object) -> int:
+    """An octal mode as a string (``"0640"``, ``"640"`` or ``"0o640"``): the owner must be able
+    to read and write, other users must not write, and no special bits."""
+    if not isinstance(value, str):
+        raise ValueError('must be an octal mode in quotes, such as "0640"')
+    text = value.strip().lower().removeprefix("0o")
+    if not text or len(text) > 4 or any(char not in "01234567" for char in text):
+        raise ValueError('must be an octal mode in quotes, such as "0640"')
+    mode = int(text, 8)
+    if mode > 0o777:
+        raise ValueError("must not set setuid, setgid or sticky bits (at most 0777)")
+    if mode & 0o600 != 0o600:
+        raise ValueError("must let the owner read and write (0600 at least)")
+    if mode & 0o002:
+        raise ValueError("must not let every user write to the logs (no o+w)")
+    return mode

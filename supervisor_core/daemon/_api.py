@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from supervisor_core.daemon._history import RESOLUTIONS
 from supervisor_core.daemon._loghub import LogHub
 from supervisor_core.daemon._metrics import CONTENT_TYPE as METRICS_TYPE
 from supervisor_core.daemon._metrics import metrics_text
@@ -200,6 +201,16 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         raise BadRequest("give either 'ecosystem' (a file path) or 'app' (an app table)")
 
     @guarded
+    async def history(request: Request) -> Response:
+        text = request.query_params.get("resolution") or None
+        resolution = next((r for r in RESOLUTIONS if r == text), None)
+        if text is not None and resolution is None:
+            raise BadRequest(f"resolution must be second or minute, got {text!r}")
+        points = _int_param(request, "points", 0, 1, 100_000) or None
+        rows = service.rows(service.select(_target(request)))
+        return JSONResponse(service.history.view(rows, resolution, points))
+
+    @guarded
     async def describe(request: Request) -> Response:
         return JSONResponse(await service.describe(_target(request)))
 
@@ -242,11 +253,11 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
     async def follow(request: Request) -> Response:
         app = request.query_params.get("app") or None
         stream = _stream_param(request)
-        if app is not None:
-            service.resolve(app)  # 404 now, not after the stream started
+        # 404 now, not after the stream started; a process id follows that process only.
+        selection = service.select(app) if app is not None else None
 
         # Subscribe now, before the answer starts: no line is lost in between.
-        follower = hub.open(app, None if stream == "both" else stream)
+        follower = hub.open(selection, None if stream == "both" else stream)
 
         async def lines() -> AsyncIterator[bytes]:
             try:
@@ -300,6 +311,10 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         return JSONResponse(await service.resurrect())
 
     @guarded
+    async def update(request: Request) -> Response:
+        return JSONResponse(await service.update())
+
+    @guarded
     async def kill(request: Request) -> Response:
         service.shutdown.set()
         return JSONResponse({"stopping": True})
@@ -313,6 +328,8 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
 
     routes = [
         Route("/v1/info", info, methods=["GET"]),
+        Route("/v1/daemon", info, methods=["GET"]),
+        Route("/v1/daemon/update", update, methods=["POST"]),
         Route("/v1/metrics", metrics, methods=["GET"]),
         Route("/v1/processes", processes, methods=["GET"]),
         Route("/v1/processes", start, methods=["POST"]),
@@ -323,6 +340,7 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         Route("/v1/processes/{target:path}/scale", scale, methods=["POST"]),
         Route("/v1/processes/{target:path}/signal", send_signal, methods=["POST"]),
         Route("/v1/processes/{target:path}/reset", reset, methods=["POST"]),
+        Route("/v1/processes/{target:path}/history", history, methods=["GET"]),
         Route("/v1/processes/{target:path}", describe, methods=["GET"]),
         Route("/v1/processes/{target:path}", delete, methods=["DELETE"]),
         Route("/v1/logs", logs, methods=["GET"]),

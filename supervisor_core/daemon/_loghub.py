@@ -20,25 +20,29 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 import anyio
 
-__all__ = ["FOLLOWER_BUDGET", "STOPPED", "Follower", "LogHub"]
+__all__ = ["FOLLOWER_BUDGET", "STOPPED", "UPDATED", "Follower", "LogHub"]
 
 FOLLOWER_BUDGET: Final = 1 << 20
 """Bytes of lines that may wait for one follower before the next batches are skipped."""
 
 STOPPED: Final = b'{"daemon": "stopped"}\n'
 """The last line of every follow stream when the daemon stops."""
+UPDATED: Final = b'{"daemon": "updated"}\n'
+"""The last line of every follow stream before ``ptm update`` replaces the daemon."""
 
 
 @dataclass(eq=False)
 class Follower:
     """One ``ptm logs -f``: what waits to be sent to it, in order."""
 
-    app: str | None
+    only: Mapping[str, frozenset[int] | None] | None
+    """The apps followed, each with the instances followed (None: all); None: every app."""
     stream: str | None
     budget: int
     queue: deque[bytes | int] = field(default_factory=deque)
@@ -52,6 +56,18 @@ class Follower:
     done: bool = False
     """:data:`STOPPED` was handed out: the stream is over."""
     _wake: anyio.Event = field(default_factory=anyio.Event)
+    _last: bytes = STOPPED
+
+    def follows(self, app: str, instance: int, stream: str) -> bool:
+        """Whether lines of this app, instance and stream are for this follower."""
+        if self.stream is not None and self.stream != stream:
+            return False
+        if self.only is None:
+            return True
+        if app not in self.only:
+            return False
+        instances = self.only[app]
+        return instances is None or instance in instances
 
     def offer(self, chunk: bytes, lines: int) -> None:
         """Queue an encoded batch of ``lines`` lines, or skip it if it does not fit."""
@@ -71,9 +87,10 @@ class Follower:
             self.queue.append(lines)
         self._wake.set()
 
-    def end(self) -> None:
-        """End the stream after what waits (the daemon stops)."""
+    def end(self, last: bytes = STOPPED) -> None:
+        """End the stream after what waits with ``last`` (the daemon stops, or updates)."""
         self.ending = True
+        self._last = last
         self._wake.set()
 
     async def next(self) -> bytes:
@@ -88,7 +105,7 @@ class Follower:
             parts.append(_skipped(item) if isinstance(item, int) else item)
         self.size = 0
         if self.ending:
-            parts.append(STOPPED)
+            parts.append(self._last)
             self.done = True
         return b"".join(parts)
 
@@ -134,9 +151,7 @@ class LogHub:
         # skips it without anything being encoded (followers that fell behind cost nothing).
         at_least = sum(len(raw) for raw in lines)
         for follower in self._followers:
-            if follower.app is not None and follower.app != app:
-                continue
-            if follower.stream is not None and follower.stream != stream:
+            if not follower.follows(app, instance, stream):
                 continue
             if follower.size + at_least > follower.budget:
                 follower.skip(len(lines))
@@ -146,9 +161,21 @@ class LogHub:
                 self.encoded_batches += 1
             follower.offer(chunk, len(lines))
 
-    def open(self, app: str | None = None, stream: str | None = None) -> Follower:
-        """Start following now: no line is missed from this call on."""
-        follower = Follower(app, stream, self._budget)
+    def open(
+        self,
+        app: str | Mapping[str, Collection[int] | None] | None = None,
+        stream: str | None = None,
+    ) -> Follower:
+        """Start following now: no line is missed from this call on. ``app`` is one app, or
+        apps each with the instances to follow (None: every instance); None: every app."""
+        only: dict[str, frozenset[int] | None] | None
+        if app is None:
+            only = None
+        elif isinstance(app, str):
+            only = {app: None}
+        else:
+            only = {k: None if v is None else frozenset(v) for k, v in app.items()}
+        follower = Follower(only, stream, self._budget)
         self._followers.append(follower)
         if self._ended:
             follower.end()
@@ -162,15 +189,16 @@ class LogHub:
         if self._all_closed is not None and not self._followers:
             self._all_closed.set()
 
-    async def end(self, timeout: float) -> bool:
-        """End every stream (the daemon stops), and wait up to ``timeout`` seconds until each
-        follower sent its last line and closed. True if they all did."""
+    async def end(self, timeout: float, *, last: bytes = STOPPED) -> bool:
+        """End every stream (the daemon stops; ``last`` is :data:`UPDATED` before an update),
+        and wait up to ``timeout`` seconds until each follower sent its last line and
+        closed. True if they all did."""
         self._ended = True
         if not self._followers:
             return True
         self._all_closed = closed = anyio.Event()
         for follower in self._followers:
-            follower.end()
+            follower.end(last)
         with anyio.move_on_after(timeout):
             await closed.wait()
         return not self._followers

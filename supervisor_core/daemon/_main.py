@@ -2,7 +2,8 @@
 
 ``python -m supervisor_core.daemon`` (what ``ptm`` starts, detached, when a command needs a
 daemon) or ``ptm daemon --foreground`` (systemd). Signals: SIGTERM/SIGINT stop every app
-gracefully, then the daemon; SIGHUP reopens the app logs and ``daemon.log``.
+gracefully, then the daemon; SIGHUP reopens the app logs and ``daemon.log``. The daemon's own
+log goes to ``daemon.log`` through a rotating writer (:mod:`supervisor_core.daemon._daemonlog`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import logging
 import os
 import signal
 import socket
-import stat
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import anyio
 
@@ -23,10 +24,17 @@ from supervisor_core._fds import raise_descriptor_limit
 from supervisor_core._home import Home
 from supervisor_core._info import RunRecord
 from supervisor_core._supervisor import Supervisor
+from supervisor_core._version import __version__
 from supervisor_core.daemon._api import create_api
-from supervisor_core.daemon._loghub import LogHub
-from supervisor_core.daemon._server import ApiServer, bind_socket
+from supervisor_core.daemon._config import read_daemon_config
+from supervisor_core.daemon._daemonlog import DaemonLog
+from supervisor_core.daemon._history import HISTORY_INTERVAL, HistoryKeeper
+from supervisor_core.daemon._loghub import UPDATED, LogHub
+from supervisor_core.daemon._metrics import CONTENT_TYPE, metrics_text
+from supervisor_core.daemon._metrics_tcp import MetricsListener
+from supervisor_core.daemon._server import ApiServer, adopt_socket, bind_socket
 from supervisor_core.daemon._service import DaemonService
+from supervisor_core.daemon._update import read_handover, reexec
 from supervisor_core.daemon._uvicorn import Config
 from supervisor_core.errors import PtmError
 from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
@@ -37,25 +45,12 @@ __all__ = ["main", "serve"]
 log = logging.getLogger("ptm.daemon")
 
 
-def _reopen_daemon_log(home: Home) -> None:
-    """After an external rotation of daemon.log: point stdout/stderr at a fresh file."""
-    try:
-        mode = os.fstat(2).st_mode
-    except OSError:
-        return
-    if not stat.S_ISREG(mode):
-        return  # a terminal or a journal: nothing to reopen
-    fd = os.open(home.daemon_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-async def _handle_signals(service: DaemonService, home: Home) -> None:
+async def _handle_signals(service: DaemonService, daemon_log: DaemonLog | None) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             if signum == signal.SIGHUP:
-                _reopen_daemon_log(home)
+                if daemon_log is not None:
+                    daemon_log.reopen()
                 service.reload_logs()
                 log.info("SIGHUP: reopened the log files")
                 continue
@@ -72,10 +67,68 @@ async def _resurrect_after_damage(service: DaemonService) -> None:
     log.info("restored %d app(s) from %s", len(done["started"]), service.home.dump)
 
 
-async def serve(home: Home) -> None:
-    """Run the daemon until asked to stop (signal or ``ptm kill``)."""
+async def _update(
+    service: DaemonService,
+    hub: LogHub,
+    server: ApiServer,
+    served: anyio.Event,
+    listener: socket.socket,
+    lock_fd: int,
+) -> None:
+    """Become the installed version (see :mod:`._update`). Each ``ptm logs -f`` is told,
+    and the server finishes what it is answering (the answer to ``ptm update`` among them)
+    on a duplicate of the listening socket: connections that arrive meanwhile wait in its
+    backlog for the new image."""
+    with anyio.move_on_after(10):  # a start or stop under way ends first
+        while service.sup.handover_blocker() is not None:  # noqa: ASYNC110 (a poll of state)
+            await anyio.sleep(0.05)
+    await hub.end(timeout=1, last=UPDATED)
+    if not await service.run_writer.drain(timeout=2):
+        log.warning("ptm update: some runs were not written to state.db in time")
+    with contextlib.suppress(PtmError):  # the new image reads the finished minutes back
+        await service.history.save_minutes()
+    kept = os.dup(listener.fileno())
+    server.request_exit()
+    with anyio.move_on_after(3):
+        await served.wait()
+    log.info("re-executing as ptm %s", service.update_to)
+    reexec(
+        service.home, service.sup, listener_fd=kept, lock_fd=lock_fd, started_at=service.started_at
+    )
+
+
+async def serve(
+    home: Home,
+    daemon_log: DaemonLog | None = None,
+    handover: dict[str, Any] | None = None,
+    lock_fd: int = -1,
+) -> None:
+    """Run the daemon until asked to stop (signal or ``ptm kill``) or to update; SIGHUP
+    reopens ``daemon_log``. After an update, ``handover`` is what the previous image left
+    (see :mod:`._update`)."""
     use_pidfd_child_watcher()
+    settings = read_daemon_config(home.daemon_config)
     hub = LogHub()
+    service: DaemonService | None = None
+
+    def scrape() -> bytes:
+        if service is None:
+            raise RuntimeError("the daemon is still starting")
+        figures = {**service.log_figures(), "follower_lines_skipped": hub.skipped}
+        return metrics_text(service.metric_rows(), figures)
+
+    metrics: MetricsListener | None = None
+    if settings.metrics_address is not None:
+        host, port = settings.metrics_address
+        metrics = MetricsListener(host, port, scrape, CONTENT_TYPE, settings.metrics_token)
+        try:
+            await metrics.start()
+        except OSError as exc:
+            raise PtmError(
+                f'{home.daemon_config}: [daemon] metrics_address = "{host}:{port}": '
+                f"cannot listen there: {exc.strerror or exc}"
+            ) from None
+        log.info("serving metrics on http://%s:%d/metrics", host, port)
     opened = await open_state(home.state_db)
     store = opened.store
     if opened.set_aside is not None:
@@ -85,14 +138,14 @@ async def serve(home: Home) -> None:
             opened.set_aside,
             f"; restoring {home.dump}" if home.dump.exists() else " (no dump.toml to restore)",
         )
-    service: DaemonService | None = None
+    history = HistoryKeeper(store)  # its task reads the kept minutes back
 
     def on_run(app: str, instance: int, run_id: str, record: RunRecord) -> None:
         if service is not None:
             service.on_run(app, instance, run_id, record)
 
     try:
-        async with Supervisor(
+        sup = Supervisor(
             ptm_home=home.root,
             on_output=hub.publish,
             output_as_written=True,  # followers get each line as its log file has it
@@ -100,16 +153,33 @@ async def serve(home: Home) -> None:
             on_run=on_run,
             die_with_supervisor=True,
             cgroups=CgroupTree.find(),
-        ) as sup:
-            service = DaemonService(home, sup, store)
+            on_sample=history.on_sample,
+            sample_interval=HISTORY_INTERVAL,
+        )
+        if handover is not None and handover["notify"] is not None:
+            sup.adopt_notify_socket(*handover["notify"])  # the same path for the apps
+        async with sup:
+            service = DaemonService(home, sup, store, history)
+            if handover is not None:
+                service.started_at = float(handover["started_at"])
+                service.reexecuted_at = float(handover["reexecuted_at"])
             async with anyio.create_task_group() as tg:
                 tg.start_soon(service.write_runs)
-                tg.start_soon(_handle_signals, service, home)
+                tg.start_soon(history.run, service.rows)
+                tg.start_soon(_handle_signals, service, daemon_log)
                 await tg.start(service.run_notify)  # alerts listen before any app starts
-                await service.restore()
+                await service.restore(handover["apps"] if handover is not None else None)
                 if opened.set_aside is not None and home.dump.exists():
                     await _resurrect_after_damage(service)
-                listener = bind_socket(home.socket)
+                if handover is not None:  # the same socket: no connection was refused
+                    listener = adopt_socket(int(handover["listener_fd"]))
+                    log.info(
+                        "updated from ptm %s to %s; every app carries on",
+                        handover["from_version"],
+                        __version__,
+                    )
+                else:
+                    listener = bind_socket(home.socket)
                 sockets: list[socket.socket] = [listener]
                 config = Config(
                     create_api(service, hub),
@@ -135,8 +205,12 @@ async def serve(home: Home) -> None:
                 tg.start_soon(run_server)
                 log.info("ptm daemon %d serving on %s", os.getpid(), home.socket)
                 await service.shutdown.wait()
+                if service.update_to is not None:
+                    await _update(service, hub, server, served, listener, lock_fd)
                 log.info("stopping every app")
                 await sup.stop_all()
+                with contextlib.suppress(PtmError):  # the minutes that ended since the last write
+                    await history.save_minutes()
                 # Every app's last lines are out: end the log streams cleanly (a streaming
                 # answer still open when the server exits is cancelled mid-answer).
                 if not await hub.end(timeout=2):
@@ -152,6 +226,8 @@ async def serve(home: Home) -> None:
         with contextlib.suppress(FileNotFoundError):
             home.socket.unlink()
         with anyio.CancelScope(shield=True):
+            if metrics is not None:
+                await metrics.close()
             await store.close()
 
 
@@ -177,7 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     home = Home.from_env()
     home.create()
     os.chdir(home.root)  # never keep the folder of the first ptm command busy
-    lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
+    handover = read_handover()
+    if handover is not None:  # ptm update: the previous image held the lock for us
+        lock_fd = int(handover["lock_fd"])
+    else:
+        lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -187,16 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     os.ftruncate(lock_fd, 0)
     os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    daemon_log = DaemonLog.install(home)
     before, after = raise_descriptor_limit()
     if after != before:
         log.info("raised the open files limit from %d to %d", before, after)
     try:
-        anyio.run(serve, home)
+        anyio.run(serve, home, daemon_log, handover, lock_fd)
     except PtmError as exc:
         log.error("%s", exc)
         return 1
@@ -206,5 +282,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(FileNotFoundError):
             home.pid_file.unlink()
         os.close(lock_fd)
-    log.info("daemon stopped")
+        log.info("daemon stopped")
+        daemon_log.close()
     return 0

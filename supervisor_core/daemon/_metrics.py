@@ -2,9 +2,9 @@
 
 Names and labels follow Prometheus' conventions: ``ptm_`` first, base units (seconds,
 bytes), ``_total`` on counters. Each process is labelled ``app``, ``instance`` and ``id``
-(its ``ptm list`` id). Built at each scrape from what the daemon already knows (and the cpu
-time psutil reads for each process tree); ``prometheus_client`` is imported on the first
-scrape only, so a daemon nobody scrapes does not carry it.
+(its process id, as ``ptm list`` shows it). Built at each scrape from what the daemon
+already knows (and the cpu time psutil reads for each process tree); ``prometheus_client``
+is imported on the first scrape only, so a daemon nobody scrapes does not carry it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A daemon's start: stop what a killed daemon left running, then bring back every app."""
+"""A daemon's start: stop what a killed daemon left running, then bring back every app; and
+what the daemon keeps of the apps of a file (:func:`stored_apps`)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ import signal
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from supervisor_core._supervisor import Supervisor
-from supervisor_core.config import AppSpec, StopPolicy, compile_entry
+from supervisor_core.config import AppSpec, Ecosystem, StopPolicy, compile_entry
 from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.process import CgroupTree, stop_tree
 from supervisor_core.store import StateStore, StoredApp
 
-__all__ = ["restore", "stored_spec"]
+__all__ = ["restore", "stored_apps", "stored_spec"]
 
 log = logging.getLogger("ptm.daemon")
 
@@ -34,10 +36,43 @@ def stored_spec(app: StoredApp) -> AppSpec:
         raise ConfigError(f"stored app {app.name!r}: {exc}", file=app.source) from None
 
 
-async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
+def stored_apps(ecosystem: Ecosystem) -> list[tuple[AppSpec, StoredApp]]:
+    """Each app of a loaded file with what the daemon keeps of it (``position`` is its index
+    in the file; the store assigns the real one)."""
+    assert ecosystem.path is not None
+    return [
+        (
+            spec,
+            StoredApp(
+                name=spec.name,
+                entry=dict(entry),
+                base_dir=str(ecosystem.path.parent),
+                env_name=spec.env_name,
+                source=str(ecosystem.path),
+                desired="running" if spec.autostart else "stopped",
+                position=position,
+            ),
+        )
+        for position, (spec, entry) in enumerate(
+            zip(ecosystem.apps, ecosystem.entries, strict=True)
+        )
+    ]
+
+
+async def restore(
+    sup: Supervisor, store: StateStore, adopt: Mapping[str, Any] | None = None
+) -> dict[str, StoredApp]:
     """Stop whatever the previous daemon left running, then add every stored app to ``sup``
     (started when it should run). Returns the apps restored; one that cannot be is logged
-    and left out."""
+    and left out. After ``ptm update``, ``adopt`` holds what the previous image handed over
+    by app name: those apps carry on with their processes instead."""
+    adopt = adopt or {}
+    kept_runs = {
+        inst["run"]["run_id"]
+        for app in adopt.values()
+        for inst in app["instances"]
+        if inst["run"] is not None
+    }
     stored_apps = await store.apps()
     specs: dict[str, AppSpec] = {}
     for stored in stored_apps:
@@ -46,16 +81,25 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
         except ConfigError as exc:
             log.error("cannot restore app %s: %s", stored.name, exc)
     await _sweep_orphans(
-        store, {name: spec.stop.kill_timeout for name, spec in specs.items()}, sup.cgroups
+        store,
+        {name: spec.stop.kill_timeout for name, spec in specs.items()},
+        sup.cgroups,
+        kept_runs,
     )
     await store.prune_runs()
     restored: dict[str, StoredApp] = {}
+    held = await store.stopped_instances()  # stopped by their process id: they stay stopped
     for stored in stored_apps:
         spec = specs.get(stored.name)
         if spec is None:
             continue
+        running, stopped = stored.desired == "running", held.get(stored.name, set())
         try:
-            await sup.add(spec, start=stored.desired == "running")
+            handed = adopt.get(stored.name)  # ptm update: its instances carry on as they were
+            await sup.add(spec, start=running and not stopped and handed is None, adopt=handed)
+            if running and stopped and handed is None:
+                count = len(sup.info(stored.name))
+                await sup.start(stored.name, [i for i in range(count) if i not in stopped])
         except PtmError as exc:  # one app that cannot start must not keep the daemon down
             log.error("cannot restore app %s: %s", stored.name, exc)
             continue
@@ -65,10 +109,14 @@ async def restore(sup: Supervisor, store: StateStore) -> dict[str, StoredApp]:
 
 
 async def _sweep_orphans(
-    store: StateStore, kill_timeouts: Mapping[str, float], cgroups: CgroupTree | None
+    store: StateStore,
+    kill_timeouts: Mapping[str, float],
+    cgroups: CgroupTree | None,
+    kept: set[str],
 ) -> None:
-    """Stop the processes of runs that never ended (the previous daemon was killed)."""
-    runs = await store.open_runs()
+    """Stop the processes of runs that never ended (the previous daemon was killed), but
+    those in ``kept`` (handed over by ``ptm update``)."""
+    runs = [run for run in await store.open_runs() if run.run_id not in kept]
     for run in runs:
         assert run.pid is not None and run.create_time is not None  # open runs have both
         assert run.run_id is not None and run.app is not None
@@ -97,5 +145,13 @@ async def _sweep_orphans(
             run.pid,
             " with SIGKILL" if report.escalated else "",
         )
-    if runs:
-        await store.close_open_runs(ended_at=time.time(), end_reason="daemon died")
+    for run in runs:
+        assert run.run_id is not None
+        with contextlib.suppress(PtmError):
+            await store.record_run_end(
+                run_id=run.run_id,
+                ended_at=time.time(),
+                exit_code=None,
+                signal=None,
+                end_reason="daemon died",
+            )

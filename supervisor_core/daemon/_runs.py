@@ -32,6 +32,7 @@ class RunWriter:
     def __init__(self, store: StateStore) -> None:
         self._store = store
         self._send: MemoryObjectSendStream[RunRecord] | None = None
+        self._pending = 0
 
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
         """The supervisor's run callback: queue the fact for :meth:`run`."""
@@ -45,6 +46,7 @@ class RunWriter:
         if self._send is not None:
             with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
                 self._send.send_nowait(fact)
+                self._pending += 1
 
     async def run(self) -> None:
         """Write run starts and ends as they come (a task for the daemon's lifetime)."""
@@ -56,6 +58,16 @@ class RunWriter:
                     await self._write(fact)
                 except Exception:
                     log.exception("could not record a run of %s:%s", fact.app, fact.instance)
+                finally:
+                    self._pending -= 1
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until every queued run is written (before
+        ``ptm update`` re-executes the daemon). True if it was."""
+        with anyio.move_on_after(timeout):
+            while self._pending:  # noqa: ASYNC110 (a poll: rare, and short)
+                await anyio.sleep(0.01)
+        return not self._pending
 
     async def _write(self, record: RunRecord) -> None:
         if record.ended_at is None or record.pid is None:

@@ -18,7 +18,7 @@ import anyio
 from supervisor_core._throttle import Throttle
 from supervisor_core.daemon._uvicorn import Server
 
-__all__ = ["ApiServer", "PeerCheckedSocket", "bind_socket", "peer_uid"]
+__all__ = ["ApiServer", "PeerCheckedSocket", "adopt_socket", "bind_socket", "peer_uid"]
 
 log = logging.getLogger("ptm.daemon")
 _THROTTLE = Throttle()
@@ -124,6 +124,15 @@ def bind_socket(path: Path) -> PeerCheckedSocket:
         os.umask(old_umask)
     os.chmod(path, 0o600)
     sock.listen(128)
+    sock.setblocking(False)
+    sock.keep_spare()
+    return sock
+
+
+def adopt_socket(fd: int) -> PeerCheckedSocket:
+    """The listening socket the previous daemon image bound (``ptm update``): connections
+    that arrived during the exec wait in its backlog."""
+    sock = PeerCheckedSocket(fileno=fd)
     sock.setblocking(False)
     sock.keep_spare()
     return sock

@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import signal as signal_module
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,40 +31,20 @@ from supervisor_core.config import (
     port_clash,
 )
 from supervisor_core.daemon._alerts import Alerts
-from supervisor_core.daemon._restore import restore
+from supervisor_core.daemon._history import HistoryKeeper
+from supervisor_core.daemon._logtail import log_paths, tail_logs
+from supervisor_core.daemon._restore import restore, stored_apps
 from supervisor_core.daemon._runs import RunWriter
+from supervisor_core.daemon._targets import Selection, parse_signal, select
+from supervisor_core.daemon._update import check_update
 from supervisor_core.daemon._views import daemon_info, describe_view, process_row
 from supervisor_core.errors import ConfigError, PtmError, StateError, UnknownAppError
-from supervisor_core.logs import split_marker, tail_lines
 from supervisor_core.process import ACTIVE
-from supervisor_core.store import StateStore, StoredApp, write_dump
+from supervisor_core.store import StateStore, StoredApp, dump_ids, write_dump
 
 __all__ = ["DaemonService"]
 
 log = logging.getLogger("ptm.daemon")
-
-
-def _stored_apps(ecosystem: Ecosystem) -> list[tuple[AppSpec, StoredApp]]:
-    """Each app of a loaded file with what the daemon keeps of it (``position`` is its index
-    in the file; the store assigns the real one)."""
-    assert ecosystem.path is not None
-    return [
-        (
-            spec,
-            StoredApp(
-                name=spec.name,
-                entry=dict(entry),
-                base_dir=str(ecosystem.path.parent),
-                env_name=spec.env_name,
-                source=str(ecosystem.path),
-                desired="running" if spec.autostart else "stopped",
-                position=position,
-            ),
-        )
-        for position, (spec, entry) in enumerate(
-            zip(ecosystem.apps, ecosystem.entries, strict=True)
-        )
-    ]
 
 
 class DaemonService:
@@ -76,26 +55,37 @@ class DaemonService:
     the daemon adds to each: the :class:`StoredApp` (its entry, position, source file and
     desired state), in ``state.db`` and in memory."""
 
-    def __init__(self, home: Home, supervisor: Supervisor, store: StateStore) -> None:
+    def __init__(
+        self,
+        home: Home,
+        supervisor: Supervisor,
+        store: StateStore,
+        history: HistoryKeeper | None = None,
+    ) -> None:
         self.home = home
         self.sup = supervisor
         self.store = store
         self.started_at = time.time()
+        self.reexecuted_at: float | None = None  # when ptm update last re-executed it
+        self.update_to: str | None = None  # set with shutdown: re-execute, not stop
         self.shutdown = anyio.Event()
         self._apps: dict[str, StoredApp] = {}
         """What the daemon adds to each app the supervisor runs, by name."""
+        self._ids: dict[str, list[int]] = {}
+        """The process id of each instance, by app (``self._ids[app][instance]``)."""
         self._lock = anyio.Lock()
-        self._runs = RunWriter(store)
+        self.run_writer = RunWriter(store)
         self._alerts = Alerts(supervisor, store)
+        self.history = history if history is not None else HistoryKeeper(store)
 
     # ----------------------------------------------------------------- the daemon's tasks
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
         """The supervisor's run callback (see :class:`RunWriter`)."""
-        self._runs.on_run(app, instance, run_id, record)
+        self.run_writer.on_run(app, instance, run_id, record)
 
     async def write_runs(self) -> None:
         """Persist run starts and ends, in order (a task for the daemon's lifetime)."""
-        await self._runs.run()
+        await self.run_writer.run()
 
     async def run_notify(
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -103,10 +93,17 @@ class DaemonService:
         """Deliver the kept alerts (a task for the daemon's lifetime; see :class:`Alerts`)."""
         await self._alerts.run(task_status=task_status)
 
-    async def restore(self) -> None:
-        """After a start (or a crash of the previous daemon): stop whatever the previous
-        daemon left running, then bring back every app as it should be."""
-        self._apps = await restore(self.sup, self.store)
+    async def restore(self, adopt: Mapping[str, Any] | None = None) -> None:
+        """Stop what a killed daemon left, bring back every app (or adopt them: ptm update)."""
+        self._apps = await restore(self.sup, self.store, adopt)
+        for name in self._managed():  # in ptm list order: a new database numbers them so
+            await self._assign_ids(name)
+
+    async def _assign_ids(self, name: str, wanted: list[int] | None = None) -> None:
+        """Keep the process ids of ``name``'s instances (new instances get new ids, removed
+        ones free theirs)."""
+        count = len(self.sup.info(name))
+        self._ids[name] = await self.store.assign_ids(name, count, wanted or ())
 
     # ----------------------------------------------------------------- the registry
     def _managed(self) -> dict[str, StoredApp]:
@@ -116,61 +113,60 @@ class DaemonService:
         return {stored.name: stored for stored in sorted(kept, key=lambda s: s.position)}
 
     # ----------------------------------------------------------------- targets
-    def resolve(self, target: str) -> list[str]:
-        """App names for a target: a name, a numeric id, ``all``, or an ecosystem file."""
-        if target == "all":
-            names = list(self._managed())
-            if not names:
-                raise UnknownAppError("no app is managed by the daemon")
-            return names
-        managed = self._managed()
-        if target in managed:
-            return [target]
-        if target.isdigit():
-            for name, stored in managed.items():
-                if stored.position == int(target):
-                    return [name]
-            raise UnknownAppError(f"no app with id {target}")
-        if "/" in target or target.endswith(".toml"):
-            path = os.path.abspath(target)
-            names = [n for n, stored in managed.items() if stored.source == path]
-            if not names:
-                raise UnknownAppError(f"no app was started from {path}")
-            return names
-        raise UnknownAppError(f"no app named {target!r}")
+    def select(self, target: str) -> Selection:
+        """The apps (and instances) a target names: a name, a process id, ``all``, or an
+        ecosystem file (see :func:`~supervisor_core.daemon._targets.select`)."""
+        return select(target, self._managed(), self._ids)
 
-    def _one(self, target: str) -> str:
-        names = self.resolve(target)
-        if len(names) != 1:
-            raise UnknownAppError(f"{target!r} names {len(names)} apps; give one name")
-        return names[0]
+    def resolve(self, target: str) -> list[str]:
+        """The names of the apps a target names (or whose process it names)."""
+        return list(self.select(target))
+
+    def _one(self, target: str) -> tuple[str, tuple[int, ...] | None]:
+        selection = self.select(target)
+        if len(selection) != 1:
+            raise UnknownAppError(f"{target!r} names {len(selection)} apps; give one name")
+        return next(iter(selection.items()))
 
     # ----------------------------------------------------------------- reading
-    def rows(self, names: list[str] | None = None) -> list[dict[str, Any]]:
-        """``jlist`` rows, in id order."""
+    def rows(self, selection: Selection | list[str] | None = None) -> list[dict[str, Any]]:
+        """``jlist`` rows (of the apps or instances selected), in ``ptm list`` order."""
+        if isinstance(selection, list):
+            selection = dict.fromkeys(selection)
         out: list[dict[str, Any]] = []
         for name, stored in self._managed().items():
-            if names is not None and name not in names:
+            if selection is not None and name not in selection:
                 continue
+            picked = None if selection is None else selection[name]
             try:
                 infos = self.sup.info(name)
             except UnknownAppError:  # never let one inconsistency break every listing
                 continue
+            ids = self._ids.get(name, [])
             out.extend(
-                process_row(info, app_id=stored.position, desired=stored.desired) for info in infos
+                process_row(
+                    info,
+                    process_id=ids[info.instance] if info.instance < len(ids) else None,
+                    desired=stored.desired,
+                )
+                for info in infos
+                if picked is None or info.instance in picked
             )
         return out
 
     async def describe(self, target: str) -> dict[str, Any]:
-        name = self._one(target)
+        """One app; a process id shows only that process (and its runs)."""
+        name, picked = self._one(target)
         stored = self._apps[name]
-        runs = await self.store.runs(name, limit=50)
+        if picked is not None and len(picked) == 1:
+            runs = await self.store.runs(name, instance=picked[0], limit=50)
+        else:
+            runs = await self.store.runs(name, limit=50)
         return describe_view(
             name=name,
-            app_id=stored.position,
             source=stored.source,
             desired=stored.desired,
-            processes=self.rows([name]),
+            processes=self.rows({name: picked}),
             spec=self.sup.spec(name),
             runs=runs,
         )
@@ -183,14 +179,25 @@ class DaemonService:
             home=str(self.home.root),
             apps=len(self._managed()),
             processes=len(self.rows()),
+            reexecuted_at=self.reexecuted_at,
         )
+
+    async def update(self) -> dict[str, Any]:
+        """``ptm update`` (see :mod:`._update`); StateError when refused (nothing changed)."""
+        async with self._lock:  # no start, stop or save in the middle
+            if self.update_to is None:
+                self.update_to = await check_update(self.home, self.sup)
+                self.shutdown.set()
+        return {"pid": os.getpid(), "from": __version__, "to": self.update_to}
 
     def metric_rows(self) -> list[dict[str, Any]]:
         """``jlist`` rows with each instance's restarts by reason, for ``GET /v1/metrics``."""
         rows: list[dict[str, Any]] = []
         for name, stored in self._managed().items():
+            ids = self._ids.get(name, [])
             for info in self.sup.info(name):
-                row = process_row(info, app_id=stored.position, desired=stored.desired)
+                process_id = ids[info.instance] if info.instance < len(ids) else None
+                row = process_row(info, process_id=process_id, desired=stored.desired)
                 rows.append({**row, "restarts_by_reason": dict(info.restarts_by_reason or {})})
         return rows
 
@@ -212,14 +219,17 @@ class DaemonService:
             # The file's one read, which validates it all (off the event loop: it stats
             # every script and folder it names).
             ecosystem = await anyio.to_thread.run_sync(load_ecosystem, path, env)
-            pairs = _stored_apps(ecosystem)
+            pairs = stored_apps(ecosystem)
             if only:
                 unknown = [name for name in only if name not in {s.name for s, _ in pairs}]
                 if unknown:
                     raise ConfigError(f"--only: no app named {unknown[0]!r}", file=path)
                 pairs = [(spec, stored) for spec, stored in pairs if spec.name in only]
             await self._keep_alerts(ecosystem)
-            return await self._start_specs(pairs)
+            answer = await self._start_specs(pairs)
+            if ecosystem.warnings:
+                answer["warnings"] = list(ecosystem.warnings)
+            return answer
 
     async def start_app(self, entry: Mapping[str, Any], base_dir: str) -> dict[str, Any]:
         """``ptm start script.py --name x``: one app from a table built by the CLI."""
@@ -241,7 +251,11 @@ class DaemonService:
             names = [app.name for app in ecosystem.apps]
             await self._alerts.keep(str(ecosystem.path), ecosystem.notify, names)
 
-    async def _start_specs(self, pairs: list[tuple[AppSpec, StoredApp]]) -> dict[str, Any]:
+    async def _start_specs(
+        self,
+        pairs: list[tuple[AppSpec, StoredApp]],
+        wanted_ids: Mapping[str, list[int]] | None = None,
+    ) -> dict[str, Any]:
         started: list[str] = []
         restarted: list[str] = []
         for spec, template in pairs:
@@ -257,6 +271,9 @@ class DaemonService:
                 self._apps[spec.name] = await self.store.upsert_app(
                     dataclasses.replace(template, desired="running" if autostart else "stopped")
                 )
+                await self._assign_ids(spec.name, (wanted_ids or {}).get(spec.name))
+                if autostart:  # every instance was started again
+                    await self.store.set_stopped(spec.name, None, False)
             except Exception:
                 if not known:  # not kept, so not run: the next daemon would not know it
                     with contextlib.suppress(PtmError):
@@ -271,26 +288,37 @@ class DaemonService:
         """stop / start / restart / reload of every app the target names. A start also says
         which apps it ``started`` and which were already ``running`` (left alone)."""
         async with self._lock:
-            names = self.resolve(target)
+            selection = self.select(target)
+            names = list(selection)
             running: list[str] = []
-            for name in names:
+            for name, picked in selection.items():
                 if action == "stop":
-                    await self.sup.stop(name)
-                    await self._set_desired(name, "stopped")
+                    await self.sup.stop(name, picked)
+                    if picked is not None:  # stays stopped while its app runs
+                        await self.store.set_stopped(name, picked, True)
+                    # An app is stopped once every instance is (one process stopped by id
+                    # leaves the app running).
+                    if all(i.status not in ACTIVE for i in self.sup.info(name)):
+                        await self._set_desired(name, "stopped")
                 elif action == "start":
-                    if all(i.status in ACTIVE for i in self.sup.info(name)):
+                    infos = self.sup.info(name)
+                    if all(
+                        i.status in ACTIVE for i in infos if picked is None or i.instance in picked
+                    ):
                         running.append(name)
-                    await self.sup.start(name)
+                    await self.sup.start(name, picked)
                     await self._set_desired(name, "running")
                 elif action == "restart":
-                    await self.sup.restart(name, "manual")
+                    await self.sup.restart(name, "manual", instances=picked)
                     await self._set_desired(name, "running")
                 elif action == "reload":
-                    await self.sup.reload(name)
+                    await self.sup.reload(name, picked)
                     await self._set_desired(name, "running")
                 else:
                     raise StateError(f"unknown action {action!r}")
-            answer: dict[str, Any] = {"processes": self.rows(names)}
+                if action != "stop":
+                    await self.store.set_stopped(name, picked, False)
+            answer: dict[str, Any] = {"processes": self.rows(selection)}
             if action == "start":
                 answer["started"] = [name for name in names if name not in running]
                 answer["running"] = running
@@ -303,78 +331,75 @@ class DaemonService:
             self._apps[name] = dataclasses.replace(stored, desired=desired)  # type: ignore[arg-type]
 
     async def delete(self, target: str) -> dict[str, Any]:
+        """Delete the apps a target names, freeing their process ids. A process id deletes
+        that process: its app's last instance (the app is scaled down by one; instances are
+        always ``0..N-1``), or the app when it is its only instance."""
         async with self._lock:
-            names = self.resolve(target)
-            for name in names:
+            deleted: list[str] = []
+            freed: list[int] = []
+            for name, picked in self.select(target).items():
+                ids = self._ids.get(name, [])
+                count = len(self.sup.info(name))
+                if picked is not None and count > 1:
+                    (instance,) = picked
+                    if instance != count - 1:
+                        raise StateError(
+                            f"process {ids[instance]} is {name}:{instance}, not the last instance"
+                            f" of {name} (instances stay 0..N-1): delete process {ids[-1]}, scale"
+                            f" {name}, or delete {name}"
+                        )
+                    await self._scale(name, count - 1)
+                    deleted.append(f"{name}:{instance}")
+                    freed.append(ids[instance])
+                    continue
                 await self.sup.delete(name)
                 await self.store.delete_app(name)
                 del self._apps[name]
+                freed.extend(self._ids.pop(name, []))
+                deleted.append(name)
             await self._alerts.drop_orphans({s.source for s in self._managed().values()})
-            return {"deleted": names}
+            return {"deleted": deleted, "ids": freed}
 
     async def scale(self, target: str, instances: int) -> dict[str, Any]:
         async with self._lock:
-            name = self._one(target)
+            name, _ = self._one(target)
             try:
                 instance_count(instances)
             except ValueError as exc:
                 raise StateError(f"cannot scale {name!r} to {instances}: {exc}") from None
-            await self.sup.scale(name, instances)
-            stored = self._apps[name]
-            entry = {**stored.entry, "instances": instances}
-            self._apps[name] = await self.store.upsert_app(dataclasses.replace(stored, entry=entry))
+            await self._scale(name, instances)
             clash = port_clash(self.sup.spec(name), instances)
             return {"processes": self.rows([name]), "warnings": [clash] if clash else []}
+
+    async def _scale(self, name: str, instances: int) -> None:
+        await self.sup.scale(name, instances)
+        stored = self._apps[name]
+        entry = {**stored.entry, "instances": instances}
+        self._apps[name] = await self.store.upsert_app(dataclasses.replace(stored, entry=entry))
+        await self._assign_ids(name)
 
     def send_signal(self, target: str, signame: str) -> dict[str, Any]:
         sig = parse_signal(signame)
         pids: list[int] = []
-        for name in self.resolve(target):
-            pids.extend(self.sup.send_signal(name, sig))
+        for name, picked in self.select(target).items():
+            pids.extend(self.sup.send_signal(name, sig, picked))
         return {"signalled": pids}
 
     def reset(self, target: str) -> dict[str, Any]:
-        names = self.resolve(target)
-        for name in names:
-            self.sup.reset(name)
-        return {"processes": self.rows(names)}
+        selection = self.select(target)
+        for name, picked in selection.items():
+            self.sup.reset(name, picked)
+        return {"processes": self.rows(selection)}
 
     # ----------------------------------------------------------------- logs
     def log_paths(self, app: str | None, stream: str) -> list[tuple[str, int, str, Path]]:
-        """(app, instance, stream, path) of each distinct log file."""
-        names = self.resolve(app) if app else list(self._managed())
-        seen: set[Path] = set()
-        out: list[tuple[str, int, str, Path]] = []
-        for name in names:
-            for info in self.sup.info(name):
-                for kind, file in (("out", info.out_file), ("err", info.error_file)):
-                    if file is None or stream not in ("both", kind):
-                        continue
-                    path = Path(file)
-                    if path in seen:
-                        continue
-                    seen.add(path)
-                    out.append((name, info.instance, kind, path))
-        return out
+        """(app, instance, stream, path) of each distinct log file (``app``: a target)."""
+        return log_paths(self.sup, self.select(app) if app else None, stream)
 
     async def tail(self, app: str | None, lines: int, stream: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = []
-        for name, instance, kind, path in self.log_paths(app, stream):
-            found = await anyio.to_thread.run_sync(tail_lines, path, lines)
-            spec = self.sup.spec(name)
-            shared = spec.logs is not None and spec.logs.merge_logs and spec.instances > 1
-            for raw in found:
-                # A file shared by instances names the writer of each line (docs/logs.md).
-                marked, text = split_marker(raw) if shared else (None, raw)
-                result.append(
-                    {
-                        "app": name,
-                        "instance": instance if marked is None else marked,
-                        "stream": kind,
-                        "line": text.decode("utf-8", "replace"),
-                    }
-                )
-        return result
+        """The last ``lines`` lines of each log file of the target ``app`` (every app when
+        None); for a process id, only the lines of that instance."""
+        return await tail_logs(self.sup, self.select(app) if app else None, lines, stream)
 
     def flush(self, app: str | None) -> list[str]:
         files = self.sup.log_files
@@ -395,7 +420,9 @@ class DaemonService:
             apps = list(self._managed().values())
             notify = await self._alerts.for_dump({app.name for app in apps})
             path = await anyio.to_thread.run_sync(
-                lambda: write_dump(self.home.dump, apps, force=force, notify=notify)
+                lambda: write_dump(
+                    self.home.dump, apps, force=force, notify=notify, ids=dict(self._ids)
+                )
             )
             return {"path": str(path), "apps": len(apps), "notify": len(notify)}
 
@@ -404,33 +431,21 @@ class DaemonService:
             raise StateError(f"no dump at {self.home.dump}; run ptm save first")
         async with self._lock:
             ecosystem = await anyio.to_thread.run_sync(load_ecosystem, self.home.dump)
+            # The saved process ids, given back where they are free.
+            saved_ids = dump_ids(await anyio.Path(self.home.dump).read_text("utf-8", "replace"))
             managed = self._managed()
             skipped: list[str] = []
             pairs: list[tuple[AppSpec, StoredApp]] = []
-            for spec, stored in _stored_apps(ecosystem):
+            for spec, stored in stored_apps(ecosystem):
                 if spec.name in managed and any(
                     i.status in ACTIVE for i in self.sup.info(spec.name)
                 ):
                     skipped.append(spec.name)
                     continue
                 pairs.append((spec, stored))
-            result = await self._start_specs(pairs)
+            result = await self._start_specs(pairs, saved_ids)
             # The dump's alerts now stand for its apps; alerts of files none of whose apps is
             # managed any more are dropped (no alert twice).
             await self._keep_alerts(ecosystem)
             await self._alerts.drop_orphans({s.source for s in self._managed().values()})
             return {"started": result["started"] + result["restarted"], "skipped": skipped}
-
-
-def parse_signal(name: str) -> int:
-    text = name.strip().upper()
-    if text.isdigit():
-        number = int(text)
-        if number in {s.value for s in signal_module.Signals}:
-            return number
-    else:
-        if not text.startswith("SIG"):
-            text = "SIG" + text
-        with contextlib.suppress(KeyError):
-            return int(signal_module.Signals[text])
-    raise ConfigError(f"unknown signal {name!r}")

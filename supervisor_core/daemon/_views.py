@@ -29,10 +29,12 @@ def iso(timestamp: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
-def process_row(info: ProcessInfo, *, app_id: int, desired: str) -> dict[str, Any]:
-    """One instance as a ``ptm jlist`` row; ``app_id`` is its app's id (shared by instances)."""
+def process_row(info: ProcessInfo, *, process_id: int | None, desired: str) -> dict[str, Any]:
+    """One instance as a ``ptm jlist`` row; ``process_id`` is its own id (PM2's ``pm_id``),
+    given as both ``id`` and ``pm_id``."""
     return {
-        "id": app_id,
+        "id": process_id,
+        "pm_id": process_id,
         "name": info.name,
         "instance": info.instance,
         "pid": info.pid,
@@ -87,6 +89,7 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "interpreter_args": list(spec.interpreter_args),
         "instances": spec.instances,
         "exec_mode": spec.exec_mode,
+        "increment_var": spec.increment_var,
         "env_name": spec.env_name,
         "autostart": spec.autostart,
         "user": spec.user,
@@ -125,23 +128,29 @@ def spec_view(spec: AppSpec) -> dict[str, Any]:
         "log_file_max_size": logs.max_size if logs else None,
         "log_file_max_files": logs.max_files if logs else None,
         "log_compress": logs.compress if logs else None,
+        "log_compress_delay": logs.compress_delay if logs else None,
+        "log_rotate_interval": logs.rotate_interval if logs else None,
+        "log_file_mode": f"{logs.file_mode:04o}" if logs else None,
     }
 
 
 def describe_view(
     *,
     name: str,
-    app_id: int,
     source: str | None,
     desired: str,
     processes: Sequence[dict[str, Any]],
     spec: AppSpec,
     runs: Iterable[RunRecord],
 ) -> dict[str, Any]:
-    """``GET /v1/processes/{target}``: one app in full; ``runs`` newest first."""
+    """``GET /v1/processes/{target}``: one app in full (or one of its processes, when
+    ``processes`` has only that one); ``runs`` newest first. ``ids`` are the process ids of
+    ``processes``; ``id`` is the one id when there is one process."""
+    ids = [row.get("id") for row in processes]
     return {
         "name": name,
-        "id": app_id,
+        "id": ids[0] if len(ids) == 1 else None,
+        "ids": ids,
         "source": source,
         "desired": desired,
         "processes": list(processes),
@@ -152,9 +161,16 @@ def describe_view(
 
 
 def daemon_info(
-    *, pid: int, version: str, uptime: float, home: str, apps: int, processes: int
+    *,
+    pid: int,
+    version: str,
+    uptime: float,
+    home: str,
+    apps: int,
+    processes: int,
+    reexecuted_at: float | None = None,
 ) -> dict[str, Any]:
-    """``GET /v1/info``."""
+    """``GET /v1/info`` and ``GET /v1/daemon``."""
     return {
         "pid": pid,
         "version": version,
@@ -162,4 +178,5 @@ def daemon_info(
         "home": home,
         "apps": apps,
         "processes": processes,
+        "reexecuted_at": reexecuted_at,
     }

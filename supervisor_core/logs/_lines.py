@@ -54,11 +54,16 @@ class LineSplitter:
 
     __slots__ = ("_buf", "_max_line")
 
-    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE, *, pending: bytes = b"") -> None:
         if max_line < 16:
             raise ValueError(f"max_line must be at least 16 bytes (got {max_line})")
         self._max_line = max_line
-        self._buf = b""
+        self._buf = pending
+
+    @property
+    def pending(self) -> bytes:
+        """The unterminated line held now (what a new splitter continues with ``pending``)."""
+        return self._buf
 
     @property
     def max_line(self) -> int:

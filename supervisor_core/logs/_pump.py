@@ -19,13 +19,17 @@ async def pump_lines(
     on_lines: Callable[[list[bytes]], None],
     *,
     max_line: int = DEFAULT_MAX_LINE,
+    splitter: LineSplitter | None = None,
 ) -> None:
     """Read ``stream`` to its end; call ``on_lines`` once per chunk that completed lines.
 
     At end of stream (``EndOfStream``, or the stream closed or broken under us) the last,
     unterminated line is delivered too. ``on_lines`` is never called with an empty list.
+    With ``splitter`` (the caller's, to read its unterminated line when the pump is
+    cancelled), ``max_line`` is the splitter's.
     """
-    splitter = LineSplitter(max_line)
+    if splitter is None:
+        splitter = LineSplitter(max_line)
     feed = splitter.feed
     while True:
         try:

@@ -2,13 +2,18 @@
 
 Writes go through an ``O_APPEND`` descriptor, one ``os.write`` per batch of whole lines, so a
 line is never interleaved with another writer's and never split between two files. Rotation
-happens here, before the batch that would pass ``max_size``: the file is renamed to
-``<stem>__<UTC time>-<counter><suffix>`` (``app-out__20261128T210000Z-0001.log``) and a new
-one is opened; nothing is copied or truncated, so no line can fall between two steps. The
-counter makes two rotations in the same second two files, and a name is never reused while a
-file (or its ``.gz``) has it. Rotated files are gzipped in a background thread when asked
-(``.gz.tmp`` first, then renamed; the plain file is removed only after that). Only
-``max_files`` rotated files are kept, compressed or not; the oldest go first.
+happens here, before the batch that would pass ``max_size``, and (with ``rotate_interval``)
+before the first batch of a new local hour or day: the file is renamed to
+``<stem>__<UTC stamp>-<counter><suffix>`` (``app-out__20261128T210000Z-0001.log``) and a new
+one is opened; nothing is copied or truncated, so no line can fall between two steps. A time
+rotation happens at the first write after the boundary (like Python's
+``TimedRotatingFileHandler``), not at the boundary itself: a quiet log is not rotated into
+empty files, and the file it rotates holds only lines of the period its name gives. Names are
+made in :mod:`supervisor_core.logs._rotated`. Rotated files are gzipped in a background thread
+when asked (``.gz.tmp`` first, then renamed; the plain file is removed only after that), all
+but the newest ``compress_delay``. Only ``max_files`` rotated files are kept, compressed or
+not; the oldest go first. A file the writer creates gets exactly ``file_mode`` (not masked
+by the umask).
 
 Failures never reach the caller of :meth:`RotatingWriter.write`: they are reported once per
 episode through ``on_error``, the lost lines are counted, and the first successful write
@@ -20,27 +25,26 @@ Symbolic links: see :mod:`supervisor_core.logs._files`.
 from __future__ import annotations
 
 import contextlib
-import errno
-import gzip
 import os
-import shutil
 import stat
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
 
 from supervisor_core._fds import check_reserve
+from supervisor_core.config import RotateInterval
 from supervisor_core.errors import LogError
-from supervisor_core.logs._files import (
-    FILE_MODE,
-    open_no_link,
-    rotated_files,
-    scan,
-    stem_suffix,
+from supervisor_core.logs._files import FILE_MODE, open_no_link, rotated_files
+from supervisor_core.logs._period import period_of
+from supervisor_core.logs._rotated import (
+    compress_old,
+    prune,
+    rotation_target,
+    stamp_of,
 )
+from supervisor_core.logs._rotated import reason as _reason
 
 __all__ = ["DEFAULT_CHECK_INTERVAL", "FILE_MODE", "RotatingWriter", "rotated_files"]
 
@@ -54,12 +58,13 @@ _NL = b"\n"
 
 
 class RotatingWriter:
-    """Appends batches of lines to one file, rotating it by size.
+    """Appends batches of lines to one file, rotating it by size and (optionally) by time.
 
     Not thread-safe: one thread (the supervisor's) calls it. ``on_error`` is always called from
     that thread, also for failures of the background compression (reported on the next call).
     ``max_size <= 0`` disables rotation. Rotation and truncation apply to regular files only
-    (``/dev/stdout`` and the like are just written to).
+    (``/dev/stdout`` and the like are just written to). ``on_open`` is called with each new
+    descriptor of the file (at start, after a rotation or a reopen), before it is written to.
     """
 
     def __init__(
@@ -73,11 +78,21 @@ class RotatingWriter:
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         wall_clock: Callable[[], float] = time.time,
         owner: tuple[int, int] | None = None,
+        rotate_interval: RotateInterval | None = None,
+        compress_delay: int = 0,
+        file_mode: int = FILE_MODE,
+        on_open: Callable[[int], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self.max_size = max_size
         self.max_files = max(max_files, 0)
         self.compress = compress
+        self.rotate_interval = rotate_interval
+        self.compress_delay = max(compress_delay, 0)
+        self.file_mode = file_mode
+        self._on_open = on_open
+        # The period of the current file's lines (time rotation only).
+        self._period = (0.0, float("inf"))
         self.size = 0
         self.dropped_lines = 0
         self.written_bytes = 0
@@ -102,6 +117,7 @@ class RotatingWriter:
         self._last_counter = 0
         self._executor: ThreadPoolExecutor | None = None
         self._worker_errors: deque[str] = deque()
+        self._gzip_failed: set[str] = set()  # rotated files not to try again (worker only)
         try:
             self._open()
         except OSError as exc:
@@ -191,6 +207,13 @@ class RotatingWriter:
             fd = self._fd
             if fd is None:
                 fd = self._open()
+            if self._regular and self.rotate_interval is not None:
+                wall = self._wall_clock()
+                if not self._period[0] <= wall < self._period[1]:  # also a clock set back
+                    if self.size > 0:
+                        fd = self._rotate(fd, now)
+                    else:
+                        self._period = period_of(wall, self.rotate_interval)
             if (
                 self._regular
                 and self.max_size > 0
@@ -265,21 +288,42 @@ class RotatingWriter:
     def _open(self) -> int:
         check_reserve(str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = open_no_link(self.path, _OPEN_FLAGS)
+        fd, created = self._open_or_create()
         try:
             os.set_blocking(fd, True)
             st = os.fstat(fd)
+            regular = stat.S_ISREG(st.st_mode)
             owner = self._owner
-            if owner is not None and stat.S_ISREG(st.st_mode) and (st.st_uid, st.st_gid) != owner:
+            if owner is not None and regular and (st.st_uid, st.st_gid) != owner:
                 os.fchown(fd, *owner)  # the file belongs to the user the app runs as
+            if created and regular and stat.S_IMODE(st.st_mode) != self.file_mode:
+                os.fchmod(fd, self.file_mode)  # exactly log_file_mode, whatever the umask
+            if self._on_open is not None:
+                self._on_open(fd)
         except OSError:
             os.close(fd)
             raise
         self._fd = fd
         self._ident = (st.st_dev, st.st_ino)
-        self._regular = stat.S_ISREG(st.st_mode)
-        self.size = st.st_size if self._regular else 0
+        self._regular = regular
+        self.size = st.st_size if regular else 0
+        if self.rotate_interval is not None:
+            wall = self._wall_clock()
+            # The lines already in the file were written by its last modification.
+            since = min(st.st_mtime, wall) if self.size > 0 else wall
+            self._period = period_of(since, self.rotate_interval)
         return fd
+
+    def _open_or_create(self) -> tuple[int, bool]:
+        """The descriptor of the file, and whether this call created it."""
+        try:
+            return open_no_link(self.path, _OPEN_FLAGS & ~os.O_CREAT, self.file_mode), False
+        except FileNotFoundError:
+            pass
+        try:
+            return open_no_link(self.path, _OPEN_FLAGS | os.O_EXCL, self.file_mode), True
+        except FileExistsError:  # created meanwhile, or a dangling link: open as before
+            return open_no_link(self.path, _OPEN_FLAGS, self.file_mode), False
 
     def _close_fd(self) -> None:
         fd, self._fd = self._fd, None
@@ -346,19 +390,13 @@ class RotatingWriter:
         return fd
 
     def _rotation_target(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._wall_clock()))
-        counter = self._last_counter + 1 if stamp == self._last_stamp else 1
-        stem, suffix = stem_suffix(self.path)
-        while True:
-            target = self.path.with_name(f"{stem}__{stamp}-{counter:04d}{suffix}")
-            name = str(target)
-            if not (
-                os.path.lexists(name)
-                or os.path.lexists(name + ".gz")
-                or os.path.lexists(name + ".gz.tmp")
-            ):
-                break
-            counter += 1
+        """The name for the current file: by its period with time rotation, else by now."""
+        if self.rotate_interval is not None:
+            stamp = stamp_of(self._period[0])
+        else:
+            stamp = stamp_of(self._wall_clock())
+        last = self._last_counter if stamp == self._last_stamp else 0
+        target, counter = rotation_target(self.path, stamp, last)
         self._last_stamp, self._last_counter = stamp, counter
         return target
 
@@ -367,49 +405,20 @@ class RotatingWriter:
 
         Runs in the compression thread when compressing (so it never races a gzip), else here.
         """
-        groups, temps = scan(self.path)
-        doomed = [p for group in groups[: max(len(groups) - self.max_files, 0)] for p in group]
-        for victim in doomed + temps:
-            try:
-                victim.unlink(missing_ok=True)
-            except OSError as exc:
-                report(f"log {victim}: cannot delete old rotated file: {_reason(exc)}")
+        prune(self.path, self.max_files, report)
 
     def _compress_job(self, target: Path) -> None:
-        """In the background thread: prune, then gzip ``target`` if it is still kept."""
+        """In the background thread, after ``target`` was rotated: prune, then gzip what is
+        older than the newest ``compress_delay`` rotated files (``target`` itself when 0)."""
         self._prune(self._worker_errors.append)
-        if not target.exists():
-            return
-        gz = target.with_name(target.name + ".gz")
-        tmp = target.with_name(target.name + ".gz.tmp")
-        try:
-            # Neither file through a link: the folder may be writable by another user, who
-            # could swap one in to have a root daemon copy (or overwrite) a file of theirs.
-            src_fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-            with open(src_fd, "rb") as src:
-                if not stat.S_ISREG(os.fstat(src_fd).st_mode):
-                    raise OSError(errno.EINVAL, "it is no longer a regular file", str(target))
-                tmp.unlink(missing_ok=True)
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-                self._gzip(src, os.open(tmp, flags, FILE_MODE), target.name)
-            tmp.replace(gz)
-            target.unlink()
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            if exc.errno == errno.ELOOP:
-                message = "it is a symbolic link now; left it alone, not following it"
-            else:
-                message = f"cannot gzip ({_reason(exc)}); kept it uncompressed"
-            self._worker_errors.append(f"log {target}: {message}")
-
-    @staticmethod
-    def _gzip(src: BinaryIO, fd: int, name: str) -> None:
-        with (
-            os.fdopen(fd, "wb") as raw,
-            gzip.GzipFile(filename=name, mode="wb", fileobj=raw, compresslevel=6) as zf,
-        ):
-            shutil.copyfileobj(src, zf, 1 << 20)
+        failed = compress_old(
+            self.path,
+            self.compress_delay,
+            self.file_mode,
+            self._worker_errors.append,
+            skip=self._gzip_failed,
+        )
+        self._gzip_failed.update(failed)
 
     # -- reporting --------------------------------------------------------------------------
 
@@ -421,7 +430,3 @@ class RotatingWriter:
     def _report_worker_errors(self) -> None:
         while self._worker_errors:
             self._report(self._worker_errors.popleft())
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__

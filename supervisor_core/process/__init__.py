@@ -5,6 +5,7 @@ from supervisor_core.process._clock import ANYIO_CLOCK, AnyioClock, Clock
 from supervisor_core.process._launch import LaunchPlan, check_run_as, launch_plan, run_as
 from supervisor_core.process._listen import bind_listen_socket
 from supervisor_core.process._notify import NotifySocket, parse_notify
+from supervisor_core.process._pipes import AdoptedProcess, PipeReader
 from supervisor_core.process._readiness import ReadinessProbe, await_ready
 from supervisor_core.process._spawn import (
     RUN_ID_VAR,
@@ -42,7 +43,7 @@ from supervisor_core.process._tree import (
     stop_tree,
     wait_gone,
 )
-from supervisor_core.process._watcher import use_pidfd_child_watcher
+from supervisor_core.process._watcher import freeze_child_watcher, use_pidfd_child_watcher
 
 __all__ = [
     "ACTIVE",
@@ -52,6 +53,7 @@ __all__ = [
     "RUNNING",
     "RUN_ID_VAR",
     "UP",
+    "AdoptedProcess",
     "AnyioClock",
     "CgroupTree",
     "ChildProcess",
@@ -61,6 +63,7 @@ __all__ = [
     "ExitDecision",
     "LaunchPlan",
     "NotifySocket",
+    "PipeReader",
     "ReadinessProbe",
     "Rules",
     "RunFacts",
@@ -78,6 +81,7 @@ __all__ = [
     "descendant_pids",
     "descendants",
     "find_marked",
+    "freeze_child_watcher",
     "launch_plan",
     "parse_notify",
     "pid_still_ours",

@@ -67,6 +67,8 @@ def launch_plan(
         ptm_home=str(ptm_home) if ptm_home is not None else None,
         base=base_env,
     )
+    if spec.increment_var is not None:  # checked by the loader: an integer of spec.env
+        env[spec.increment_var] = str(int(spec.env[spec.increment_var]) + index)
     if notify_socket is not None:
         env["NOTIFY_SOCKET"] = str(notify_socket)
     else:

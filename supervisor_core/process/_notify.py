@@ -37,7 +37,14 @@ def parse_notify(data: bytes) -> dict[str, str]:
 class NotifySocket:
     """Receives sd_notify datagrams and hands ``(pid, fields)`` to a callback."""
 
-    def __init__(self) -> None:
+    def __init__(self, adopt: tuple[int, str] | None = None) -> None:
+        if adopt is not None:  # the previous daemon image's socket (ptm update)
+            fd, path = adopt
+            self.path = Path(path)
+            self._folder = self.path.parent
+            self._sock = socket.socket(fileno=fd)
+            self._sock.set_inheritable(False)
+            return
         self._folder = Path(tempfile.mkdtemp(prefix="ptm-notify-"))
         self.path = self._folder / "notify.sock"
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -72,6 +79,11 @@ class NotifySocket:
                 if pid is not None:
                     with contextlib.suppress(Exception):
                         on_message(pid, parse_notify(data))
+
+    def inheritable(self) -> tuple[int, str]:
+        """The socket's descriptor (inheritable across ``execve`` now) and path."""
+        self._sock.set_inheritable(True)
+        return self._sock.fileno(), str(self.path)
 
     def close(self) -> None:
         self._sock.close()

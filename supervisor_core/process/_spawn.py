@@ -14,6 +14,7 @@ from anyio.abc import ByteReceiveStream
 
 from supervisor_core._fds import SPAWN_RESERVE, check_reserve
 from supervisor_core.errors import SpawnError
+from supervisor_core.process._pipes import PipedProcess, PipeReader, open_pipe
 
 __all__ = [
     "RUN_ID_VAR",
@@ -106,21 +107,39 @@ async def spawn(
     except OSError as exc:
         raise SpawnError(f"not started: {exc.strerror}") from None
     try:
-        return await anyio.open_process(
+        out_read, out_write = open_pipe()
+    except OSError as exc:
+        raise SpawnError(f"not started: {exc.strerror or exc}") from None
+    try:
+        err_read, err_write = open_pipe()
+    except OSError as exc:
+        os.close(out_read)
+        os.close(out_write)
+        raise SpawnError(f"not started: {exc.strerror or exc}") from None
+    try:
+        proc = await anyio.open_process(
             list(argv),
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=out_write,
+            stderr=err_write,
             cwd=cwd,
             env=env,
             start_new_session=True,
             pass_fds=pass_fds,
         )
     except OSError as exc:
+        os.close(out_read)
+        os.close(err_read)
         what = exc.strerror or str(exc)
         raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {what}") from exc
     except (ValueError, TypeError) as exc:  # e.g. "embedded null byte": never a traceback
+        os.close(out_read)
+        os.close(err_read)
         raise SpawnError(f"cannot start {argv[0]!r} in {str(cwd)!r}: {exc}") from exc
+    finally:
+        os.close(out_write)  # the child holds them now
+        os.close(err_write)
+    return PipedProcess(proc, PipeReader(out_read), PipeReader(err_read))
 
 
 def pid_still_ours(process: ChildProcess) -> bool:

@@ -8,12 +8,19 @@ Every write is one SQL statement (an upsert, an ``UPDATE ... RETURNING``; deleti
 removes its runs through a trigger), so a write is atomic on its own and a cancelled coroutine
 can never leave a transaction open on the shared connection.
 
-Tables (version 2)::
+Tables (version 4)::
 
     apps(name PK, position UNIQUE, entry JSON, base_dir, env_name, source, desired, updated_at)
     runs(run_id PK, app, instance, pid, create_time, started_at, ended_at, exit_code, signal,
          end_reason, error)
     notify(source PK, entries JSON, updated_at)          -- since version 2
+    processes(id PK, app, instance, stopped, UNIQUE (app, instance))  -- since version 3
+    history(app, instance, minute, cpu, memory; PK (app, instance, minute))  -- since version 4
+
+``processes`` holds the process id of each instance (``ptm list``'s ``id``), and whether it
+was stopped by its id while its app runs: deleting an app frees its ids through a trigger.
+``history`` holds each instance's cpu and memory, a row a minute for 24 hours; deleting an app
+deletes its rows through a trigger.
 
 Timestamps are POSIX seconds (floats).
 """
@@ -43,6 +50,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DamagedState",
     "Desired",
+    "MinuteRow",
     "StateStore",
     "StoredApp",
 ]
@@ -53,8 +61,13 @@ _DESIRED: Final = ("running", "stopped")
 RUNS_KEPT: Final = 1000
 """Ended runs kept per instance; older ones are deleted as new ones end."""
 
+MinuteRow = tuple[str, int, int, float | None, float]
+"""One minute of one process's history: (app, instance, POSIX minute, mean cpu %, max bytes)."""
+
 BUSY_TIMEOUT_MS: Final = 5000
 """How long a write waits for another writer (another connection) before failing."""
+
+_MINUTES_PER_STATEMENT: Final = 500
 
 _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
     # 1: apps and runs
@@ -105,6 +118,43 @@ _MIGRATION_SOURCES: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
     ),
+    # 3: a process id for each instance, as in PM2
+    (
+        """
+        CREATE TABLE processes (
+            id       INTEGER PRIMARY KEY CHECK (id >= 0),
+            app      TEXT NOT NULL,
+            instance INTEGER NOT NULL CHECK (instance >= 0),
+            stopped  INTEGER NOT NULL DEFAULT 0 CHECK (stopped IN (0, 1)),
+            UNIQUE (app, instance)
+        )
+        """,
+        """
+        CREATE TRIGGER apps_delete_processes AFTER DELETE ON apps
+        BEGIN
+            DELETE FROM processes WHERE app = OLD.name;
+        END
+        """,
+    ),
+    # 4: each process's cpu and memory, one row a minute (kept 24 hours)
+    (
+        """
+        CREATE TABLE history (
+            app      TEXT NOT NULL,
+            instance INTEGER NOT NULL,
+            minute   INTEGER NOT NULL,
+            cpu      REAL,
+            memory   REAL NOT NULL,
+            PRIMARY KEY (app, instance, minute)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TRIGGER apps_delete_history AFTER DELETE ON apps
+        BEGIN
+            DELETE FROM history WHERE app = OLD.name;
+        END
+        """,
+    ),
 )
 MIGRATIONS: Final = tuple(
     tuple(textwrap.dedent(statement).strip() for statement in version)
@@ -135,7 +185,8 @@ class StoredApp:
     """The ecosystem file it came from; ``None`` for ``ptm start script.py``."""
     desired: Desired
     position: int
-    """Its place in ``ptm list`` (the numeric id). :meth:`StateStore.upsert_app` assigns it."""
+    """Its place in ``ptm list``. :meth:`StateStore.upsert_app` assigns it. (The ids ``ptm list``
+    shows are process ids: :meth:`StateStore.assign_ids`.)"""
 
 
 class DamagedState(StateError):
@@ -330,6 +381,7 @@ class StateStore:
                 _check_desired(app.desired)
             for text in (await self.notify_entries()).values():
                 json.loads(text)
+            await self.process_ids()
             for row in await self._rows("SELECT * FROM runs"):
                 _run_from_row(row)
         except (sqlite3.Error, StateError, UnicodeError, ValueError, TypeError) as exc:
@@ -406,7 +458,7 @@ class StateStore:
             raise UnknownAppError(f"no app named {name!r} in {self._path}")
 
     async def delete_app(self, name: str) -> None:
-        """Forget ``name`` and its runs; an unknown name is an UnknownAppError."""
+        """Forget ``name``, its runs and its process ids (UnknownAppError if unknown)."""
         rows = await self._rows("DELETE FROM apps WHERE name = ? RETURNING name", (name,))
         if not rows:
             raise UnknownAppError(f"no app named {name!r} in {self._path}")
@@ -415,6 +467,71 @@ class StateStore:
         """Every app, in ``ptm list`` order (by position)."""
         rows = await self._rows("SELECT * FROM apps ORDER BY position")
         return [_app_from_row(row) for row in rows]
+
+    # -----------------------------------------------------------------------------------------
+    # Process ids
+
+    async def process_ids(self) -> dict[str, list[int]]:
+        """The process id of each instance, by app: ``ids[app][instance]``, for instances
+        ``0, 1, ...`` up to the first without one (:meth:`assign_ids` gives it one)."""
+        rows = await self._rows("SELECT id, app, instance FROM processes ORDER BY app, instance")
+        ids: dict[str, list[int]] = {}
+        for row in rows:
+            found = ids.setdefault(row["app"], [])
+            if row["instance"] == len(found):
+                found.append(int(row["id"]))
+        return ids
+
+    async def assign_ids(self, app: str, count: int, wanted: Sequence[int] = ()) -> list[int]:
+        """Give instances ``0..count-1`` of ``app`` a process id each and return them.
+
+        An instance that has one keeps it; the ids of instances ``count`` and above are
+        freed. A new instance ``i`` gets ``wanted[i]`` when that id is free (``ptm
+        resurrect`` gives back saved ids), else one more than the highest id in use (0 when
+        none is).
+        """
+        if count < 0:
+            raise StateError(f"an app has 0 or more instances (got {count})")
+        await self._rows("DELETE FROM processes WHERE app = ? AND instance >= ?", (app, count))
+        have = {
+            row["instance"]
+            for row in await self._rows("SELECT instance FROM processes WHERE app = ?", (app,))
+        }
+        for instance in range(count):
+            if instance in have:
+                continue
+            want = wanted[instance] if instance < len(wanted) else None
+            await self._rows(
+                """
+                INSERT INTO processes (id, app, instance) VALUES (
+                    CASE WHEN ?1 IS NOT NULL AND ?1 >= 0
+                              AND NOT EXISTS (SELECT 1 FROM processes WHERE id = ?1)
+                         THEN ?1
+                         ELSE (SELECT COALESCE(MAX(id), -1) + 1 FROM processes) END,
+                    ?2, ?3)
+                ON CONFLICT (app, instance) DO NOTHING
+                """,
+                (want, app, instance),
+            )
+        return (await self.process_ids()).get(app, [])
+
+    async def set_stopped(self, app: str, instances: Sequence[int] | None, stopped: bool) -> None:
+        """Record that these instances of ``app`` (every one when None) were stopped by their
+        process id, so they stay stopped while the app runs (or that they were started)."""
+        sql = "UPDATE processes SET stopped = ? WHERE app = ?"
+        parameters: list[Any] = [stopped, app]
+        if instances is not None:
+            sql += " AND instance IN (SELECT value FROM json_each(?))"
+            parameters.append(json.dumps(list(instances)))
+        await self._rows(sql, parameters)
+
+    async def stopped_instances(self) -> dict[str, set[int]]:
+        """The instances stopped by their process id, by app."""
+        rows = await self._rows("SELECT app, instance FROM processes WHERE stopped")
+        stopped: dict[str, set[int]] = {}
+        for row in rows:
+            stopped.setdefault(row["app"], set()).add(int(row["instance"]))
+        return stopped
 
     # -----------------------------------------------------------------------------------------
     # Notify entries
@@ -538,4 +655,31 @@ class StateStore:
             """,
             (keep_per_instance,),
         )
+        return len(rows)
+
+    # -----------------------------------------------------------------------------------------
+    # History (one row a minute per process)
+
+    async def record_minutes(self, rows: Sequence[MinuteRow]) -> None:
+        """Keep these minutes (a minute already kept is replaced)."""
+        for start in range(0, len(rows), _MINUTES_PER_STATEMENT):
+            chunk = rows[start : start + _MINUTES_PER_STATEMENT]
+            await self._rows(
+                "INSERT OR REPLACE INTO history (app, instance, minute, cpu, memory) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
+
+    async def minutes(self, since: int) -> list[MinuteRow]:
+        """Every kept minute from ``since`` on, by process, each process's oldest first."""
+        rows = await self._rows(
+            "SELECT app, instance, minute, cpu, memory FROM history WHERE minute >= ?"
+            " ORDER BY app, instance, minute",  # the primary key's order: no sort
+            (since,),
+        )
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+    async def prune_minutes(self, before: int) -> int:
+        """Delete the minutes before ``before``; returns how many."""
+        rows = await self._rows("DELETE FROM history WHERE minute < ? RETURNING app", (before,))
         return len(rows)

@@ -21,7 +21,9 @@ These functions block (small files, fsync); call them from a worker thread in th
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -38,7 +40,15 @@ from supervisor_core.config import (
 from supervisor_core.errors import ConfigError, StateError
 from supervisor_core.store._db import StoredApp
 
-__all__ = ["BACKUP_SUFFIX", "backup_path", "dump_entry", "dump_text", "read_dump", "write_dump"]
+__all__ = [
+    "BACKUP_SUFFIX",
+    "backup_path",
+    "dump_entry",
+    "dump_ids",
+    "dump_text",
+    "read_dump",
+    "write_dump",
+]
 
 BACKUP_SUFFIX: Final = ".bak"
 
@@ -59,10 +69,32 @@ def dump_entry(app: StoredApp) -> dict[str, Any]:
     )
 
 
-def _comment(app: StoredApp) -> str:
+_IDS_LINE: Final = re.compile(r'^# ("(?:[^"\\]|\\.)*") ids? ([0-9]+(?:, [0-9]+)*):', re.M)
+"""The comment that gives an app's process ids: ``# "api" ids 3, 4: from ...``."""
+
+
+def _comment(app: StoredApp, ids: Sequence[int] | None) -> str:
     origin = f"from {app.source}" if app.source is not None else "started without a file"
     env = f", --env {app.env_name}" if app.env_name is not None else ""
-    return f"# id {app.position}: {origin}{env}; {app.desired} when saved\n"
+    known = ""
+    if ids:
+        word = "id" if len(ids) == 1 else "ids"
+        known = f"{json.dumps(app.name)} {word} {', '.join(map(str, ids))}: "
+    return f"# {known}{origin}{env}; {app.desired} when saved\n"
+
+
+def dump_ids(text: str) -> dict[str, list[int]]:
+    """The process ids a dump's comments give each app (``ptm resurrect`` gives them back
+    when they are free); an app without that comment is left out."""
+    ids: dict[str, list[int]] = {}
+    for match in _IDS_LINE.finditer(text):
+        try:
+            name = json.loads(match.group(1))
+        except ValueError:
+            continue
+        if isinstance(name, str):
+            ids[name] = [int(number) for number in match.group(2).split(", ")]
+    return ids
 
 
 def dump_text(
@@ -70,9 +102,11 @@ def dump_text(
     *,
     saved_at: float | None = None,
     notify: Sequence[Mapping[str, Any]] = (),
+    ids: Mapping[str, Sequence[int]] | None = None,
 ) -> str:
     """The text of a dump of ``apps`` (in the given order), then ``notify`` entries (tables
-    of an ecosystem file's ``[[notify]]``: events, apps, webhook or command)."""
+    of an ecosystem file's ``[[notify]]``: events, apps, webhook or command). ``ids`` are
+    the process ids of each app's instances, written in its comment (:func:`dump_ids`)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at))
     header = (
         f"# Written by `ptm save` at {stamp}: the apps ptm managed and their desired state.\n"
@@ -81,7 +115,7 @@ def dump_text(
     )
     return ecosystem_text(
         header,
-        [(_comment(app), dump_entry(app)) for app in apps],
+        [(_comment(app, (ids or {}).get(app.name)), dump_entry(app)) for app in apps],
         notify=notify,
         empty_note="# No apps were registered when this was saved.",
     )
@@ -134,6 +168,7 @@ def write_dump(
     *,
     force: bool = False,
     notify: Sequence[Mapping[str, Any]] = (),
+    ids: Mapping[str, Sequence[int]] | None = None,
 ) -> Path:
     """Write ``apps`` (and the ``[[notify]]`` entries that alert about them) to the dump at
     ``path`` atomically, keeping the old one as ``.bak``.
@@ -155,7 +190,7 @@ def write_dump(
                 f"not replacing {path} ({existing} app{'s' if existing != 1 else ''}) with an"
                 " empty list: nothing is registered. Use force (ptm save --force) to save it"
             )
-    data = dump_text(apps, notify=notify).encode("utf-8")
+    data = dump_text(apps, notify=notify, ids=ids).encode("utf-8")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _remove_stale_temps(path)  # also those of dump.toml.bak (.dump.toml.bak.*.tmp)

@@ -253,5 +253,6 @@ def test_ptm_metrics_prints_the_prometheus_exposition(ptm: Ptm) -> None:
     ptm.ok("start", "ecosystem.toml")
     ptm.wait_online(2)
     text = ptm.ok("metrics")
-    assert 'ptm_process_up{app="api",id="0",instance="1"} 1.0' in text
+    assert 'ptm_process_up{app="api",id="0",instance="0"} 1.0' in text
+    assert 'ptm_process_up{app="api",id="1",instance="1"} 1.0' in text  # its own id
     assert "ptm_apps 1.0" in text

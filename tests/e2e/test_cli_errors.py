@@ -38,7 +38,7 @@ def test_an_unknown_app_fails_with_one_line_and_exit_1(ptm: Ptm, args: list[str]
     assert done.returncode == 1, done
     assert done.stdout == ""
     one_line(done.stderr)
-    assert "no app" in done.stderr
+    assert "no app" in done.stderr or "no process with id 7" in done.stderr
 
 
 def test_an_unknown_app_changes_nothing(ptm: Ptm) -> None:

@@ -24,7 +24,7 @@ def test_start_a_file_then_list_and_jlist(ptm: Ptm) -> None:
     assert [(r["id"], r["name"], r["instance"]) for r in rows] == [
         (0, "api", 0),
         (1, "worker", 0),
-        (1, "worker", 1),
+        (2, "worker", 1),  # every process has its own id, as in PM2
     ]
     logs = ptm.home / "logs"
     for row in rows:

@@ -27,9 +27,9 @@ def test_env_prints_what_the_instance_runs_with_secrets_masked(ptm: Ptm) -> None
     _app_with_secrets(ptm)
     ptm.ok("start", "ecosystem.toml")
     rows = ptm.wait_online(2)
-    for instance, target in ((0, "api"), (1, "0")):  # by name or by id
-        args = ["env", target] + (["--instance", "1"] if instance else [])
-        out = ptm.ok(*args)
+    # By name (instance 0), by name and --instance, and by process id (api:1 has id 1).
+    for instance, args in ((0, ["api"]), (1, ["api", "--instance", "1"]), (1, ["1"])):
+        out = ptm.ok("env", *args)
         lines = out.splitlines()
         assert lines == sorted(lines)
         shown = dict(line.split("=", 1) for line in lines)
@@ -70,7 +70,8 @@ def test_pid_prints_the_running_pids_one_per_line(ptm: Ptm) -> None:
     rows = ptm.wait_online(3)
     assert ptm.ok("pid").splitlines() == [str(r["pid"]) for r in rows]
     assert ptm.ok("pid", "api").splitlines() == [str(r["pid"]) for r in rows if r["name"] == "api"]
-    assert ptm.ok("pid", "1") == f"{rows[2]['pid']}\n"  # worker, by id
+    assert ptm.ok("pid", "2") == f"{rows[2]['pid']}\n"  # worker, by its process id
+    assert ptm.ok("pid", "1") == f"{rows[1]['pid']}\n"  # api:1 alone
     ptm.ok("stop", "worker")
     assert ptm.ok("pid", "worker") == ""
     done = ptm("pid", "nope")

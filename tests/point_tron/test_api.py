@@ -83,7 +83,11 @@ async def test_an_exception_in_a_handler_is_a_json_500(service: Service) -> None
     response = await service.client.get("/api/blocks/stats", headers=service.auth)
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == {"success": False, "error": "internal server error"}
+    assert response.json() == {
+        "success": False,
+        "error": "internal server error",
+        "code": "internal_error",
+    }
 
 
 async def test_blocks_stats(service: Service) -> None:
@@ -431,7 +435,11 @@ async def test_system_status(service: Service) -> None:
 async def test_unknown_api_route_is_json_404(service: Service) -> None:
     response = await service.client.get("/api/blocks/nope", headers=service.auth)
     assert response.status_code == 404
-    assert response.json() == {"success": False, "error": "not found: GET /api/blocks/nope"}
+    assert response.json() == {
+        "success": False,
+        "error": "not found: GET /api/blocks/nope",
+        "code": "not_found",
+    }
     response = await service.client.delete("/api/blocks/stats", headers=service.auth)
     assert response.status_code == 405
     assert response.json()["success"] is False

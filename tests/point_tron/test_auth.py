@@ -49,7 +49,8 @@ async def test_login_returns_a_token_that_verifies(service: Service) -> None:
 async def test_login_failures(service: Service, body: dict, status: int, error: str) -> None:
     response = await service.client.post("/api/auth/login", json=body)
     assert response.status_code == status
-    assert response.json() == {"success": False, "error": error}
+    code = "wrong_credentials" if status == 401 else "credentials_required"
+    assert response.json() == {"success": False, "error": error, "code": code}
 
 
 def api_routes(service: Service) -> list[tuple[str, str]]:

@@ -94,6 +94,44 @@ async def test_the_token_as_a_bearer_subprotocol_keeps_it_out_of_the_url(
         assert (await recv(ws))["type"] == "welcome"
 
 
+async def test_messages_in_the_language_of_the_handshake(service: Service, ws_url: str) -> None:
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    async with connect(f"{ws_url}?token={service.token}", additional_headers=zh) as ws:
+        assert (await recv(ws))["data"]["message"] == "欢迎，admin"
+        await ws.send(json.dumps({"type": "subscribe", "channel": "block"}))
+        assert (await recv(ws))["data"]["message"] == "已订阅 block"
+        await ws.send(json.dumps({"type": "unsubscribe", "channel": "block"}))
+        assert (await recv(ws))["data"]["message"] == "已取消订阅 block"
+        await ws.send(json.dumps({"type": "subscribe", "channel": "trades"}))
+        error = (await recv(ws))["data"]
+        assert error == {
+            "message": "未知频道 'trades'；可用频道：block, kline, stats",
+            "code": "ws_unknown_channel",
+        }
+        await ws.send("{oops")
+        assert (await recv(ws))["data"] == {
+            "message": "消息格式错误：不是 JSON",
+            "code": "ws_not_json",
+        }
+    # the lang cookie wins, as for the pages and the API
+    cookie = {**zh, "Cookie": "lang=en"}
+    async with connect(f"{ws_url}?token={service.token}", additional_headers=cookie) as ws:
+        assert (await recv(ws))["data"]["message"] == "welcome, admin"
+        await ws.send(json.dumps({"type": "dance"}))
+        assert (await recv(ws))["data"] == {
+            "message": "unknown message type 'dance'",
+            "code": "ws_unknown_type",
+        }
+    async with connect(f"{ws_url}?token=nope", additional_headers=zh) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+        4401,
+        "未授权：需要有效的访问令牌（子协议 bearer）",
+    )
+
+
 async def test_welcome_subscribe_ping_and_errors(service: Service, ws_url: str) -> None:
     async with connect(f"{ws_url}?token={service.token}") as ws:
         welcome = await recv(ws)

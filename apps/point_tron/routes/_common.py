@@ -1,7 +1,9 @@
 """Shared pieces of the HTTP layer: the JSON envelope, request parsing and validation.
 
-Every API answer is ``{"success": bool, "data"?: ..., "error"?: "message"}``. Bad input is
-raised as :class:`BadRequest` (400) with one line naming the parameter and its value.
+Every API answer is ``{"success": bool, "data"?: ..., "error"?: "message", "code"?: "key"}``.
+An error's ``code`` is stable (``bad_limit``, ``not_found``, ...); its ``error`` is one line in
+the request's language (see :mod:`point_tron.i18n`), from the catalogue key ``error.<code>``.
+Bad input is raised as :class:`BadRequest` (400) naming the parameter and its value.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
+from starlette.types import Scope
+
+from point_tron.i18n import language_for, translate
 
 __all__ = [
     "MAX_LIMIT",
+    "ApiError",
     "BadRequest",
+    "error_body",
     "fail",
     "now_ms",
     "ok",
@@ -29,18 +36,47 @@ __all__ = [
 MAX_LIMIT = 5000
 
 
-class BadRequest(HTTPException):
-    def __init__(self, detail: str) -> None:
-        super().__init__(status_code=400, detail=detail)
+class ApiError(HTTPException):
+    """An API error: its HTTP status, stable ``code`` and the fields of its message.
+
+    The message is written in the request's language when the response is made.
+    """
+
+    def __init__(
+        self, status_code: int, code: str, headers: dict[str, str] | None = None, **params: Any
+    ) -> None:
+        translate("en", f"error.{code}", **params)  # an unknown code or field fails here
+        super().__init__(status_code=status_code, detail=code, headers=headers)
+        self.code = code
+        self.params = params
+
+
+class BadRequest(ApiError):
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(400, code, **params)
 
 
 def ok(data: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse({"success": True, "data": data}, status_code=status_code)
 
 
-def fail(error: str, status_code: int, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_body(language: str, code: str, **params: Any) -> dict[str, Any]:
+    """The envelope of an error in ``language``."""
+    return {"success": False, "error": translate(language, f"error.{code}", **params), "code": code}
+
+
+def fail(
+    where: HTTPConnection | Scope,
+    code: str,
+    status_code: int,
+    headers: dict[str, str] | None = None,
+    **params: Any,
+) -> JSONResponse:
+    """The JSON error ``code`` (catalogue key ``error.<code>``) in the request's language."""
+    scope = where.scope if isinstance(where, HTTPConnection) else where
+    language = language_for(scope.get("headers", []))
     return JSONResponse(
-        {"success": False, "error": error}, status_code=status_code, headers=headers
+        error_body(language, code, **params), status_code=status_code, headers=headers
     )
 
 
@@ -60,9 +96,9 @@ def query_limit(request: Request, default: int, name: str = "limit") -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"{name} must be an integer from 1 to {MAX_LIMIT}, got {raw!r}") from None
+        raise BadRequest("bad_limit", name=name, max=MAX_LIMIT, value=repr(raw)) from None
     if not 1 <= value <= MAX_LIMIT:
-        raise BadRequest(f"{name} must be an integer from 1 to {MAX_LIMIT}, got {raw!r}")
+        raise BadRequest("bad_limit", name=name, max=MAX_LIMIT, value=repr(raw))
     return value
 
 
@@ -71,7 +107,7 @@ def query_choice(request: Request, name: str, choices: list[str], default: str) 
     if raw is None or raw == "":
         return default
     if raw not in choices:
-        raise BadRequest(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+        raise BadRequest("bad_choice", name=name, choices=", ".join(choices), value=repr(raw))
     return raw
 
 
@@ -79,8 +115,11 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
         parsed = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"malformed JSON body: {exc}") from None
+    except UnicodeDecodeError:
+        raise BadRequest("body_not_utf8") from None
+    except ValueError as exc:  # json.JSONDecodeError: where, not Python's English sentence
+        line, column = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
+        raise BadRequest("malformed_json", line=line, column=column) from None
     if not isinstance(parsed, dict):
-        raise BadRequest("the request body must be a JSON object")
+        raise BadRequest("not_json_object")
     return parsed

@@ -25,7 +25,8 @@ async def login(request: Request) -> JSONResponse:
     retry_after = pt.login_limiter.hit(client)
     if retry_after is not None:
         return fail(
-            "too many login attempts; try again later",
+            request,
+            "rate_limited",
             429,
             headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
         )
@@ -37,12 +38,12 @@ async def login(request: Request) -> JSONResponse:
         or not isinstance(password, str)
         or not password
     ):
-        return fail("username and password are required", 400)
+        return fail(request, "credentials_required", 400)
     row = await queries.user_by_username(pt.db.read, username)
     stored_hash = row.password_hash if row is not None else _DUMMY_HASH
     good = await anyio.to_thread.run_sync(verify_password, password, stored_hash)
     if row is None or not good:
-        return fail("wrong username or password", 401)
+        return fail(request, "wrong_credentials", 401)
     user = AuthUser(row.id, row.username)
     token = issue_token(user, pt.settings.jwt_secret, pt.settings.jwt_expires_in_s)
     return ok({"token": token, "user": user.to_json()})

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from point_tron import queries
+from point_tron.i18n import language_for, translate
 from point_tron.kline import (
     BLOCKS_PER_CANDLE,
     PERIODS,
@@ -26,6 +27,7 @@ from point_tron.ws import stats_json
 __all__ = ["routes", "time_candles"]
 
 TIME_RANGES: dict[str, int] = {"1day": 1, "1week": 7, "1month": 30}  # days
+AUTO_MIN_CANDLES = 20  # period=auto: the longest period with at least this many candles
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EPOCH = datetime(1970, 1, 1)
 _DAY_MS = 86_400_000
@@ -43,11 +45,11 @@ async def history(request: Request) -> JSONResponse:
     date = request.query_params.get("date")
     if date:
         if not _DATE.match(date):
-            raise BadRequest(f"date must be YYYY-MM-DD, got {date!r}")
+            raise BadRequest("bad_date", value=repr(date))
         try:
             datetime.strptime(date, "%Y-%m-%d")
         except ValueError:
-            raise BadRequest(f"date must be a real calendar day, got {date!r}") from None
+            raise BadRequest("bad_calendar_date", value=repr(date)) from None
         return ok(await queries.daily_stats_row(pt.db.read, date))
     return ok(await queries.latest_blocks(pt.db.read, limit))
 
@@ -123,19 +125,34 @@ def _period(request: Request) -> str:
     return query_choice(request, "period", list(PERIODS), "1h")
 
 
+async def auto_period(pt: Any, limit: int) -> str:
+    """The period a chart of ``limit`` candles should open on: the longest one with at least
+    ``AUTO_MIN_CANDLES`` candles (so MA20 and RSI 14 have values), else the one with the most
+    candles (the shortest among equals)."""
+    counts: dict[str, int] = {}
+    for period in reversed(PERIODS):
+        candles, _ = await time_candles(pt, period, limit)
+        if len(candles) >= AUTO_MIN_CANDLES:
+            return period
+        counts[period] = len(candles)
+    return max(PERIODS, key=lambda p: counts[p])
+
+
 def _flag(request: Request, name: str) -> bool:
     raw = request.query_params.get(name, "").lower()
     if raw in ("", "0", "false", "no"):
         return False
     if raw in ("1", "true", "yes"):
         return True
-    raise BadRequest(f"{name} must be true or false, got {raw!r}")
+    raise BadRequest("bad_flag", name=name, value=repr(raw))
 
 
 async def kline(request: Request) -> JSONResponse:
     pt = state(request)
-    period = _period(request)
+    period = query_choice(request, "period", [*PERIODS, "auto"], "1h")
     limit = query_limit(request, 100)
+    if period == "auto":
+        period = await auto_period(pt, limit)
     realtime = _flag(request, "realtime")
     historical, current = await time_candles(pt, period, limit, realtime=realtime)
     data: dict[str, Any] = {"klineData": [c.to_json() for c in historical], "period": period}
@@ -154,9 +171,11 @@ async def kline_1minute(request: Request) -> JSONResponse:
             "timeFrame": "1minute",
             "candleCount": len(candles),
             "recordsPerCandle": BLOCKS_PER_CANDLE,
-            "description": (
-                f"each candle covers {BLOCKS_PER_CANDLE} consecutive block numbers"
-                f" (about 1 minute at 3 s per block); {len(candles)} candles"
+            "description": translate(
+                language_for(request.scope["headers"]),
+                "api.kline_1minute",
+                per=BLOCKS_PER_CANDLE,
+                count=len(candles),
             ),
         }
     )

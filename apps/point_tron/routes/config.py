@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from point_tron.i18n import language_for, translate
 from point_tron.routes._common import BadRequest, ok, read_json_object, state
 
 __all__ = [
@@ -64,18 +65,20 @@ class RpcConfig:
         """A copy with the API body's fields applied; BadRequest names a bad field."""
         unknown = sorted(set(body) - _FIELDS)
         if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r}; fields: {', '.join(sorted(_FIELDS))}")
+            raise BadRequest(
+                "unknown_field", field=repr(unknown[0]), fields=", ".join(sorted(_FIELDS))
+            )
         changes: dict[str, Any] = {}
         if "rpcUrl" in body:
             url = body["rpcUrl"]
             parts = urlsplit(url) if isinstance(url, str) else None
             if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-                raise BadRequest(f"rpcUrl must be an http:// or https:// URL, got {url!r}")
+                raise BadRequest("bad_rpc_url", value=repr(url))
             changes["url"] = url.rstrip("/")
         if "apiKey" in body:
             key = body["apiKey"]
             if key is not None and not isinstance(key, str):
-                raise BadRequest(f"apiKey must be a string or null, got {key!r}")
+                raise BadRequest("bad_api_key", value=repr(key))
             changes["api_key"] = key or None
         for name, (attr, low, high) in _INT_FIELDS.items():
             if name in body:
@@ -86,7 +89,7 @@ class RpcConfig:
                     or not low <= value <= high
                 ):
                     raise BadRequest(
-                        f"{name} must be an integer from {low} to {high}, got {value!r}"
+                        "bad_int_range", name=name, low=low, high=high, value=repr(value)
                     )
                 changes[attr] = value
         return replace(self, **changes)
@@ -166,7 +169,7 @@ async def post_rpc(request: Request) -> JSONResponse:
     log.info("rpc settings updated", extra={"fields": config.to_json()})
     return ok(
         {
-            "message": "RPC settings saved and applied",
+            "message": translate(language_for(request.scope["headers"]), "api.rpc_saved"),
             "needRestart": False,
             "config": await _describe(pt),
         }
@@ -178,7 +181,7 @@ async def post_polling(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     action = body.get("action")
     if action not in ("start", "stop"):
-        raise BadRequest(f"action must be 'start' or 'stop', got {action!r}")
+        raise BadRequest("bad_action", value=repr(action))
     if action == "start":
         pt.poller.resume()
     else:
@@ -195,7 +198,7 @@ async def post_polling(request: Request) -> JSONResponse:
             "status": status,
             "isPollingActive": bool(pt.poller.is_active),
             "pollingInterval": pt.poller.interval_ms,
-            "message": f"polling {status}",
+            "message": translate(language_for(request.scope["headers"]), f"api.polling_{status}"),
         }
     )
 

@@ -19,8 +19,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from point_tron import queries
+from point_tron.i18n import language_for, translate
 from point_tron.kline import to_utc_iso
-from point_tron.routes._common import now_ms, state
+from point_tron.routes._common import error_body, now_ms, state
 
 __all__ = ["chain_json", "health", "routes"]
 
@@ -55,9 +56,9 @@ async def health(request: Request) -> JSONResponse:
     poller = pt.poller
     problems = []
     if not connected:
-        problems.append("database is not connected")
+        problems.append("problem.db_disconnected")
     if not poller.alive:
-        problems.append("the poll loop is not running")
+        problems.append("problem.poll_loop_dead")
     if problems:
         status = "unhealthy"
     elif poller.consecutive_errors > 0 or poller.chain_issue is not None:
@@ -80,7 +81,9 @@ async def health(request: Request) -> JSONResponse:
     if poller.chain_issue is not None:
         data["chain"] = chain_json(poller)
     if problems:
-        body = {"success": False, "error": f"unhealthy: {'; '.join(problems)}", "data": data}
+        language = language_for(request.scope["headers"])
+        said = "; ".join(translate(language, key) for key in problems)
+        body = {**error_body(language, "unhealthy", problems=said), "data": data}
         return JSONResponse(body, status_code=503)
     return JSONResponse({"success": True, "data": data})
 

@@ -1,7 +1,37 @@
-/* Point-Tron browser helpers: the token, API calls, the live WebSocket. */
+/* Point-Tron browser helpers: the token, API calls, the live WebSocket, the page's words
+ * (PT.t) and colour convention (PT.colors), and the settings in the header. */
 (function () {
   "use strict";
   var KEY = "token";
+
+  /* The server renders each page in one language and hands its scripts the words they
+     write as a JSON data block; "{name}" fields are filled from params. */
+  var messages = {};
+  var block = document.getElementById("pt-messages");
+  if (block) { try { messages = JSON.parse(block.textContent); } catch (e) { messages = {}; } }
+  function t(key, params) {
+    var text = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
+    return text.replace(/\{(\w+)\}/g, function (m, name) {
+      return params && params[name] !== undefined ? String(params[name]) : m;
+    });
+  }
+
+  /* The colours of "up" and "down" (red-up or green-up, the body's class; see app.css). */
+  function colors() {
+    var style = window.getComputedStyle(document.body);
+    return { up: style.getPropertyValue("--up").trim(), down: style.getPropertyValue("--down").trim(),
+      convention: document.body.dataset.colors || "green-up" };
+  }
+
+  /* The colour setting: remembered by the server in a cookie (GET /prefs), then back here. */
+  var colorSelect = document.getElementById("pref-colors");
+  if (colorSelect) {
+    colorSelect.addEventListener("change", function () {
+      var here = window.location.pathname + window.location.search;
+      window.location.assign("/prefs?colors=" + encodeURIComponent(colorSelect.value) +
+        "&next=" + encodeURIComponent(here));
+    });
+  }
 
   function token() { return window.localStorage.getItem(KEY); }
   function setToken(t) { window.localStorage.setItem(KEY, t); }
@@ -70,5 +100,5 @@
 
   window.PT = { token: token, setToken: setToken, logout: logout, get: function (u) { return call("GET", u); },
     post: function (u, b) { return call("POST", u, b); }, live: live, requireLogin: requireLogin,
-    time: time, text: text };
+    time: time, text: text, t: t, colors: colors };
 })();

@@ -4,14 +4,18 @@
  * PTCharts.bars(canvas, {labels, series: [{name, color, values}]})      (stacked)
  * PTCharts.candles(canvas, {labels, candles: [{open, high, low, close}], overlays, zeroLine})
  *
- * Values may be null (a gap). After drawing, each chart sets canvas.dataset.drawnPoints (how
- * many data points it drew) and canvas.dataset.drawnAt, so tests and scripts can tell.
+ * Values may be null (a gap); a line chart with no value at all shows opts.emptyText. After
+ * drawing, each chart sets canvas.dataset.drawnPoints (how many data points it drew) and
+ * canvas.dataset.drawnAt, so tests and scripts can tell; candles also set dataset.upColor and
+ * dataset.downColor, the colours they drew rising and falling candles in.
+ *
+ * "Up" and "down" colours follow the page's convention (PT.colors(): red-up or green-up).
  */
 (function () {
   "use strict";
 
   var GRID = "#30363d", MUTED = "#8b949e", TEXT = "#e6edf3";
-  var UP = "#e5534b", DOWN = "#3fb950";
+  function colors() { return window.PT.colors(); }
   var PAD = { left: 52, right: 12, top: 12, bottom: 26 };
 
   function setup(canvas) {
@@ -104,9 +108,9 @@
     });
   }
 
-  function empty(canvas, s) {
+  function empty(canvas, s, text) {
     s.ctx.fillStyle = MUTED; s.ctx.textAlign = "center"; s.ctx.textBaseline = "middle";
-    s.ctx.fillText("no data yet", s.w / 2, s.h / 2);
+    s.ctx.fillText(text || window.PT.t("no_data"), s.w / 2, s.h / 2);
     done(canvas, 0);
   }
 
@@ -118,7 +122,8 @@
   function line(canvas, opts) {
     var s = setup(canvas), series = opts.series || [];
     var n = series.reduce(function (m, sr) { return Math.max(m, sr.values.length); }, 0);
-    if (!n) return empty(canvas, s);
+    var any = series.some(function (sr) { return sr.values.some(finite); });
+    if (!n || !any) return empty(canvas, s, opts.emptyText);
     var yr = extent(series.map(function (sr) { return sr.values; }), opts.yFixed);
     var f = frame(s, n, yr, opts.labels);
     if (opts.zeroLine) zero(s, f, yr);
@@ -172,9 +177,11 @@
       .concat(overlays.map(function (o) { return o.values; })));
     var f = frame(s, cs.length, yr, opts.labels);
     if (opts.zeroLine) zero(s, f, yr);
-    var bw = Math.min(24, Math.max(1, f.slot * 0.62)), ctx = s.ctx;
+    var bw = Math.min(24, Math.max(1, f.slot * 0.62)), ctx = s.ctx, col = colors();
+    canvas.dataset.upColor = col.up;
+    canvas.dataset.downColor = col.down;
     cs.forEach(function (c, i) {
-      var color = c.close >= c.open ? UP : DOWN; // red up, green down (the Chinese convention)
+      var color = c.close >= c.open ? col.up : col.down;
       var x = Math.round(f.x(i)) + 0.5;
       ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = 1;
       ctx.beginPath(); ctx.moveTo(x, f.y(c.high)); ctx.lineTo(x, f.y(c.low)); ctx.stroke();
@@ -199,5 +206,5 @@
     });
   }
 
-  window.PTCharts = { line: line, bars: bars, candles: candles, legend: legend, UP: UP, DOWN: DOWN, TEXT: TEXT };
+  window.PTCharts = { line: line, bars: bars, candles: candles, legend: legend, colors: colors, TEXT: TEXT };
 })();
