@@ -5,12 +5,13 @@
 1. ``ptm jlist`` and ``ptm list`` with 20 apps running: median wall time of the whole command
    (a new Python process each time), against a bare Python process that sends the same
    ``GET /v1/processes`` with the standard library's http.client and prints the JSON.
-   Target: under 150 ms.
-2. ``ptm start`` of a file with 50 apps (``sleep 1000``), the daemon already running: from the
-   command's launch until every instance is ``online``, against 50 ``subprocess.Popen`` of the
-   same program. Target: under 1.5 s.
+   Target: at most 100 ms.
+2. ``ptm start`` of a file with 50 apps (``sleep 1000``): from the command's launch until every
+   instance is ``online``, against 50 ``subprocess.Popen`` of the same program; once with the
+   daemon already running (target: under 1.5 s) and once cold, in a new PTM_HOME with no
+   daemon, so that ``ptm start`` starts it first (target: at most 1.0 s).
 3. The daemon with 20 apps, idle: its RSS, and its CPU as % of one core over several windows
-   (median), against a bare Python interpreter's RSS. Targets: under 40 MB, under 0.1% of a
+   (median), against a bare Python interpreter's RSS. Targets: at most 25 MB, under 0.1% of a
    core.
 4. An app writing 20 MB of 100-byte lines as fast as it can, timed by the app itself: with 20
    ``ptm logs`` followers that never read (they fall behind and skip), against no follower,
@@ -39,9 +40,10 @@ from supervisor_core.client import Client
 
 PTM = [sys.executable, "-m", "supervisor_core.cli"]
 MB = 1000 * 1000
-LIST_TARGET_MS = 150.0
+LIST_TARGET_MS = 100.0
 START_TARGET_S = 1.5
-RSS_TARGET_MB = 40.0
+COLD_START_TARGET_S = 1.0
+RSS_TARGET_MB = 25.0
 CPU_TARGET = 0.1
 
 BARE_GET = """
@@ -77,6 +79,7 @@ class Plan:
     start_runs: int
     cpu_windows: int
     follower_runs: int = 5
+    cold_runs: int = 5
     cpu_window_s: float = 5.0
     settle_s: float = 3.0
 
@@ -129,6 +132,23 @@ def start_seconds(home: Path, folder: Path, env: dict[str, str], runs: int) -> f
             wait_online(client, 50)
             times.append(time.perf_counter() - started)
             client.delete("all")
+    return median(times)
+
+
+def cold_start_seconds(folder: Path, runs: int) -> float:
+    """``ptm start`` of 50 apps → all online, in a new PTM_HOME each time: no daemon running,
+    so the command starts it (its imports, ``state.db``) before the apps."""
+    times = []
+    for run in range(runs):
+        path = ecosystem(folder, 50, f"cold{run}")
+        with daemon_home() as (home, _work, env):
+            started = time.perf_counter()
+            subprocess.run(
+                [*PTM, "start", str(path)], env=env, check=True, capture_output=True, timeout=60
+            )
+            with Client(home, autostart=False) as client:
+                wait_online(client, 50)
+            times.append(time.perf_counter() - started)
     return median(times)
 
 
@@ -228,8 +248,8 @@ def measure(plan: Plan) -> list[Row]:
                     f"{figure:.0f} ms",
                     f"{bare:.0f} ms (stdlib GET)",
                     figure / bare,
-                    f"< {LIST_TARGET_MS:.0f} ms",
-                    figure < LIST_TARGET_MS,
+                    f"≤ {LIST_TARGET_MS:.0f} ms",
+                    figure <= LIST_TARGET_MS,
                 )
             )
         time.sleep(plan.settle_s)
@@ -241,8 +261,8 @@ def measure(plan: Plan) -> list[Row]:
                 f"{rss / MB:.1f} MB",
                 f"{bare_rss / MB:.1f} MB (bare python)",
                 rss / bare_rss,
-                f"< {RSS_TARGET_MB:.0f} MB",
-                rss / MB < RSS_TARGET_MB,
+                f"≤ {RSS_TARGET_MB:.0f} MB",
+                rss / MB <= RSS_TARGET_MB,
             )
         )
         cpu = idle_cpu_percent(daemon, plan.cpu_windows, plan.cpu_window_s)
@@ -291,12 +311,24 @@ def measure(plan: Plan) -> list[Row]:
                 figure < START_TARGET_S,
             )
         )
+    with tempfile.TemporaryDirectory(prefix="ptm-bench-") as folder:
+        figure = cold_start_seconds(Path(folder), plan.cold_runs)
+    rows.append(
+        Row(
+            f"`ptm start` 50 apps, no daemon running → all online (median of {plan.cold_runs})",
+            f"{figure:.2f} s",
+            f"{baseline:.2f} s (50 Popen)",
+            figure / baseline,
+            f"≤ {COLD_START_TARGET_S} s",
+            figure <= COLD_START_TARGET_S,
+        )
+    )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     quick = quick_requested(sys.argv[1:] if argv is None else argv)
-    plan = Plan(5, 1, 2, follower_runs=2) if quick else Plan(21, 3, 5, follower_runs=5)
+    plan = Plan(5, 1, 2, 2, cold_runs=2) if quick else Plan(21, 3, 5, 5, cold_runs=5)
     print(markdown_table(measure(plan)))
     return 0
 

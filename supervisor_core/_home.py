@@ -9,6 +9,16 @@ from pathlib import Path
 __all__ = ["Home"]
 
 
+class _File:
+    """A file (or folder) of a home by its name: ``home.socket`` is ``home.root / "ptm.sock"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, home: Home, owner: type[Home] | None = None) -> Path:
+        return home.root / self.name
+
+
 @dataclass(frozen=True)
 class Home:
     """Where one daemon keeps its socket, pid file, state and logs."""
@@ -22,37 +32,14 @@ class Home:
         value = os.environ.get("PTM_HOME") or "~/.ptm"
         return cls(Path(os.path.abspath(os.path.expanduser(value))))
 
-    @property
-    def socket(self) -> Path:
-        return self.root / "ptm.sock"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.root / "ptm.pid"
-
-    @property
-    def spawn_lock(self) -> Path:
-        return self.root / "daemon.lock"
-
-    @property
-    def state_db(self) -> Path:
-        return self.root / "state.db"
-
-    @property
-    def daemon_log(self) -> Path:
-        return self.root / "daemon.log"
-
-    @property
-    def daemon_config(self) -> Path:
-        return self.root / "daemon.toml"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def dump(self) -> Path:
-        return self.root / "dump.toml"
+    socket = _File("ptm.sock")
+    pid_file = _File("ptm.pid")
+    spawn_lock = _File("daemon.lock")
+    state_db = _File("state.db")
+    daemon_log = _File("daemon.log")
+    daemon_config = _File("daemon.toml")
+    logs = _File("logs")
+    dump = _File("dump.toml")
 
     def create(self) -> None:
         """Create the folder (mode 0700) if it is missing."""

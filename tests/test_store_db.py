@@ -90,7 +90,7 @@ async def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> N
     async with await StateStore.open(path) as store:
         await store.upsert_app(app("web"))
         await store.record_run_start(
-            run_id="r1", app="web", instance=0, pid=10, create_time=1.0, started_at=2.0
+            RunRecord(run_id="r1", app="web", instance=0, pid=10, create_time=1.0, started_at=2.0)
         )
     async with await StateStore.open(path) as store:
         assert [a.name for a in await store.apps()] == ["web"]
@@ -185,10 +185,10 @@ async def test_concurrent_writers_wait_instead_of_failing(tmp_path: Path) -> Non
         async def writer(store: StateStore, prefix: str) -> None:
             for index in range(30):
                 await store.upsert_app(app(f"{prefix}{index}"))
-                await store.record_run_start(
-                    run_id=f"{prefix}-{index}",
-                    app=f"{prefix}{index}",
-                    instance=0,
+                await start(
+                    store,
+                    f"{prefix}-{index}",
+                    f"{prefix}{index}",
                     pid=index + 1,
                     create_time=1.0,
                     started_at=float(index),
@@ -402,7 +402,12 @@ async def start(store: StateStore, run_id: str, app_name: str = "web", **values:
         "started_at": 2000.0,
     }
     fields.update(values)
-    await store.record_run_start(run_id=run_id, **fields)
+    await store.record_run_start(RunRecord(run_id=run_id, **fields))
+
+
+async def end(store: StateStore, run_id: str, **values: Any) -> None:
+    """The end of run ``run_id`` (as the daemon reports it, with the start's fields unused)."""
+    await store.record_run_end(RunRecord(pid=None, started_at=0.0, run_id=run_id, **values))
 
 
 async def test_runs_start_end_and_order(tmp_path: Path) -> None:
@@ -411,11 +416,10 @@ async def test_runs_start_end_and_order(tmp_path: Path) -> None:
         await start(store, "r2", instance=1, pid=101, started_at=11.0)
         await start(store, "r3", pid=None, create_time=None, started_at=12.0)
         await start(store, "o1", app_name="other", started_at=13.0)
-        await store.record_run_end(
-            run_id="r1", ended_at=15.0, exit_code=None, signal=9, end_reason="memory"
-        )
-        await store.record_run_end(
-            run_id="r3",
+        await end(store, "r1", ended_at=15.0, exit_code=None, signal=9, end_reason="memory")
+        await end(
+            store,
+            "r3",
             ended_at=12.0,
             exit_code=None,
             signal=None,
@@ -439,17 +443,17 @@ async def test_run_errors(tmp_path: Path) -> None:
         await start(store, "r1")
         with pytest.raises(StateError, match="refused by the database"):
             await start(store, "r1")
-        end: dict[str, Any] = {
+        ended: dict[str, Any] = {
             "ended_at": 3.0,
             "exit_code": 0,
             "signal": None,
             "end_reason": "exit",
         }
         with pytest.raises(StateError, match="no run 'r9' was recorded"):
-            await store.record_run_end(run_id="r9", **end)
-        await store.record_run_end(run_id="r1", **end)
+            await end(store, "r9", **ended)
+        await end(store, "r1", **ended)
         with pytest.raises(StateError, match="run 'r1' has already ended"):
-            await store.record_run_end(run_id="r1", **{**end, "exit_code": 1})
+            await end(store, "r1", **{**ended, "exit_code": 1})
         assert (await store.runs("web"))[0].exit_code == 0
         with pytest.raises(StateError, match="limit"):
             await store.runs("web", limit=-1)
@@ -459,9 +463,7 @@ async def test_open_runs_and_closing_them(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     async with await StateStore.open(path) as store:
         await start(store, "ended", started_at=1.0)
-        await store.record_run_end(
-            run_id="ended", ended_at=2.0, exit_code=0, signal=None, end_reason="exit"
-        )
+        await end(store, "ended", ended_at=2.0, exit_code=0, signal=None, end_reason="exit")
         await start(store, "alive", pid=200, create_time=55.5, started_at=3.0)
         await start(store, "alive2", instance=1, pid=201, create_time=56.5, started_at=4.0)
         await start(store, "no-pid", pid=None, create_time=None, started_at=5.0)
@@ -490,8 +492,9 @@ async def test_prune_keeps_the_newest_runs_of_each_instance(tmp_path: Path) -> N
     async with await StateStore.open(tmp_path / "state.db") as store:
         for index in range(10):
             await start(store, f"a0-{index}", started_at=float(index))
-            await store.record_run_end(
-                run_id=f"a0-{index}",
+            await end(
+                store,
+                f"a0-{index}",
                 ended_at=index + 0.5,
                 exit_code=1,
                 signal=None,
@@ -500,13 +503,13 @@ async def test_prune_keeps_the_newest_runs_of_each_instance(tmp_path: Path) -> N
         await start(store, "a0-open", started_at=11.0)
         for index in range(2):
             await start(store, f"a1-{index}", instance=1, started_at=float(index))
-            await store.record_run_end(
-                run_id=f"a1-{index}", ended_at=20.0, exit_code=0, signal=None, end_reason="exit"
+            await end(
+                store, f"a1-{index}", ended_at=20.0, exit_code=0, signal=None, end_reason="exit"
             )
         for index in range(5):
             await start(store, f"b0-{index}", app_name="b", started_at=float(index))
-            await store.record_run_end(
-                run_id=f"b0-{index}", ended_at=20.0, exit_code=0, signal=None, end_reason="exit"
+            await end(
+                store, f"b0-{index}", ended_at=20.0, exit_code=0, signal=None, end_reason="exit"
             )
         assert await store.prune_runs(keep_per_instance=3) == 8 + 2
         assert [r.run_id for r in await store.runs("web", instance=0)] == [
@@ -542,8 +545,8 @@ async def test_ended_runs_beyond_runs_kept_are_deleted_as_runs_end(tmp_path: Pat
         await start(store, "open", started_at=0.0)  # still running: never deleted
         for i in range(RUNS_KEPT + 40):
             await start(store, f"r{i}", started_at=1.0 + i)
-            await store.record_run_end(
-                run_id=f"r{i}", ended_at=1.5 + i, exit_code=1, signal=None, end_reason="crash"
+            await end(
+                store, f"r{i}", ended_at=1.5 + i, exit_code=1, signal=None, end_reason="crash"
             )
         runs = await store.runs("web", 0, limit=10 * RUNS_KEPT)
         ended = [run for run in runs if run.ended_at is not None]

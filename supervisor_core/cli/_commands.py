@@ -22,9 +22,7 @@ if TYPE_CHECKING:
     from supervisor_core.client import Client
 
 __all__ = [
-    "act",
     "daemon",
-    "delete",
     "describe",
     "flush",
     "init",
@@ -33,15 +31,11 @@ __all__ = [
     "list_",
     "metrics",
     "reload_logs",
-    "reset",
     "resurrect",
     "save",
-    "scale",
-    "signal",
     "startup",
 ]
 
-_PAST = {"stop": "stopped", "restart": "restarted", "reload": "reloaded"}
 KILL_WAIT = 300.0
 """How long ``ptm kill`` waits for the daemon to stop every app and exit."""
 DEFAULT_STOP_TIMEOUT = 30
@@ -71,14 +65,6 @@ def _names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(str(row.get("name")) for row in rows))
 
 
-def _acted_on(rows: Sequence[Mapping[str, Any]], target: str) -> str:
-    """What a command acted on: the apps, or ``app:instance (id N)`` for a process id."""
-    if target.isdigit() and len(rows) == 1 and rows[0].get("name") != target:
-        row = rows[0]
-        return f"{row.get('name')}:{row.get('instance')} (id {row.get('id')})"
-    return ", ".join(_names(rows))
-
-
 def _terminal_width() -> int | None:
     return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
@@ -102,59 +88,6 @@ def _check_online(rows: Sequence[Mapping[str, Any]]) -> int:
         file=sys.stderr,
     )
     return 1
-
-
-# -- acting on apps ---------------------------------------------------------------------------
-
-
-def act(args: argparse.Namespace) -> int:
-    """``stop``, ``restart`` and ``reload``."""
-    verb: str = args.command
-    with connect() as client:
-        if getattr(args, "update_env", False):  # restart, reload: take this shell's environment
-            answer = getattr(client, verb)(target_of(args.target), update_env=dict(os.environ))
-        else:
-            answer = getattr(client, verb)(target_of(args.target))
-        rows = answer.get("processes", [])
-        say(f"{_PAST[verb]} {_acted_on(rows, args.target)}")
-        print_table(client)
-        return _check_online(rows) if verb != "stop" else 0
-
-
-def delete(args: argparse.Namespace) -> int:
-    with connect() as client:
-        answer = client.delete(target_of(args.target))
-        say(f"deleted {', '.join(answer.get('deleted') or [])}")
-        print_table(client)
-    return 0
-
-
-def scale(args: argparse.Namespace) -> int:
-    with connect() as client:
-        answer = client.scale(target_of(args.target), args.instances)
-        for warning in answer.get("warnings") or []:
-            print(f"ptm: warning: {warning}", file=sys.stderr)
-        rows = answer.get("processes", [])
-        say(f"scaled {', '.join(_names(rows)) or args.target} to {args.instances}")
-        print_table(client)
-        return _check_online(rows)
-
-
-def signal(args: argparse.Namespace) -> int:
-    sig: str = args.signal
-    with connect() as client:
-        answer = client.signal(target_of(args.target), sig)
-    pids = answer.get("signalled") or []
-    say(f"sent {sig} to {', '.join(map(str, pids)) or 'no process (none running)'}")
-    return 0
-
-
-def reset(args: argparse.Namespace) -> int:
-    with connect() as client:
-        answer = client.reset(target_of(args.target))
-        say(f"reset the restart counters of {_acted_on(answer.get('processes', []), args.target)}")
-        print_table(client)
-    return 0
 
 
 # -- seeing -----------------------------------------------------------------------------------

@@ -26,10 +26,10 @@ EXIT_USAGE = 2
 _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("_run", "run_command"),
     "start": ("_start", "start"),
-    "stop": ("_commands", "act"),
-    "restart": ("_commands", "act"),
-    "reload": ("_commands", "act"),
-    "delete": ("_commands", "delete"),
+    "stop": ("_acting", "act"),
+    "restart": ("_acting", "act"),
+    "reload": ("_acting", "act"),
+    "delete": ("_acting", "delete"),
     "list": ("_commands", "list_"),
     "jlist": ("_commands", "jlist"),
     "prettylist": ("_pm2", "prettylist"),
@@ -42,9 +42,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "monit": ("_monit", "monit"),
     "save": ("_commands", "save"),
     "resurrect": ("_commands", "resurrect"),
-    "scale": ("_commands", "scale"),
-    "signal": ("_commands", "signal"),
-    "reset": ("_commands", "reset"),
+    "scale": ("_acting", "scale"),
+    "signal": ("_acting", "signal"),
+    "reset": ("_acting", "reset"),
     "kill": ("_commands", "kill"),
     "ping": ("_update", "ping"),
     "metrics": ("_commands", "metrics"),
@@ -93,6 +93,23 @@ def _target(parser: argparse.ArgumentParser, what: str = "the apps to act on") -
     )
 
 
+def _only_and_env(parser: argparse.ArgumentParser, only: str, overlay: str) -> None:
+    parser.add_argument("--only", metavar="A,B", help=only)
+    parser.add_argument("--env", metavar="NAME", help=f"{overlay} [apps.env_NAME] overlay")
+
+
+def _unit(parser: argparse.ArgumentParser) -> None:
+    """``startup`` and ``unstartup``: which init system, which unit."""
+    parser.add_argument(
+        "platform",
+        nargs="?",
+        choices=["systemd"],
+        default="systemd",
+        help="the init system (systemd)",
+    )
+    parser.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
+
+
 def _command(commands: argparse._SubParsersAction[_Parser], name: str, **kwargs: Any) -> _Parser:
     """A command's parser; its ``--help`` opens with the one-line help when it has no longer
     description of its own."""
@@ -125,8 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "ecosystem", help="the ecosystem file (TOML, or PM2's ecosystem.config.js, .json, .yaml)"
     )
-    run.add_argument("--only", metavar="A,B", help="run only these apps (comma-separated)")
-    run.add_argument("--env", metavar="NAME", help="apply each app's [apps.env_NAME] overlay")
+    _only_and_env(run, "run only these apps (comma-separated)", "apply each app's")
     run.add_argument("--no-color", action="store_true", help="never colour the output")
 
     start = _command(
@@ -276,15 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
             "write it to /etc/systemd/system and enable it (needs root)."
         ),
     )
-    startup.add_argument(
-        "platform",
-        nargs="?",
-        choices=["systemd"],
-        default="systemd",
-        help="the init system (systemd)",
-    )
+    _unit(startup)
     startup.add_argument("--install", action="store_true", help="install and enable the unit")
-    startup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
     unstartup = _command(
         commands,
         "unstartup",
@@ -294,10 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
             "root); a unit ptm did not write is left alone. A running daemon is not stopped."
         ),
     )
-    unstartup.add_argument(
-        "platform", nargs="?", choices=["systemd"], default="systemd", help="the init system"
-    )
-    unstartup.add_argument("--service-name", default="ptm", help="the unit's name (ptm)")
+    _unit(unstartup)
 
     import_ = _command(
         commands,

@@ -19,9 +19,8 @@ from types import TracebackType
 from typing import Any, Literal, TypedDict, Unpack
 from urllib.parse import quote
 
-import httpx
-
 from supervisor_core._home import Home
+from supervisor_core._httpx import httpx
 from supervisor_core.client._socket import check_socket, connect_failure
 from supervisor_core.client._spawn import ensure_daemon
 from supervisor_core.errors import ApiError, ClientError, DaemonNotRunning

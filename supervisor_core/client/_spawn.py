@@ -18,9 +18,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
-
 from supervisor_core._home import Home
+from supervisor_core._httpx import httpx
 from supervisor_core.client._socket import check_socket
 from supervisor_core.errors import ClientError, DaemonNotRunning
 
@@ -29,7 +28,9 @@ __all__ = ["DAEMON_COMMAND", "ensure_daemon"]
 DAEMON_COMMAND = ("-m", "supervisor_core.daemon")
 """Arguments after ``sys.executable`` that run the daemon."""
 
-_POLL = 0.02
+_POLL = 0.005
+"""Seconds between two looks for the new daemon's socket (a failed look is one connect()
+to a missing path, a few microseconds: polling often costs nothing and answers sooner)."""
 _QUOTED_LINES = 3
 
 

@@ -227,7 +227,7 @@ def compile_date_format(fmt: str) -> DateFormatter:
     if not fractions:
         return _WholeSecondFormat(fmt, segments)
     if len(fractions) == 1:
-        return _OneFractionFormat(fmt, segments, fractions[0])
+        return _OneFractionFormat(fmt, segments, fractions)
     return _ManyFractionsFormat(fmt, segments, fractions)
 
 
@@ -247,13 +247,20 @@ def _split(timestamp: float) -> tuple[int, int]:
 
 
 class _Format:
-    """Common state: the source text and the per-second cache."""
+    """Common state: the source text, the per-second cache, and the sub-second parts (each
+    written between two segments)."""
 
-    __slots__ = ("_cache", "_segments", "source")
+    __slots__ = ("_cache", "_fractions", "_segments", "source")
 
-    def __init__(self, source: str, segments: Sequence[Sequence[str | _SecondPart]]) -> None:
+    def __init__(
+        self,
+        source: str,
+        segments: Sequence[Sequence[str | _SecondPart]],
+        fractions: Sequence[_SubSecond] = (),
+    ) -> None:
         self.source = source
         self._segments = tuple(tuple(segment) for segment in segments)
+        self._fractions = tuple(fractions)
         self._cache: tuple[int, tuple[str, ...]] = (-(2**63), ())
 
     def _texts(self, sec: int) -> tuple[str, ...]:
@@ -291,16 +298,7 @@ class _WholeSecondFormat(_Format):
 
 
 class _OneFractionFormat(_Format):
-    __slots__ = ("_fraction",)
-
-    def __init__(
-        self,
-        source: str,
-        segments: Sequence[Sequence[str | _SecondPart]],
-        fraction: _SubSecond,
-    ) -> None:
-        super().__init__(source, segments)
-        self._fraction = fraction
+    __slots__ = ()
 
     def __call__(self, timestamp: float) -> str:
         sec = int(timestamp)
@@ -310,20 +308,11 @@ class _OneFractionFormat(_Format):
         cached_sec, texts = self._cache
         if cached_sec != sec:
             texts = self._texts(sec)
-        return texts[0] + self._fraction(sec, us) + texts[1]
+        return texts[0] + self._fractions[0](sec, us) + texts[1]
 
 
 class _ManyFractionsFormat(_Format):
-    __slots__ = ("_fractions",)
-
-    def __init__(
-        self,
-        source: str,
-        segments: Sequence[Sequence[str | _SecondPart]],
-        fractions: Sequence[_SubSecond],
-    ) -> None:
-        super().__init__(source, segments)
-        self._fractions = tuple(fractions)
+    __slots__ = ()
 
     def __call__(self, timestamp: float) -> str:
         sec, us = _split(timestamp)

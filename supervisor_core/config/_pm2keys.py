@@ -18,7 +18,7 @@ from pathlib import PurePath
 from typing import Any, Final, Literal, NamedTuple
 
 from supervisor_core.config._app import APP_KEYS, is_env_key
-from supervisor_core.config._fields import suggest
+from supervisor_core.config._fields import _PM2_ALIASES, suggest
 from supervisor_core.errors import ConfigError
 
 __all__ = ["Note", "NoteKind", "pm2_tables", "pm2_warnings"]
@@ -37,22 +37,11 @@ class Note:
     """A conversion that changes how the app runs: said at ``ptm start`` as well."""
 
 
-# PM2's names (and aliases) of a ptm key spelt differently.
+# PM2's names (and aliases) of a ptm key spelt differently: those an ecosystem file's checks
+# hint at (``_fields``), less cron (converted, see _cron) and username (dropped), plus one.
 _RENAMED: Final = {
-    "exec": "script",
-    "exec_interpreter": "interpreter",
-    "node_args": "interpreter_args",
+    **{key: ours for key, ours in _PM2_ALIASES.items() if key not in ("cron", "username")},
     "interpreterArgs": "interpreter_args",
-    "out": "out_file",
-    "output": "out_file",
-    "out_log": "out_file",
-    "error": "error_file",
-    "err": "error_file",
-    "err_file": "error_file",
-    "err_log": "error_file",
-    "combine_logs": "merge_logs",
-    "uid": "user",
-    "gid": "group",
 }
 
 _DURATIONS: Final = frozenset(

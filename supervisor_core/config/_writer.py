@@ -20,8 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import tomli_w
-
 from supervisor_core.config._app import is_env_key, relative
 from supervisor_core.errors import StateError
 
@@ -110,6 +108,8 @@ def ecosystem_text(
 
 def _toml_key(key: str) -> str:
     """``key`` as TOML writes it (bare, or quoted when it has to be)."""
+    import tomli_w  # here, not at the top: only ``ptm save`` writes TOML
+
     return tomli_w.dumps({key: 0})[: -len(" = 0\n")]
 
 
@@ -119,6 +119,8 @@ def _table_text(path: str, header: str, table: Mapping[str, Any]) -> str:
     (tomli_w alone would write a short ``[[apps]]`` entry as an inline ``apps = [...]``
     array, which cannot be followed by another app's.)
     """
+    import tomli_w
+
     plain = {key: value for key, value in table.items() if not isinstance(value, Mapping)}
     text = f"{header}\n{tomli_w.dumps(plain)}"
     for key, value in table.items():

@@ -8,7 +8,6 @@ log goes to ``daemon.log`` through a rotating writer (:mod:`supervisor_core.daem
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import logging
@@ -36,7 +35,7 @@ from supervisor_core.daemon._metrics_tcp import MetricsListener
 from supervisor_core.daemon._server import ApiServer, adopt_socket, bind_socket
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.daemon._update import read_handover, reexec
-from supervisor_core.daemon._uvicorn import uvicorn
+from supervisor_core.daemon._uvicorn import Config
 from supervisor_core.errors import PtmError
 from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
 from supervisor_core.store import open_state
@@ -182,7 +181,7 @@ async def serve(
                 else:
                     listener = bind_socket(home.socket)
                 sockets: list[socket.socket] = [listener]
-                config = uvicorn.Config(
+                config = Config(
                     create_api(service, hub),
                     lifespan="off",
                     log_level="warning",
@@ -232,7 +231,12 @@ async def serve(
             await store.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parse_args(argv: Sequence[str]) -> None:
+    """``--help`` and mistakes; the usual command lines never load argparse."""
+    if all(word == "--foreground" for word in argv):
+        return
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="ptm daemon", description="Run the ptm daemon (normally started by ptm itself)."
     )
@@ -242,6 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="accepted for systemd units; the daemon never forks (ptm detaches it)",
     )
     parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _parse_args(sys.argv[1:] if argv is None else argv)
     home = Home.from_env()
     home.create()
     os.chdir(home.root)  # never keep the folder of the first ptm command busy

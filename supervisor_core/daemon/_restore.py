@@ -221,9 +221,7 @@ async def _sweep_orphans(
         assert run.run_id is not None
         with contextlib.suppress(PtmError):
             await store.record_run_end(
-                run_id=run.run_id,
-                ended_at=time.time(),
-                exit_code=None,
-                signal=None,
-                end_reason="daemon died",
+                dataclasses.replace(
+                    run, ended_at=time.time(), exit_code=None, signal=None, end_reason="daemon died"
+                )
             )

@@ -70,23 +70,7 @@ class RunWriter:
         return not self._pending
 
     async def _write(self, record: RunRecord) -> None:
-        assert record.run_id is not None and record.app is not None
-        assert record.instance is not None
         if record.ended_at is None or record.pid is None:
-            await self._store.record_run_start(
-                run_id=record.run_id,
-                app=record.app,
-                instance=record.instance,
-                pid=record.pid,
-                create_time=record.create_time,
-                started_at=record.started_at,
-            )
+            await self._store.record_run_start(record)
         if record.ended_at is not None:
-            await self._store.record_run_end(
-                run_id=record.run_id,
-                ended_at=record.ended_at,
-                exit_code=record.exit_code,
-                signal=record.signal,
-                end_reason=record.end_reason,
-                error=record.error,
-            )
+            await self._store.record_run_end(record)

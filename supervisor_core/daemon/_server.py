@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 
 from supervisor_core._throttle import Throttle
-from supervisor_core.daemon._uvicorn import uvicorn
+from supervisor_core.daemon._uvicorn import Server
 
 __all__ = ["ApiServer", "PeerCheckedSocket", "adopt_socket", "bind_socket", "peer_uid"]
 
@@ -138,7 +138,7 @@ def adopt_socket(fd: int) -> PeerCheckedSocket:
     return sock
 
 
-class ApiServer(uvicorn.Server):
+class ApiServer(Server):
     """uvicorn without its own signal handling (the daemon handles signals in one place) and
     without its 10-per-second housekeeping tick: it wakes once a second, or at once when
     :meth:`request_exit` is called, so an idle daemon stays idle.

@@ -38,9 +38,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import anyio
-import httpx
 from anyio.abc import TaskGroup
 
+from supervisor_core._httpx import httpx
 from supervisor_core._info import ProcessInfo
 from supervisor_core._version import __version__
 from supervisor_core.config import AppSpec, HealthCheckSpec

@@ -20,7 +20,7 @@ import anyio
 from supervisor_core._version import __version__
 
 if TYPE_CHECKING:  # httpx is imported when a webhook is used: the daemon stays small
-    import httpx
+    from supervisor_core._httpx import httpx
 
 __all__ = [
     "COMMAND_TIMEOUT",
@@ -58,7 +58,7 @@ def _clip(data: bytes) -> str:
 def webhook_client(timeout: float = WEBHOOK_TIMEOUT) -> httpx.AsyncClient:
     """The HTTP client a notifier posts with: no proxy or .netrc from the environment, no
     redirects followed, ``timeout`` for each step."""
-    import httpx
+    from supervisor_core._httpx import httpx
 
     return httpx.AsyncClient(
         trust_env=False,
@@ -72,7 +72,7 @@ async def post_webhook(
     client: httpx.AsyncClient, url: str, body: bytes, *, timeout: float = WEBHOOK_TIMEOUT
 ) -> Outcome:
     """POST ``body`` (JSON) to ``url``; any 2xx answer within ``timeout`` is a success."""
-    import httpx
+    from supervisor_core._httpx import httpx
 
     answer: httpx.Response | None = None
     with anyio.move_on_after(timeout):

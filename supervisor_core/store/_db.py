@@ -588,40 +588,28 @@ class StateStore:
     # -----------------------------------------------------------------------------------------
     # Runs
 
-    async def record_run_start(
-        self,
-        *,
-        run_id: str,
-        app: str,
-        instance: int,
-        pid: int | None,
-        create_time: float | None,
-        started_at: float,
-    ) -> None:
-        """A run began (``pid`` None: the spawn failed; record its end right after)."""
+    async def record_run_start(self, run: RunRecord) -> None:
+        """A run began (``pid`` None: the spawn failed; record its end right after). Its
+        ``run_id``, ``app`` and ``instance`` are needed; its end, if known, is not written."""
+        if run.run_id is None or run.app is None or run.instance is None:
+            raise StateError(f"a run to keep needs its run_id, app and instance: {run}")
         await self._rows(
             "INSERT INTO runs (run_id, app, instance, pid, create_time, started_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, app, instance, pid, create_time, started_at),
+            (run.run_id, run.app, run.instance, run.pid, run.create_time, run.started_at),
         )
 
-    async def record_run_end(
-        self,
-        *,
-        run_id: str,
-        ended_at: float,
-        exit_code: int | None,
-        signal: int | None,
-        end_reason: str | None,
-        error: str | None = None,
-        keep: int = RUNS_KEPT,
-    ) -> None:
-        """A run ended; then only the newest ``keep`` ended runs of its instance are kept.
-        An unknown run, or one already ended, is a StateError."""
+    async def record_run_end(self, run: RunRecord, *, keep: int = RUNS_KEPT) -> None:
+        """``run`` (found by its ``run_id``) ended at ``run.ended_at``, with its exit code,
+        signal, end reason and error; then only the newest ``keep`` ended runs of its
+        instance are kept. An unknown run, or one already ended, is a StateError."""
+        run_id = run.run_id
+        if run_id is None or run.ended_at is None:
+            raise StateError(f"a run's end needs its run_id and ended_at: {run}")
         rows = await self._rows(
             "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, end_reason = ?, error = ?"
             " WHERE run_id = ? AND ended_at IS NULL RETURNING app, instance",
-            (ended_at, exit_code, signal, end_reason, error, run_id),
+            (run.ended_at, run.exit_code, run.signal, run.end_reason, run.error, run_id),
         )
         if rows:
             app, instance = rows[0]["app"], rows[0]["instance"]
