@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from supervisor_core._version import __version__
-from supervisor_core.cli._startargs import add_start_arguments
+from supervisor_core.cli._startargs import add_start_arguments, add_update_env
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -170,11 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         acting = _command(commands, name, help=text)
         _target(acting)
         if name != "stop":
-            acting.add_argument(
-                "--update-env",
-                action="store_true",
-                help="the apps take this shell's environment (else they keep the one they have)",
-            )
+            add_update_env(acting, "the apps take this shell's environment (else they keep theirs)")
     delete = _command(
         commands, "delete", aliases=["del"], help="stop apps and remove them from the list"
     )

@@ -15,7 +15,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCRIPT_FLAGS", "add_start_arguments", "given_script_flags", "script_entry"]
+__all__ = [
+    "SCRIPT_FLAGS",
+    "add_start_arguments",
+    "add_update_env",
+    "given_script_flags",
+    "script_entry",
+]
 
 SCRIPT_FLAGS: dict[str, str] = {
     "name": "--name",
@@ -51,11 +57,7 @@ def add_start_arguments(start: argparse.ArgumentParser) -> None:
     start.add_argument("target", metavar="FILE|SCRIPT|NAME", help="what to start")
     start.add_argument("--only", metavar="A,B", help="(file) start only these apps")
     start.add_argument("--env", metavar="NAME", help="(file) apply the [apps.env_NAME] overlay")
-    start.add_argument(
-        "--update-env",
-        action="store_true",
-        help="an app already known takes this shell's environment (else it keeps its own)",
-    )
+    add_update_env(start, "an app already known takes this shell's environment (else its own)")
     start.add_argument(
         "--no-wait",
         action="store_true",
@@ -114,6 +116,11 @@ def add_start_arguments(start: argparse.ArgumentParser) -> None:
         default=None,
         help="instances share one log file (the default)",
     )
+
+
+def add_update_env(parser: argparse.ArgumentParser, text: str) -> None:
+    """``--update-env`` (``start``, ``restart``, ``reload``)."""
+    parser.add_argument("--update-env", action="store_true", help=text)
 
 
 def given_script_flags(args: argparse.Namespace) -> list[str]:
