@@ -225,7 +225,7 @@ def test_compress_delay_keeps_the_newest_rotated_files_plain(tmp_path: Path, del
     batches = [b"batch %d...\n" % i for i in range(5)]
     for batch in batches:
         writer.write(batch)
-    writer.close()
+    writer.close(wait=True)
     rotated = rotated_files(path)
     assert len(rotated) == 4
     plain = [p.name.endswith(".log") for p in rotated]
@@ -239,7 +239,7 @@ def test_compress_delay_beyond_max_files_compresses_nothing(tmp_path: Path) -> N
     writer = RotatingWriter(path, max_size=10, max_files=2, compress=True, compress_delay=5)
     for i in range(5):
         writer.write(b"batch %d...\n" % i)
-    writer.close()
+    writer.close(wait=True)
     assert [p.name.endswith(".log") for p in rotated_files(path)] == [True, True]
 
 
@@ -250,7 +250,7 @@ def test_files_get_exactly_the_file_mode_whatever_the_umask(tmp_path: Path) -> N
         writer = RotatingWriter(path, max_size=10, max_files=10, compress=True, file_mode=0o644)
         writer.write(b"0123456789\n")
         writer.write(b"rotates\n")  # the new file after a rotation too
-        writer.close()
+        writer.close(wait=True)
     finally:
         os.umask(old)
     (gz,) = rotated_files(path)

@@ -10,6 +10,7 @@ import shutil
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_200000_lines_through_many_rotations_none_lost_duplicated_or_split(
         path, max_size=100_000, max_files=10_000, compress=compress, on_error=errors
     )
     expected = _write_lines(writer, 200_000, seed=1)
-    writer.close()
+    writer.close(wait=True)
     files = _everything(path)
     assert len(files) > 50
     assert b"".join(files) == expected
@@ -113,7 +114,7 @@ def test_retention_counts_gz_files(tmp_path: Path) -> None:
     batches = [b"batch %03d.........\n" % i for i in range(25)]
     for batch in batches:
         writer.write(batch)
-    writer.close()
+    writer.close(wait=True)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert len(names) == 3
     assert sum(name.endswith(".gz") for name in names) == 2
@@ -136,7 +137,7 @@ def test_two_rotations_in_one_second_keep_both(tmp_path: Path) -> None:
     )
     for i in range(3):
         writer.write(b"batch %d...\n" % i)
-    writer.close()
+    writer.close(wait=True)
     rotated = rotated_files(path)
     assert len(rotated) == 2
     assert len({p.name.split("-")[0] for p in rotated}) == 1  # same second
@@ -424,7 +425,7 @@ def test_gzip_failure_keeps_the_plain_file_and_is_reported(
     writer = RotatingWriter(path, max_size=10, max_files=5, compress=True, on_error=errors)
     writer.write(b"0123456789\n")
     writer.write(b"second\n")
-    writer.close()
+    writer.close(wait=True)
     assert [_read(p) for p in rotated_files(path)] == [b"0123456789\n"]
     assert len(errors) == 1
     assert "cannot gzip" in errors[0]
@@ -601,9 +602,9 @@ def test_a_link_swapped_in_for_a_rotated_file_is_not_gzipped(tmp_path: Path, how
     gate = threading.Event()
     real_job = writer._compress_job
 
-    def held_job(target: Path) -> None:
+    def held_job(target: Path, report: Callable[[str], None]) -> None:
         gate.wait(10)
-        real_job(target)
+        real_job(target, report)
 
     writer._compress_job = held_job  # type: ignore[method-assign]
     writer.write(b"0123456789\n")
@@ -612,7 +613,7 @@ def test_a_link_swapped_in_for_a_rotated_file_is_not_gzipped(tmp_path: Path, how
     rotated.unlink()
     rotated.symlink_to(secret)
     gate.set()
-    writer.close()
+    writer.close(wait=True)
     assert secret.read_bytes() == SECRET
     for gz in folder.glob("*.gz"):
         assert SECRET not in _read(gz)

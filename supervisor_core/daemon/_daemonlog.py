@@ -104,7 +104,7 @@ class DaemonLog:
         """Stop writing (waits for a gzip in progress)."""
         logging.getLogger().removeHandler(self.handler)
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(wait=True)
 
 
 def _stderr_is(path: Path) -> bool:

@@ -151,6 +151,7 @@ class LogFiles:
         self._shared: dict[Path, _Shared] = {}
         self._closed_bytes = 0
         self._closed_dropped = 0
+        self._draining: list[RotatingWriter] = []  # closed, their gzip still queued or running
 
     @property
     def bytes_written(self) -> int:
@@ -216,10 +217,14 @@ class LogFiles:
         return [path for path, shared in self._shared.items() if app in shared.apps]
 
     def close(self) -> None:
-        """Close every file (waits for background compression)."""
+        """Close every file, and wait for background compression: that of the files still
+        open and that of files closed earlier (their writers do not wait, see ``_release``)."""
         shared, self._shared = self._shared, {}
         for entry in shared.values():
-            entry.writer.close()
+            entry.writer.close(wait=True)
+        draining, self._draining = self._draining, []
+        for writer in draining:
+            writer.close(wait=True)
 
     def _acquire(
         self, app: str, path: Path, spec: LogSpec, owner: tuple[int, int] | None
@@ -255,6 +260,11 @@ class LogFiles:
             shared.apps.pop(app, None)
         if shared.refs <= 0:
             del self._shared[path]
+            # On the event loop (ptm delete, scaling down, a restart with new settings): a
+            # gzip of a big rotated file goes on in the background; close() waits for it.
             shared.writer.close()
+            self._draining = [w for w in self._draining if w.compressing]
+            if shared.writer.compressing:
+                self._draining.append(shared.writer)
             self._closed_bytes += shared.writer.written_bytes
             self._closed_dropped += shared.writer.dropped_lines

@@ -9,11 +9,12 @@ one is opened; nothing is copied or truncated, so no line can fall between two s
 rotation happens at the first write after the boundary (like Python's
 ``TimedRotatingFileHandler``), not at the boundary itself: a quiet log is not rotated into
 empty files, and the file it rotates holds only lines of the period its name gives. Names are
-made in :mod:`supervisor_core.logs._rotated`. Rotated files are gzipped in a background thread
-when asked (``.gz.tmp`` first, then renamed; the plain file is removed only after that), all
-but the newest ``compress_delay``. Only ``max_files`` rotated files are kept, compressed or
-not; the oldest go first. A file the writer creates gets exactly ``file_mode`` (not masked
-by the umask).
+made in :mod:`supervisor_core.logs._rotated`. Rotated files are gzipped in the background
+thread of :mod:`supervisor_core.logs._compressor` when asked (``.gz.tmp`` first, then renamed;
+the plain file is removed only after that), all but the newest ``compress_delay``; closing
+the writer does not wait for them. Only ``max_files`` rotated files are kept, compressed or
+not; the oldest go first. A file the writer creates gets exactly ``file_mode`` (not masked by
+the umask).
 
 Failures never reach the caller of :meth:`RotatingWriter.write`: they are reported once per
 episode through ``on_error``, the lost lines are counted, and the first successful write
@@ -25,17 +26,17 @@ Symbolic links: see :mod:`supervisor_core.logs._files`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from supervisor_core._fds import check_reserve
 from supervisor_core.config import RotateInterval
 from supervisor_core.errors import LogError
+from supervisor_core.logs import _compressor
 from supervisor_core.logs._files import FILE_MODE, open_no_link, rotated_files
 from supervisor_core.logs._period import period_of
 from supervisor_core.logs._rotated import (
@@ -61,7 +62,9 @@ class RotatingWriter:
     """Appends batches of lines to one file, rotating it by size and (optionally) by time.
 
     Not thread-safe: one thread (the supervisor's) calls it. ``on_error`` is always called from
-    that thread, also for failures of the background compression (reported on the next call).
+    that thread, also for failures of the background compression (reported on the next call);
+    those of a compression that ends after :meth:`close` go to the ``supervisor_core.logs``
+    logger (the daemon's log) instead.
     ``max_size <= 0`` disables rotation. Rotation and truncation apply to regular files only
     (``/dev/stdout`` and the like are just written to). ``on_open`` is called with each new
     descriptor of the file (at start, after a rotation or a reopen), before it is written to.
@@ -115,8 +118,7 @@ class RotatingWriter:
         self._rotate_retry_at = 0.0
         self._last_stamp = ""
         self._last_counter = 0
-        self._executor: ThreadPoolExecutor | None = None
-        self._worker_errors: deque[str] = deque()
+        self._jobs = _compressor.Jobs(str(self.path))
         self._gzip_failed: set[str] = set()  # rotated files not to try again (worker only)
         try:
             self._open()
@@ -129,7 +131,7 @@ class RotatingWriter:
         """Append ``data`` (whole lines, ending with ``\\n``). Never raises."""
         if not data:
             return
-        if self._worker_errors:
+        if self._jobs.errors:
             self._report_worker_errors()
         if self._closed:
             self.dropped_lines += data.count(_NL)
@@ -187,16 +189,25 @@ class RotatingWriter:
         finally:
             os.close(fd)
 
-    def close(self) -> None:
-        """Close the file; waits for background compression to finish."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-        self._close_fd()
+    def close(self, *, wait: bool = False) -> None:
+        """Close the file. Background compression goes on unless ``wait``: call it on the
+        event loop, it never waits for a gzip unless asked."""
+        if not self._closed:
+            self._closed = True
+            self._close_fd()
+        if wait:
+            self._jobs.wait()
+        self._jobs.orphan()
         self._report_worker_errors()
+
+    @property
+    def compressing(self) -> bool:
+        """Whether a compression job of this writer is queued or running."""
+        return self._jobs.busy
+
+    def wait_compressed(self, timeout: float | None = None) -> bool:
+        """Wait for this writer's compression jobs; False if ``timeout`` passed first."""
+        return self._jobs.wait(timeout)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -382,9 +393,7 @@ class RotatingWriter:
         fd = self._open()
         if target is not None:
             if self.compress:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="ptm-log-gzip")
-                self._executor.submit(self._compress_job, target)
+                self._jobs.submit(functools.partial(self._compress_job, target))
             else:
                 self._prune(self._report)
         return fd
@@ -407,15 +416,15 @@ class RotatingWriter:
         """
         prune(self.path, self.max_files, report)
 
-    def _compress_job(self, target: Path) -> None:
+    def _compress_job(self, target: Path, report: Callable[[str], None]) -> None:
         """In the background thread, after ``target`` was rotated: prune, then gzip what is
         older than the newest ``compress_delay`` rotated files (``target`` itself when 0)."""
-        self._prune(self._worker_errors.append)
+        self._prune(report)
         failed = compress_old(
             self.path,
             self.compress_delay,
             self.file_mode,
-            self._worker_errors.append,
+            report,
             skip=self._gzip_failed,
         )
         self._gzip_failed.update(failed)
@@ -428,5 +437,6 @@ class RotatingWriter:
                 self._on_error(message)
 
     def _report_worker_errors(self) -> None:
-        while self._worker_errors:
-            self._report(self._worker_errors.popleft())
+        errors = self._jobs.errors
+        while errors:
+            self._report(errors.popleft())
