@@ -275,7 +275,9 @@ class Runner:
         if self.spec.memory.max_memory_restart is None:
             # Without a limit the figures are only for display: sample less often.
             interval = max(interval, self._setup.sample_interval)
-        self._setup.monitor.watch(self._monitor_key(run), proc.pid, interval, self._on_sample(run))
+        self._setup.monitor.watch(
+            self._monitor_key(run), proc.pid, interval, self._on_sample(run), cgroup=run.cgroup
+        )
 
     def _cgroup_for(self, run_id: str, pid: int) -> Path | None:
         """The run's cgroup with ``pid`` moved into it (None: no cgroups here)."""
@@ -326,9 +328,10 @@ class Runner:
 
     async def _stop_run(self, run: Run, end_reason: str) -> int | None:
         """Stop one run's tree: kill_signal, kill_timeout, SIGKILL; record its end."""
-        known = self._setup.monitor.sampler.handles(
-            self._setup.monitor.unwatch(self._monitor_key(run))
-        )
+        monitor, key = self._setup.monitor, self._monitor_key(run)
+        # The handles first: unwatch forgets what the sampler knew of these pids.
+        known = monitor.sampler.handles(monitor.known_pids(key))
+        monitor.unwatch(key)
         stop = self.spec.stop
         report = await stop_tree(
             run.proc,

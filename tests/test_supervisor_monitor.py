@@ -116,7 +116,7 @@ def test_a_reaped_process_gives_no_sample_never_an_error() -> None:
     monitor = Monitor()
 
     class Exploding(TreeSampler):
-        def sample(self, root: int):  # type: ignore[override]
+        def sample(self, root: int, cgroup: object = None):  # type: ignore[override]
             import psutil
 
             raise psutil.NoSuchProcess(root)

@@ -1,4 +1,11 @@
-"""Sampling cpu and memory of whole process trees, with one psutil.Process per pid."""
+"""Sampling cpu and memory of whole process trees: /proc read directly, psutil as a fallback.
+
+The history samples every app every second, so one tree's reading is the daemon's hot path:
+:mod:`supervisor_core.monitor._procfs` reads each process's cpu time and RSS with one
+``/proc/PID/stat`` read. psutil is kept for what that cannot do: systems without such a /proc,
+a pid whose stat file cannot be read, and the handles :meth:`TreeSampler.handles` gives the
+tree stop.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 import psutil
 
 from supervisor_core._throttle import Throttle
-from supervisor_core.process import descendant_pids
+from supervisor_core.monitor._procfs import AVAILABLE, read_stat, tree_pids
 
 __all__ = ["Monitor", "TreeSample", "TreeSampler"]
 
@@ -26,26 +34,38 @@ class TreeSample:
     """cpu and RSS summed over a process and all its descendants."""
 
     cpu_percent: float | None
-    """None on the first sample of a root (psutil needs two readings)."""
+    """None on the first sample of a root (cpu% needs two readings)."""
     memory_bytes: int
     pids: tuple[int, ...]
     taken_at: float
 
 
-class TreeSampler:
-    """Reads process trees; keeps one psutil.Process per pid across samples.
+@dataclass(slots=True)
+class _Seen:
+    """The last reading of one process: its identity, cpu seconds, and when (monotonic)."""
 
-    The first ``cpu_percent()`` of a new psutil.Process is meaningless, so the objects are
-    kept between samples and dropped only when their process is gone.
+    start_ticks: int
+    cpu_seconds: float
+    at: float
+
+
+class TreeSampler:
+    """Reads process trees; remembers each process's last cpu time between samples.
+
+    A process's cpu% is its cpu time since the previous sample over the time between them,
+    as psutil's ``cpu_percent(None)`` computes it; a process seen for the first time counts
+    0, and a tree's first sample has no cpu figure. ``clock`` stamps the samples
+    (``taken_at``); the cpu% uses the real monotonic time between readings.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._procs: dict[int, psutil.Process] = {}
+        self._seen: dict[int, _Seen] = {}
+        self._procs: dict[int, psutil.Process] = {}  # psutil fallback only
         self._clock = clock
 
     def _proc(self, pid: int, *, trusted: bool = False) -> psutil.Process | None:
-        """The kept handle of ``pid``. ``trusted``: the pid is our own unreaped child, so it
-        cannot have been reused and the create-time check is skipped."""
+        """The kept psutil handle of ``pid``. ``trusted``: the pid is our own unreaped child,
+        so it cannot have been reused and the create-time check is skipped."""
         proc = self._procs.get(pid)
         if proc is not None:
             if trusted or proc.is_running():
@@ -60,29 +80,44 @@ class TreeSampler:
         return proc
 
     def handles(self, pids: tuple[int, ...]) -> list[psutil.Process]:
-        """The kept psutil handles of ``pids`` (create time pinned when first seen)."""
-        return [p for pid in pids if (p := self._procs.get(pid)) is not None]
+        """psutil handles of those of ``pids`` that are still the processes sampled (a pid
+        reused since is left out); their create time is pinned now."""
+        found: list[psutil.Process] = []
+        for pid in pids:
+            proc = self._procs.get(pid)
+            if proc is not None:
+                found.append(proc)
+                continue
+            seen = self._seen.get(pid)
+            if seen is None:
+                continue
+            with contextlib.suppress(psutil.Error, OSError):
+                proc = psutil.Process(pid)
+                # Checked after psutil pinned its create time: a pid reused before that
+                # shows another start time here.
+                stat = read_stat(pid)
+                if stat is not None and stat.start_ticks == seen.start_ticks:
+                    found.append(proc)
+        return found
 
-    def sample(self, root: int) -> TreeSample | None:
-        """One reading of ``root``'s tree, or None when ``root`` is gone."""
-        root_known = root in self._procs
-        root_proc = self._proc(root, trusted=True)
-        if root_proc is None:
-            return None
+    def sample(self, root: int, cgroup: Path | None = None) -> TreeSample | None:
+        """One reading of ``root``'s tree (the members of its run's ``cgroup`` if it has
+        one), or None when ``root`` is gone."""
+        root_known = root in self._seen or root in self._procs
+        pids = tree_pids(root, cgroup)  # just [root] when it is gone
+        now = time.monotonic()
         total_cpu = 0.0
         total_rss = 0
         seen: list[int] = []
-        for pid in [root, *descendant_pids(root)]:
-            proc = root_proc if pid == root else self._proc(pid)
-            if proc is None:
+        for pid in pids:
+            reading = self._read(pid, now, trusted=pid == root)
+            if reading is None:
+                if pid == root:
+                    self.forget((root,))
+                    return None
                 continue
-            try:
-                with proc.oneshot():
-                    total_rss += proc.memory_info().rss
-                    total_cpu += proc.cpu_percent(None)
-            except psutil.Error:
-                self._procs.pop(pid, None)
-                continue
+            total_cpu += reading[0]
+            total_rss += reading[1]
             seen.append(pid)
         return TreeSample(
             cpu_percent=round(total_cpu, 1) if root_known else None,
@@ -91,9 +126,38 @@ class TreeSampler:
             taken_at=self._clock(),
         )
 
+    def _read(self, pid: int, now: float, *, trusted: bool = False) -> tuple[float, int] | None:
+        """(cpu% since the last reading, RSS) of ``pid``; None when it is gone."""
+        if AVAILABLE and pid not in self._procs:
+            try:
+                stat = read_stat(pid)
+            except OSError:
+                stat = None  # unreadable here: psutil below
+            else:
+                if stat is None:
+                    self._seen.pop(pid, None)
+                    return None
+                last = self._seen.get(pid)
+                self._seen[pid] = _Seen(stat.start_ticks, stat.cpu_seconds, now)
+                if last is None or last.start_ticks != stat.start_ticks:
+                    return 0.0, stat.rss_bytes  # new here (or a reused pid): cpu from now on
+                elapsed = now - last.at
+                used = stat.cpu_seconds - last.cpu_seconds
+                return (used / elapsed * 100 if elapsed > 0 else 0.0), stat.rss_bytes
+        proc = self._proc(pid, trusted=trusted)
+        if proc is None:
+            return None
+        try:
+            with proc.oneshot():
+                return proc.cpu_percent(None), proc.memory_info().rss
+        except psutil.Error:
+            self._procs.pop(pid, None)
+            return None
+
     def forget(self, pids: tuple[int, ...]) -> None:
         for pid in pids:
             self._procs.pop(pid, None)
+            self._seen.pop(pid, None)
 
 
 @dataclass
@@ -102,6 +166,7 @@ class _Target:
     interval: float
     on_sample: Callable[[TreeSample | None], None]
     due: float
+    cgroup: Path | None = None
     pids: tuple[int, ...] = field(default=())
 
 
@@ -120,9 +185,12 @@ class Monitor:
         root: int,
         interval: float,
         on_sample: Callable[[TreeSample | None], None],
+        *,
+        cgroup: Path | None = None,
     ) -> None:
-        """Sample ``root``'s tree every ``interval`` seconds, first at once."""
-        self._targets[key] = _Target(root, interval, on_sample, due=self._clock())
+        """Sample ``root``'s tree every ``interval`` seconds, first at once; with ``cgroup``
+        (the run's own), the tree is the cgroup's members."""
+        self._targets[key] = _Target(root, interval, on_sample, due=self._clock(), cgroup=cgroup)
         self._wake.set()
 
     def unwatch(self, key: object) -> tuple[int, ...]:
@@ -144,7 +212,7 @@ class Monitor:
             if target.due > now:
                 continue
             try:
-                sample = self.sampler.sample(target.root)
+                sample = self.sampler.sample(target.root, target.cgroup)
             except psutil.Error:  # the tree changed under us: no reading this time
                 sample = None
             except OSError as exc:  # out of descriptors...: no reading this time, said once
@@ -155,6 +223,8 @@ class Monitor:
                     log.warning,
                 )
             if sample is not None:
+                # Processes that left the tree: their last readings are not needed any more.
+                self.sampler.forget(tuple(set(target.pids).difference(sample.pids)))
                 target.pids = sample.pids
             # Aligned on multiples of the interval: targets with one interval are sampled
             # together, so 50 apps cost one wake-up per interval, not 50.
