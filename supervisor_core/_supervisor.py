@@ -180,6 +180,7 @@ class Supervisor(HandsOver):
                 self._notify.close()
             self._listen.close_all()
             self._events.close()
+            self._monitor.close()
             if self._own_log_files and self._log_files is not None:
                 self._log_files.close()
 

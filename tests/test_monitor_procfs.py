@@ -144,11 +144,16 @@ def test_the_cgroup_members_are_the_tree_when_the_root_is_one(
     cgroup.mkdir()
     # What the kernel's cgroup.procs holds: one pid a line, in any order.
     (cgroup / "cgroup.procs").write_text(f"{kid}\n{root}\n")
-    assert _procfs.tree_pids(root, cgroup) == [root, kid]
-    # Without the root in it (not moved there), the tree is walked.
-    (cgroup / "cgroup.procs").write_text(f"{kid}\n")
-    assert _procfs.tree_pids(root, cgroup) == [root, kid]
-    assert _procfs.tree_pids(root, tmp_path / "gone") == [root, kid]
+    procs = _procfs.CgroupProcs(cgroup)
+    try:
+        assert _procfs.tree_pids(root, procs) == [root, kid]
+        # Read again through the kept descriptor: without the root in it (not moved there),
+        # the tree is walked.
+        (cgroup / "cgroup.procs").write_text(f"{kid}\n")
+        assert _procfs.tree_pids(root, procs) == [root, kid]
+    finally:
+        procs.close()
+    assert _procfs.tree_pids(root, _procfs.CgroupProcs(tmp_path / "gone")) == [root, kid]
     only_root = tmp_path / "only"
     only_root.mkdir()
     (only_root / "cgroup.procs").write_text(f"{root}\n")
@@ -190,6 +195,7 @@ def test_an_unreadable_stat_file_falls_back_to_psutil(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(_sampler, "read_stat", refused)
+    monkeypatch.setattr(_sampler, "StatFile", refused)
     sampler = TreeSampler()
     sample = sampler.sample(root)
     assert sample is not None and set(sample.pids) == {root, kid}

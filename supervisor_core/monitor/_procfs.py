@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from supervisor_core.process import descendant_pids
 
-__all__ = ["AVAILABLE", "ProcStat", "read_stat", "tree_pids"]
+__all__ = ["AVAILABLE", "CgroupProcs", "ProcStat", "StatFile", "read_stat", "tree_pids"]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -51,6 +51,10 @@ def read_stat(pid: int) -> ProcStat | None:
         return None
     finally:
         os.close(fd)
+    return _parse(data)
+
+
+def _parse(data: bytes) -> ProcStat | None:
     # The command name (field 2) may hold spaces and parentheses: split after its last ")".
     fields = data[data.rfind(b")") + 2 :].split()
     if len(fields) < 22:
@@ -63,23 +67,70 @@ def read_stat(pid: int) -> ProcStat | None:
     )
 
 
-def tree_pids(root: int, cgroup: Path | None = None) -> list[int]:
+class StatFile:
+    """``/proc/PID/stat`` kept open, for a process sampled again and again: each reading is
+    one ``pread``, not an open, a read and a close. The descriptor stays bound to the process
+    it was opened for: once that has exited (and been reaped) the read fails, even if the pid
+    names another process by then."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, pid: int) -> None:
+        """Raises :class:`OSError` (:class:`FileNotFoundError`: ``pid`` is gone)."""
+        self.fd: int | None = os.open(f"/proc/{pid}/stat", _FLAGS)
+
+    def read(self) -> ProcStat | None:
+        """The figures now; None once the process is gone (the file is closed then)."""
+        if self.fd is None:
+            return None
+        try:
+            stat = _parse(os.pread(self.fd, 4096, 0))
+        except ProcessLookupError:
+            stat = None
+        if stat is None:
+            self.close()
+        return stat
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+class CgroupProcs:
+    """A run cgroup's ``cgroup.procs`` kept open: its members, read with ``pread``."""
+
+    __slots__ = ("fd", "path")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def members(self) -> list[int] | None:
+        """The pids in the cgroup; None if it cannot be read (gone)."""
+        try:
+            if self.fd is None:
+                self.fd = os.open(os.path.join(self.path, "cgroup.procs"), _FLAGS)
+            chunks = [os.pread(self.fd, 65536, 0)]
+            while chunks[-1]:
+                chunks.append(os.pread(self.fd, 65536, sum(map(len, chunks))))
+        except OSError:
+            self.close()
+            return None
+        return [int(pid) for pid in b"".join(chunks).split()]
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def tree_pids(root: int, cgroup: CgroupProcs | None = None) -> list[int]:
     """``root`` first, then the other processes of its run: the members of ``cgroup`` when
     ``root`` is one of them (escaped daemons included), else ``root``'s descendants."""
     if cgroup is not None:
-        try:
-            fd = os.open(os.path.join(cgroup, "cgroup.procs"), _FLAGS)
-            try:
-                chunks = [os.read(fd, 65536)]
-                while chunks[-1]:
-                    chunks.append(os.read(fd, 65536))
-            finally:
-                os.close(fd)
-        except OSError:
-            pass  # the cgroup is gone: walk the tree
-        else:
-            members = [int(pid) for pid in b"".join(chunks).split()]
-            if root in members:
-                members.remove(root)
-                return [root, *members]
+        members = cgroup.members()
+        if members is not None and root in members:
+            members.remove(root)
+            return [root, *members]
     return [root, *descendant_pids(root)]

@@ -21,7 +21,14 @@ import anyio
 import psutil
 
 from supervisor_core._throttle import Throttle
-from supervisor_core.monitor._procfs import AVAILABLE, read_stat, tree_pids
+from supervisor_core.monitor._procfs import (
+    AVAILABLE,
+    CgroupProcs,
+    ProcStat,
+    StatFile,
+    read_stat,
+    tree_pids,
+)
 
 __all__ = ["Monitor", "TreeSample", "TreeSampler"]
 
@@ -56,10 +63,16 @@ class TreeSampler:
     as psutil's ``cpu_percent(None)`` computes it; a process seen for the first time counts
     0, and a tree's first sample has no cpu figure. ``clock`` stamps the samples
     (``taken_at``); the cpu% uses the real monotonic time between readings.
+
+    Each root (an instance's main process) and its run's ``cgroup.procs`` are kept open, one
+    descriptor each, until :meth:`forget` or :meth:`close`; the other processes of a tree,
+    which may be many, are opened at each reading.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._seen: dict[int, _Seen] = {}
+        self._files: dict[int, StatFile] = {}  # roots
+        self._cgroups: dict[int, CgroupProcs] = {}  # by root
         self._procs: dict[int, psutil.Process] = {}  # psutil fallback only
         self._clock = clock
 
@@ -104,7 +117,14 @@ class TreeSampler:
         """One reading of ``root``'s tree (the members of its run's ``cgroup`` if it has
         one), or None when ``root`` is gone."""
         root_known = root in self._seen or root in self._procs
-        pids = tree_pids(root, cgroup)  # just [root] when it is gone
+        members = None
+        if cgroup is not None:
+            members = self._cgroups.get(root)
+            if members is None or members.path != cgroup:
+                if members is not None:
+                    members.close()
+                members = self._cgroups[root] = CgroupProcs(cgroup)
+        pids = tree_pids(root, members)  # just [root] when it is gone
         now = time.monotonic()
         total_cpu = 0.0
         total_rss = 0
@@ -130,7 +150,7 @@ class TreeSampler:
         """(cpu% since the last reading, RSS) of ``pid``; None when it is gone."""
         if AVAILABLE and pid not in self._procs:
             try:
-                stat = read_stat(pid)
+                stat = self._stat(pid, keep=trusted)
             except OSError:
                 stat = None  # unreadable here: psutil below
             else:
@@ -154,10 +174,42 @@ class TreeSampler:
             self._procs.pop(pid, None)
             return None
 
+    def _stat(self, pid: int, *, keep: bool) -> ProcStat | None:
+        """``pid``'s figures (None: gone), through a kept descriptor when ``keep``."""
+        if not keep:
+            return read_stat(pid)
+        file = self._files.get(pid)
+        if file is None:
+            try:
+                file = StatFile(pid)
+            except (FileNotFoundError, ProcessLookupError):
+                return None
+            self._files[pid] = file
+        try:
+            stat = file.read()
+        except OSError:
+            del self._files[pid]
+            file.close()
+            raise
+        if stat is None:
+            del self._files[pid]
+        return stat
+
     def forget(self, pids: tuple[int, ...]) -> None:
+        """Drop what is known of ``pids`` (and close their descriptors)."""
         for pid in pids:
             self._procs.pop(pid, None)
             self._seen.pop(pid, None)
+            file = self._files.pop(pid, None)
+            if file is not None:
+                file.close()
+            members = self._cgroups.pop(pid, None)
+            if members is not None:
+                members.close()
+
+    def close(self) -> None:
+        """Forget everything: every kept descriptor is closed."""
+        self.forget(tuple({*self._seen, *self._procs, *self._files, *self._cgroups}))
 
 
 @dataclass
@@ -200,6 +252,11 @@ class Monitor:
             return ()
         self.sampler.forget(target.pids)
         return target.pids
+
+    def close(self) -> None:
+        """Stop sampling everything and close the sampler's descriptors."""
+        self._targets.clear()
+        self.sampler.close()
 
     def known_pids(self, key: object) -> tuple[int, ...]:
         target = self._targets.get(key)
