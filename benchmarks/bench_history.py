@@ -10,8 +10,9 @@
    gathered); baseline: appending a tuple to a ``deque``.
 3. sampling: the time to sample one app's process tree (``TreeSampler.sample``, /proc read
    directly; these children are in no cgroup, so each tree is found through
-   ``/proc/PID/task/*/children``) for 20 ``sleep`` children, and what sampling all 20 every second (history's rate)
-   costs in % of one core, against every 5 s (the rate before history).
+   ``/proc/PID/task/*/children``) for 20 ``sleep`` children, and what sampling all 20 every
+   second (history's rate) costs in % of one core, against every 5 s (the rate before
+   history).
 4. state.db: 24 hours of minutes of 50 processes (72,000 rows) written as the daemon writes
    them (50 rows a minute); the file's size, and the time a starting daemon takes to read
    them back (``HistoryKeeper.load``).
