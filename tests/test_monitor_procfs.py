@@ -203,3 +203,15 @@ def test_an_unreadable_stat_file_falls_back_to_psutil(
     assert abs(sample.memory_bytes - expected) <= 0.02 * expected
     again = sampler.sample(root)
     assert again is not None and again.cpu_percent is not None
+
+
+def test_a_long_cgroup_procs_is_read_whole(tmp_path: Path) -> None:
+    # More than the 2048 bytes that one read is trusted to hold whole.
+    pids = list(range(100_000, 100_000 + 1000))
+    (tmp_path / "cgroup.procs").write_text("".join(f"{pid}\n" for pid in pids))
+    procs = _procfs.CgroupProcs(tmp_path)
+    try:
+        assert procs.members() == pids
+        assert procs.members() == pids  # again, through the kept descriptor
+    finally:
+        procs.close()

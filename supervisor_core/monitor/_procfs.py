@@ -112,7 +112,9 @@ class CgroupProcs:
             if self.fd is None:
                 self.fd = os.open(os.path.join(self.path, "cgroup.procs"), _FLAGS)
             chunks = [os.pread(self.fd, 65536, 0)]
-            while chunks[-1]:
+            # The kernel hands this file out a page (4 KiB) at a time, and a line is at most
+            # 8 bytes: a read this short was the whole file, no second call needed to be sure.
+            while len(chunks[-1]) >= 2048:
                 chunks.append(os.pread(self.fd, 65536, sum(map(len, chunks))))
         except OSError:
             self.close()
