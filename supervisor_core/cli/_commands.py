@@ -3,7 +3,8 @@
 Each command takes the parsed arguments and returns the exit code; failures are raised as
 :class:`~supervisor_core.errors.PtmError` and turned into one line by ``_main``. Only the
 standard library is imported here at first: each command imports what it needs, so that
-``ptm jlist`` loads httpx and the client, nothing of the engine.
+``ptm jlist`` loads the client (not httpx: its GET uses the standard library), nothing of
+the engine.
 """
 
 from __future__ import annotations
