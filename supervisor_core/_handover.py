@@ -1,18 +1,20 @@
 """``ptm update``: what an instance hands to the next image of the daemon, and taking it up.
 
-:func:`freeze_instance` stops reading the pipes of the instance's run between two reads (see
+:func:`freeze_run` stops reading the pipes of the instance's run between two reads (see
 :class:`~supervisor_core.process.PipeReader`) and describes the instance in JSON: its status,
 restart counters, a restart that is due, and its run (pid, run id, the monotonic start,
 which the next image shares since ``execve`` keeps the clock, the pipes' descriptors, made
 inheritable, and each pipe's unterminated line). :func:`adopted_run` makes a
 :class:`~supervisor_core._runs.Run` of such a description again in the next image.
+:func:`freeze_apps`, :func:`first_blocker` and :func:`adopted_instances` do the same for the
+Supervisor's apps and sockets, which it passes in.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,10 +35,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HANDED_OVER",
-    "HandsOver",
-    "Parts",
+    "Freezable",
+    "HandedSockets",
+    "adopted_instances",
     "adopted_run",
     "adopted_state",
+    "first_blocker",
+    "freeze_apps",
     "freeze_run",
     "freeze_state",
     "handover_blocker",
@@ -152,56 +157,48 @@ def adopted_run(desc: dict[str, Any], run_type: type[Run]) -> Run:
     return run
 
 
-class _Freezable(Protocol):
+class Freezable(Protocol):
+    """An instance, as handing over sees it."""
+
     def handover_blocker(self) -> str | None: ...
     def freeze(self) -> dict[str, Any]: ...
 
 
-class _Sockets(Protocol):
+class HandedSockets(Protocol):
+    """The apps' shared listening sockets (:class:`~supervisor_core._plumbing.ListenSockets`)."""
+
     def inheritable(self) -> dict[str, int]: ...
     def adopt(self, spec: AppSpec, fd: int) -> None: ...
 
 
-Parts = tuple[Mapping[str, Sequence[_Freezable]], _Sockets, "NotifySocket | None"]
+def first_blocker(instances: Iterable[Freezable]) -> str | None:
+    """Why the apps cannot go to a new daemon image now (None: they can)."""
+    return next(filter(None, (inst.handover_blocker() for inst in instances)), None)
 
 
-class HandsOver:
-    """What the :class:`~supervisor_core.Supervisor` does for ``ptm update``."""
+def freeze_apps(
+    instances: Mapping[str, Sequence[Freezable]],
+    sockets: HandedSockets,
+    notify: NotifySocket | None,
+) -> dict[str, Any]:
+    """Stop reading every pipe; describe every app's instances and the sockets, descriptors
+    made inheritable, for the next image. Nothing may run in this process after it but
+    ``execve``."""
+    fds = sockets.inheritable()
+    apps = {
+        name: {"instances": [inst.freeze() for inst in insts], "listen_fd": fds.get(name)}
+        for name, insts in instances.items()
+    }
+    return {"apps": apps, "notify": notify.inheritable() if notify is not None else None}
 
-    _adopt_notify: tuple[int, str] | None = None
 
-    def adopt_notify_socket(self, fd: int, path: str) -> None:
-        """Take up the previous image's sd_notify socket (call it before ``async with``)."""
-        self._adopt_notify = (fd, path)
-
-    def _adopted(self, spec: AppSpec, adopt: Mapping[str, Any] | None) -> list[Any]:
-        """What each instance of ``spec`` was (None past them), the app's listening socket
-        taken up; [] for an app that is not adopted."""
-        if adopt is None:
-            return []
-        if adopt["listen_fd"] is not None:
-            self._handed_over()[1].adopt(spec, int(adopt["listen_fd"]))
-        return [*adopt["instances"], *[None] * spec.instances]
-
-    def _handed_over(self) -> Parts:
-        """The instances by app, the listening sockets and the sd_notify socket: the
-        Supervisor's own ``_apps``, ``_listen`` and ``_notify``."""
-        own = vars(self)
-        apps = {name: app.instances for name, app in own["_apps"].items()}
-        return apps, own["_listen"], own["_notify"]
-
-    def handover_blocker(self) -> str | None:
-        """Why the apps cannot go to a new daemon image now (None: they can)."""
-        every = (inst for insts in self._handed_over()[0].values() for inst in insts)
-        return next(filter(None, (inst.handover_blocker() for inst in every)), None)
-
-    def freeze(self) -> dict[str, Any]:
-        """Stop reading every pipe; describe everything, descriptors made inheritable, for
-        the next image. Nothing may run in this process after it but ``execve``."""
-        instances, sockets, notify = self._handed_over()
-        fds = sockets.inheritable()
-        apps = {
-            name: {"instances": [inst.freeze() for inst in insts], "listen_fd": fds.get(name)}
-            for name, insts in instances.items()
-        }
-        return {"apps": apps, "notify": notify.inheritable() if notify is not None else None}
+def adopted_instances(
+    spec: AppSpec, adopt: Mapping[str, Any] | None, sockets: HandedSockets
+) -> list[Any]:
+    """What each instance of ``spec`` was (None past them), the app's listening socket taken
+    up; [] for an app that is not adopted."""
+    if adopt is None:
+        return []
+    if adopt["listen_fd"] is not None:
+        sockets.adopt(spec, int(adopt["listen_fd"]))
+    return [*adopt["instances"], *[None] * spec.instances]

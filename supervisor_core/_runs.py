@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from supervisor_core.config import AppSpec
 from supervisor_core.errors import SpawnError
 from supervisor_core.monitor import Monitor, TreeSample
 from supervisor_core.process import (
-    ANYIO_CLOCK,
     CgroupTree,
     ChildProcess,
     Clock,
@@ -38,7 +36,6 @@ from supervisor_core.process import (
     launch_plan,
     pid_still_ours,
     signal_process,
-    spawn,
     stop_tree,
 )
 
@@ -119,26 +116,28 @@ class RunSetup:
 
     monitor: Monitor
     notice: Callable[[str], None]
-    log_sink: InstanceLogSink | None = None
-    on_output: OutputCallback | None = None
-    output_as_written: bool = False
+    claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]]
+    """What a process said on ``$NOTIFY_SOCKET`` before its pid was known."""
+    # The supervisor's settings (their defaults are the Supervisor's).
+    on_output: OutputCallback | None
+    output_as_written: bool
     """Hand ``on_output`` each line with the timestamp its log file got."""
-    ptm_home: Path | None = None
-    wall_clock: Callable[[], float] = time.time
-    on_run: RunCallback | None = None
-    die_with_supervisor: bool = False
+    on_run: RunCallback | None
+    ptm_home: Path | None
+    wall_clock: Callable[[], float]
+    die_with_supervisor: bool
+    readiness_probe: ReadinessProbe | None
+    spawner: Spawner
+    clock: Clock
+    cgroups: CgroupTree | None
+    """Where each run gets its own cgroup (None: stopped by group and mark only)."""
+    on_sample: SampleCallback | None
+    sample_interval: float
+    """How often cpu and memory are read for an app without ``max_memory_restart``."""
+    # The instance's own, added by the supervisor for each.
+    log_sink: InstanceLogSink | None = None
     notify_socket: Path | None = None
     listen_fd: int | None = None
-    claim_notify: Callable[[int], list[tuple[int, dict[str, str]]]] | None = None
-    """What a process said on ``$NOTIFY_SOCKET`` before its pid was known."""
-    readiness_probe: ReadinessProbe | None = None
-    spawner: Spawner = spawn
-    clock: Clock = ANYIO_CLOCK
-    cgroups: CgroupTree | None = None
-    """Where each run gets its own cgroup (None: stopped by group and mark only)."""
-    on_sample: SampleCallback | None = None
-    sample_interval: float = DISPLAY_SAMPLE_INTERVAL
-    """How often cpu and memory are read for an app without ``max_memory_restart``."""
 
 
 class Runner:
@@ -246,9 +245,8 @@ class Runner:
             raise
         record = RunRecord(pid=proc.pid, started_at=started_wall)
         run = Run(self.token, run_id, proc, started, record, cgroup=cgroup)
-        if self._setup.claim_notify is not None:  # what it said before we knew its pid
-            for _pid, fields in self._setup.claim_notify(proc.pid):
-                run.apply_notify(fields)
+        for _pid, fields in self._setup.claim_notify(proc.pid):  # said before we knew its pid
+            run.apply_notify(fields)
         self.runs.append(record)
         self._report_run(run_id, record)
         self.watch(run)

@@ -17,7 +17,6 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -26,7 +25,8 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from supervisor_core._handover import HandsOver
+from supervisor_core._apps import App, Apps, Picked
+from supervisor_core._handover import adopted_instances, first_blocker, freeze_apps
 from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEvent
 from supervisor_core._instance import Instance, OutputCallback, ReadinessProbe, RunCallback
 from supervisor_core._plumbing import (
@@ -40,7 +40,7 @@ from supervisor_core._plumbing import (
 from supervisor_core._runs import DISPLAY_SAMPLE_INTERVAL, RunSetup, SampleCallback
 from supervisor_core.config import AppSpec, instance_count
 from supervisor_core.drivers import AppDriver
-from supervisor_core.errors import StateError, UnknownAppError
+from supervisor_core.errors import StateError
 from supervisor_core.monitor import Monitor
 from supervisor_core.process import (
     ANYIO_CLOCK,
@@ -60,18 +60,9 @@ if TYPE_CHECKING:
 __all__ = ["Supervisor"]
 
 NoticeCallback = Callable[[str], None]
-Picked = Collection[int] | None
-"""The instances a command acts on (by index); None: every instance."""
 
 
-@dataclass
-class _App:
-    spec: AppSpec
-    instances: list[Instance] = field(default_factory=list)
-    drivers: anyio.CancelScope | None = None
-
-
-class Supervisor(HandsOver):
+class Supervisor:
     """Keeps apps alive. An async context manager: leaving it (or cancelling it) stops every
     process it started, whole trees included.
 
@@ -109,20 +100,19 @@ class Supervisor(HandsOver):
         on_sample: SampleCallback | None = None,
         sample_interval: float = DISPLAY_SAMPLE_INTERVAL,
     ) -> None:
-        self._ptm_home = ptm_home
         self._write_logs = write_logs
         self._log_files = log_files
         self._own_log_files = False
         self._on_notice = on_notice
-        self._on_run = on_run
         from supervisor_core.drivers import DEFAULT_DRIVERS, health_check_passes
 
         self._drivers = tuple(DEFAULT_DRIVERS if drivers is None else drivers)
         readiness_probe = readiness_probe or health_check_passes
         self._notify: NotifySocket | None = None
+        self._adopt_notify: tuple[int, str] | None = None
         self._listen = ListenSockets()
-        self._notify_router = NotifyRouter(self._all_instances)
-        self._apps: dict[str, _App] = {}
+        self._apps = Apps()
+        self._notify_router = NotifyRouter(self._apps.all_instances)
         self._events = Broadcast()
         self._monitor = Monitor()
         self._run_setup = RunSetup(  # each instance adds its log sink and sockets
@@ -130,6 +120,7 @@ class Supervisor(HandsOver):
             notice=self._notice,
             on_output=on_output,
             output_as_written=output_as_written,
+            on_run=on_run,
             ptm_home=ptm_home,
             wall_clock=wall_clock,
             die_with_supervisor=die_with_supervisor,
@@ -171,7 +162,7 @@ class Supervisor(HandsOver):
     ) -> bool | None:
         assert self._stack is not None and self._tg is not None
         with anyio.CancelScope(shield=True):
-            await each(self._all_instances(), Instance.stop)
+            await each(self._apps.all_instances(), Instance.stop)
         self._tg.cancel_scope.cancel()
         try:
             return await self._stack.__aexit__(exc_type, exc, tb)
@@ -191,38 +182,19 @@ class Supervisor(HandsOver):
         if spec.name in self._apps:
             raise StateError(f"an app named {spec.name!r} already exists")
         check_run_as(spec)
-        handed = self._adopted(spec, adopt)
+        handed = adopted_instances(spec, adopt, self._listen)
         self._listen.bind(spec)
-        app = self._apps[spec.name] = _App(spec)
+        app = self._apps.add(spec)
         for index in range(spec.instances):
             await self._new_instance(app, index, handed[index] if handed else None)
         if start and adopt is None:
             await each(app.instances, Instance.start)
-        self._start_drivers(app)
+        if self._drivers:
+            assert self._tg is not None
+            self._tg.start_soon(app.run_drivers, self._drivers, self, self._notice)
         return self.info(spec.name)
 
-    def _start_drivers(self, app: _App) -> None:
-        if not self._drivers:
-            return
-        assert self._tg is not None
-        scope = anyio.CancelScope()
-        app.drivers = scope
-
-        async def run_drivers() -> None:
-            with scope:
-                async with anyio.create_task_group() as tg:
-                    for driver in self._drivers:
-                        tg.start_soon(self._guarded_driver, driver, app.spec)
-
-        self._tg.start_soon(run_drivers)
-
-    async def _guarded_driver(self, driver: AppDriver, spec: AppSpec) -> None:
-        try:
-            await driver(self, spec)
-        except Exception as exc:  # a driver's bug must not take the supervisor down
-            self._notice(f"{spec.name}: {getattr(driver, '__name__', driver)} failed: {exc!r}")
-
-    async def _new_instance(self, app: _App, index: int, handed: Any = None) -> Instance:
+    async def _new_instance(self, app: App, index: int, handed: Any = None) -> Instance:
         assert self._tg is not None, "use the Supervisor as an async context manager"
         spec, sink = app.spec, None
         if self._log_files is not None and spec.logs is not None:
@@ -234,7 +206,6 @@ class Supervisor(HandsOver):
             log_sink=sink,
             notify_socket=self._notify.path if self._notify is not None else None,
             listen_fd=self._listen.fd(app.spec.name),
-            on_run=self._on_run,  # read now: it may be wired after the constructor
         )
         inst = Instance(app.spec, index, setup, emit=self._events.publish, adopt=handed)
         app.instances.append(inst)
@@ -243,11 +214,11 @@ class Supervisor(HandsOver):
 
     # Commands act on every instance of the app, or on the indexes in ``instances``.
     async def start(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
-        await each(self._pick(name, instances), Instance.start)
+        await each(self._apps.pick(name, instances), Instance.start)
         return self.info(name)
 
     async def stop(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
-        await each(self._pick(name, instances), Instance.stop)
+        await each(self._apps.pick(name, instances), Instance.stop)
         return self.info(name)
 
     async def restart(
@@ -260,15 +231,14 @@ class Supervisor(HandsOver):
     ) -> list[ProcessInfo]:
         """Restart every instance; with ``only_if``, only those whose status (checked by each
         instance when it handles the command) is one of these."""
-        await each(self._pick(name, instances), lambda i: i.restart(reason, only_if=only_if))
+        await each(self._apps.pick(name, instances), lambda i: i.restart(reason, only_if=only_if))
         return self.info(name)
 
     async def delete(self, name: str, *, keep_socket: bool = False) -> None:
-        app = self._app(name)
-        if app.drivers is not None:
-            app.drivers.cancel()
+        app = self._apps.app(name)
+        app.drivers.cancel()
         await each(app.instances, Instance.delete)
-        del self._apps[name]
+        self._apps.remove(name)
         if not keep_socket:
             self._listen.close(name)
 
@@ -277,7 +247,7 @@ class Supervisor(HandsOver):
         old one is stopped (with a shared listening socket: no request is refused). If a new
         process never becomes ready it is stopped, its old one keeps running, the remaining
         instances are left alone, and :class:`StateError` says why."""
-        for inst in self._pick(name, instances):
+        for inst in self._apps.pick(name, instances):
             await inst.reload()
             await wait_settled(self._events, inst)
             if not inst.spec.readiness.wait_ready:
@@ -285,7 +255,7 @@ class Supervisor(HandsOver):
         return self.info(name)
 
     async def stop_all(self) -> None:
-        await each(self._all_instances(), Instance.stop)
+        await each(self._apps.all_instances(), Instance.stop)
 
     async def replace(self, spec: AppSpec, *, start: bool = True) -> list[ProcessInfo]:
         """Start an app with new settings (PM2's startOrRestart): an unknown app is added; a
@@ -298,7 +268,7 @@ class Supervisor(HandsOver):
         self._listen.bind(spec)  # a new address that cannot be bound fails before any stop
         await self.delete(spec.name, keep_socket=True)
         infos = await self.add(spec, start=False)
-        for inst in self._apps[spec.name].instances:
+        for inst in self._apps.app(spec.name).instances:
             if inst.index in counters:
                 inst.counters = dataclasses.replace(
                     counters[inst.index], unstable_restarts=0, last_restart_reason=None
@@ -306,13 +276,13 @@ class Supervisor(HandsOver):
                 if start:
                     inst.counters = inst.counters.count("manual")
         if start:
-            await each(self._apps[spec.name].instances, Instance.start)
+            await each(self._apps.app(spec.name).instances, Instance.start)
             infos = self.info(spec.name)
         return infos
 
-    def update_env(self, spec: AppSpec) -> None:  # --update-env: the next runs use spec
-        for holder in (self._app(spec.name), *self._app(spec.name).instances):
-            holder.spec = spec  # type: ignore[attr-defined]  # an _App, then each Instance
+    def update_env(self, spec: AppSpec) -> None:
+        """``--update-env``: the app's next runs are launched from ``spec``."""
+        self._apps.app(spec.name).set_spec(spec)
 
     async def scale(self, name: str, instances: int) -> list[ProcessInfo]:
         """Change the number of instances: running ones stay; scaling down keeps 0..N-1."""
@@ -321,7 +291,7 @@ class Supervisor(HandsOver):
                 instance_count(instances)
         except ValueError as exc:
             raise StateError(f"cannot scale {name!r} to {instances} instances: {exc}") from None
-        app = self._app(name)
+        app = self._apps.app(name)
         current = len(app.instances)
         if instances < current:
             removed = app.instances[instances:]
@@ -335,12 +305,12 @@ class Supervisor(HandsOver):
 
     def send_signal(self, name: str, sig: int, instances: Picked = None) -> list[int]:
         """Send ``sig`` to the main process of every running instance; returns their pids."""
-        pids = [inst.send_signal(sig) for inst in self._pick(name, instances)]
+        pids = [inst.send_signal(sig) for inst in self._apps.pick(name, instances)]
         return [pid for pid in pids if pid is not None]
 
     def reset(self, name: str, instances: Picked = None) -> list[ProcessInfo]:
         """Zero the restart counters of every instance."""
-        for inst in self._pick(name, instances):
+        for inst in self._apps.pick(name, instances):
             inst.reset_counters()
         return self.info(name)
 
@@ -352,11 +322,11 @@ class Supervisor(HandsOver):
         unstable; too many make it ``errored``). A run that ``never_answered`` its health
         check counts as unstable whatever its uptime, so an app that is never healthy ends
         ``errored`` instead of restarting forever."""
-        await self._instance(name, instance).unhealthy(detail, never_answered=never_answered)
+        await self._apps.instance(name, instance).unhealthy(detail, never_answered=never_answered)
 
     def set_health(self, name: str, instance: int, result: Mapping[str, object] | None) -> None:
         """Record the last health-check result of an instance (shown by ``jlist``/``describe``)."""
-        self._instance(name, instance).health = dict(result) if result is not None else None
+        self._apps.instance(name, instance).health = dict(result) if result is not None else None
 
     @property
     def cgroups(self) -> CgroupTree | None:
@@ -370,7 +340,7 @@ class Supervisor(HandsOver):
 
     def run_ids(self, name: str) -> list[str | None]:
         """The current run id of each instance (None when not running)."""
-        return [inst.run_id for inst in self._app(name).instances]
+        return [inst.run_id for inst in self._apps.app(name).instances]
 
     async def restart_instance(
         self,
@@ -380,7 +350,7 @@ class Supervisor(HandsOver):
         *,
         only_if: Collection[Status] | None = None,
     ) -> ProcessInfo:
-        inst = self._instance(name, instance)
+        inst = self._apps.instance(name, instance)
         await inst.restart(reason, only_if=only_if)
         return inst.info()
 
@@ -391,21 +361,21 @@ class Supervisor(HandsOver):
     # ----------------------------------------------------------------- reading
     @property
     def names(self) -> list[str]:
-        return list(self._apps)
+        return self._apps.names
 
     def spec(self, name: str) -> AppSpec:
-        return self._app(name).spec
+        return self._apps.app(name).spec
 
     def processes(self) -> list[ProcessInfo]:
         """A snapshot of every instance of every app."""
-        return [inst.info() for inst in self._all_instances()]
+        return [inst.info() for inst in self._apps.all_instances()]
 
     def info(self, name: str) -> list[ProcessInfo]:
-        return [inst.info() for inst in self._app(name).instances]
+        return [inst.info() for inst in self._apps.app(name).instances]
 
     def runs(self, name: str, instance: int = 0) -> list[RunRecord]:
         """The recent runs of one instance, oldest first (pid, times, exit code, reason)."""
-        return list(self._instance(name, instance).runs)
+        return list(self._apps.instance(name, instance).runs)
 
     @asynccontextmanager
     async def subscribe(
@@ -432,26 +402,19 @@ class Supervisor(HandsOver):
                     await events.receive()
                 return snapshot
 
-    # ----------------------------------------------------------------- internals
-    def _app(self, name: str) -> _App:
-        try:
-            return self._apps[name]
-        except KeyError:
-            raise UnknownAppError(f"no app named {name!r}") from None
+    # ----------------------------------------------------------------- ptm update
+    def adopt_notify_socket(self, fd: int, path: str) -> None:
+        """Take up the previous image's sd_notify socket (call it before ``async with``)."""
+        self._adopt_notify = (fd, path)
 
-    def _instance(self, name: str, instance: int) -> Instance:
-        insts = self._app(name).instances
-        if not 0 <= instance < len(insts):
-            raise UnknownAppError(f"app {name!r} has no instance {instance}")
-        return insts[instance]
+    def handover_blocker(self) -> str | None:
+        """Why the apps cannot go to a new daemon image now (None: they can)."""
+        return first_blocker(self._apps.all_instances())
 
-    def _pick(self, name: str, instances: Picked) -> list[Instance]:
-        if instances is None:
-            return list(self._app(name).instances)
-        return [self._instance(name, index) for index in sorted(set(instances))]
-
-    def _all_instances(self) -> list[Instance]:
-        return [inst for app in self._apps.values() for inst in app.instances]
+    def freeze(self) -> dict[str, Any]:
+        """Stop reading every pipe; describe everything for the next image (see
+        :func:`~supervisor_core._handover.freeze_apps`)."""
+        return freeze_apps(self._apps.by_app(), self._listen, self._notify)
 
     def _notice(self, text: str) -> None:
         if self._on_notice is not None:

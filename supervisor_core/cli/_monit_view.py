@@ -26,7 +26,7 @@ from supervisor_core.cli._format import (
     text,
 )
 from supervisor_core.cli._lines import LogLine
-from supervisor_core.cli._spark import CPU_FLOOR, sparkline
+from supervisor_core.cli._spark import CPU_FLOOR, points_per_mark, sparkline, usage_sparks
 
 __all__ = ["KEYS_HINT", "Key", "MonitState", "label", "render", "visible_rows"]
 
@@ -157,25 +157,16 @@ def _details(state: MonitState, row: Mapping[str, Any], width: int) -> list[str]
         series = detail.get(resolution)
         if not isinstance(series, Mapping):
             continue
-        cpus: list[float | None] = list(series.get("cpu_percent") or [])
-        mems: list[float | None] = list(series.get("memory_bytes") or [])
-        cpu_top = max((v for v in cpus if v is not None), default=None)
-        mem_top = max((v for v in mems if v is not None), default=None)
+        count = len(series.get("cpu_percent") or [])
         room = (width - 40) // 2
-        if room < 5 or not cpus:
+        if room < 5 or not count:
             continue
-        # Whole points per mark (a divisor of the count), so that every mark covers as many.
-        group = next(
-            d for d in range(1, len(cpus) + 1) if len(cpus) % d == 0 and len(cpus) / d <= room
-        )
-        spark_w = len(cpus) // group
-        cpu_line = sparkline(cpus, spark_w, high=max(cpu_top or 0.0, CPU_FLOOR)).ljust(spark_w)
-        mem_line = sparkline(mems, spark_w, peak=True).ljust(spark_w)
-        mem_max = human_bytes(None if mem_top is None else int(mem_top))
+        spark_w = count // points_per_mark(count, room)
+        cpu_line, mem_line, cpu_top, mem_top = usage_sparks(series, spark_w)
         lines.append(
             fit(
-                f"  {span.rjust(6)}  cpu {cpu_line} {cpu(cpu_top).rjust(_VALUE_W)}"
-                f"  mem {mem_line} {mem_max.rjust(_VALUE_W)}",
+                f"  {span.rjust(6)}  cpu {cpu_line.ljust(spark_w)} {cpu(cpu_top).rjust(_VALUE_W)}"
+                f"  mem {mem_line.ljust(spark_w)} {human_bytes(mem_top).rjust(_VALUE_W)}",
                 width,
             )
         )

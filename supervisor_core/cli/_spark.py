@@ -11,7 +11,15 @@ from typing import Any, Final
 
 from supervisor_core.cli._format import cpu, human_bytes, style
 
-__all__ = ["BLOCKS", "GAP", "bucket", "sparkline", "usage_lines"]
+__all__ = [
+    "BLOCKS",
+    "GAP",
+    "bucket",
+    "points_per_mark",
+    "sparkline",
+    "usage_lines",
+    "usage_sparks",
+]
 
 BLOCKS: Final = "▁▂▃▄▅▆▇█"
 GAP: Final = " "
@@ -94,8 +102,7 @@ def usage_lines(
         first = next(s for s in series if isinstance(s, Mapping))
         count = len(first.get("memory_bytes") or [])
         step = float(first.get("step") or 1)
-        # Whole points per mark (a divisor of the count), so that every mark covers as many.
-        group = next(d for d in range(1, count + 1) if count % d == 0 and count / d <= room)
+        group = points_per_mark(count, room)
         spark_w, per_mark = count // group, step * group
         heading = f"Usage, last {_span(step * count)} (a mark is {_span(per_mark)}"
         heading += ", a minute's mean cpu and largest memory)" if resolution == "minute" else ")"
@@ -103,14 +110,27 @@ def usage_lines(
         for label, s in zip(labels, series, strict=True):
             if not isinstance(s, Mapping):
                 continue
-            cpus: list[float | None] = list(s.get("cpu_percent") or [])
-            mems: list[float | None] = list(s.get("memory_bytes") or [])
-            cpu_top = max((v for v in cpus if v is not None), default=None)
-            mem_top = max((v for v in mems if v is not None), default=None)
-            high = max(cpu_top or 0.0, CPU_FLOOR)
-            cpu_line = sparkline(cpus, spark_w, high=high)
-            mem_line = sparkline(mems, spark_w, peak=True)
+            cpu_line, mem_line, cpu_top, mem_top = usage_sparks(s, spark_w)
             lines.append(f"  {label.rjust(pad)}  cpu  {cpu_line}  max {cpu(cpu_top)}".rstrip())
-            mem_max = None if mem_top is None else int(mem_top)
-            lines.append(f"  {' ' * pad}  mem  {mem_line}  max {human_bytes(mem_max)}".rstrip())
+            lines.append(f"  {' ' * pad}  mem  {mem_line}  max {human_bytes(mem_top)}".rstrip())
     return lines
+
+
+def points_per_mark(count: int, room: int) -> int:
+    """How many points of ``count`` each mark shows so that the marks fit in ``room``: a
+    divisor of the count, so that every mark covers as many."""
+    return next(d for d in range(1, count + 1) if count % d == 0 and count / d <= room)
+
+
+def usage_sparks(
+    series: Mapping[str, Any], width: int
+) -> tuple[str, str, float | None, int | None]:
+    """The cpu and memory sparklines of one history series (``cpu_percent``,
+    ``memory_bytes``) in ``width`` marks, and the largest cpu and memory (None: no sample)."""
+    cpus: list[float | None] = list(series.get("cpu_percent") or [])
+    mems: list[float | None] = list(series.get("memory_bytes") or [])
+    cpu_top = max((v for v in cpus if v is not None), default=None)
+    mem_top = max((v for v in mems if v is not None), default=None)
+    cpu_line = sparkline(cpus, width, high=max(cpu_top or 0.0, CPU_FLOOR))
+    mem_line = sparkline(mems, width, peak=True)
+    return cpu_line, mem_line, cpu_top, None if mem_top is None else int(mem_top)

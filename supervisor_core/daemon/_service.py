@@ -26,6 +26,7 @@ from supervisor_core.config import AppSpec, Ecosystem, build_app, instance_count
 from supervisor_core.daemon._alerts import Alerts
 from supervisor_core.daemon._history import HistoryKeeper
 from supervisor_core.daemon._logtail import tail_logs
+from supervisor_core.daemon._registry import Registry
 from supervisor_core.daemon._restore import (
     file_apps,
     restore,
@@ -34,10 +35,10 @@ from supervisor_core.daemon._restore import (
     with_new_env,
 )
 from supervisor_core.daemon._runs import RunWriter
-from supervisor_core.daemon._targets import Selection, parse_signal, select
+from supervisor_core.daemon._targets import Selection, parse_signal
 from supervisor_core.daemon._update import check_update
-from supervisor_core.daemon._views import daemon_info, describe_view, process_row
-from supervisor_core.errors import PtmError, StateError, UnknownAppError
+from supervisor_core.daemon._views import daemon_info, describe_view
+from supervisor_core.errors import PtmError, StateError
 from supervisor_core.process import ACTIVE
 from supervisor_core.store import StateStore, StoredApp, dump_ids, write_dump
 
@@ -68,10 +69,7 @@ class DaemonService:
         self.reexecuted_at: float | None = None  # when ptm update last re-executed it
         self.update_to: str | None = None  # set with shutdown: re-execute, not stop
         self.shutdown = anyio.Event()
-        self._apps: dict[str, StoredApp] = {}
-        """What the daemon adds to each app the supervisor runs, by name."""
-        self._ids: dict[str, list[int]] = {}
-        """The process id of each instance, by app (``self._ids[app][instance]``)."""
+        self._kept = Registry(supervisor)
         self._lock = anyio.Lock()
         self.run_writer = RunWriter(store)
         self._alerts = Alerts(supervisor, store)
@@ -94,69 +92,36 @@ class DaemonService:
 
     async def restore(self, adopt: Mapping[str, Any] | None = None) -> None:
         """Stop what a killed daemon left, bring back every app (or adopt them: ptm update)."""
-        self._apps = await restore(self.sup, self.store, adopt)
-        for name in self._managed():  # in ptm list order: a new database numbers them so
+        self._kept.apps = await restore(self.sup, self.store, adopt)
+        for name in self._kept.managed():  # in ptm list order: a new database numbers them so
             await self._assign_ids(name)
 
     async def _assign_ids(self, name: str, wanted: list[int] | None = None) -> None:
         """Keep the process ids of ``name``'s instances (new instances get new ids, removed
         ones free theirs)."""
         count = len(self.sup.info(name))
-        self._ids[name] = await self.store.assign_ids(name, count, wanted or ())
-
-    # ----------------------------------------------------------------- the registry
-    def _managed(self) -> dict[str, StoredApp]:
-        """The apps the supervisor runs, with what the daemon keeps of each, in id order."""
-        live = set(self.sup.names)
-        kept = [stored for name, stored in self._apps.items() if name in live]
-        return {stored.name: stored for stored in sorted(kept, key=lambda s: s.position)}
+        self._kept.ids[name] = await self.store.assign_ids(name, count, wanted or ())
 
     # ----------------------------------------------------------------- targets
     def select(self, target: str) -> Selection:
-        """The apps (and instances) a target names: a name, a process id, ``all``, or an
-        ecosystem file (see :func:`~supervisor_core.daemon._targets.select`)."""
-        return select(target, self._managed(), self._ids)
+        """The apps (and instances) a target names (see :meth:`Registry.select`)."""
+        return self._kept.select(target)
 
     def resolve(self, target: str) -> list[str]:
         """The names of the apps a target names (or whose process it names)."""
         return list(self.select(target))
-
-    def _one(self, target: str) -> tuple[str, tuple[int, ...] | None]:
-        selection = self.select(target)
-        if len(selection) != 1:
-            raise UnknownAppError(f"{target!r} names {len(selection)} apps; give one name")
-        return next(iter(selection.items()))
 
     # ----------------------------------------------------------------- reading
     def rows(self, selection: Selection | list[str] | None = None) -> list[dict[str, Any]]:
         """``jlist`` rows (of the apps or instances selected), in ``ptm list`` order."""
         if isinstance(selection, list):
             selection = dict.fromkeys(selection)
-        out: list[dict[str, Any]] = []
-        for name, stored in self._managed().items():
-            if selection is not None and name not in selection:
-                continue
-            picked = None if selection is None else selection[name]
-            try:
-                infos = self.sup.info(name)
-            except UnknownAppError:  # never let one inconsistency break every listing
-                continue
-            ids = self._ids.get(name, [])
-            out.extend(
-                process_row(
-                    info,
-                    process_id=ids[info.instance] if info.instance < len(ids) else None,
-                    desired=stored.desired,
-                )
-                for info in infos
-                if picked is None or info.instance in picked
-            )
-        return out
+        return self._kept.rows(selection)
 
     async def describe(self, target: str) -> dict[str, Any]:
         """One app; a process id shows only that process (and its runs)."""
-        name, picked = self._one(target)
-        stored = self._apps[name]
+        name, picked = self._kept.one(target)
+        stored = self._kept.apps[name]
         if picked is not None and len(picked) == 1:
             runs = await self.store.runs(name, instance=picked[0], limit=50)
         else:
@@ -176,7 +141,7 @@ class DaemonService:
             version=__version__,
             uptime=time.time() - self.started_at,
             home=str(self.home.root),
-            apps=len(self._managed()),
+            apps=len(self._kept.managed()),
             processes=len(self.rows()),
             reexecuted_at=self.reexecuted_at,
         )
@@ -191,19 +156,12 @@ class DaemonService:
 
     def metric_rows(self) -> list[dict[str, Any]]:
         """``jlist`` rows with each instance's restarts by reason, for ``GET /v1/metrics``."""
-        rows: list[dict[str, Any]] = []
-        for name, stored in self._managed().items():
-            ids = self._ids.get(name, [])
-            for info in self.sup.info(name):
-                process_id = ids[info.instance] if info.instance < len(ids) else None
-                row = process_row(info, process_id=process_id, desired=stored.desired)
-                rows.append({**row, "restarts_by_reason": dict(info.restarts_by_reason or {})})
-        return rows
+        return self._kept.rows(by_reason=True)
 
     def log_figures(self) -> dict[str, float]:
         files = self.sup.log_files
         return {
-            "apps": len(self._managed()),
+            "apps": len(self._kept.managed()),
             "log_bytes_written": files.bytes_written if files is not None else 0,
             "log_lines_dropped": files.lines_dropped if files is not None else 0,
         }
@@ -222,7 +180,7 @@ class DaemonService:
         restart known ones with their new settings. New apps inherit ``caller_env``; known
         ones keep the environment they inherit unless ``update_env``."""
         async with self._lock:
-            known = {} if update_env else self._apps
+            known = {} if update_env else self._kept.apps
             ecosystem, pairs = await anyio.to_thread.run_sync(
                 lambda: file_apps(path, env, only, caller_env, known)
             )
@@ -245,7 +203,7 @@ class DaemonService:
         async with self._lock:
             spec = build_app(entry, base_dir=Path(base_dir), caller_env=caller_env)
             pair = (spec, script_app(spec, entry, base_dir))
-            known = {} if update_env else self._apps
+            known = {} if update_env else self._kept.apps
             return await self._start_specs(with_caller_env([pair], known, caller_env))
 
     async def _keep_alerts(self, ecosystem: Ecosystem) -> None:
@@ -270,7 +228,7 @@ class DaemonService:
             else:
                 await self.sup.add(spec, start=autostart)
             try:
-                self._apps[spec.name] = await self.store.upsert_app(
+                self._kept.apps[spec.name] = await self.store.upsert_app(
                     dataclasses.replace(template, desired="running" if autostart else "stopped")
                 )
                 await self._assign_ids(spec.name, (wanted_ids or {}).get(spec.name))
@@ -334,16 +292,16 @@ class DaemonService:
     async def _update_env(self, names: list[str], caller_env: Mapping[str, str]) -> None:
         """Every app of ``names`` inherits ``caller_env`` from its next run on (each is
         compiled with it first: an interpreter no longer on its PATH changes nothing)."""
-        pairs = await anyio.to_thread.run_sync(with_new_env, self._apps, names, caller_env)
+        pairs = await anyio.to_thread.run_sync(with_new_env, self._kept.apps, names, caller_env)
         for spec, new in pairs:
             self.sup.update_env(spec)
-            self._apps[new.name] = await self.store.upsert_app(new)
+            self._kept.apps[new.name] = await self.store.upsert_app(new)
 
     async def _set_desired(self, name: str, desired: str) -> None:
-        stored = self._apps[name]
+        stored = self._kept.apps[name]
         if stored.desired != desired:
             await self.store.set_desired(name, desired)
-            self._apps[name] = dataclasses.replace(stored, desired=desired)  # type: ignore[arg-type]
+            self._kept.apps[name] = dataclasses.replace(stored, desired=desired)  # type: ignore[arg-type]
 
     async def delete(self, target: str) -> dict[str, Any]:
         """Delete the apps a target names, freeing their process ids. A process id deletes
@@ -353,7 +311,7 @@ class DaemonService:
             deleted: list[str] = []
             freed: list[int] = []
             for name, picked in self.select(target).items():
-                ids = self._ids.get(name, [])
+                ids = self._kept.ids.get(name, [])
                 count = len(self.sup.info(name))
                 if picked is not None and count > 1:
                     (instance,) = picked
@@ -369,15 +327,15 @@ class DaemonService:
                     continue
                 await self.sup.delete(name)
                 await self.store.delete_app(name)
-                del self._apps[name]
-                freed.extend(self._ids.pop(name, []))
+                del self._kept.apps[name]
+                freed.extend(self._kept.ids.pop(name, []))
                 deleted.append(name)
-            await self._alerts.drop_orphans({s.source for s in self._managed().values()})
+            await self._alerts.drop_orphans({s.source for s in self._kept.managed().values()})
             return {"deleted": deleted, "ids": freed}
 
     async def scale(self, target: str, instances: int) -> dict[str, Any]:
         async with self._lock:
-            name, _ = self._one(target)
+            name, _ = self._kept.one(target)
             try:
                 instance_count(instances)
             except ValueError as exc:
@@ -388,9 +346,9 @@ class DaemonService:
 
     async def _scale(self, name: str, instances: int) -> None:
         await self.sup.scale(name, instances)
-        stored = self._apps[name]
-        entry = {**stored.entry, "instances": instances}
-        self._apps[name] = await self.store.upsert_app(dataclasses.replace(stored, entry=entry))
+        stored = self._kept.apps[name]
+        scaled = dataclasses.replace(stored, entry={**stored.entry, "instances": instances})
+        self._kept.apps[name] = await self.store.upsert_app(scaled)
         await self._assign_ids(name)
 
     def send_signal(self, target: str, signame: str) -> dict[str, Any]:
@@ -416,7 +374,7 @@ class DaemonService:
         files = self.sup.log_files
         if files is None:
             return []
-        names = self.resolve(app) if app else list(self._managed())
+        names = self.resolve(app) if app else list(self._kept.managed())
         for name in names:
             files.truncate(name)
         return [str(p) for name in names for p in files.paths(name)]
@@ -428,11 +386,11 @@ class DaemonService:
     # ----------------------------------------------------------------- save / resurrect
     async def save(self, *, force: bool = False) -> dict[str, Any]:
         async with self._lock:
-            apps = list(self._managed().values())
+            apps = list(self._kept.managed().values())
             notify = await self._alerts.for_dump({app.name for app in apps})
             path = await anyio.to_thread.run_sync(
                 lambda: write_dump(
-                    self.home.dump, apps, force=force, notify=notify, ids=dict(self._ids)
+                    self.home.dump, apps, force=force, notify=notify, ids=dict(self._kept.ids)
                 )
             )
             return {"path": str(path), "apps": len(apps), "notify": len(notify)}
@@ -444,11 +402,11 @@ class DaemonService:
             raise StateError(f"no dump at {self.home.dump}; run ptm save first")
         async with self._lock:
             ecosystem, dumped = await anyio.to_thread.run_sync(
-                lambda: file_apps(self.home.dump, None, None, caller_env, self._apps)
+                lambda: file_apps(self.home.dump, None, None, caller_env, self._kept.apps)
             )
             # The saved process ids, given back where they are free.
             saved_ids = dump_ids(await anyio.Path(self.home.dump).read_text("utf-8", "replace"))
-            managed = self._managed()
+            managed = self._kept.managed()
             skipped: list[str] = []
             pairs: list[tuple[AppSpec, StoredApp]] = []
             for spec, stored in dumped:
@@ -462,5 +420,5 @@ class DaemonService:
             # The dump's alerts now stand for its apps; alerts of files none of whose apps is
             # managed any more are dropped (no alert twice).
             await self._keep_alerts(ecosystem)
-            await self._alerts.drop_orphans({s.source for s in self._managed().values()})
+            await self._alerts.drop_orphans({s.source for s in self._kept.managed().values()})
             return {"started": result["started"] + result["restarted"], "skipped": skipped}

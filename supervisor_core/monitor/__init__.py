@@ -1,27 +1,9 @@
-"""cpu and memory of whole process trees, sampled by one periodic task, and their history."""
+"""cpu and memory of whole process trees, sampled by one periodic task, and their history.
 
-from supervisor_core.monitor._history import (
-    MINUTES_KEPT,
-    SECONDS_KEPT,
-    History,
-    HistoryKey,
-    MinutePoint,
-    Resolution,
-    Series,
-    history_key,
-)
-from supervisor_core.monitor._sampler import Monitor, TreeSample, TreeSampler
+Exports every public name of ``_history`` and ``_sampler`` (each module's ``__all__``)."""
 
-__all__ = [
-    "MINUTES_KEPT",
-    "SECONDS_KEPT",
-    "History",
-    "HistoryKey",
-    "MinutePoint",
-    "Monitor",
-    "Resolution",
-    "Series",
-    "TreeSample",
-    "TreeSampler",
-    "history_key",
-]
+from supervisor_core.monitor import _history, _sampler
+from supervisor_core.monitor._history import *  # noqa: F403
+from supervisor_core.monitor._sampler import *  # noqa: F403
+
+__all__ = sorted([*_history.__all__, *_sampler.__all__])
