@@ -216,6 +216,7 @@ class Runner:
         run_id = uuid.uuid4().hex
         started_wall = self._setup.wall_clock()
         started = self._setup.clock.now()
+        cgroup = self._setup.cgroups.create(run_id) if self._setup.cgroups is not None else None
         try:
             plan = launch_plan(
                 spec,
@@ -225,14 +226,17 @@ class Runner:
                 notify_socket=self._setup.notify_socket,
                 listen_fd=self._setup.listen_fd,
                 die_with_supervisor=self._setup.die_with_supervisor,
+                cgroup=cgroup,  # the app is born in it: what it forks at once is in it too
             )
             with anyio.CancelScope(shield=True):  # a cancelled spawn must not leak a child
                 proc = await self._setup.spawner(
                     plan.argv, cwd=plan.cwd, env=plan.env, pass_fds=plan.pass_fds
                 )
-                # At once, before it has run a line of the app: what it forks is born there.
-                cgroup = self._cgroup_for(run_id, proc.pid)
+                cgroup = self._joined(cgroup, proc.pid)
         except SpawnError as exc:
+            if cgroup is not None:
+                with contextlib.suppress(OSError):
+                    os.rmdir(cgroup)
             failed = RunRecord(
                 pid=None,
                 started_at=started_wall,
@@ -277,12 +281,10 @@ class Runner:
             self._monitor_key(run), proc.pid, interval, self._on_sample(run), cgroup=run.cgroup
         )
 
-    def _cgroup_for(self, run_id: str, pid: int) -> Path | None:
-        """The run's cgroup with ``pid`` moved into it (None: no cgroups here)."""
-        cgroups = self._setup.cgroups
-        if cgroups is None:
-            return None
-        cgroup = cgroups.create(run_id)
+    @staticmethod
+    def _joined(cgroup: Path | None, pid: int) -> Path | None:
+        """``cgroup`` with ``pid`` in it (the launch joined it; this makes sure), or None when
+        there is none or the move failed (the run goes without)."""
         if cgroup is not None and not CgroupTree.add(cgroup, pid):
             with contextlib.suppress(OSError):
                 os.rmdir(cgroup)

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from supervisor_core.client import Client, ensure_daemon
-from supervisor_core.client._socket import connect_failure
+from supervisor_core.client._failures import connect_failure
 from supervisor_core.client._spawn import start_daemon
 from supervisor_core.errors import (
     ApiError,

@@ -83,6 +83,30 @@ def test_die_with_supervisor_wraps_in_setpriv(tmp_path: Path) -> None:
 
 
 @FAST
+def test_a_cgroup_is_joined_first_by_a_shell_that_then_becomes_the_app(tmp_path: Path) -> None:
+    spec = app(tmp_path)
+    cgroup = tmp_path / "ptm-runs" / "r"
+    plan = launch_plan(
+        spec,
+        0,
+        run_id="r",
+        die_with_supervisor=True,
+        setpriv="/usr/bin/setpriv",
+        base_env={},
+        cgroup=cgroup,
+    )
+    assert plan.argv[:2] == ("/bin/sh", "-c") and plan.argv[3] == str(cgroup)
+    assert plan.argv[4:6] == ("/usr/bin/setpriv", "--pdeathsig")  # the shell is outermost
+    with pytest.raises(SpawnError, match="no-such-program-ptm"):  # resolved, not a 127 exit
+        launch_plan(
+            AppSpec(name="x", argv=("no-such-program-ptm",), cwd=tmp_path),
+            0,
+            run_id="r",
+            cgroup=cgroup,
+        )
+
+
+@FAST
 def test_a_program_that_cannot_be_found_behind_a_wrapper(tmp_path: Path) -> None:
     spec = AppSpec(name="x", argv=("no-such-program-ptm",), cwd=tmp_path)
     with pytest.raises(SpawnError, match="no-such-program-ptm"):

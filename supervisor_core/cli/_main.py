@@ -2,8 +2,8 @@
 
 Exit codes: 0 success, 1 the command failed, 2 usage or configuration error. An expected
 failure prints one line on stderr, never a traceback. Command modules are imported only when
-their command runs, so that light commands stay fast (``ptm jlist`` imports httpx and the
-client, never the engine).
+their command runs, so that light commands stay fast (``ptm jlist`` imports the client,
+never the engine nor httpx).
 """
 
 from __future__ import annotations

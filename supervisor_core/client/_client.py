@@ -5,25 +5,38 @@ listening is :class:`DaemonNotRunning`, a socket we may not open is
 :class:`SocketPermissionDenied`, an error answer is :class:`ApiError` (its ``status``, its
 ``kind`` and the daemon's one-line message), and a timeout or a dropped connection is a
 ``ClientError`` saying what was being asked. No httpx exception gets out.
+
+A GET that waits for nothing (``processes``, ``describe``, ``info``, ``logs``...) is sent with
+the standard library (``_light.py``), so that ``ptm jlist`` never imports httpx; the rest (a
+body to send, a start or stop to wait for, a stream) goes through httpx (``_http.py``), made
+on the first such call. ``_failures.py`` maps the failures of both the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypedDict, Unpack
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
+from urllib.parse import quote, urlencode
 
 from supervisor_core._home import Home
-from supervisor_core._httpx import httpx
-from supervisor_core.client._socket import check_socket, connect_failure
+from supervisor_core.client._failures import (
+    api_error,
+    connect_failure,
+    decoded,
+    lost_connection,
+    timed_out,
+)
+from supervisor_core.client._light import Answer, BadAnswer, ConnectFailed, get
 from supervisor_core.client._spawn import ensure_daemon
-from supervisor_core.errors import ApiError, ClientError, DaemonNotRunning
+from supervisor_core.errors import ClientError, DaemonNotRunning
+
+if TYPE_CHECKING:
+    from supervisor_core.client._http import Channel
 
 __all__ = ["Client", "Json", "Stream"]
 
@@ -66,18 +79,14 @@ class Client:
         self.socket = Home(self.home).socket
         self.timeout = timeout
         self.autostart = autostart
-        self._http = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(self.socket), verify=False),
-            base_url="http://ptm",
-            timeout=timeout,
-            trust_env=False,
-        )
-        self._connected = False
+        self._channel: Channel | None = None
 
     # -- lifetime -------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._http.close()
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
 
     def __enter__(self) -> Client:
         return self
@@ -228,11 +237,10 @@ class Client:
 
     def metrics(self) -> str:
         """The daemon's figures in Prometheus' text format (``GET /v1/metrics``)."""
-        what = "GET /v1/metrics"
-        response = self._send(self._http.build_request("GET", "/v1/metrics"), what)
-        if response.status_code >= 400:
-            raise _api_error(response, what)
-        return response.text
+        answer = self._send("GET", "/v1/metrics")
+        if answer.status >= 400:
+            raise api_error(answer.status, answer.body, "GET /v1/metrics")
+        return answer.body.decode("utf-8", "replace")
 
     def update(self, wait: float = 30.0) -> Json:
         """``ptm update``: the daemon checks the installed version, then re-executes as it
@@ -293,78 +301,57 @@ class Client:
         wait: bool = False,
         autostart: bool = True,
     ) -> Any:
-        what = f"{method} {path}"
-        timeout = httpx.Timeout(self.timeout, read=None) if wait else self.timeout
-        request = self._http.build_request(method, path, json=body, params=params, timeout=timeout)
         try:
-            response = self._send(request, what)
+            answer = self._send(method, path, body=body, params=params, wait=wait)
         except DaemonNotRunning:
             if not (self.autostart and autostart):
                 raise
             ensure_daemon(self.home, timeout=self.timeout)
-            response = self._send(request, what)  # never sent the first time: safe to send
-        return _decode(response, what)
+            # never sent the first time: safe to send
+            answer = self._send(method, path, body=body, params=params, wait=wait)
+        return decoded(answer.status, answer.body, f"{method} {path}")
 
-    def _send(self, request: httpx.Request, what: str) -> httpx.Response:
-        self._check()
-        with self._translated(what):
-            return self._http.send(request)
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Json | None = None,
+        params: dict[str, str] | None = None,
+        wait: bool = False,
+    ) -> Answer:
+        if method == "GET" and body is None and not wait:
+            return self._get(path, params)
+        return self._http().send(method, path, body=body, params=params, wait=wait)
 
-    def _check(self) -> None:
-        if not self._connected:
-            check_socket(self.socket, self.timeout)
-            self._connected = True
+    def _get(self, path: str, params: dict[str, str] | None) -> Answer:
+        """A GET by the standard library, its failures mapped as httpx's are."""
+        what = f"GET {path}"
+        try:
+            return get(self.socket, f"{path}?{urlencode(params)}" if params else path, self.timeout)
+        except ConnectFailed as exc:
+            raise connect_failure(self.socket, exc.error) from None
+        except TimeoutError:
+            raise timed_out(what, self.timeout, self.home) from None
+        except (OSError, BadAnswer) as exc:
+            raise lost_connection(what, exc) from None
+
+    def _http(self) -> Channel:
+        """The httpx client, made on first use."""
+        if self._channel is None:
+            from supervisor_core.client._http import Channel
+
+            self._channel = Channel(self.home, self.socket, self.timeout)
+        return self._channel
 
     def _stream(self, path: str, params: dict[str, str]) -> Iterator[Json]:
-        what = f"GET {path}"
-        request = self._http.build_request(
-            "GET", path, params=params, timeout=httpx.Timeout(self.timeout, read=None)
-        )
         try:
-            response = self._send_streaming(request, what)
+            return self._http().stream(path, params)
         except DaemonNotRunning:
             if not self.autostart:
                 raise
             ensure_daemon(self.home, timeout=self.timeout)
-            response = self._send_streaming(request, what)
-        return self._lines(response, what)
-
-    def _send_streaming(self, request: httpx.Request, what: str) -> httpx.Response:
-        self._check()
-        with self._translated(what):
-            response = self._http.send(request, stream=True)
-        if response.status_code >= 400:
-            with self._translated(what), contextlib.closing(response):
-                response.read()
-            raise _api_error(response, what)
-        return response
-
-    def _lines(self, response: httpx.Response, what: str) -> Iterator[Json]:
-        with contextlib.closing(response), self._translated(what):
-            for line in response.iter_lines():
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except ValueError:
-                    raise ClientError(f"the daemon sent a non-JSON line on {what}") from None
-                if isinstance(item, dict):
-                    yield item
-
-    @contextlib.contextmanager
-    def _translated(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except httpx.ConnectError as exc:
-            self._connected = False
-            raise connect_failure(self.socket, exc) from None
-        except httpx.TimeoutException:
-            raise ClientError(
-                f"the daemon did not answer {what} within {self.timeout:g} s"
-                f" (see {self.home / 'daemon.log'})"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise ClientError(f"lost the connection to the daemon during {what}: {exc}") from None
+            return self._http().stream(path, params)
 
 
 def _env(env: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -377,29 +364,6 @@ def _target(target: str | int) -> str:
 
 def _params(**values: str | None) -> dict[str, str]:
     return {key: value for key, value in values.items() if value is not None}
-
-
-def _decode(response: httpx.Response, what: str) -> Any:
-    if response.status_code >= 400:
-        raise _api_error(response, what)
-    try:
-        return response.json()
-    except ValueError:
-        raise ClientError(f"the daemon answered {what} with something that is not JSON") from None
-
-
-def _api_error(response: httpx.Response, what: str) -> ApiError:
-    status = response.status_code
-    kind = "internal" if status >= 500 else "bad_request"
-    message = f"the daemon answered {status} to {what}"
-    with contextlib.suppress(ValueError):
-        body = response.json()
-        if isinstance(body, dict):
-            if isinstance(body.get("error"), str) and body["error"]:
-                message = body["error"]
-            if isinstance(body.get("kind"), str):
-                kind = body["kind"]
-    return ApiError(message, status=status, kind=kind)
 
 
 def _wait_gone(pid: int, wait: float) -> bool:

@@ -10,8 +10,8 @@ session, its output appended to ``$PTM_HOME/daemon.log``. It returns once the da
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
+import json
 import os
 import sys
 import time
@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from supervisor_core._home import Home
-from supervisor_core._httpx import httpx
-from supervisor_core.client._socket import check_socket
+from supervisor_core.client._failures import connect_failure
+from supervisor_core.client._light import BadAnswer, ConnectFailed, get
 from supervisor_core.errors import ClientError, DaemonNotRunning
 
-__all__ = ["DAEMON_COMMAND", "ensure_daemon"]
+__all__ = ["DAEMON_COMMAND", "daemon_pid", "ensure_daemon"]
 
 DAEMON_COMMAND = ("-m", "supervisor_core.daemon")
 """Arguments after ``sys.executable`` that run the daemon."""
@@ -32,6 +32,7 @@ _POLL = 0.005
 """Seconds between two looks for the new daemon's socket (a failed look is one connect()
 to a missing path, a few microseconds: polling often costs nothing and answers sooner)."""
 _QUOTED_LINES = 3
+_PROBE_TIMEOUT = 2.0
 
 
 def ensure_daemon(home: Path | None = None, *, timeout: float = 10.0) -> int:
@@ -46,23 +47,47 @@ def ensure_daemon(home: Path | None = None, *, timeout: float = 10.0) -> int:
 def start_daemon(home: Path, argv: Sequence[str], *, timeout: float = 10.0) -> int:
     """:func:`ensure_daemon` with the daemon's command line given (tests use a fake daemon)."""
     files = Home(home)
-    with _Probe(files.socket) as probe:
-        pid = probe.pid()
+    pid = daemon_pid(files.socket)
+    if pid is not None:
+        return pid
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = os.open(files.spawn_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        pid = daemon_pid(files.socket)  # started by another command while we waited for it?
         if pid is not None:
             return pid
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = os.open(files.spawn_lock, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            pid = probe.pid()  # started by another command while we waited for the lock?
-            if pid is not None:
-                return pid
-            return _spawn_and_wait(home, argv, probe, timeout)
-        finally:
-            os.close(lock)  # releases the lock
+        return _spawn_and_wait(home, argv, timeout)
+    finally:
+        os.close(lock)  # releases the lock
 
 
-def _spawn_and_wait(home: Path, argv: Sequence[str], probe: _Probe, timeout: float) -> int:
+def daemon_pid(socket: Path) -> int | None:
+    """Ask ``GET /v1/info`` on ``socket``: the daemon's pid, or None when nothing answers.
+
+    A socket we may not open raises (:class:`SocketPermissionDenied`), and so does one that
+    answers something else than ptm's daemon would.
+    """
+    try:
+        status, body = get(socket, "/v1/info", _PROBE_TIMEOUT)
+    except ConnectFailed as exc:
+        failure = connect_failure(socket, exc.error)
+        if isinstance(failure, DaemonNotRunning):
+            return None  # no socket yet, or a stale one left by a daemon that died
+        raise failure from None
+    except (OSError, BadAnswer):
+        return None  # a hung daemon, or one going away: a new one may start
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    pid = answer.get("pid") if isinstance(answer, dict) else None
+    if status == 200 and isinstance(pid, int):
+        return pid
+    raise ClientError(f"{socket} answers GET /v1/info with {status}, not ptm's daemon")
+
+
+def _spawn_and_wait(home: Path, argv: Sequence[str], timeout: float) -> int:
     log_path = Home(home).daemon_log
     log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
@@ -82,8 +107,9 @@ def _spawn_and_wait(home: Path, argv: Sequence[str], probe: _Probe, timeout: flo
     finally:
         os.close(log)
     deadline = time.monotonic() + timeout
+    socket = Home(home).socket
     while True:
-        pid = probe.pid()
+        pid = daemon_pid(socket)
         if pid is not None:
             return pid
         code = _exit_status(child)
@@ -93,7 +119,7 @@ def _spawn_and_wait(home: Path, argv: Sequence[str], probe: _Probe, timeout: flo
             )
         if time.monotonic() >= deadline:
             raise DaemonNotRunning(
-                f"the daemon (pid {child}) did not answer on {probe.socket} within {timeout:g} s;"
+                f"the daemon (pid {child}) did not answer on {socket} within {timeout:g} s;"
                 f" see {log_path}"
             )
         time.sleep(_POLL)
@@ -122,40 +148,3 @@ def _tail(path: Path, offset: int) -> str:
         return f"(cannot read it: {exc.strerror or exc})"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " / ".join(lines[-_QUOTED_LINES:]) or "(nothing written)"
-
-
-class _Probe:
-    """Asks ``GET /v1/info`` on the socket: the daemon's pid, or None when nothing answers."""
-
-    def __init__(self, socket: Path) -> None:
-        self.socket = socket
-        self._http = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(socket), verify=False),
-            base_url="http://ptm",
-            timeout=2.0,
-            trust_env=False,
-        )
-
-    def __enter__(self) -> _Probe:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.close()
-
-    def pid(self) -> int | None:
-        try:
-            check_socket(self.socket, timeout=2.0)
-        except DaemonNotRunning:
-            return None  # no socket yet, or a stale one left by a daemon that died
-        try:
-            response = self._http.get("/v1/info")
-        except httpx.TransportError:
-            return None  # a hung daemon, or one going away: a new one may start
-        with contextlib.suppress(ValueError):
-            body = response.json()
-            pid = body.get("pid") if isinstance(body, dict) else None
-            if response.status_code == 200 and isinstance(pid, int):
-                return pid
-        raise ClientError(
-            f"{self.socket} answers GET /v1/info with {response.status_code}, not ptm's daemon"
-        )

@@ -5,7 +5,8 @@ group or keeps its environment. A process that double-forks, calls ``setsid`` *a
 its environment escapes both; it cannot leave its cgroup. So when ptm may create cgroups (it
 runs as root, or inside a delegated subtree: a systemd unit with ``Delegate=yes``, or the
 user's own ``user@.service``), each run gets ``<ptm's cgroup>/ptm-runs/<run id>``, its first
-process is moved there as soon as it is spawned, and a stop ends with the cgroup's
+process is born there (a ``sh`` joins it before it becomes the app, and the supervisor moves
+the pid there again once spawned), and a stop ends with the cgroup's
 ``cgroup.kill`` (or SIGKILL to each member on kernels before 5.14). No controller is enabled:
 the cgroup only tells who belongs to the run.
 

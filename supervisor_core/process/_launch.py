@@ -32,7 +32,11 @@ __all__ = [
 
 SETPRIV = shutil.which("setpriv")
 BASH = shutil.which("bash") or "/bin/bash"  # dash cannot name fds above 9
+SH = "/bin/sh"
 _LISTEN_VARS = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
+_JOIN_CGROUP = '{ echo 0 >"$0/cgroup.procs"; } 2>/dev/null; exec "$@"'
+"""``sh -c`` script: move this process into the cgroup named by $0 (writing 0 to cgroup.procs
+moves the writer), then become the app."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ def launch_plan(
     die_with_supervisor: bool = False,
     base_env: Mapping[str, str] | None = None,
     setpriv: str | None = SETPRIV,
+    cgroup: Path | None = None,
 ) -> LaunchPlan:
     """The plan of one run of instance ``index`` of ``spec``. Raises SpawnError when the
     program must be resolved (behind a wrapper) and cannot be found.
@@ -92,6 +97,7 @@ def launch_plan(
         listen_fd=listen_fd,
         setpriv=setpriv if die_with_supervisor else None,
         identity=setpriv,
+        cgroup=cgroup,
     )
     return LaunchPlan(argv=argv, cwd=spec.cwd, env=env, pass_fds=pass_fds)
 
@@ -127,18 +133,22 @@ def launch_argv(
     listen_fd: int | None = None,
     setpriv: str | None = None,
     identity: str | None = SETPRIV,
+    cgroup: Path | None = None,
 ) -> tuple[str, ...]:
     """The command line. With a shared listening socket, behind a ``bash`` that moves it to
     fd 3 and sets ``LISTEN_PID`` to the app's own pid (systemd's convention); with
     ``setpriv`` (the instance must die with the supervisor, as under the daemon), behind
     ``setpriv --pdeathsig``: if the daemon is killed, the kernel sends the app its
     kill_signal. With a ``user`` or ``group``, behind ``setpriv --reuid --regid`` (the
-    ``identity`` program), with the user's supplementary groups."""
+    ``identity`` program), with the user's supplementary groups. With a ``cgroup``, behind
+    a ``sh`` that first moves itself into it, so that the app is born in its run's cgroup
+    and nothing it forks, however early, is left outside (the supervisor moves the pid there
+    too once it is spawned: a write that failed here is made good there)."""
     argv = spec.argv
     ids = run_as(spec)
     if ids is not None and identity is None:
         raise SpawnError("cannot run as another user: setpriv (util-linux) is not installed")
-    if setpriv is not None or listen_fd is not None or ids is not None:
+    if setpriv is not None or listen_fd is not None or ids is not None or cgroup is not None:
         program = argv[0]
         resolved = program if "/" in program else shutil.which(program)
         if resolved is None or not os.access(resolved, os.X_OK):
@@ -158,4 +168,6 @@ def launch_argv(
         groups = ("--init-groups",) if spec.user is not None else ("--clear-groups",)
         who = (f"--reuid={ids[0]}", f"--regid={ids[1]}", *groups)
         argv = (identity, *who, "--", *argv)
+    if cgroup is not None:  # outermost: only the daemon's own user may write cgroup.procs
+        argv = (SH, "-c", _JOIN_CGROUP, str(cgroup), *argv)
     return argv

@@ -35,15 +35,24 @@ NOT_IN_DAEMON = {
     "yaml",  # ptm export --format pm2 ... yaml
 }
 
-# Never in `ptm jlist`: the engine, the server, and the same optional libraries.
+# Never in `ptm jlist`, `list`, `pid` or `ping`: the engine, the server, the same optional
+# libraries, and no HTTP library either: one GET is sent with the standard library's socket
+# (client/_light.py), not httpx (~45 ms to import) nor http.client (~15 ms: email, ssl).
 NOT_IN_JLIST = {
     "aiosqlite",
-    "anyio._backends._asyncio",
+    "anyio",
     "click",
+    "dataclasses",  # imports inspect: ~6 ms
+    "email",
+    "h11",
+    "http.client",
+    "httpcore",
+    "httpx",
     "prometheus_client",
     "psutil",
     "pygments",
     "rich",
+    "ssl",
     "starlette",
     "supervisor_core._supervisor",
     "supervisor_core.config",
@@ -100,10 +109,10 @@ def test_the_daemon_never_imports_what_only_one_feature_needs(profiled_daemon: P
     assert sorted(m for m in modules if m.partition(".")[0] in NOT_IN_DAEMON) == []
 
 
-def test_jlist_imports_only_the_client(ptm: Ptm) -> None:
-    ptm.ok("ping")
+def profiled(ptm: Ptm, *args: str) -> tuple[str, set[str]]:
+    """``ptm ARGS`` with ``-X importtime``: its output and the modules it imported."""
     done = subprocess.run(
-        [*PTM, "jlist"],
+        [*PTM, *args],
         capture_output=True,
         text=True,
         timeout=30,
@@ -111,11 +120,41 @@ def test_jlist_imports_only_the_client(ptm: Ptm) -> None:
         env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1"),
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "[]\n"
-    modules = imported(done.stderr)
-    assert "supervisor_core.client._client" in modules
+    return done.stdout, imported(done.stderr)
+
+
+def heavy(modules: set[str]) -> list[str]:
     top = {m.partition(".")[0] for m in modules}
-    assert sorted(m for m in NOT_IN_JLIST if m in modules or m in top) == []
+    return sorted(m for m in NOT_IN_JLIST if m in modules or m in top)
+
+
+def test_jlist_imports_only_the_client(ptm: Ptm) -> None:
+    ptm.ok("ping")
+    out, modules = profiled(ptm, "jlist")
+    assert out == "[]\n"
+    assert "supervisor_core.client._light" in modules
+    assert heavy(modules) == []
+
+
+def test_jlist_starting_the_daemon_imports_no_http_library(ptm: Ptm) -> None:
+    """With no daemon, ``ptm jlist`` starts one (as it always did) and asks again; the
+    probe that waits for it is the same light GET."""
+    assert ptm.daemon_pid() is None
+    out, modules = profiled(ptm, "jlist")
+    assert out == "[]\n"
+    assert ptm.daemon_pid() is not None
+    assert "supervisor_core.client._spawn" in modules
+    assert heavy(modules) == []
+
+
+def test_list_pid_ping_and_describe_import_no_http_library(ptm: Ptm) -> None:
+    ptm.ok("start", str(ptm.ecosystem(("web", 1))))
+    ptm.wait_online(1)
+    commands = (["list"], ["ls"], ["pid"], ["pid", "web"], ["ping"], ["prettylist"])
+    for command in (*commands, ["describe", "web"]):
+        out, modules = profiled(ptm, *command)
+        assert out, command
+        assert heavy(modules) == [], command
 
 
 def test_the_daemon_loads_prometheus_client_on_the_first_scrape(profiled_daemon: Ptm) -> None:

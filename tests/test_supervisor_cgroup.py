@@ -1,0 +1,100 @@
+"""A run is born in its own cgroup: what the app forks before the supervisor has had time to
+move its pid is inside it too, and a stop ends it. (The supervisor used to move the pid into
+the cgroup only after the spawn returned; on a busy machine an app could fork first, and its
+children stayed outside.)"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anyio
+import pytest
+
+from supervisor_core import Supervisor
+from supervisor_core.config import AppSpec
+from supervisor_core.process import CgroupTree, ChildProcess, spawn
+
+FORKER = """
+import os, sys, time
+child = os.fork()
+if child == 0:
+    os.execv("/bin/sleep", ["sleep", "1000"])
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(child))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    time.sleep(1)
+"""
+
+needs_cgroups = pytest.mark.skipif(
+    CgroupTree.find() is None, reason="no writable cgroup v2 hierarchy on this machine"
+)
+
+
+def cgroup_of(pid: int) -> str:
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    return next(line[3:] for line in lines if line.startswith("0::"))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return "X"
+
+
+@needs_cgroups
+@pytest.mark.anyio
+@pytest.mark.timeout(30)
+async def test_what_the_app_forks_before_the_supervisor_moves_it_is_in_its_cgroup(
+    tmp_path: Path,
+) -> None:
+    script, marker = tmp_path / "forker.py", tmp_path / "child.pid"
+    script.write_text(FORKER)
+
+    async def slow_spawner(
+        argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int] = ()
+    ) -> ChildProcess:
+        """The real spawn, returning only once the app has forked: the supervisor's own move
+        of the pid comes after the fork, as it can on a busy machine."""
+        proc = await spawn(argv, cwd=cwd, env=env, pass_fds=pass_fds)
+        with anyio.fail_after(15):
+            while not marker.exists():  # noqa: ASYNC110 (a file the app writes)
+                await anyio.sleep(0.01)
+        return proc
+
+    spec = AppSpec(name="forker", argv=(sys.executable, str(script), str(marker)), cwd=tmp_path)
+    child = None
+    try:
+        async with Supervisor(
+            write_logs=False,
+            drivers=(),
+            spawner=slow_spawner,
+            cgroups=CgroupTree.find(),
+            die_with_supervisor=True,
+        ) as sup:
+            await sup.add(spec)
+            [info] = sup.info("forker")
+            assert info.pid is not None
+            child = int(marker.read_text())
+            run_cgroup = cgroup_of(info.pid)
+            assert "/ptm-runs/" in run_cgroup
+            assert cgroup_of(child) == run_cgroup  # born inside, not moved too late
+        with anyio.fail_after(10):  # leaving the supervisor stopped the run: the cgroup too
+            while alive(child):  # noqa: ASYNC110 (a pid ending)
+                await anyio.sleep(0.02)
+    finally:
+        if child is not None and alive(child):
+            os.kill(child, signal.SIGKILL)  # our app's own child, by pid
