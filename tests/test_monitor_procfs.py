@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import psutil
 import pytest
 
 from supervisor_core.monitor import TreeSampler, _procfs, _sampler
+from supervisor_core.process import CgroupTree
 
 MIB = 1024 * 1024
 DEADLINE = 20.0
@@ -215,3 +217,45 @@ def test_a_long_cgroup_procs_is_read_whole(tmp_path: Path) -> None:
         assert procs.members() == pids  # again, through the kept descriptor
     finally:
         procs.close()
+
+
+@pytest.mark.skipif(CgroupTree.find() is None, reason="no writable cgroup v2 hierarchy here")
+def test_a_cgroup_read_empty_then_joined_shows_every_member() -> None:
+    """A run's cgroup read before its process joined, then after it joined and forked:
+    the kept descriptor, read again at offset 0 after a read that found nothing, sees every
+    member (the kernel restarts its iterator)."""
+    tree = CgroupTree.find()
+    assert tree is not None
+    cgroup = tree.create(f"test-procfs-{os.getpid()}")
+    assert cgroup is not None
+    # Like a run: its process joins the cgroup, then forks (the child is born in it).
+    root = subprocess.Popen(
+        ["sh", "-c", "read _; sleep 600 & exec sleep 600"], stdin=subprocess.PIPE
+    )
+    assert root.stdin is not None
+    kid: int | None = None
+    try:
+        procs = _procfs.CgroupProcs(cgroup)
+        assert procs.members() == []  # the run's process has not joined yet
+        assert CgroupTree.add(cgroup, root.pid)
+        root.stdin.write(b"go\n")
+        root.stdin.close()
+        deadline = time.monotonic() + DEADLINE
+        while len(fresh := (cgroup / "cgroup.procs").read_text().split()) < 2:
+            assert time.monotonic() < deadline, "the child was never born"
+        kid = next(int(pid) for pid in fresh if int(pid) != root.pid)
+        members = procs.members()
+        assert members is not None and sorted(members) == sorted([root.pid, kid])
+        assert _procfs.tree_pids(root.pid, procs)[0] == root.pid
+    finally:
+        if kid is not None:
+            os.kill(kid, 9)  # our grandchild, still in our cgroup
+        root.kill()
+        root.wait()
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            try:
+                os.rmdir(cgroup)
+                break
+            except OSError:
+                assert time.monotonic() < deadline
