@@ -15,12 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# The main job: the ptm daemon supervising Point-Tron and the TRON node simulator. It prints
-# the table, then follows the logs; Ctrl-C stops following (the apps keep running under the
+# The main job: the ptm daemon supervising Point-Tron and the TRON node simulator. `ptm start`
+# returns once every instance has stayed up and prints the table, then this follows the logs; Ctrl-C stops following (the apps keep running under the
 # daemon); `make stop` stops everything.
 run: setup
 	ptm start examples/ecosystem.toml
-	ptm list
 	@echo "Point-Tron: http://127.0.0.1:3000/login (admin / admin123). Ctrl-C stops following the logs; 'make stop' stops the apps and the daemon."
 	ptm logs
 
