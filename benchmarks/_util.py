@@ -7,12 +7,29 @@ ratio, the target and whether it was met.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import statistics
-from collections.abc import Iterable, Sequence
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["QUICK_ENV", "Row", "markdown_table", "median", "quick_requested"]
+import psutil
+
+__all__ = [
+    "PTM",
+    "QUICK_ENV",
+    "Row",
+    "daemon_home",
+    "markdown_table",
+    "median",
+    "quick_requested",
+    "thread_cpu_seconds",
+]
 
 QUICK_ENV = "PTM_BENCH_QUICK"
 """Set to ``1`` by ``python -m benchmarks --quick``: benchmarks then repeat less."""
@@ -76,3 +93,26 @@ def thread_cpu_seconds(pid: int) -> float:
         except FileNotFoundError:  # a thread that just ended
             continue
     return total / 1e9
+
+
+PTM = [sys.executable, "-m", "supervisor_core.cli"]
+"""The ``ptm`` command as this Python runs it."""
+
+
+@contextlib.contextmanager
+def daemon_home() -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    """A temporary ``(PTM_HOME, work folder, environment)``; the daemon started there is
+    stopped with ``ptm kill`` at the end (SIGKILL by pid if it is still there)."""
+    with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
+        home, work = Path(tmp) / "home", Path(tmp) / "work"
+        work.mkdir()
+        env = dict(os.environ, PTM_HOME=str(home))
+        try:
+            yield home, work, env
+        finally:
+            pid_file = home / "ptm.pid"
+            daemon = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+            subprocess.run([*PTM, "kill"], env=env, capture_output=True, timeout=120)
+            if daemon is not None and psutil.pid_exists(daemon):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(daemon, signal.SIGKILL)

@@ -28,23 +28,27 @@ from __future__ import annotations
 
 import compileall
 import contextlib
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 import supervisor_core
-from benchmarks._util import Row, markdown_table, median, quick_requested, thread_cpu_seconds
+from benchmarks._util import (
+    PTM,
+    Row,
+    daemon_home,
+    markdown_table,
+    median,
+    quick_requested,
+    thread_cpu_seconds,
+)
 from supervisor_core.client import Client
 
-PTM = [sys.executable, "-m", "supervisor_core.cli"]
 MB = 1000 * 1000
 LIST_TARGET_MS = 100.0
 START_TARGET_S = 1.5
@@ -201,23 +205,6 @@ def bare_python_rss() -> int:
         rss = int(psutil.Process(child.pid).memory_info().rss)
         child.kill()
     return rss
-
-
-@contextlib.contextmanager
-def daemon_home() -> Iterator[tuple[Path, Path, dict[str, str]]]:
-    with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
-        home, work = Path(tmp) / "home", Path(tmp) / "work"
-        work.mkdir()
-        env = dict(os.environ, PTM_HOME=str(home))
-        try:
-            yield home, work, env
-        finally:
-            pid_file = home / "ptm.pid"
-            daemon = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
-            subprocess.run([*PTM, "kill"], env=env, capture_output=True, timeout=120)
-            if daemon is not None and psutil.pid_exists(daemon):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(daemon, signal.SIGKILL)
 
 
 def spew_seconds(home: Path, work: Path, env: dict[str, str], followers: int, run: int) -> float:

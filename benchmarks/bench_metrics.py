@@ -24,8 +24,8 @@ from typing import TypeVar
 
 import httpx
 
-from benchmarks._util import Row, markdown_table, median, quick_requested
-from benchmarks.bench_update import daemon_home, run, wait_online
+from benchmarks._util import Row, daemon_home, markdown_table, median, quick_requested
+from benchmarks.bench_update import run, wait_online
 from supervisor_core.client import Client
 
 T = TypeVar("T")

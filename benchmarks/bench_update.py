@@ -14,22 +14,14 @@ Prints one markdown table: measure | ptm | baseline | ratio | target | ok?
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-
-from benchmarks._util import Row, markdown_table, median, quick_requested
+from benchmarks._util import PTM, Row, daemon_home, markdown_table, median, quick_requested
 from supervisor_core.client import Client
 
-PTM = [sys.executable, "-m", "supervisor_core.cli"]
 TARGET_S = 3.0
 FAST = """
 import os, time
@@ -41,23 +33,6 @@ while True:
         n += 1
     time.sleep(0.002)
 """
-
-
-@contextlib.contextmanager
-def daemon_home() -> Iterator[tuple[Path, Path, dict[str, str]]]:
-    with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
-        home, work = Path(tmp) / "home", Path(tmp) / "work"
-        work.mkdir()
-        env = dict(os.environ, PTM_HOME=str(home))
-        try:
-            yield home, work, env
-        finally:
-            pid_file = home / "ptm.pid"
-            daemon = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
-            subprocess.run([*PTM, "kill"], env=env, capture_output=True, timeout=120)
-            if daemon is not None and psutil.pid_exists(daemon):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(daemon, signal.SIGKILL)
 
 
 def run(*args: str, env: dict[str, str], cwd: Path) -> float:
