@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,9 +70,12 @@ def test_run_prints_prefixed_output_and_stops_everything_on_sigterm(
     pids: list[int] = []
     try:
         lines = read_until(proc, b"worker ready")
-        assert any(b"worker:0 online (pid" in line for line in lines)
         ready = lines[-1]
         assert ready.startswith(b"worker | worker ready")
+        # The status line and the app's output are printed by two tasks: on a busy machine
+        # the app's first line can come first.
+        if not any(b"worker:0 online (pid" in line for line in lines):
+            read_until(proc, b"worker:0 online (pid")
         pids = [int(x) for x in ready.split()[-2:]]
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)
@@ -167,3 +171,44 @@ def test_run_reads_a_pm2_file_and_says_what_it_ignored(tmp_path: Path) -> None:
         f"ptm: warning: {eco}: PM2 keys with no ptm equivalent, ignored: apps[0].vizion"
         f" (ptm import {eco} says why)\n"
     )
+
+
+def test_an_app_that_ends_before_the_next_is_added_does_not_end_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ptm run` judged "every app has ended" while it was still adding apps: a first app
+    that ended before the second was added made it exit 0 and stop the second. Here the
+    second app is added only once the first has ended, every time."""
+    import anyio
+
+    from supervisor_core._supervisor import Supervisor
+    from supervisor_core.cli._run import Printer, supervise
+    from supervisor_core.config import load_ecosystem
+
+    eco = write(
+        tmp_path / "ecosystem.toml",
+        f"""
+        [[apps]]
+        name = "first"
+        command = [{sys.executable!r}, "-c", "print('done')"]
+        autorestart = false
+
+        [[apps]]
+        name = "second"
+        command = [{sys.executable!r}, "-c", "import sys; sys.exit(3)"]
+        max_restarts = 1
+        """,
+    )
+    apps = list(load_ecosystem(eco).apps)
+    real_add = Supervisor.add
+
+    async def add_after_the_first_ended(self: Supervisor, spec: Any, **kw: Any) -> Any:
+        if spec.name == "second":
+            with anyio.fail_after(15):
+                while self.info("first")[0].status != "stopped":  # noqa: ASYNC110 (a poll of state)
+                    await anyio.sleep(0.01)
+        return await real_add(self, spec, **kw)
+
+    monkeypatch.setattr(Supervisor, "add", add_after_the_first_ended)
+    code = anyio.run(supervise, apps, Printer(apps, color=False))
+    assert code == 1  # the second app errored; it was not stopped as "everything ended"

@@ -142,10 +142,12 @@ async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | 
                         tg.cancel_scope.cancel()
                         return
 
-                tg.start_soon(watch_events)
                 tg.start_soon(watch_signals)
                 for app in apps:
                     await sup.add(app)
+                # Only now can "nothing is left running" be judged: an app that ended before
+                # the next one was added must not end the run (its events wait in `events`).
+                tg.start_soon(watch_events)
             # Leaving the Supervisor stops every app; a second signal meanwhile is ignored
             # (each app's kill_timeout bounds the wait).
             async with sup.subscribe() as events, anyio.create_task_group() as tg:
