@@ -388,6 +388,25 @@ async def test_the_socket_is_0600(api: Harness) -> None:
     assert (await api.client.get("/v1/info")).status_code == 200
 
 
+async def test_the_date_header_is_current_on_a_kept_alive_connection(api: Harness) -> None:
+    """The server has no timer refreshing its Date header: a request refreshes it, so the
+    second answer on the same connection, a second later, carries the new date."""
+    from email.utils import parsedate_to_datetime
+
+    first = await api.client.get("/v1/info")
+    first_date = parsedate_to_datetime(first.headers["date"]).timestamp()
+    assert abs(first_date - time.time()) < 2
+    await anyio.sleep(max(first_date + 1 - time.time(), 0) + 0.05)  # into the next second
+    before = int(time.time())
+    assert before > first_date
+    second = await api.client.get("/v1/info")
+    after = time.time()
+    assert second.extensions["network_stream"] is first.extensions["network_stream"]
+    assert [k for k, _ in second.headers.multi_items()].count("date") == 1
+    second_date = parsedate_to_datetime(second.headers["date"]).timestamp()
+    assert before <= second_date <= after
+
+
 def test_a_peer_of_another_uid_is_refused_at_accept() -> None:
     """SO_PEERCRED: even with the file mode opened, another user's connection is closed
     before a byte is read, and the owner's next connection is served."""

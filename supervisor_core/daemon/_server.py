@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import os
 import socket
 import stat
 import struct
+import time
 from collections.abc import Callable, Generator
+from email.utils import formatdate
 from pathlib import Path
 
 import anyio
@@ -140,16 +143,22 @@ def adopt_socket(fd: int) -> PeerCheckedSocket:
 
 class ApiServer(Server):
     """uvicorn without its own signal handling (the daemon handles signals in one place) and
-    without its 10-per-second housekeeping tick: it wakes once a second, or at once when
-    :meth:`request_exit` is called, so an idle daemon stays idle.
+    without its 10-per-second housekeeping tick, so an idle daemon stays idle:
+
+    - the ``Date`` header is brought up to date when a request's bytes arrive (at most once
+      a second), not by a timer;
+    - the loop checking ``should_exit`` sleeps until the next whole second of the monotonic
+      clock, the beat the app sampling (:class:`~supervisor_core.monitor.Monitor`) keeps
+      too, so both run in one wake-up of the event loop; :meth:`request_exit` ends it at once.
 
     With :meth:`keep_socket`, each tick also checks that the socket file is still the one it
     listens on: one deleted (or replaced) by hand is bound again, so ``ptm`` can still reach
     the daemon and stop it."""
 
-    _wake: anyio.Event | None = None
+    _nap: anyio.CancelScope | None = None
     _kept: Path | None = None
     _kept_inode: int | None = None
+    _date_second: int | None = None
 
     def count_connections(self, sock: PeerCheckedSocket) -> None:
         """Let ``sock`` refuse connections past its limit, counting this server's."""
@@ -194,15 +203,51 @@ class ApiServer(Server):
 
     def request_exit(self) -> None:
         self.should_exit = True
-        if self._wake is not None:
-            self._wake.set()
+        if self._nap is not None:
+            self._nap.cancel()
+
+    def refresh_date(self) -> None:
+        """The ``Date`` header of the answers, as uvicorn's tick sets it, if a second has
+        passed since it was last set."""
+        second = int(time.time())
+        if second == self._date_second:
+            return
+        self._date_second = second
+        config = self.config
+        date = [(b"date", formatdate(second, usegmt=True).encode())] if config.date_header else []
+        self.server_state.default_headers = date + config.encoded_headers
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.config.http_protocol_class = _dated(self.config.http_protocol_class, self)
+        await super().startup(sockets)
 
     async def main_loop(self) -> None:
-        self._wake = anyio.Event()
-        while not await self.on_tick(0):  # counter 0: refresh the Date header each second
+        self.refresh_date()
+        # Counter 1: uvicorn's tick checks should_exit (and limit_max_requests) only.
+        while not await self.on_tick(1):
             await self._check_socket()
-            with anyio.move_on_after(1.0):
-                await self._wake.wait()
+            now = time.monotonic()
+            try:
+                with anyio.CancelScope() as self._nap:
+                    await anyio.sleep(math.floor(now) + 1 - now)
+            finally:
+                self._nap = None
+
+
+def _dated(protocol: type[asyncio.Protocol], server: ApiServer) -> type[asyncio.Protocol]:
+    """``protocol`` refreshing ``server``'s ``Date`` header before it reads a request (uvicorn
+    reads the server's default headers when a request starts)."""
+    base: type[asyncio.Protocol] = getattr(protocol, "_ptm_undated", protocol)
+
+    def data_received(self: asyncio.Protocol, data: bytes) -> None:
+        server.refresh_date()
+        base.data_received(self, data)
+
+    return type(
+        f"Dated{base.__name__}",
+        (base,),
+        {"data_received": data_received, "_ptm_undated": base},
+    )
 
 
 def _inode(path: Path) -> int | None:
