@@ -137,3 +137,38 @@ def test_samples_are_aligned_to_the_interval() -> None:
     now[0] = 100.7
     monitor.watch("b", 1, 1.0, lambda s: None)
     assert monitor.tick() == 101.0
+
+
+async def test_a_target_watched_while_the_monitor_sleeps_is_sampled_at_once() -> None:
+    """run() sleeps until the next due sample (here an hour away); watch() ends that sleep,
+    so a new target's first sample comes at once, not at the next due time."""
+    import os
+
+    from supervisor_core.monitor import Monitor, TreeSample
+
+    monitor = Monitor()
+    first: list[TreeSample | None] = []
+    second: list[TreeSample | None] = []
+    got_first, got_second = anyio.Event(), anyio.Event()
+
+    def on_first(sample: TreeSample | None) -> None:
+        first.append(sample)
+        got_first.set()
+
+    def on_second(sample: TreeSample | None) -> None:
+        second.append(sample)
+        got_second.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(monitor.run)
+        monitor.watch("first", os.getpid(), 3600.0, on_first)
+        with anyio.fail_after(10):
+            await got_first.wait()
+        await anyio.lowlevel.checkpoint()  # run() is asleep again, for an hour
+        monitor.watch("second", os.getpid(), 3600.0, on_second)
+        with anyio.fail_after(10):
+            await got_second.wait()
+        tg.cancel_scope.cancel()
+    assert len(first) == 1 and first[0] is not None
+    assert len(second) == 1 and second[0] is not None
+    monitor.close()

@@ -93,6 +93,11 @@ class _Ring:
 
     def put(self, step: int, cpu: float, mem: float) -> None:
         size = len(self.cpu)
+        if step == self.last + 1:  # the next step, as every second: nothing skipped
+            self.cpu[step % size] = cpu
+            self.mem[step % size] = mem
+            self.last = step
+            return
         if self.last >= 0:
             if step <= self.last - size:
                 return  # older than what the ring holds
@@ -178,16 +183,18 @@ class History:
         now = self._clock() if at is None else at
         second = math.floor(now)
         minute = second // 60
-        proc = self._process(key)
+        proc = self._procs.get(key) or self._process(key)
         cpu = _NAN if cpu_percent is None else float(cpu_percent)
-        proc.seconds.put(second, cpu, float(memory_bytes))
+        mem = float(memory_bytes)
+        proc.seconds.put(second, cpu, mem)
         if proc.minute != minute:
             self._keep(key, proc.close())
             proc.minute = minute
         if cpu_percent is not None:
             proc.cpu_sum += cpu
             proc.cpu_n += 1
-        proc.mem_max = max(proc.mem_max, float(memory_bytes))
+        if mem > proc.mem_max:
+            proc.mem_max = mem
 
     def _keep(self, key: HistoryKey, point: tuple[int, float | None, float] | None) -> None:
         if point is not None:

@@ -55,8 +55,9 @@ def read_stat(pid: int) -> ProcStat | None:
 
 
 def _parse(data: bytes) -> ProcStat | None:
-    # The command name (field 2) may hold spaces and parentheses: split after its last ")".
-    fields = data[data.rfind(b")") + 2 :].split()
+    # The command name (field 2) may hold spaces and parentheses: split after its last ")",
+    # no further than field 24 (the rest stays one piece).
+    fields = data[data.rfind(b")") + 2 :].split(None, 22)
     if len(fields) < 22:
         return None  # exited as we read (an empty file)
     # fields[0] is field 3 (state): field N is fields[N - 3].
@@ -111,15 +112,18 @@ class CgroupProcs:
         try:
             if self.fd is None:
                 self.fd = os.open(os.path.join(self.path, "cgroup.procs"), _FLAGS)
-            chunks = [os.pread(self.fd, 65536, 0)]
+            data = os.pread(self.fd, 65536, 0)
             # The kernel hands this file out a page (4 KiB) at a time, and a line is at most
             # 8 bytes: a read this short was the whole file, no second call needed to be sure.
-            while len(chunks[-1]) >= 2048:
-                chunks.append(os.pread(self.fd, 65536, sum(map(len, chunks))))
+            if len(data) >= 2048:
+                chunks = [data]
+                while len(chunks[-1]) >= 2048:
+                    chunks.append(os.pread(self.fd, 65536, sum(map(len, chunks))))
+                data = b"".join(chunks)
         except OSError:
             self.close()
             return None
-        return [int(pid) for pid in b"".join(chunks).split()]
+        return list(map(int, data.split()))
 
     def close(self) -> None:
         fd, self.fd = self.fd, None
@@ -133,6 +137,8 @@ def tree_pids(root: int, cgroup: CgroupProcs | None = None) -> list[int]:
     if cgroup is not None:
         members = cgroup.members()
         if members is not None and root in members:
-            members.remove(root)
-            return [root, *members]
+            if members[0] != root:  # already first (often: the oldest): nothing to move
+                members.remove(root)
+                members.insert(0, root)
+            return members
     return [root, *descendant_pids(root)]

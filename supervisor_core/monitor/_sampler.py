@@ -120,7 +120,7 @@ class TreeSampler:
         members = None
         if cgroup is not None:
             members = self._cgroups.get(root)
-            if members is None or members.path != cgroup:
+            if members is None or (members.path is not cgroup and members.path != cgroup):
                 if members is not None:
                     members.close()
                 members = self._cgroups[root] = CgroupProcs(cgroup)
@@ -157,13 +157,15 @@ class TreeSampler:
                 if stat is None:
                     self._seen.pop(pid, None)
                     return None
+                cpu_seconds, rss, start_ticks = stat
                 last = self._seen.get(pid)
-                self._seen[pid] = _Seen(stat.start_ticks, stat.cpu_seconds, now)
-                if last is None or last.start_ticks != stat.start_ticks:
-                    return 0.0, stat.rss_bytes  # new here (or a reused pid): cpu from now on
+                if last is None or last.start_ticks != start_ticks:
+                    self._seen[pid] = _Seen(start_ticks, cpu_seconds, now)
+                    return 0.0, rss  # new here (or a reused pid): cpu from now on
                 elapsed = now - last.at
-                used = stat.cpu_seconds - last.cpu_seconds
-                return (used / elapsed * 100 if elapsed > 0 else 0.0), stat.rss_bytes
+                used = cpu_seconds - last.cpu_seconds
+                last.cpu_seconds, last.at = cpu_seconds, now  # updated in place: no garbage
+                return (used / elapsed * 100 if elapsed > 0 else 0.0), rss
         proc = self._proc(pid, trusted=trusted)
         if proc is None:
             return None
@@ -229,7 +231,7 @@ class Monitor:
         self.sampler = TreeSampler(clock)
         self._clock = clock
         self._targets: dict[object, _Target] = {}
-        self._wake = anyio.Event()
+        self._nap: anyio.CancelScope | None = None
 
     def watch(
         self,
@@ -243,7 +245,8 @@ class Monitor:
         """Sample ``root``'s tree every ``interval`` seconds, first at once; with ``cgroup``
         (the run's own), the tree is the cgroup's members."""
         self._targets[key] = _Target(root, interval, on_sample, due=self._clock(), cgroup=cgroup)
-        self._wake.set()
+        if self._nap is not None:
+            self._nap.cancel()  # wake run() to sample it now
 
     def unwatch(self, key: object) -> tuple[int, ...]:
         """Stop sampling; returns the pids seen in the tree at the last sample."""
@@ -279,7 +282,7 @@ class Monitor:
                     f"cannot sample processes: {exc.strerror or exc}",
                     log.warning,
                 )
-            if sample is not None:
+            if sample is not None and sample.pids != target.pids:
                 # Processes that left the tree: their last readings are not needed any more.
                 self.sampler.forget(tuple(set(target.pids).difference(sample.pids)))
                 target.pids = sample.pids
@@ -291,9 +294,20 @@ class Monitor:
         return min((t.due for t in self._targets.values()), default=math.inf)
 
     async def run(self) -> None:
-        """Sample forever (until cancelled)."""
+        """Sample forever (until cancelled).
+
+        Between two ticks the task sleeps, and :meth:`watch` cancels that sleep. A plain
+        sleep, not a wait with a timeout: a timeout that expires is delivered as a
+        cancellation (an exception thrown into the task and a few more turns of the event
+        loop), which every second was a large part of an idle daemon's cpu.
+        """
         while True:
             next_due = self.tick()
-            self._wake = anyio.Event()
-            with anyio.move_on_after(max(next_due - self._clock(), 0.0)):
-                await self._wake.wait()
+            try:
+                with anyio.CancelScope() as self._nap:
+                    if math.isinf(next_due):
+                        await anyio.sleep_forever()
+                    else:
+                        await anyio.sleep(max(next_due - self._clock(), 0.0))
+            finally:
+                self._nap = None
