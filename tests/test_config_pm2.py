@@ -575,3 +575,15 @@ def test_pm2s_sample_folder_script_is_named_a_folder_not_missing(tmp_path: Path)
     )
     path = as_json(tmp_path, {"apps": [{"name": "a", "script": "service-worker"}]})
     assert "apps[0].script: is a folder in" in config_error(path)
+
+
+def test_a_six_field_cron_restart_is_read_as_pm2s_croner_reads_it(tmp_path: Path) -> None:
+    # croner, PM2's cron library: five or six fields, seconds first when six.
+    app = one_app(tmp_path, cron_restart="0 */5 * * * *")
+    assert app.cron_restart == "0 */5 * * * *"
+    assert one_app(tmp_path, cron="*/30 * * * * *").cron_restart == "*/30 * * * * *"
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py", "cron": "0 0 3 * * * *"}]})
+    assert config_error(path) == (
+        f"{path}: apps[0].cron_restart: a cron expression has 5 fields: minute hour day-of-month"
+        " month day-of-week, or 6 (seconds first) (got '0 0 3 * * * *')"
+    )
