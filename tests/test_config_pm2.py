@@ -587,3 +587,45 @@ def test_a_six_field_cron_restart_is_read_as_pm2s_croner_reads_it(tmp_path: Path
         f"{path}: apps[0].cron_restart: a cron expression has 5 fields: minute hour day-of-month"
         " month day-of-week, or 6 (seconds first) (got '0 0 3 * * * *')"
     )
+
+
+def test_env_null_numbers_and_booleans_are_the_strings_pm2_sets(tmp_path: Path) -> None:
+    # PM2's mergeEnvironmentVariables turns an object-typed value of env (null is one) into
+    # JSON.stringify of it, "null"; node's spawn writes any other value as `${value}`.
+    (tmp_path / "app.py").write_text("")
+    path = js(
+        tmp_path,
+        'module.exports = { apps: [{ name: "a", script: "app.py", env: { GONE: null,'
+        " PORT: 3000, RATIO: 0.5, TINY: 1e-7, HUGE: 1e21, ON: true, OFF: false },"
+        " env_production: { GONE: null, PORT: 80 } }] };\n",
+    )
+    app = load_ecosystem(path).apps[0]
+    assert {name: app.env[name] for name in ("GONE", "PORT", "RATIO", "TINY", "HUGE")} == {
+        "GONE": "null",
+        "PORT": "3000",
+        "RATIO": "0.5",
+        "TINY": "1e-7",
+        "HUGE": "1e+21",
+    }
+    assert (app.env["ON"], app.env["OFF"]) == ("true", "false")
+    production = load_ecosystem(path, "production")
+    assert (production.apps[0].env["GONE"], production.apps[0].env["PORT"]) == ("null", "80")
+    # The same values read from JSON and YAML (3.0 is the number 3 there, as in node).
+    data = {"apps": [{"name": "a", "script": "app.py", "env": {"GONE": None, "N": 3.0}}]}
+    from_json = load_ecosystem(as_json(tmp_path, data)).apps[0].env
+    (tmp_path / "e.yaml").write_text(
+        "apps:\n  - name: a\n    script: app.py\n    env: {GONE: null, N: 3.0, T: ~}\n"
+    )
+    from_yaml = load_ecosystem(tmp_path / "e.yaml").apps[0].env
+    assert (
+        (from_json["GONE"], from_json["N"]) == (from_yaml["GONE"], from_yaml["N"]) == ("null", "3")
+    )
+    # A null is said at ptm start: the app sees the text "null", not an unset variable.
+    warnings = load_ecosystem(path).warnings
+    assert (
+        f'{path}: apps[0].env.GONE: null -> "null", as PM2 sets it (to leave the variable unset,'
+        ' remove the key; for an empty value, write "")'
+    ) in warnings
+    imported = import_pm2(path, tmp_path / "e.toml")
+    assert tomllib.loads(imported.text)["apps"][0]["env"]["GONE"] == "null"
+    assert '#   env.GONE: null -> "null", as PM2 sets it' in imported.text
