@@ -9,18 +9,16 @@ A key PM2 does not have either is an error with a did-you-mean.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, Final, Literal, NamedTuple
 
 from supervisor_core.config._app import APP_KEYS, is_env_key
 from supervisor_core.config._fields import _PM2_ALIASES, suggest
+from supervisor_core.config._jsvalues import js_string, json_text
 from supervisor_core.errors import ConfigError
 
 __all__ = ["Note", "NoteKind", "pm2_tables", "pm2_warnings"]
@@ -204,7 +202,7 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         if is_env_key(key) and isinstance(value, Mapping):
             value = _env_strings(value, path, extra, notes)
         if key in _ARG_LISTS and isinstance(value, list):
-            strings = [_js_string(item) for item in value]
+            strings = [js_string(item) for item in value]
             if strings != value:  # node turns numbers into strings: ["--port", 3000]
                 value = strings
                 extra[path] = "numbers and booleans as strings, as node passes them"
@@ -290,51 +288,9 @@ def _env_strings(
             )
             notes.append(Note("converted", f"{path}.{name}", text, warn=True))
     return {
-        name: _json_text(item) if name in nested or item is None else _js_string(item)
+        name: json_text(item) if name in nested or item is None else js_string(item)
         for name, item in env.items()
     }
-
-
-def _json_text(value: object) -> str:
-    """``JSON.stringify`` of a value read from JSON: compact, non-ASCII as it is."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _js_string(item: object) -> object:
-    """An argument as node's spawn passes it: numbers and booleans as JavaScript writes them."""
-    if isinstance(item, bool):
-        return "true" if item else "false"
-    if isinstance(item, int):
-        return str(item)
-    if isinstance(item, float):
-        return _js_number(item)
-    return item  # a string, or what the compiler will refuse
-
-
-def _js_number(number: float) -> str:
-    """``String(number)`` in JavaScript (ECMAScript's Number::toString): the shortest digits
-    that read back as ``number`` (Python's ``repr`` finds the same), without an exponent from
-    1e-6 to below 1e21: ``3.0`` -> ``"3"``, ``1e-7`` -> ``"1e-7"``, ``1e21`` -> ``"1e+21"``."""
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "Infinity" if number > 0 else "-Infinity"
-    if number == 0:
-        return "0"
-    sign = "-" if number < 0 else ""
-    _, digit_tuple, exponent = Decimal(repr(abs(number))).normalize().as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    point = int(exponent) + len(digits)  # the value is 0.DIGITS x 10**point
-    if len(digits) <= point <= 21:
-        text = digits + "0" * (point - len(digits))
-    elif 0 < point <= 21:
-        text = f"{digits[:point]}.{digits[point:]}"
-    elif -6 < point <= 0:
-        text = f"0.{'0' * -point}{digits}"
-    else:
-        power = f"{'+' if point > 0 else '-'}{abs(point - 1)}"
-        text = (f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits) + f"e{power}"
-    return sign + text
 
 
 def _log_paths(
