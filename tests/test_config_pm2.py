@@ -629,3 +629,52 @@ def test_env_null_numbers_and_booleans_are_the_strings_pm2_sets(tmp_path: Path) 
     imported = import_pm2(path, tmp_path / "e.toml")
     assert tomllib.loads(imported.text)["apps"][0]["env"]["GONE"] == "null"
     assert '#   env.GONE: null -> "null", as PM2 sets it' in imported.text
+
+
+def test_numbers_written_as_strings_are_read_as_pm2_reads_them(tmp_path: Path) -> None:
+    # PM2's Config._valid: a value of a key whose schema type has "number" is parseFloat'ed
+    # when !isNaN(value), so "10" is 10. JSON and YAML files often quote numbers.
+    me = pwd.getpwuid(os.getuid()).pw_name
+    app = one_app(
+        tmp_path,
+        max_restarts="10",
+        kill_timeout="3000",
+        restart_delay=" 250 ",
+        min_uptime="2000",
+        listen_timeout="8000",
+        exp_backoff_restart_delay="100",
+        uid=str(os.getuid()),
+    )
+    assert app.restart.max_restarts == 10
+    assert (app.stop.kill_timeout, app.restart.restart_delay) == (3.0, 0.25)
+    assert (app.restart.min_uptime, app.readiness.listen_timeout) == (2.0, 8.0)
+    assert app.restart.exp_backoff_restart_delay == 0.1
+    assert app.user == me
+    # A JSON or YAML 10.0 is node's 10.
+    assert one_app(tmp_path, max_restarts=10.0, kill_timeout=1600.0).restart.max_restarts == 10
+    assert one_app(tmp_path, kill_timeout=1600.0).stop.kill_timeout == 1.6
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py", "max_restarts": "10"}]})
+    imported = import_pm2(path, tmp_path / "e.toml")
+    assert tomllib.loads(imported.text)["apps"][0]["max_restarts"] == 10
+    assert "#   max_restarts: '10' -> 10, a number in a string, as PM2 reads it" in imported.text
+    data = {"apps": [{"name": "a", "script": "app.py", "kill_timeout": "3000"}]}
+    table = tomllib.loads(import_pm2(as_json(tmp_path, data), tmp_path / "e.toml").text)
+    assert table["apps"][0]["kill_timeout"] == "3s"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("max_restarts", "ten", "must be an integer (got 'ten')"),
+        ("max_restarts", "10.5", "must be an integer (got '10.5')"),
+        ("max_restarts", "0x10", "must be an integer (got '0x10')"),
+        ("max_restarts", "-1", "must be at least 0 (got -1)"),
+        ("kill_timeout", "soon", "not a duration; use a number with ms, s, m or h, such as"),
+    ],
+)
+def test_a_string_that_is_not_a_number_is_still_an_error(
+    tmp_path: Path, key: str, value: str, reason: str
+) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py", key: value}]})
+    assert config_error(path).startswith(f"{path}: apps[0].{key}: {reason}")

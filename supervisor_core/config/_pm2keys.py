@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -201,6 +202,12 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
             continue  # below, once env is known
         if is_env_key(key) and isinstance(value, Mapping):
             value = _env_strings(value, path, extra, notes)
+        if key in _NUMBERS:
+            number = _number(value)
+            if number is not value:
+                how = "a number in a string, as PM2" if isinstance(value, str) else "as node"
+                extra[path] = f"{value!r} -> {number}, {how} reads it"
+                value = number
         if key in _ARG_LISTS and isinstance(value, list):
             strings = [js_string(item) for item in value]
             if strings != value:  # node turns numbers into strings: ["--port", 3000]
@@ -268,6 +275,21 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
 
 
 _ARG_LISTS: Final = frozenset({"args", "node_args", "interpreter_args", "interpreterArgs"})
+# PM2 keys whose schema type is a number (less instances and port, converted on their own):
+# PM2's Config._valid reads "10" as 10 (parseFloat when !isNaN). A JSON or YAML 10.0 is 10.
+_NUMBERS: Final = _DURATIONS | {"max_restarts", "uid", "user", "gid"}
+_INTEGER: Final = re.compile(r"\s*[-+]?[0-9]+(\.0*)?\s*")
+
+
+def _number(value: object) -> object:
+    """``value`` as the integer PM2 makes of it, when it is one in a string (``"10"``,
+    ``" 10 "``, ``"10.0"``) or a whole float; else ``value`` itself, for the compiler to
+    check (``"ten"``, ``"10.5"``: an error naming the key, as in TOML)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value.strip().split(".")[0])
+    return value
 
 
 def _env_strings(
