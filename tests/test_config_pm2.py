@@ -678,3 +678,76 @@ def test_a_string_that_is_not_a_number_is_still_an_error(
     (tmp_path / "app.py").write_text("")
     path = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py", key: value}]})
     assert config_error(path).startswith(f"{path}: apps[0].{key}: {reason}")
+
+
+def production_file(folder: Path) -> Path:
+    """A PM2 file written for a server: its folders, programs and user are not on this
+    machine (an operator converting it on a laptop)."""
+    return js(
+        folder,
+        "module.exports = { apps: ["
+        '{ name: "api", cwd: "/srv/nowhere/api", script: "server.js", watch: ["src"],'
+        '  env_production: { NODE_ENV: "production" } },'
+        '{ name: "worker", script: "/srv/nowhere/worker.py", uid: "nosuchuser-ptm",'
+        '  interpreter: "/opt/nowhere/bin/python3", max_restarts: "5" },'
+        '{ name: "tool", script: "nosuchprogram-ptm", args: ["--once"] },'
+        "] };\n",
+    )
+
+
+def test_import_does_not_need_the_apps_files_on_this_machine(tmp_path: Path) -> None:
+    path = production_file(tmp_path)
+    imported = import_pm2(path, tmp_path / "ecosystem.toml")
+    assert imported.apps == ("api", "worker", "tool")
+    api, worker, tool = tomllib.loads(imported.text)["apps"]
+    assert (api["cwd"], api["script"], api["watch"]) == ("/srv/nowhere/api", "server.js", ["src"])
+    assert api["env_production"] == {"NODE_ENV": "production"}
+    assert (worker["interpreter"], worker["user"], worker["max_restarts"]) == (
+        "/opt/nowhere/bin/python3",
+        "nosuchuser-ptm",
+        5,
+    )
+    assert tool["script"] == "nosuchprogram-ptm"
+    # What is not here, each said once (not once per env_<name>), naming the PM2 file.
+    assert [line.split(": ")[1] for line in imported.absent] == [
+        "apps[0].cwd",
+        "apps[0].script",
+        "apps[0].watch",
+        "apps[1].script",
+        "apps[1].interpreter",
+        "apps[1].user",
+        "apps[2].script",
+    ]
+    assert imported.absent[0] == (
+        f"{path}: apps[0].cwd: no such directory: /srv/nowhere/api (got '/srv/nowhere/api')"
+    )
+    # Starting it is another matter: ptm start refuses the file and the TOML, as before.
+    assert config_error(path) == imported.absent[0]
+    (tmp_path / "ecosystem.toml").write_text(imported.text)
+    with pytest.raises(ConfigError, match=r"apps\[0\]\.cwd: no such directory: /srv/nowhere"):
+        load_ecosystem(tmp_path / "ecosystem.toml")
+    # Every other mistake is still an error.
+    bad = as_json(tmp_path, {"apps": [{"script": "/srv/nowhere/a.py", "max_restarts": "ten"}]})
+    with pytest.raises(ConfigError, match=r"apps\[0\]\.max_restarts: must be an integer"):
+        import_pm2(bad, tmp_path / "ecosystem.toml")
+
+
+def test_ptm_import_says_what_is_not_on_this_machine_and_writes_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_core.cli._main import main
+
+    path = production_file(tmp_path)
+    assert main(["import", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"[ptm] wrote {tmp_path / 'ecosystem.toml'} (api, worker, tool)" in out
+    lines = err.splitlines()
+    assert lines[0] == (
+        f"ptm: warning: {path}: apps[0].cwd: no such directory: /srv/nowhere/api"
+        " (got '/srv/nowhere/api'): not on this machine; written as it is (ptm start needs it"
+        " where the app runs)"
+    )
+    assert len(lines) == 7 and all(
+        line.startswith(f"ptm: warning: {path}: apps[") for line in lines
+    )
+    assert tomllib.loads((tmp_path / "ecosystem.toml").read_text())["apps"][2]["name"] == "tool"
