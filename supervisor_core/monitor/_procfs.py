@@ -140,5 +140,8 @@ def tree_pids(root: int, cgroup: CgroupProcs | None = None) -> list[int]:
             if members[0] != root:  # already first (often: the oldest): nothing to move
                 members.remove(root)
                 members.insert(0, root)
+            # The caller's own int object: the sampler's dicts, keyed by it, then find the
+            # root by identity, without reading the key kept in each (cold between ticks).
+            members[0] = root
             return members
     return [root, *descendant_pids(root)]
