@@ -695,12 +695,18 @@ class StateStore:
                 [value for row in chunk for value in row],
             )
 
-    async def minutes(self, since: int) -> list[MinuteRow]:
-        """Every kept minute from ``since`` on, by process, each process's oldest first."""
+    async def minutes(
+        self, since: int, after: tuple[str, int, int] | None = None, limit: int = -1
+    ) -> list[MinuteRow]:
+        """Every kept minute from ``since`` on, by process, each process's oldest first; with
+        ``after`` (a row's app, instance and minute) only those after it, and at most
+        ``limit`` rows: a page, so that a day of many processes is never all in memory."""
+        key = ("", -1, -1) if after is None else after  # "" sorts before every app name
         rows = await self._rows(
-            "SELECT app, instance, minute, cpu, memory FROM history WHERE minute >= ?"
-            " ORDER BY app, instance, minute",  # the primary key's order: no sort
-            (since,),
+            "SELECT app, instance, minute, cpu, memory FROM history"
+            " WHERE minute >= ? AND (app, instance, minute) > (?, ?, ?)"
+            " ORDER BY app, instance, minute LIMIT ?",  # the primary key's order: no sort
+            (since, *key, limit),
         )
         return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
