@@ -284,12 +284,16 @@ class Runner:
     @staticmethod
     def _joined(cgroup: Path | None, pid: int) -> Path | None:
         """``cgroup`` with ``pid`` in it (the launch joined it; this makes sure), or None when
-        there is none or the move failed (the run goes without)."""
-        if cgroup is not None and not CgroupTree.add(cgroup, pid):
-            with contextlib.suppress(OSError):
-                os.rmdir(cgroup)
-            return None
-        return cgroup
+        there is none or nothing is in it (the run goes without).
+
+        The move fails when the app has already exited and been reaped; what it forked is
+        still in the cgroup then, so the run keeps it: its stop ends them and removes it.
+        (Dropping it there left the cgroup behind, empty once they ended.)"""
+        if cgroup is None or CgroupTree.add(cgroup, pid) or CgroupTree.members(cgroup):
+            return cgroup
+        with contextlib.suppress(OSError):
+            os.rmdir(cgroup)
+        return None
 
     def adopt(self, run: Run) -> None:
         """``run`` is the instance's current one from now on."""

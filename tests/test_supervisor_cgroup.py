@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from supervisor_core import Supervisor
-from supervisor_core.config import AppSpec
+from supervisor_core.config import AppSpec, RestartPolicy
 from supervisor_core.process import CgroupTree, ChildProcess, spawn
 
 FORKER = """
@@ -98,3 +98,77 @@ async def test_what_the_app_forks_before_the_supervisor_moves_it_is_in_its_cgrou
     finally:
         if child is not None and alive(child):
             os.kill(child, signal.SIGKILL)  # our app's own child, by pid
+
+
+PARENT_THAT_EXITS = """
+import os, sys
+child = os.fork()
+if child == 0:
+    os.execv("/bin/sleep", ["sleep", "1000"])
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(child))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+"""
+
+
+@needs_cgroups
+@pytest.mark.anyio
+@pytest.mark.timeout(30)
+async def test_an_app_gone_before_the_supervisor_moves_it_leaves_no_cgroup(
+    tmp_path: Path,
+) -> None:
+    """The app forks and exits, and is reaped, before the supervisor's own move of its pid
+    (which then fails: no such process). Its child is still in the run's cgroup: the run must
+    keep that cgroup, stop the child with it and remove it. (The supervisor used to drop the
+    cgroup there; its rmdir failed while the child was in it, and the emptied cgroup stayed.)"""
+    script, marker = tmp_path / "parent.py", tmp_path / "child.pid"
+    script.write_text(PARENT_THAT_EXITS)
+    child_cgroup: list[Path] = []
+
+    async def late_spawner(
+        argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int] = ()
+    ) -> ChildProcess:
+        """The real spawn, returning only once the app has exited and been reaped."""
+        proc = await spawn(argv, cwd=cwd, env=env, pass_fds=pass_fds)
+        with anyio.fail_after(15):
+            await proc.wait()
+        child_cgroup.append(cgroup_path(int(marker.read_text())))
+        return proc
+
+    spec = AppSpec(
+        name="parent",
+        argv=(sys.executable, str(script), str(marker)),
+        cwd=tmp_path,
+        restart=RestartPolicy(autorestart=False),
+    )
+    child = None
+    try:
+        async with Supervisor(
+            write_logs=False,
+            drivers=(),
+            spawner=late_spawner,
+            cgroups=CgroupTree.find(),
+            die_with_supervisor=True,
+        ) as sup:
+            await sup.add(spec)
+            child = int(marker.read_text())
+            with anyio.fail_after(15):
+                while sup.info("parent")[0].status != "stopped":  # noqa: ASYNC110
+                    await anyio.sleep(0.02)
+        [cgroup] = child_cgroup
+        assert "/ptm-runs/" in str(cgroup)
+        with anyio.fail_after(10):
+            while alive(child):  # noqa: ASYNC110 (a pid ending)
+                await anyio.sleep(0.02)
+        assert not cgroup.exists(), f"{cgroup} was left behind"
+    finally:
+        if child is not None and alive(child):
+            os.kill(child, signal.SIGKILL)  # our app's own child, by pid
+
+
+def cgroup_path(pid: int) -> Path:
+    """Where ``pid``'s cgroup is in the file system."""
+    tree = CgroupTree.find()
+    assert tree is not None
+    mount = tree.base.parents[len(Path(cgroup_of(os.getpid())).parts) - 1]
+    return mount / cgroup_of(pid).lstrip("/")
