@@ -144,6 +144,9 @@ async def serve(
         if service is not None:
             service.on_run(app, instance, run_id, record)
 
+    cgroups = CgroupTree.find()
+    for stale in cgroups.sweep() if cgroups is not None else ():
+        log.info("removed %s: an empty run cgroup whose owner is gone", stale)
     try:
         sup = Supervisor(
             ptm_home=home.root,
@@ -152,7 +155,7 @@ async def serve(
             on_notice=lambda text: log.warning("%s", text),
             on_run=on_run,
             die_with_supervisor=True,
-            cgroups=CgroupTree.find(),
+            cgroups=cgroups,
             on_sample=history.on_sample,
             sample_interval=HISTORY_INTERVAL,
         )

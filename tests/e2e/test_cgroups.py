@@ -97,3 +97,28 @@ def test_without_cgroups_the_same_processes_escape(
         assert kill_left(pids, wait=0) == pids  # all 20 survived the stop: what cgroups fix
     finally:
         kill_left(pids)
+
+
+@needs_cgroups
+def test_the_next_start_removes_the_run_cgroups_a_sigkilled_daemon_left(ptm: Ptm) -> None:
+    """A daemon killed with SIGKILL cannot remove its runs' cgroups; its apps end with it
+    (pdeathsig) and leave them empty. The next start of ptm (here ``ptm run``, in the same
+    machine) removes them: their owner is gone."""
+    tree = CgroupTree.find()
+    assert tree is not None
+    ptm.ecosystem(("app", 2))
+    ptm.ok("start", "ecosystem.toml")
+    pids = {row["pid"] for row in ptm.wait_online(2)}
+    left = {path for path in tree.base.iterdir() if set(CgroupTree.members(path)) & pids}
+    assert len(left) == 2
+    daemon = ptm.daemon_pid()
+    assert daemon is not None
+    os.kill(daemon, signal.SIGKILL)
+    assert wait_gone(pids, 10) == set()
+    assert all(path.is_dir() and CgroupTree.members(path) == [] for path in left)
+
+    ptm.write("once.py", "print('done', flush=True)\n")
+    ptm.write("once.toml", '[[apps]]\nname = "once"\nscript = "once.py"\nautorestart = false\n')
+    done = ptm("run", "once.toml", timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert [path for path in left if path.exists()] == []
