@@ -284,11 +284,8 @@ class Runner:
     @staticmethod
     def _joined(cgroup: Path | None, pid: int) -> Path | None:
         """``cgroup`` with ``pid`` in it (the launch joined it; this makes sure), or None when
-        there is none or nothing is in it (the run goes without).
-
-        The move fails when the app has already exited and been reaped; what it forked is
-        still in the cgroup then, so the run keeps it: its stop ends them and removes it.
-        (Dropping it there left the cgroup behind, empty once they ended.)"""
+        there is none or nothing is in it (the run goes without). An app already reaped fails
+        the move but may have left children in it: the run keeps it, to stop and remove it."""
         if cgroup is None or CgroupTree.add(cgroup, pid) or CgroupTree.members(cgroup):
             return cgroup
         with contextlib.suppress(OSError):

@@ -9,6 +9,8 @@ import contextlib
 import os
 import signal
 import sys
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -172,3 +174,69 @@ def cgroup_path(pid: int) -> Path:
     assert tree is not None
     mount = tree.base.parents[len(Path(cgroup_of(os.getpid())).parts) - 1]
     return mount / cgroup_of(pid).lstrip("/")
+
+
+@needs_cgroups
+@pytest.mark.anyio
+@pytest.mark.timeout(30)
+async def test_a_run_lost_in_an_update_has_its_cgroup_emptied_and_removed(
+    tmp_path: Path,
+) -> None:
+    """``ptm update``: the new image cannot adopt a run whose pid is no child of its own (it
+    ended during the exec and something reaped it). What that run left in its cgroup is
+    stopped and the cgroup removed; the daemon owns it, so no later sweep would."""
+    tree = CgroupTree.find()
+    assert tree is not None
+    run_id = uuid.uuid4().hex
+    cgroup = tree.create(run_id)
+    assert cgroup is not None
+    # A sh joins the cgroup, leaves a sleep there and exits: the sleep is no child of ours.
+    out = await anyio.run_process(
+        ["sh", "-c", f'echo 0 >"{cgroup}/cgroup.procs"; sleep 1000 >/dev/null 2>&1 & echo $!']
+    )
+    left = int(out.stdout)
+    try:
+        assert CgroupTree.members(cgroup) == [left]
+        run = {
+            "token": 1,
+            "run_id": run_id,
+            "pid": left,
+            "started": 0.0,
+            "started_at": time.time(),
+            "cgroup": str(cgroup),
+            "ready": True,
+            "status_text": None,
+            "pipes": {},
+        }
+        instance = {
+            "status": "online",
+            "restart_at": None,
+            "pending_reason": None,
+            "restarts": 0,
+            "unstable_restarts": 0,
+            "last_restart_reason": None,
+            "by_reason": [],
+            "token": 1,
+            "last_exit_code": None,
+            "last_signal": None,
+            "run": run,
+        }
+        spec = AppSpec(name="lost", argv=("sleep", "1000"), cwd=tmp_path)
+        notices: list[str] = []
+        async with Supervisor(
+            write_logs=False, drivers=(), cgroups=tree, on_notice=notices.append
+        ) as sup:
+            await sup.add(spec, adopt={"listen_fd": None, "instances": [instance]})
+            assert any("was lost in the update" in notice for notice in notices), notices
+            with anyio.fail_after(15):
+                while cgroup.exists():  # noqa: ASYNC110 (the kernel's cgroup folder)
+                    await anyio.sleep(0.02)
+        assert not alive(left)
+    finally:
+        if alive(left):
+            os.kill(left, signal.SIGKILL)  # the sleep this test left, by pid
+        with anyio.move_on_after(10):
+            while cgroup.exists() and CgroupTree.members(cgroup):  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        with contextlib.suppress(OSError):
+            os.rmdir(cgroup)
