@@ -233,10 +233,12 @@ class Runner:
                     plan.argv, cwd=plan.cwd, env=plan.env, pass_fds=plan.pass_fds
                 )
                 cgroup = self._joined(cgroup, proc.pid)
-        except SpawnError as exc:
+        except BaseException as exc:  # no process: no use for the cgroup (any failure)
             if cgroup is not None:
                 with contextlib.suppress(OSError):
                     os.rmdir(cgroup)
+            if not isinstance(exc, SpawnError):
+                raise
             failed = RunRecord(
                 pid=None,
                 started_at=started_wall,

@@ -240,3 +240,29 @@ async def test_a_run_lost_in_an_update_has_its_cgroup_emptied_and_removed(
                 await anyio.sleep(0.02)
         with contextlib.suppress(OSError):
             os.rmdir(cgroup)
+
+
+@needs_cgroups
+@pytest.mark.anyio
+@pytest.mark.timeout(30)
+async def test_a_spawner_that_fails_in_any_way_leaves_no_cgroup(tmp_path: Path) -> None:
+    """The run's cgroup is made before the spawn; a spawn that fails with something else than
+    SpawnError (an embedded Supervisor's own spawner, a bug) removes it too."""
+    tree = CgroupTree.find()
+    assert tree is not None
+    tried: list[Path] = []
+
+    async def broken_spawner(
+        argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int] = ()
+    ) -> ChildProcess:
+        tried.append(Path(argv[3]))  # sh -c JOIN <cgroup> ...: the run's cgroup
+        raise RuntimeError("the spawner broke")
+
+    spec = AppSpec(name="broken", argv=("sleep", "1000"), cwd=tmp_path)
+    async with Supervisor(
+        write_logs=False, drivers=(), spawner=broken_spawner, cgroups=tree
+    ) as sup:
+        with contextlib.suppress(Exception):
+            await sup.add(spec)
+    assert tried and tried[0].parent == tree.base
+    assert not tried[0].exists(), f"{tried[0]} was left behind"
