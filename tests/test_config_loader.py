@@ -349,6 +349,7 @@ def test_kill_signal_names(home: Path, line: str, expected: signal.Signals) -> N
         ("instances = 3", lambda a: a.instances == 3),
         ("cron_restart = ''", lambda a: a.cron_restart is None),
         ("cron_restart = '*/15 1-5,23 1 jan-dec/2 0,7'", lambda a: a.cron_restart is not None),
+        ("cron_restart = '0 */5 * * * *'", lambda a: a.cron_restart == "0 */5 * * * *"),
         ("log_date_format = ''", lambda a: a.logs.date_format is None),
         ("log_date_format = '%H:%M:%S.%f'", lambda a: a.logs.date_format.source == "%H:%M:%S.%f"),
         ("watch = true", lambda a: a.watch.paths == (Path.cwd(),)),
@@ -670,7 +671,7 @@ def test_env_is_read_only(home: Path) -> None:
         (
             'cron_restart = "0 3 * *"',
             "apps[0].cron_restart: a cron expression has 5 fields: minute hour day-of-month month "
-            "day-of-week (got '0 3 * *')",
+            "day-of-week, or 6 (seconds first) (got '0 3 * *')",
         ),
         (
             'cron_restart = "61 * * * *"',

@@ -575,3 +575,179 @@ def test_pm2s_sample_folder_script_is_named_a_folder_not_missing(tmp_path: Path)
     )
     path = as_json(tmp_path, {"apps": [{"name": "a", "script": "service-worker"}]})
     assert "apps[0].script: is a folder in" in config_error(path)
+
+
+def test_a_six_field_cron_restart_is_read_as_pm2s_croner_reads_it(tmp_path: Path) -> None:
+    # croner, PM2's cron library: five or six fields, seconds first when six.
+    app = one_app(tmp_path, cron_restart="0 */5 * * * *")
+    assert app.cron_restart == "0 */5 * * * *"
+    assert one_app(tmp_path, cron="*/30 * * * * *").cron_restart == "*/30 * * * * *"
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py", "cron": "0 0 3 * * * *"}]})
+    assert config_error(path) == (
+        f"{path}: apps[0].cron_restart: a cron expression has 5 fields: minute hour day-of-month"
+        " month day-of-week, or 6 (seconds first) (got '0 0 3 * * * *')"
+    )
+
+
+def test_env_null_numbers_and_booleans_are_the_strings_pm2_sets(tmp_path: Path) -> None:
+    # PM2's mergeEnvironmentVariables turns an object-typed value of env (null is one) into
+    # JSON.stringify of it, "null"; node's spawn writes any other value as `${value}`.
+    (tmp_path / "app.py").write_text("")
+    path = js(
+        tmp_path,
+        'module.exports = { apps: [{ name: "a", script: "app.py", env: { GONE: null,'
+        " PORT: 3000, RATIO: 0.5, TINY: 1e-7, HUGE: 1e21, ON: true, OFF: false },"
+        " env_production: { GONE: null, PORT: 80 } }] };\n",
+    )
+    app = load_ecosystem(path).apps[0]
+    assert {name: app.env[name] for name in ("GONE", "PORT", "RATIO", "TINY", "HUGE")} == {
+        "GONE": "null",
+        "PORT": "3000",
+        "RATIO": "0.5",
+        "TINY": "1e-7",
+        "HUGE": "1e+21",
+    }
+    assert (app.env["ON"], app.env["OFF"]) == ("true", "false")
+    production = load_ecosystem(path, "production")
+    assert (production.apps[0].env["GONE"], production.apps[0].env["PORT"]) == ("null", "80")
+    # The same values read from JSON and YAML (3.0 is the number 3 there, as in node).
+    data = {"apps": [{"name": "a", "script": "app.py", "env": {"GONE": None, "N": 3.0}}]}
+    from_json = load_ecosystem(as_json(tmp_path, data)).apps[0].env
+    (tmp_path / "e.yaml").write_text(
+        "apps:\n  - name: a\n    script: app.py\n    env: {GONE: null, N: 3.0, T: ~}\n"
+    )
+    from_yaml = load_ecosystem(tmp_path / "e.yaml").apps[0].env
+    assert (
+        (from_json["GONE"], from_json["N"]) == (from_yaml["GONE"], from_yaml["N"]) == ("null", "3")
+    )
+    # A null is said at ptm start: the app sees the text "null", not an unset variable.
+    warnings = load_ecosystem(path).warnings
+    assert (
+        f'{path}: apps[0].env.GONE: null -> "null", as PM2 sets it (to leave the variable unset,'
+        ' remove the key; for an empty value, write "")'
+    ) in warnings
+    imported = import_pm2(path, tmp_path / "e.toml")
+    assert tomllib.loads(imported.text)["apps"][0]["env"]["GONE"] == "null"
+    assert '#   env.GONE: null -> "null", as PM2 sets it' in imported.text
+
+
+def test_numbers_written_as_strings_are_read_as_pm2_reads_them(tmp_path: Path) -> None:
+    # PM2's Config._valid: a value of a key whose schema type has "number" is parseFloat'ed
+    # when !isNaN(value), so "10" is 10. JSON and YAML files often quote numbers.
+    me = pwd.getpwuid(os.getuid()).pw_name
+    app = one_app(
+        tmp_path,
+        max_restarts="10",
+        kill_timeout="3000",
+        restart_delay=" 250 ",
+        min_uptime="2000",
+        listen_timeout="8000",
+        exp_backoff_restart_delay="100",
+        uid=str(os.getuid()),
+    )
+    assert app.restart.max_restarts == 10
+    assert (app.stop.kill_timeout, app.restart.restart_delay) == (3.0, 0.25)
+    assert (app.restart.min_uptime, app.readiness.listen_timeout) == (2.0, 8.0)
+    assert app.restart.exp_backoff_restart_delay == 0.1
+    assert app.user == me
+    # A JSON or YAML 10.0 is node's 10.
+    assert one_app(tmp_path, max_restarts=10.0, kill_timeout=1600.0).restart.max_restarts == 10
+    assert one_app(tmp_path, kill_timeout=1600.0).stop.kill_timeout == 1.6
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py", "max_restarts": "10"}]})
+    imported = import_pm2(path, tmp_path / "e.toml")
+    assert tomllib.loads(imported.text)["apps"][0]["max_restarts"] == 10
+    assert "#   max_restarts: '10' -> 10, a number in a string, as PM2 reads it" in imported.text
+    data = {"apps": [{"name": "a", "script": "app.py", "kill_timeout": "3000"}]}
+    table = tomllib.loads(import_pm2(as_json(tmp_path, data), tmp_path / "e.toml").text)
+    assert table["apps"][0]["kill_timeout"] == "3s"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("max_restarts", "ten", "must be an integer (got 'ten')"),
+        ("max_restarts", "10.5", "must be an integer (got '10.5')"),
+        ("max_restarts", "0x10", "must be an integer (got '0x10')"),
+        ("max_restarts", "-1", "must be at least 0 (got -1)"),
+        ("kill_timeout", "soon", "not a duration; use a number with ms, s, m or h, such as"),
+    ],
+)
+def test_a_string_that_is_not_a_number_is_still_an_error(
+    tmp_path: Path, key: str, value: str, reason: str
+) -> None:
+    (tmp_path / "app.py").write_text("")
+    path = as_json(tmp_path, {"apps": [{"name": "a", "script": "app.py", key: value}]})
+    assert config_error(path).startswith(f"{path}: apps[0].{key}: {reason}")
+
+
+def production_file(folder: Path) -> Path:
+    """A PM2 file written for a server: its folders, programs and user are not on this
+    machine (an operator converting it on a laptop)."""
+    return js(
+        folder,
+        "module.exports = { apps: ["
+        '{ name: "api", cwd: "/srv/nowhere/api", script: "server.js", watch: ["src"],'
+        '  env_production: { NODE_ENV: "production" } },'
+        '{ name: "worker", script: "/srv/nowhere/worker.py", uid: "nosuchuser-ptm",'
+        '  interpreter: "/opt/nowhere/bin/python3", max_restarts: "5" },'
+        '{ name: "tool", script: "nosuchprogram-ptm", args: ["--once"] },'
+        "] };\n",
+    )
+
+
+def test_import_does_not_need_the_apps_files_on_this_machine(tmp_path: Path) -> None:
+    path = production_file(tmp_path)
+    imported = import_pm2(path, tmp_path / "ecosystem.toml")
+    assert imported.apps == ("api", "worker", "tool")
+    api, worker, tool = tomllib.loads(imported.text)["apps"]
+    assert (api["cwd"], api["script"], api["watch"]) == ("/srv/nowhere/api", "server.js", ["src"])
+    assert api["env_production"] == {"NODE_ENV": "production"}
+    assert (worker["interpreter"], worker["user"], worker["max_restarts"]) == (
+        "/opt/nowhere/bin/python3",
+        "nosuchuser-ptm",
+        5,
+    )
+    assert tool["script"] == "nosuchprogram-ptm"
+    # What is not here, each said once (not once per env_<name>), naming the PM2 file.
+    assert [line.split(": ")[1] for line in imported.absent] == [
+        "apps[0].cwd",
+        "apps[0].script",
+        "apps[0].watch",
+        "apps[1].script",
+        "apps[1].interpreter",
+        "apps[1].user",
+        "apps[2].script",
+    ]
+    assert imported.absent[0] == (
+        f"{path}: apps[0].cwd: no such directory: /srv/nowhere/api (got '/srv/nowhere/api')"
+    )
+    # Starting it is another matter: ptm start refuses the file and the TOML, as before.
+    assert config_error(path) == imported.absent[0]
+    (tmp_path / "ecosystem.toml").write_text(imported.text)
+    with pytest.raises(ConfigError, match=r"apps\[0\]\.cwd: no such directory: /srv/nowhere"):
+        load_ecosystem(tmp_path / "ecosystem.toml")
+    # Every other mistake is still an error.
+    bad = as_json(tmp_path, {"apps": [{"script": "/srv/nowhere/a.py", "max_restarts": "ten"}]})
+    with pytest.raises(ConfigError, match=r"apps\[0\]\.max_restarts: must be an integer"):
+        import_pm2(bad, tmp_path / "ecosystem.toml")
+
+
+def test_ptm_import_says_what_is_not_on_this_machine_and_writes_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_core.cli._main import main
+
+    path = production_file(tmp_path)
+    assert main(["import", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"[ptm] wrote {tmp_path / 'ecosystem.toml'} (api, worker, tool)" in out
+    lines = err.splitlines()
+    assert lines[0] == (
+        f"ptm: warning: {path}: apps[0].cwd: no such directory: /srv/nowhere/api"
+        " (got '/srv/nowhere/api'): not on this machine; written as it is (ptm start needs it"
+        " where the app runs)"
+    )
+    assert len(lines) == 7 and all(
+        line.startswith(f"ptm: warning: {path}: apps[") for line in lines
+    )
+    assert tomllib.loads((tmp_path / "ecosystem.toml").read_text())["apps"][2]["name"] == "tool"

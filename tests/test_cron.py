@@ -81,6 +81,11 @@ def fires(expression: str, start: float, count: int, tz: ZoneInfo = BERLIN) -> l
         ("0 0 * * 5-7", "weekdays", {5, 6, 0}),
         ("0 0 * * sun", "weekdays", {0}),
         ("0 0 * * */2", "weekdays", {0, 2, 4, 6}),
+        ("0 3 * * *", "seconds", {0}),  # five fields: at second 0
+        ("*/20 * * * * *", "seconds", {0, 20, 40}),  # six: seconds first, as croner (PM2)
+        ("0 */5 * * * *", "minutes", {0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55}),
+        ("0 */5 * * * *", "seconds", {0}),
+        ("15,45 0 3 * * MON", "weekdays", {1}),
     ],
 )
 def test_fields(expression: str, field: str, values: set[int]) -> None:
@@ -106,6 +111,8 @@ def test_flags_follow_vixie_star_rule() -> None:
     ("expression", "message"),
     [
         ("0 3 * *", "a cron expression has 5 fields"),
+        ("0 0 3 * * * 2030", "or 6 (seconds first)"),
+        ("60 * * * * *", "cron second 60 is outside 0-59"),
         ("61 * * * *", "cron minute 61 is outside 0-59"),
         ("0 0 0 * *", "cron day of month 0 is outside 1-31"),
         ("*/0 * * * *", "step in '*/0' must be at least 1"),
@@ -122,6 +129,7 @@ def test_bad_expressions(expression: str, message: str) -> None:
 
 def test_check_cron_normalises_and_accepts_reachable_days() -> None:
     assert check_cron("0  3 * *   MON-FRI") == "0 3 * * MON-FRI"
+    assert check_cron(" 0 */5  * * * * ") == "0 */5 * * * *"
     assert check_cron("0 0 29 2 *") == "0 0 29 2 *"  # leap years
     assert check_cron("0 0 30 2 MON") == "0 0 30 2 MON"  # either day rule: Mondays of February
 
@@ -187,6 +195,44 @@ def test_next_times_across_month_and_year_ends() -> None:
     assert fires("0 12 * * SUN", at(2025, 10, 4, 13, tz=utc), 2, utc) == [
         "2025-10-05 12:00+0000",
         "2025-10-12 12:00+0000",
+    ]
+
+
+def test_seconds_field_fires_within_the_minute() -> None:
+    utc = ZoneInfo("UTC")
+    seconds = "%Y-%m-%d %H:%M:%S"
+
+    def fire_times(expression: str, start: float, count: int) -> list[str]:
+        schedule = CronSchedule.parse(expression)
+        result = []
+        for _ in range(count):
+            start = schedule.next_fire(start, utc)
+            result.append(datetime.fromtimestamp(start, utc).strftime(seconds))
+        return result
+
+    assert fire_times("*/20 * * * * *", at(2025, 5, 7, 3, 0, 5, 500000, tz=utc), 4) == [
+        "2025-05-07 03:00:20",
+        "2025-05-07 03:00:40",
+        "2025-05-07 03:01:00",
+        "2025-05-07 03:01:20",
+    ]
+    # PM2's "every 5 minutes" written with seconds: at second 0 of minutes 0, 5, ...
+    assert fire_times("0 */5 * * * *", at(2025, 5, 7, 3, 0, 0, tz=utc), 2) == [
+        "2025-05-07 03:05:00",
+        "2025-05-07 03:10:00",
+    ]
+    assert fire_times("30 59 23 31 12 *", at(2025, 12, 31, 23, 59, 30, tz=utc), 1) == [
+        "2026-12-31 23:59:30"
+    ]
+    # Five fields fire at second 0, as before.
+    assert fire_times("0 3 * * *", at(2025, 5, 7, 3, 0, 0, 1, tz=utc), 1) == ["2025-05-08 03:00:00"]
+
+
+def test_seconds_at_a_skipped_fixed_time_fire_once_at_the_jump() -> None:
+    # Berlin, 30 March 2025: 02:00 CET jumps to 03:00 CEST; 02:30:00 and 02:30:30 never show.
+    assert fires("0,30 30 2 * * *", at(2025, 3, 29, 12), 2) == [
+        "2025-03-30 03:00+0200",
+        "2025-03-31 02:30+0200",
     ]
 
 
@@ -258,6 +304,41 @@ def test_next_times_agree_with_minute_by_minute_matching() -> None:
         while (instant := schedule.next_fire(instant, utc)) < end.timestamp():
             got.append(datetime.fromtimestamp(instant, utc).replace(tzinfo=None))
         assert got == expected, expression
+
+
+def test_next_seconds_agree_with_second_by_second_matching() -> None:
+    """Random six-field expressions over ten hours in UTC, across a day end and a leap day,
+    checked every second."""
+    rng = random.Random(20261205)
+    utc = ZoneInfo("UTC")
+    start = datetime(2024, 2, 28, 22, 17, 31, tzinfo=utc)
+    end = start + timedelta(hours=10)
+    total = 0
+    for _ in range(8):
+        expression = " ".join(
+            [
+                _random_field(rng, 0, 59),
+                _random_field(rng, 0, 59),
+                _random_field(rng, 0, 23),
+                "*",
+                "*",
+                "*",
+            ]
+        )
+        schedule = CronSchedule.parse(expression)
+        expected = []
+        moment = start.replace(tzinfo=None) + timedelta(seconds=1)
+        while moment < end.replace(tzinfo=None):
+            if schedule.matches(moment):
+                expected.append(moment)
+            moment += timedelta(seconds=1)
+        got = []
+        instant = start.timestamp()
+        while (instant := schedule.next_fire(instant, utc)) < end.timestamp():
+            got.append(datetime.fromtimestamp(instant, utc).replace(tzinfo=None))
+        assert got == expected, expression
+        total += len(got)
+    assert total > 100  # the expressions do fire in the window
 
 
 # --------------------------------------------------------------------- daylight saving time
@@ -407,6 +488,25 @@ async def test_scheduler_fires_at_each_time_over_a_week() -> None:
         for hour in ("09", "17")
     ]
     assert max(clock.sleeps) <= MAX_SLEEP  # a clock change is noticed within a minute
+
+
+@pytest.mark.anyio
+async def test_scheduler_fires_at_seconds() -> None:
+    clock = RunningClock(at(2025, 10, 20, 8, 59, 50))
+    fired: list[str] = []
+
+    async def fire() -> None:
+        fired.append(datetime.fromtimestamp(clock.now, BERLIN).strftime("%H:%M:%S"))
+        if len(fired) == 4:
+            tg.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            functools.partial(run_schedule, clock=clock.clock, sleep=clock.sleep, tz=BERLIN),
+            CronSchedule.parse("*/15 * * * * *"),
+            fire,
+        )
+    assert fired == ["09:00:00", "09:00:15", "09:00:30", "09:00:45"]
 
 
 @pytest.mark.anyio

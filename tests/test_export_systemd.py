@@ -140,7 +140,16 @@ def test_systemd_accepts_every_unit_without_a_warning(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cron", ["0 3 * * *", "*/15 * * * *", "30 2 * * 1-5", "0 3 1 * MON", "5 0 1,15 JAN,JUL *"]
+    "cron",
+    [
+        "0 3 * * *",
+        "*/15 * * * *",
+        "30 2 * * 1-5",
+        "0 3 1 * MON",
+        "5 0 1,15 JAN,JUL *",
+        "0 */5 * * * *",  # six fields, seconds first (croner, PM2)
+        "*/20 30 3 * * *",
+    ],
 )
 def test_cron_restart_becomes_calendars_systemd_reads(cron: str) -> None:
     for calendar in oncalendar(cron):
@@ -151,6 +160,12 @@ def test_cron_restart_becomes_calendars_systemd_reads(cron: str) -> None:
             timeout=30,
         )
         assert done.returncode == 0, (cron, calendar, done.stderr)
+
+
+def test_a_seconds_field_becomes_the_calendars_seconds() -> None:
+    assert oncalendar("0 3 * * *") == ["*-*-* 03:00:00"]
+    assert oncalendar("15,45 0 3 * * *") == ["*-*-* 03:00:15,45"]
+    assert oncalendar("* */30 * * * *") == ["*-*-* *:00,30:*"]
 
 
 def test_an_exported_unit_runs_its_app(tmp_path: Path) -> None:

@@ -40,7 +40,10 @@ async def test_crash_is_restarted_after_the_delay(tmp_path: Path) -> None:
             relaunch = next(
                 e for e in events if e.status == "launching" and e.timestamp > wait.timestamp
             )
-            assert relaunch.timestamp - wait.timestamp >= 0.29
+            # Wall-clock stamps of two events taken by the actor: on a loaded machine (CI) one
+            # was seen 16 ms short of the 0.3 s delay, which runs on the monotonic clock from
+            # the exit. Without the delay the gap would be a few milliseconds.
+            assert relaunch.timestamp - wait.timestamp >= 0.25
         info = sup.info("crashy")[0]
         assert info.restarts >= 2
         assert info.last_restart_reason == "crash"

@@ -39,6 +39,12 @@ def import_(args: argparse.Namespace) -> int:
     if not to_stdout and not output.parent.is_dir():
         raise ConfigError("no such folder", file=str(output.parent))
     imported = import_pm2(source, output)
+    for line in imported.absent:  # the file was written for another machine
+        print(
+            f"ptm: warning: {line}: not on this machine; written as it is (ptm start needs it"
+            " where the app runs)",
+            file=sys.stderr,
+        )
     stream = sys.stderr if to_stdout else sys.stdout
     if to_stdout:
         sys.stdout.write(imported.text)

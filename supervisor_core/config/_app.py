@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -36,7 +36,7 @@ from supervisor_core.config._fields import (
     string,
     string_list,
 )
-from supervisor_core.config._program import resolve_program
+from supervisor_core.config._program import refuse_or_note, resolve_program
 from supervisor_core.config._specs import (
     LOG_FILE_MODE,
     LOG_MAX_FILES,
@@ -53,6 +53,7 @@ from supervisor_core.config._specs import (
     WatchSpec,
 )
 from supervisor_core.config._values import MAX_INSTANCES, instance_count
+from supervisor_core.errors import ConfigError
 
 __all__ = [
     "APP_KEYS",
@@ -203,6 +204,7 @@ def compile_app(
     base_dir: Path,
     home: Path,
     caller_env: Mapping[str, str] | None = None,
+    absent: list[ConfigError] | None = None,
 ) -> tuple[AppSpec, dict[str, Any]]:
     """The spec of the app ``own`` (``[defaults]`` laid under it) and its standalone entry.
 
@@ -210,7 +212,9 @@ def compile_app(
     caller. ``caller_env`` is the environment the app inherits under its ``env`` (the caller's
     of ``ptm start``; ``None``: this process's own): its ``PATH`` finds the interpreter and
     the program unless the app's ``env`` sets one. Errors name the table where the wrong
-    value was written.
+    value was written. With an ``absent`` list, what is not on this machine (``cwd``, the
+    script or program, ``watch`` paths, ``user`` and ``group``) is noted there instead of
+    refused (``ptm import`` of a file written for another machine).
     """
     name = own.require("name", values.app_name)
     for table in (own, defaults):
@@ -244,10 +248,12 @@ def compile_app(
     cwd = relative(cwd_text, base_dir) if cwd_text is not None else base_dir
     if cwd_text is not None and not cwd.is_dir():
         reason = "not a directory" if cwd.exists() else "no such directory"
-        raise table.error("cwd", f"{reason}: {cwd}", value=cwd_text)
+        refuse_or_note(absent, table.error("cwd", f"{reason}: {cwd}", value=cwd_text))
 
     inherited = os.environ if caller_env is None else caller_env
-    program = resolve_program(table, cwd, variables.get("PATH"), inherited.get("PATH", os.defpath))
+    program = resolve_program(
+        table, cwd, variables.get("PATH"), inherited.get("PATH", os.defpath), absent
+    )
 
     exec_mode: ExecMode = table.get("exec_mode", values.exec_mode, "fork")
     listen_table = table.table("listen")
@@ -333,10 +339,10 @@ def compile_app(
         health_check=health_check,
         listen=listen,
         cron_restart=table.optional("cron_restart", values.cron),
-        watch=_watch(table, cwd),
+        watch=_watch(table, cwd, absent),
         autostart=table.get("autostart", boolean, True),
-        user=table.optional("user", values.user),
-        group=table.optional("group", values.group),
+        user=_account(table, "user", values.user, absent),
+        group=_account(table, "group", values.group, absent),
     )
     return spec, entry
 
@@ -371,7 +377,22 @@ def _logs(table: Table, name: str, base_dir: Path, home: Path) -> LogSpec:
     )
 
 
-def _watch(table: Table, cwd: Path) -> WatchSpec:
+def _account(
+    table: Table, key: str, convert: Callable[[object], str], absent: list[ConfigError] | None
+) -> str | None:
+    """``user`` or ``group``: an account of this system; with ``absent``, another
+    machine's name (or id) is noted and kept as written."""
+    try:
+        return table.optional(key, convert)
+    except ConfigError as error:
+        value = table.data[key]
+        if absent is None or not error.reason.startswith("no such"):
+            raise
+        absent.append(error)
+        return str(value)
+
+
+def _watch(table: Table, cwd: Path, absent: list[ConfigError] | None = None) -> WatchSpec:
     ignore: tuple[str, ...] = table.get("ignore_watch", string_list, ())
     raw = table.data.get("watch", False)
     if isinstance(raw, bool):
@@ -381,7 +402,8 @@ def _watch(table: Table, cwd: Path) -> WatchSpec:
         paths = tuple(relative(text, cwd) for text in texts)
         for text, path in zip(texts, paths, strict=True):
             if not path.exists():
-                raise table.error("watch", f"no such file or directory: {path}", value=text)
+                error = table.error("watch", f"no such file or directory: {path}", value=text)
+                refuse_or_note(absent, error)
     return WatchSpec(paths=paths, ignore=ignore)
 
 

@@ -1,7 +1,11 @@
-"""``cron_restart``: check a cron expression (five fields) and work out when it fires.
+"""``cron_restart``: check a cron expression (five fields, or six with seconds first) and work
+out when it fires.
 
 :func:`check_cron` is what the loader calls: numbers in range, ``*``, ranges ``a-b``, steps
-``/n``, lists ``a,b``, month and weekday names, and a schedule that can match at all.
+``/n``, lists ``a,b``, month and weekday names, and a schedule that can match at all. Five
+fields are Vixie cron's (the schedule fires at second 0 of each minute it names); six put a
+seconds field first, as croner, PM2's cron library, reads them: ``0 */5 * * * *`` is every
+five minutes, ``*/20 * * * * *`` every 20 seconds.
 :class:`CronSchedule` evaluates it, in local time (or a given time zone), with Vixie cron's
 rules:
 
@@ -10,11 +14,11 @@ rules:
 - Day of week 0 and 7 are both Sunday; names are ``SUN``..``SAT`` and ``JAN``..``DEC``.
 - When both day of month and day of week are restricted (neither starts with ``*``), a day
   matches if **either** matches: ``0 3 1 * MON`` fires on the 1st and on every Monday.
-- Daylight saving time, as in Vixie cron: a schedule at fixed times (neither the minute
-  nor the hour field starts with ``*``, such as ``30 2 * * *``) fires at a minute the clock
-  skips (02:30 when 02:00 jumps to 03:00) once, at the jump, and at a minute the clock
-  repeats (02:30 when 03:00 falls back to 02:00) once, the first time. A schedule that
-  follows the clock (``*/15 * * * *``, ``0 * * * *``) fires at the minutes the clock shows:
+- Daylight saving time, as in Vixie cron: a schedule at fixed times (neither the second,
+  the minute nor the hour field starts with ``*``, such as ``30 2 * * *``) fires at a time
+  the clock skips (02:30 when 02:00 jumps to 03:00) once, at the jump, and at a time the
+  clock repeats (02:30 when 03:00 falls back to 02:00) once, the first time. A schedule that
+  follows the clock (``*/15 * * * *``, ``0 * * * *``) fires at the times the clock shows:
   none for the skipped hour, both times for the repeated one.
 """
 
@@ -53,6 +57,7 @@ _MONTH_NAMES: Final = (
 )
 _DAY_NAMES: Final = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
+_SECOND: Final = _Field("second", 0, 59)
 _MINUTE, _HOUR, _DOM, _MONTH, _DOW = _FIELDS = (
     _Field("minute", 0, 59),
     _Field("hour", 0, 23),
@@ -115,7 +120,8 @@ def _field_values(text: str, field: _Field) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class CronSchedule:
-    """A parsed five-field cron expression: the values each field allows."""
+    """A parsed cron expression (five fields, or six with seconds first): the values each
+    field allows."""
 
     expression: str
     minutes: frozenset[int]
@@ -129,20 +135,26 @@ class CronSchedule:
     weekdays_restricted: bool
     """Whether the field does not start with ``*`` (Vixie cron's test for the OR rule)."""
     follows_clock: bool = False
-    """The minute or the hour field starts with ``*``: fire at every minute the clock shows
+    """The second, minute or hour field starts with ``*``: fire at every time the clock shows
     (twice in a repeated hour, never in a skipped one) rather than once a day at fixed times."""
+    seconds: frozenset[int] = frozenset({0})
+    """Seconds of the minute, 0-59: ``{0}`` for a five-field expression."""
 
     @classmethod
     def parse(cls, expression: str) -> CronSchedule:
         """Parse ``expression``, or raise :class:`ValueError` naming the field at fault."""
         fields = expression.split()
-        if len(fields) != len(_FIELDS):
+        if len(fields) not in (len(_FIELDS), len(_FIELDS) + 1):
             raise ValueError(
-                "a cron expression has 5 fields: minute hour day-of-month month day-of-week"
+                "a cron expression has 5 fields: minute hour day-of-month month day-of-week,"
+                " or 6 (seconds first)"
             )
+        written = " ".join(fields)
+        second = fields.pop(0) if len(fields) > len(_FIELDS) else "0"
         minute, hour, dom, month, dow = fields
         schedule = cls(
-            expression=" ".join(fields),
+            expression=written,
+            seconds=_field_values(second, _SECOND),
             minutes=_field_values(minute, _MINUTE),
             hours=_field_values(hour, _HOUR),
             days=_field_values(dom, _DOM),
@@ -150,7 +162,7 @@ class CronSchedule:
             weekdays=frozenset(day % 7 for day in _field_values(dow, _DOW)),
             days_restricted=not dom.startswith("*"),
             weekdays_restricted=not dow.startswith("*"),
-            follows_clock=minute.startswith("*") or hour.startswith("*"),
+            follows_clock=any(field.startswith("*") for field in (second, minute, hour)),
         )
         schedule._check_reachable()
         return schedule
@@ -178,14 +190,27 @@ class CronSchedule:
         return in_days and in_weekdays
 
     def matches(self, moment: datetime) -> bool:
-        """Whether the wall-clock minute of ``moment`` is one the schedule fires at."""
+        """Whether the wall-clock second of ``moment`` is one the schedule fires at."""
+        return moment.second in self.seconds and self._minute_matches(moment)
+
+    def _minute_matches(self, moment: datetime) -> bool:
         return (
             moment.minute in self.minutes and moment.hour in self.hours and self.day_matches(moment)
         )
 
     def next_wall_time(self, after: datetime) -> datetime:
-        """The first matching wall-clock minute strictly after ``after`` (naive, no DST)."""
-        moment = after.replace(second=0, microsecond=0, tzinfo=None, fold=0) + _MINUTE_DELTA
+        """The first matching wall-clock second strictly after ``after`` (naive, no DST)."""
+        base = after.replace(microsecond=0, tzinfo=None, fold=0)
+        seconds = sorted(self.seconds)
+        if self._minute_matches(base):  # a later second of the same minute
+            second = next((s for s in seconds if s > base.second), None)
+            if second is not None:
+                return base.replace(second=second)
+        return self._next_minute(base).replace(second=seconds[0])
+
+    def _next_minute(self, after: datetime) -> datetime:
+        """The first matching wall-clock minute strictly after the minute of ``after``."""
+        moment = after.replace(second=0) + _MINUTE_DELTA
         limit = datetime(moment.year + _SEARCH_YEARS, 1, 1)
         hours = sorted(self.hours)
         minutes = sorted(self.minutes)
@@ -231,7 +256,7 @@ class CronSchedule:
         return best
 
     def _instants(self, wall: datetime, tz: tzinfo | None) -> list[float]:
-        """The instants at which the schedule fires for the wall-clock minute ``wall``."""
+        """The instants at which the schedule fires for the wall-clock time ``wall``."""
         first = wall.replace(tzinfo=tz, fold=0).timestamp()
         if _wall(first, tz) != wall:  # skipped by the clock
             return [] if self.follows_clock else [_jump(wall, first, tz)]

@@ -223,7 +223,10 @@ def _parse(
     env: str | None,
     base_dir: Path,
     caller_env: Mapping[str, str] | None = None,
+    absent: list[ConfigError] | None = None,
 ) -> Ecosystem:
+    """The ecosystem of ``data``; with ``absent``, files, programs and accounts missing on
+    this machine are noted there instead of refused (see :func:`compile_app`)."""
     if env is not None and ENV_NAME.fullmatch(env) is None:
         raise ConfigError(
             "not a valid environment name (letters, digits, '_', '-')",
@@ -268,6 +271,7 @@ def _parse(
             base_dir=base_dir,
             home=home,
             caller_env=caller_env,
+            absent=absent,
         )
         seen[app.name] = index
         apps.append(app)

@@ -1,7 +1,10 @@
 """``ptm import``: a PM2 ecosystem file written as a commented ``ecosystem.toml``.
 
 The TOML holds the tables :func:`read_pm2` made, so it loads to the same specs: that is
-checked before the text is returned, for the file's ``env`` and every ``env_<name>``. Each
+checked before the text is returned, for the file's ``env`` and every ``env_<name>``. The
+file may have been written for another machine: a ``cwd``, script, program, ``watch`` path or
+account that is not on this one does not stop the conversion; it is listed in
+:attr:`ImportedFile.absent` (``ptm start`` of either file still refuses it). Each
 app's table is preceded by comments saying what was converted or dropped, and why. Paths
 relative to the PM2 file's folder (``cwd``, ``out_file``, ``error_file``) are made absolute
 when the TOML is written to another folder.
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor_core.config._app import is_env_key, normalized, relative
-from supervisor_core.config._loader import parse_ecosystem
+from supervisor_core.config._loader import _parse
 from supervisor_core.config._pm2 import read_pm2
 from supervisor_core.config._pm2keys import Note
 from supervisor_core.config._specs import AppSpec
@@ -37,6 +40,9 @@ class ImportedFile:
     text: str
     notes: tuple[Note, ...]
     apps: tuple[str, ...]
+    absent: tuple[str, ...] = ()
+    """What is not on this machine (``FILE: apps[0].script: no such file in ...``), once
+    each: written as it is, for the machine the file was written for."""
 
 
 def import_pm2(path: str | os.PathLike[str], output: str | os.PathLike[str]) -> ImportedFile:
@@ -46,7 +52,8 @@ def import_pm2(path: str | os.PathLike[str], output: str | os.PathLike[str]) -> 
         raise ConfigError("already a ptm ecosystem file (TOML); nothing to import", file=file)
     data, notes = read_pm2(file)
     source = normalized(Path(file))
-    before = _specs(data, source, source.parent)  # errors name the PM2 file
+    absent: list[ConfigError] = []
+    before = _specs(data, source, source.parent, absent)  # errors name the PM2 file
     target = normalized(Path(output))
     moved = target.parent != source.parent
     tables: list[tuple[str, dict[str, Any]]] = []
@@ -60,23 +67,31 @@ def import_pm2(path: str | os.PathLike[str], output: str | os.PathLike[str]) -> 
                     table[key] = str(relative(value, source.parent))
         tables.append((_app_comment(f"apps[{index}]", table["name"], notes), table))
     text = ecosystem_text(_header(file, target.name, notes), tables)
-    after = _specs(tomllib.loads(text), target, target.parent)
+    after = _specs(tomllib.loads(text), target, target.parent, [])
     if after != before:  # a bug of the conversion, never the user's
         raise ConfigError(f"the TOML written for {file} would not load to the same apps")
-    return ImportedFile(text=text, notes=notes, apps=tuple(name for name, _ in before[None]))
+    return ImportedFile(
+        text=text,
+        notes=notes,
+        apps=tuple(name for name, _ in before[None]),
+        absent=tuple(dict.fromkeys(str(error) for error in absent)),
+    )
 
 
 def _specs(
-    data: Mapping[str, Any], path: Path, base_dir: Path
+    data: Mapping[str, Any], path: Path, base_dir: Path, absent: list[ConfigError]
 ) -> dict[str | None, list[tuple[str, AppSpec]]]:
-    """The apps of ``data`` for no ``--env`` and for each ``env_<name>`` it has."""
+    """The apps of ``data`` for no ``--env`` and for each ``env_<name>`` it has; what is not
+    on this machine goes to ``absent``."""
     names: set[str | None] = {None}
     for table in data["apps"]:
         names.update(key[4:] for key in table if is_env_key(key) and key != "env")
     return {
         env: [
             (app.name, app)
-            for app in parse_ecosystem(data, path=path, env=env, base_dir=base_dir).apps
+            for app in _parse(
+                data, file=str(path), path=path, env=env, base_dir=base_dir, absent=absent
+            ).apps
         ]
         for env in sorted(names, key=lambda name: name or "")
     }

@@ -9,9 +9,9 @@ A key PM2 does not have either is an error with a did-you-mean.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -19,6 +19,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 from supervisor_core.config._app import APP_KEYS, is_env_key
 from supervisor_core.config._fields import _PM2_ALIASES, suggest
+from supervisor_core.config._jsvalues import js_string, json_text
 from supervisor_core.errors import ConfigError
 
 __all__ = ["Note", "NoteKind", "pm2_tables", "pm2_warnings"]
@@ -200,15 +201,15 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
         if key == "port":
             continue  # below, once env is known
         if is_env_key(key) and isinstance(value, Mapping):
-            nested = [name for name, item in value.items() if isinstance(item, Mapping | list)]
-            if nested:  # PM2 sets such a variable to its JSON.stringify
-                value = {
-                    name: _json_text(item) if name in nested else item
-                    for name, item in value.items()
-                }
-                extra[path] = f"{', '.join(map(str, nested))}: objects as JSON text, as PM2"
+            value = _env_strings(value, path, extra, notes)
+        if key in _NUMBERS:
+            number = _number(value)
+            if number is not value:
+                how = "a number in a string, as PM2" if isinstance(value, str) else "as node"
+                extra[path] = f"{value!r} -> {number}, {how} reads it"
+                value = number
         if key in _ARG_LISTS and isinstance(value, list):
-            strings = [_js_string(item) for item in value]
+            strings = [js_string(item) for item in value]
             if strings != value:  # node turns numbers into strings: ["--port", 3000]
                 value = strings
                 extra[path] = "numbers and booleans as strings, as node passes them"
@@ -274,22 +275,44 @@ def _app(app: object, where: str, file: str, notes: list[Note]) -> dict[str, Any
 
 
 _ARG_LISTS: Final = frozenset({"args", "node_args", "interpreter_args", "interpreterArgs"})
+# PM2 keys whose schema type is a number (less instances and port, converted on their own):
+# PM2's Config._valid reads "10" as 10 (parseFloat when !isNaN). A JSON or YAML 10.0 is 10.
+_NUMBERS: Final = _DURATIONS | {"max_restarts", "uid", "user", "gid"}
+_INTEGER: Final = re.compile(r"\s*[-+]?[0-9]+(\.0*)?\s*")
 
 
-def _json_text(value: object) -> str:
-    """``JSON.stringify`` of a value read from JSON: compact, non-ASCII as it is."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def _number(value: object) -> object:
+    """``value`` as the integer PM2 makes of it, when it is one in a string (``"10"``,
+    ``" 10 "``, ``"10.0"``) or a whole float; else ``value`` itself, for the compiler to
+    check (``"ten"``, ``"10.5"``: an error naming the key, as in TOML)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value.strip().split(".")[0])
+    return value
 
 
-def _js_string(item: object) -> object:
-    """An argument as node's spawn passes it: numbers and booleans as JavaScript writes them."""
-    if isinstance(item, bool):
-        return "true" if item else "false"
-    if isinstance(item, int) or (isinstance(item, float) and item.is_integer()):
-        return str(int(item))
-    if isinstance(item, float):
-        return repr(item)
-    return item  # a string, or what the compiler will refuse
+def _env_strings(
+    env: Mapping[Any, Any], path: str, extra: dict[str, str], notes: list[Note]
+) -> dict[Any, Any]:
+    """An ``env`` table's values as the strings PM2 gives the app: an object or a list is its
+    ``JSON.stringify`` (``mergeEnvironmentVariables``), and so is ``null`` (its ``typeof`` is
+    ``"object"``): ``"null"``; a number or a boolean is written by node's ``spawn`` as
+    JavaScript does. Anything else is left for the compiler to check."""
+    nested = [name for name, item in env.items() if isinstance(item, Mapping | list)]
+    if nested:
+        extra[path] = f"{', '.join(map(str, nested))}: objects as JSON text, as PM2"
+    for name, item in env.items():
+        if item is None:
+            text = (
+                'null -> "null", as PM2 sets it (to leave the variable unset, remove the key;'
+                ' for an empty value, write "")'
+            )
+            notes.append(Note("converted", f"{path}.{name}", text, warn=True))
+    return {
+        name: json_text(item) if name in nested or item is None else js_string(item)
+        for name, item in env.items()
+    }
 
 
 def _log_paths(

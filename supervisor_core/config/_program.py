@@ -17,6 +17,10 @@
 ``PATH`` is the app's own ``env`` PATH when it sets one, else the one it inherits (the caller's
 of ``ptm start``, else ptm's). Programs and scripts
 become absolute paths, so what runs does not depend on where ptm was started.
+
+With an ``absent`` list (``ptm import``, converting a file written for another machine), a
+script or program that is not on this machine is noted there instead of refused, and the
+argv is made as if it were.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from pathlib import Path
 from typing import Final
 
 from supervisor_core.config._fields import Table, command_line, string
+from supervisor_core.errors import ConfigError
 
-__all__ = ["INTERPRETERS", "NEEDS_INTERPRETER", "Program", "resolve_program"]
+__all__ = ["INTERPRETERS", "NEEDS_INTERPRETER", "Program", "refuse_or_note", "resolve_program"]
 
 INTERPRETERS: Final = {
     ".py": "python",
@@ -83,16 +88,32 @@ def _program(text: str, cwd: Path, search_path: str | None) -> str | None:
     return shutil.which(text, path=search_path)
 
 
+def refuse_or_note(absent: list[ConfigError] | None, error: ConfigError) -> None:
+    """Refuse a file or program missing on this machine, or note it in ``absent``."""
+    if absent is None:
+        raise error
+    absent.append(error)
+
+
+def _as_written(text: str, cwd: Path) -> Path:
+    return Path(os.path.normpath(cwd / Path(text).expanduser()))
+
+
 def _path_hint(search_path: str | None) -> str:
     return "the app's env PATH" if search_path is not None else "PATH"
 
 
 def resolve_program(
-    table: Table, cwd: Path, env_path: str | None, inherited_path: str | None = None
+    table: Table,
+    cwd: Path,
+    env_path: str | None,
+    inherited_path: str | None = None,
+    absent: list[ConfigError] | None = None,
 ) -> Program:
     """Read ``script``/``command``/``args``/``interpreter`` from ``table``. Programs are
     looked for on ``env_path`` (the app's own ``env`` PATH), else on ``inherited_path``, else
-    on this process's ``PATH``."""
+    on this process's ``PATH``. What is not on this machine is refused, or noted in
+    ``absent`` when given."""
     if env_path is not None:
         search_path = env_path
     elif inherited_path is not None:
@@ -106,7 +127,7 @@ def resolve_program(
                 "cannot be combined with script; use one of them",
                 value=table.data["command"],
             )
-        return _command(table, cwd, search_path, env_path)
+        return _command(table, cwd, search_path, env_path, absent)
     if "script" not in table:
         raise table.missing("script", "required (or command)")
     script = table.require("script", string)
@@ -124,25 +145,25 @@ def resolve_program(
     if chosen is not None or (interpreter is not None and interpreter.strip().lower() != "none"):
         script_file = _file(script, cwd)
         if script_file is None:
-            raise table.error("script", _missing(script, cwd), value=script)
+            refuse_or_note(absent, table.error("script", _missing(script, cwd), value=script))
+            script_file = _as_written(script, cwd)
         if interpreter is not None:
             found = _program(interpreter, cwd, search_path)
             if found is None:
-                raise table.error(
-                    "interpreter",
-                    f"program not found (looked in {_path_hint(env_path)})",
-                    value=interpreter,
-                )
+                hint = f"program not found (looked in {_path_hint(env_path)})"
+                refuse_or_note(absent, table.error("interpreter", hint, value=interpreter))
+                found = interpreter
         elif chosen == "python":
             found = sys.executable
         else:
             found = shutil.which(chosen or "", path=search_path)
             if found is None:
-                raise table.missing(
-                    "interpreter",
+                hint = (
                     f"{chosen!r} (the default for {Path(script).suffix} scripts) is not on"
-                    f" {_path_hint(env_path)}; set interpreter",
+                    f" {_path_hint(env_path)}; set interpreter"
                 )
+                refuse_or_note(absent, table.missing("interpreter", hint))
+                found = chosen or ""
         argv = (found, *interpreter_args, str(script_file), *args)
         return Program(argv, script, args, found, interpreter_args)
     if "interpreter_args" in table:
@@ -151,7 +172,7 @@ def resolve_program(
             f"{script!r} runs without an interpreter; set interpreter, or remove this key",
             value=table.data["interpreter_args"],
         )
-    return _direct(table, script, args, cwd, search_path, env_path)
+    return _direct(table, script, args, cwd, search_path, env_path, absent)
 
 
 def _direct(
@@ -161,31 +182,37 @@ def _direct(
     cwd: Path,
     search_path: str,
     env_path: str | None,
+    absent: list[ConfigError] | None,
 ) -> Program:
     local = _file(script, cwd)
     if local is None and "/" not in script and not script.startswith("~"):
         if (cwd / script).is_dir():
-            raise table.error("script", _missing(script, cwd), value=script)
+            refuse_or_note(absent, table.error("script", _missing(script, cwd), value=script))
+            return Program((script, *args), script, args, None)
         program = shutil.which(script, path=search_path)
         if program is None:
-            raise table.error(
-                "script",
-                f"no such file in {cwd}, nor a program on {_path_hint(env_path)}",
-                value=script,
-            )
+            reason = f"no such file in {cwd}, nor a program on {_path_hint(env_path)}"
+            refuse_or_note(absent, table.error("script", reason, value=script))
+            program = script
         return Program((program, *args), script, args, None)
     if local is None:
-        raise table.error("script", _missing(script, cwd), value=script)
-    if not os.access(local, os.X_OK):
-        raise table.error(
-            "script",
-            'is not executable; set interpreter (for example interpreter = "node") or chmod +x it',
-            value=script,
+        refuse_or_note(absent, table.error("script", _missing(script, cwd), value=script))
+        local = _as_written(script, cwd)
+    elif not os.access(local, os.X_OK):
+        reason = (
+            'is not executable; set interpreter (for example interpreter = "node") or chmod +x it'
         )
+        refuse_or_note(absent, table.error("script", reason, value=script))
     return Program((str(local), *args), script, args, None)
 
 
-def _command(table: Table, cwd: Path, search_path: str, env_path: str | None) -> Program:
+def _command(
+    table: Table,
+    cwd: Path,
+    search_path: str,
+    env_path: str | None,
+    absent: list[ConfigError] | None,
+) -> Program:
     for key in ("args", "interpreter", "interpreter_args"):
         if key in table:
             raise table.error(
@@ -205,6 +232,7 @@ def _command(table: Table, cwd: Path, search_path: str, env_path: str | None) ->
             reason = f"program {words[0]!r} not found in {cwd}"
         else:
             reason = f"program {words[0]!r} not found on {_path_hint(env_path)}"
-        raise table.error("command", reason, value=raw)
+        refuse_or_note(absent, table.error("command", reason, value=raw))
+        program = words[0]
     shown = raw if isinstance(raw, str) else shlex.join(words)
     return Program((program, *words[1:]), shown, (), None)

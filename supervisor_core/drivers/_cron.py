@@ -1,4 +1,4 @@
-"""``cron_restart``: restart an app's running instances at each minute its schedule names.
+"""``cron_restart``: restart an app's running instances at each time its schedule names.
 
 Times are read in the local time zone (the daemon's ``TZ``), with the daylight-saving rules
 of :class:`~supervisor_core.config.CronSchedule`. Only running instances (``online``

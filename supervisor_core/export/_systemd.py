@@ -62,7 +62,8 @@ def oncalendar(expression: str) -> list[str]:
     """A cron expression as systemd ``OnCalendar=`` values (two when cron's rule that a
     restricted day of month *or* day of week matches applies)."""
     cron = CronSchedule.parse(expression)
-    time = f"{_values(cron.hours, range(24))}:{_values(cron.minutes, range(60))}:00"
+    seconds = _values(cron.seconds, range(60))
+    time = f"{_values(cron.hours, range(24))}:{_values(cron.minutes, range(60))}:{seconds}"
     months = _values(cron.months, range(1, 13))
     days = _values(cron.days, range(1, 32))
     weekdays = ",".join(_WEEKDAYS[d] for d in sorted(cron.weekdays))

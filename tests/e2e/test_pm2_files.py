@@ -150,3 +150,61 @@ def test_a_restarted_daemon_brings_a_pm2_app_back_without_the_file(ptm: Ptm) -> 
     ptm.ok("ping")
     ptm.wait_online(1)
     env_lines(out, env_production(ptm.cwd))
+
+
+def test_a_file_written_for_another_machine_converts_and_starts_where_its_files_are(
+    ptm: Ptm,
+) -> None:
+    """ptm import needs neither the app's folder nor its script; ptm start does, and runs the
+    app once they are there, with PM2's values: env null is "null", "10" is 10, and a
+    six-field cron_restart is croner's."""
+    server = ptm.cwd / "srv" / "api"  # not there yet: production's folder
+    path = ptm.write(
+        "ecosystem.config.js",
+        f"""
+        module.exports = {{ apps: [{{
+          name: 'api', cwd: '{server}', script: 'server.py', max_restarts: '10',
+          cron_restart: '0 0 3 * * *', env: {{ DEBUG: null, PORT: 3000, ON: true }},
+        }}] }};
+        """,
+    )
+    done = ptm("import", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"ptm: warning: {path}: apps[0].cwd: no such directory: {server} (got '{server}'):"
+        " not on this machine; written as it is (ptm start needs it where the app runs)",
+        f"ptm: warning: {path}: apps[0].script: no such file in {server} (got 'server.py'):"
+        " not on this machine; written as it is (ptm start needs it where the app runs)",
+    ]
+    target = ptm.cwd / "ecosystem.toml"
+    for started in (path, target):
+        refused = ptm("start", str(started))
+        assert (refused.returncode, refused.stdout) == (2, ""), refused
+        assert refused.stderr == (
+            f"ptm: {started}: apps[0].cwd: no such directory: {server} (got '{server}')\n"
+        )
+    assert ptm.jlist() == []
+
+    server.mkdir(parents=True)
+    (server / "server.py").write_text(
+        "import os, time\n"
+        "for name in ('DEBUG', 'PORT', 'ON'):\n"
+        "    print(f'env {name}={os.environ.get(name)}', flush=True)\n"
+        "print('listening', flush=True)\n"
+        "time.sleep(3600)\n"
+    )
+    ptm.ok("start", str(target))
+    (row,) = ptm.wait_online(1)
+    log = Path(row["out_file"])
+    deadline = time.monotonic() + 20
+    while "listening" not in (text := log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.05)
+    assert [line.split(" ", 1)[1] for line in text.splitlines()[:3]] == [  # after the stamp
+        "env DEBUG=null",
+        "env PORT=3000",
+        "env ON=true",
+    ]
+    described = ptm.ok("describe", "api")
+    assert re.search(r"\bmax_restarts\b.*\b10\b", described), described
+    assert re.search(r"\bcron_restart\b.*0 0 3 \* \* \*", described), described
