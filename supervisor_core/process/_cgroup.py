@@ -5,11 +5,11 @@ group or keeps its environment. A process that double-forks, calls ``setsid`` *a
 its environment escapes both; it cannot leave its cgroup. So when ptm may create cgroups (it
 runs as root, or inside a delegated subtree: a systemd unit with ``Delegate=yes``, or the
 user's own ``user@.service``), each run gets ``<ptm's cgroup>/ptm-runs/<owner>-<run id>``
-(``<owner>`` is the supervisor's ``<pid>-<start time>``, the same across ``ptm update``), its first
-process is born there (a ``sh`` joins it before it becomes the app, and the supervisor moves
-the pid there again once spawned), and a stop ends with the cgroup's
-``cgroup.kill`` (or SIGKILL to each member on kernels before 5.14). No controller is enabled:
-the cgroup only tells who belongs to the run.
+(``<owner>`` is the supervisor's ``<pid>-<start time>``, the same across ``ptm update``). Its
+first process is born there (a ``sh`` joins it before it becomes the app, and the supervisor
+moves the pid there again once spawned), and a stop ends with the cgroup's ``cgroup.kill``
+(or SIGKILL to each member on kernels before 5.14). No controller is enabled: the cgroup only
+tells who belongs to the run.
 
 A stop removes the emptied cgroup. Where no stop could run (the daemon was killed with
 SIGKILL and its apps ended with it), the next daemon or ``ptm run`` removes, at its start,
@@ -71,7 +71,7 @@ def _started(pid: int) -> int | None:
     return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
-def owner_tag(pid: int) -> str | None:
+def _owner_tag(pid: int) -> str | None:
     """``<pid>-<start time>``: the owner part of a run cgroup's name (None: no such process)."""
     started = _started(pid)
     return None if started is None else f"{pid}-{started}"
@@ -91,7 +91,7 @@ class CgroupTree:
 
     def __init__(self, base: Path) -> None:
         self.base = base
-        self.owner = owner_tag(os.getpid()) or str(os.getpid())
+        self.owner = _owner_tag(os.getpid()) or str(os.getpid())
         """This process's part of the names of the cgroups it makes."""
 
     @classmethod
