@@ -29,20 +29,26 @@ def tag(pid: int) -> str:
 
 
 @pytest.fixture
-def tree() -> Iterator[CgroupTree]:
+def made() -> Iterator[list[Path]]:
+    """The cgroups a test makes (under the shared ``ptm-runs``): removed after it, and only
+    those (others there belong to other runs of ptm)."""
+    paths: list[Path] = []
+    yield paths
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
+@pytest.fixture
+def tree() -> CgroupTree:
     found = CgroupTree.find()
     assert found is not None
-    made_before = set(found.base.iterdir())
-    yield found
-    for path in set(found.base.iterdir()) - made_before:  # whatever this test left
-        if path.is_dir():
-            with contextlib.suppress(OSError):
-                os.rmdir(path)
+    return found
 
 
 @needs_cgroups
 def test_the_sweep_removes_only_empty_run_cgroups_whose_owner_is_gone(
-    tree: CgroupTree,
+    tree: CgroupTree, made: list[Path]
 ) -> None:
     gone = subprocess.Popen(["sleep", "1000"])
     dead_owner = tag(gone.pid)
@@ -50,20 +56,21 @@ def test_the_sweep_removes_only_empty_run_cgroups_whose_owner_is_gone(
     gone.wait()  # reaped: that pid and start time name no process any more
     assert not Path(f"/proc/{gone.pid}").exists() or tag(gone.pid) != dead_owner
 
-    def made(name: str) -> Path:
+    def make(name: str) -> Path:
         path = tree.base / name
         path.mkdir()
+        made.append(path)
         return path
 
-    stale = made(f"{dead_owner}-{uuid.uuid4().hex}")
-    probe = made(f"probe-{gone.pid}")
-    old_unnamed = made(uuid.uuid4().hex)  # a ptm before owners were named
+    stale = make(f"{dead_owner}-{uuid.uuid4().hex}")
+    probe = make(f"probe-{gone.pid}")
+    old_unnamed = make(uuid.uuid4().hex)  # a ptm before owners were named
     an_hour_ago = time.time() - 3600
     os.utime(old_unnamed, (an_hour_ago, an_hour_ago))
-    mine = made(f"{tree.owner}-{uuid.uuid4().hex}")  # this process runs: still its owner's
-    busy = made(f"{dead_owner}-{uuid.uuid4().hex}")
-    new_unnamed = made(uuid.uuid4().hex)  # maybe made just now, about to be joined
-    not_ptms = made(f"other-{uuid.uuid4().hex}")
+    mine = make(f"{tree.owner}-{uuid.uuid4().hex}")  # this process runs: still its owner's
+    busy = make(f"{dead_owner}-{uuid.uuid4().hex}")
+    new_unnamed = make(uuid.uuid4().hex)  # maybe made just now, about to be joined
+    not_ptms = make(f"other-{uuid.uuid4().hex}")
     sleeper = subprocess.Popen(["sleep", "1000"])
     try:
         assert CgroupTree.add(busy, sleeper.pid)
@@ -81,10 +88,13 @@ def test_the_sweep_removes_only_empty_run_cgroups_whose_owner_is_gone(
 
 
 @needs_cgroups
-def test_a_run_cgroup_names_its_owner_and_is_found_by_run_id_alone(tree: CgroupTree) -> None:
+def test_a_run_cgroup_names_its_owner_and_is_found_by_run_id_alone(
+    tree: CgroupTree, made: list[Path]
+) -> None:
     run_id = uuid.uuid4().hex
     path = tree.create(run_id)
     assert path is not None
+    made.append(path)
     assert path.name == f"{tag(os.getpid())}-{run_id}"
     assert tree.existing(run_id) == path
     # The next daemon (another pid) finds a killed daemon's run cgroup by its run id.
