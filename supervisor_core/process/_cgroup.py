@@ -40,7 +40,7 @@ _LEGACY_AGE: Final = 60.0
 """A run cgroup named without its owner (ptm before owners were named) is swept once empty
 for this long: it cannot be one a live supervisor has just made and is about to join."""
 _LEGACY_NAME: Final = re.compile(r"[0-9a-f]{32}")
-_OWNED_NAME: Final = re.compile(r"(\d+)-(\d+)-[0-9a-f]{32}")
+_OWNED_NAME: Final = re.compile(r"(\d+)-(\d+)-([0-9a-f]{32})")
 _PROBE_NAME: Final = re.compile(r"probe-(\d+)")
 
 
@@ -152,6 +152,17 @@ class CgroupTree:
                 continue
             removed.append(path)
         return removed
+
+    def left_by(self, pid: int) -> list[tuple[Path, str]]:
+        """The run cgroups (and run ids) of the supervisor ``pid`` once it is gone (a daemon
+        killed with SIGKILL); none while it runs."""
+        left: list[tuple[Path, str]] = []
+        with contextlib.suppress(OSError):
+            for path in self.base.glob(f"{pid}-*"):
+                owned = _OWNED_NAME.fullmatch(path.name)
+                if owned and not _owner_alive(pid, int(owned[2])) and path.is_dir():
+                    left.append((path, owned[3]))
+        return left
 
     def create(self, run_id: str) -> Path | None:
         """The run's cgroup, made now (None: it could not be, the run goes without)."""
