@@ -16,6 +16,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,7 +33,15 @@ from supervisor_core._info import ProcessInfo, RestartReason, RunRecord, StateEv
 from supervisor_core._runs import OutputCallback, Run, RunCallback, Runner, RunSetup, Stream
 from supervisor_core.config import AppSpec
 from supervisor_core.errors import PtmError, SpawnError, StateError
-from supervisor_core.process import Counters, ReadinessProbe, Rules, State, Status, step
+from supervisor_core.process import (
+    Counters,
+    ReadinessProbe,
+    Rules,
+    State,
+    Status,
+    step,
+    stop_tree,
+)
 from supervisor_core.process import messages as m
 
 __all__ = ["Instance", "OutputCallback", "ReadinessProbe", "RunCallback", "RunSetup", "Stream"]
@@ -246,6 +255,8 @@ class Instance:
             except (ChildProcessError, OSError) as exc:
                 pid = desc["run"]["pid"]
                 self._notice(f"{self._rules.label}: pid {pid} was lost in the update: {exc}")
+                assert self._tg is not None
+                self._tg.start_soon(self._stop_lost, desc["run"])
         self._state, self.counters = adopted_state(desc, run)
         runner.token = int(desc["token"])
         runner.last_exit_code = desc["last_exit_code"]
@@ -256,6 +267,20 @@ class Instance:
             runner.watch(run)
         if self._state.restart_at is not None:
             self._schedule_restart(self._state.restart_at)
+
+    async def _stop_lost(self, run: dict[str, Any]) -> None:
+        """What a run lost in the update left (found by its mark and its cgroup) is stopped,
+        and its cgroup removed: nothing else would, while this daemon owns it."""
+        stop = self._runner.spec.stop
+        await stop_tree(
+            None,
+            pgid=None,  # its pid is no child of ours: it may belong to someone else now
+            run_id=str(run["run_id"]),
+            started_at=float(run["started_at"]),
+            sig=stop.kill_signal,
+            timeout=stop.kill_timeout,
+            cgroup=Path(run["cgroup"]) if run["cgroup"] else None,
+        )
 
     # ----------------------------------------------------------------- the task
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -233,10 +233,12 @@ class Runner:
                     plan.argv, cwd=plan.cwd, env=plan.env, pass_fds=plan.pass_fds
                 )
                 cgroup = self._joined(cgroup, proc.pid)
-        except SpawnError as exc:
+        except BaseException as exc:  # no process: no use for the cgroup (any failure)
             if cgroup is not None:
                 with contextlib.suppress(OSError):
                     os.rmdir(cgroup)
+            if not isinstance(exc, SpawnError):
+                raise
             failed = RunRecord(
                 pid=None,
                 started_at=started_wall,
@@ -284,12 +286,13 @@ class Runner:
     @staticmethod
     def _joined(cgroup: Path | None, pid: int) -> Path | None:
         """``cgroup`` with ``pid`` in it (the launch joined it; this makes sure), or None when
-        there is none or the move failed (the run goes without)."""
-        if cgroup is not None and not CgroupTree.add(cgroup, pid):
-            with contextlib.suppress(OSError):
-                os.rmdir(cgroup)
-            return None
-        return cgroup
+        there is none or nothing is in it (the run goes without). An app already reaped fails
+        the move but may have left children in it: the run keeps it, to stop and remove it."""
+        if cgroup is None or CgroupTree.add(cgroup, pid) or CgroupTree.members(cgroup):
+            return cgroup
+        with contextlib.suppress(OSError):
+            os.rmdir(cgroup)
+        return None
 
     def adopt(self, run: Run) -> None:
         """``run`` is the instance's current one from now on."""

@@ -211,3 +211,19 @@ def test_equal_sources_compare_equal() -> None:
 def test_not_a_string() -> None:
     with pytest.raises(ValueError, match="a date format must be a string"):
         compile_date_format(12)  # type: ignore[arg-type]
+
+
+def test_every_app_with_the_same_format_shares_its_sub_second_table() -> None:
+    """The daemon compiles each app's format; ``SSS`` needs a table of 1,000 strings (60 kB),
+    which twenty apps once held twenty times over."""
+    import tracemalloc
+
+    compile_date_format("YYYY-MM-DD HH:mm:ss.SSS")  # the first one builds the table
+    tracemalloc.start()
+    try:
+        kept = [compile_date_format("YYYY-MM-DD HH:mm:ss.SSS") for _ in range(20)]
+        used, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 20
+    assert used < 20 * 10_000, f"{used} bytes for 20 compiled formats"

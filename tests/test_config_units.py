@@ -98,3 +98,24 @@ def test_parse_duration(value: object, expected: float) -> None:
 def test_parse_duration_rejects(value: object, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_duration(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0.1s", "1.1", "1.005s", "0.3m", "0.7h", "33.333333333333333333s", ".5s", "0.000001ms", "7"],
+)
+def test_a_duration_is_the_float_nearest_its_exact_value(text: str) -> None:
+    """Exact arithmetic (integers, once Decimal), then one rounding: never 0.1 * 3 drift."""
+    from fractions import Fraction
+
+    number = text.rstrip("smh") or "0"
+    per_unit = {"ms": Fraction(1, 1000), "s": 1, "m": 60, "h": 3600}
+    unit = text[len(number) :] or "ms"
+    assert parse_duration(text) == float(Fraction(number) * per_unit[unit])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("1.9999999999K", 2047), ("0.001G", 1073741), (".5M", MIB // 2)]
+)
+def test_a_fraction_of_a_byte_is_rounded_down_exactly(text: str, expected: int) -> None:
+    assert parse_size(text) == expected

@@ -236,3 +236,56 @@ async def test_the_keeper_task_writes_each_minute_as_it_turns(tmp_path: Path) ->
             ("gone", 0, minute, 1.0, 10.0),
         ]
         assert keeper.history.keys() == [history_key("api", 0)]  # "gone" is forgotten
+
+
+@pytest.mark.anyio
+async def test_the_store_gives_minutes_a_page_at_a_time(tmp_path: Path) -> None:
+    async with await StateStore.open(tmp_path / "state.db") as store:
+        for name in ("api", "web"):
+            await store.upsert_app(stored(name))
+        rows = [
+            (name, i, m, 1.0, 2.0) for name in ("api", "web") for i in (0, 1, 10) for m in (5, 6)
+        ]
+        await store.record_minutes(rows)
+        pages: list[list[tuple[str, int, int, float | None, float]]] = []
+        after: tuple[str, int, int] | None = None
+        while page := await store.minutes(6, after, limit=4):
+            pages.append(page)
+            after = page[-1][:3]
+        assert [len(p) for p in pages] == [4, 2]  # minute 5 is before `since`
+        assert [r[:3] for p in pages for r in p] == [
+            (name, i, 6) for name in ("api", "web") for i in (0, 1, 10)
+        ]  # instance 10 after 1: by number, not text
+
+
+@pytest.mark.anyio
+async def test_reading_back_a_day_of_twenty_processes_holds_one_page(tmp_path: Path) -> None:
+    """A daemon restarted after a day: 28,800 minutes. Read all at once (rows, tuples and
+    points) they took 14 MB at the peak and 8 MB stayed referenced (aiosqlite's thread keeps
+    its last result until the next query): the daemon's RSS stayed 12 MB larger. A page at
+    a time, the peak is 1.5 MB and what stays is the rings."""
+    import tracemalloc
+
+    now = T0 + 30
+    minute = int(now) // 60
+    names = [f"app{i}" for i in range(20)]
+    async with await StateStore.open(tmp_path / "state.db") as store:
+        for name in names:
+            await store.upsert_app(stored(name))
+        await store.record_minutes(
+            [(n, 0, minute - m, 1.5, 1e6) for n in names for m in range(1, MINUTES_KEPT)]
+        )
+        keeper = HistoryKeeper(store, clock=lambda: now)
+        tracemalloc.start()
+        try:
+            before, _ = tracemalloc.get_traced_memory()
+            loaded = await keeper.load()
+            after, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert loaded == 20 * (MINUTES_KEPT - 1)
+        assert peak - before < 3_000_000, f"{(peak - before) / 1e6:.1f} MB at the peak"
+        assert after - before < 1_500_000, f"{(after - before) / 1e6:.1f} MB kept"  # the rings
+        last = keeper.history.series(history_key("app19", 0), "minute", points=2, now=now)
+        assert last.cpu_percent == [1.5, 1.5]
+        assert last.memory_bytes == [1e6, 1e6]

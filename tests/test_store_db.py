@@ -145,6 +145,13 @@ async def test_wal_mode_and_private_wal_files(tmp_path: Path) -> None:
             assert mode(file) == 0o600, file
 
 
+async def test_the_page_cache_is_small(tmp_path: Path) -> None:
+    """SQLite's default cache (2,000 KiB) would keep every page the daemon ever read."""
+    async with await StateStore.open(tmp_path / "state.db") as store:
+        [(pages,)] = await store._db.execute_fetchall("PRAGMA cache_size")
+        assert pages == -_db.CACHE_KIB == -256
+
+
 async def test_the_caller_env_is_kept_and_replaced(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     async with await StateStore.open(path) as store:

@@ -105,6 +105,9 @@ async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | 
     """Run until a signal (exit 0) or until nothing is left running (1 if any errored)."""
     use_pidfd_child_watcher()
     notifier = notifier or Notifier((), on_notice=printer.notice)
+    cgroups = CgroupTree.find()
+    if cgroups is not None:
+        cgroups.sweep()  # what a killed ptm run or daemon could not remove
     # The notifier outlives the supervisor, to deliver the alerts of its last moments.
     async with (
         anyio.create_task_group() as alerts,
@@ -112,7 +115,7 @@ async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | 
             ptm_home=ptm_home(),
             on_output=printer.output,
             on_notice=printer.notice,
-            cgroups=CgroupTree.find(),
+            cgroups=cgroups,
         ) as sup,
     ):
         await alerts.start(notifier.run, sup)

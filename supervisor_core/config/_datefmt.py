@@ -41,6 +41,7 @@ shows the whole second the timestamp falls in.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -122,10 +123,17 @@ _SubSecond = Callable[[int, int], str]
 """Formats a token from (whole second, microseconds)."""
 
 
+@functools.cache
+def _fraction_table(digits: int) -> tuple[str, ...]:
+    """Every value of a 1 to 3 digit fraction as text; one table for every app's format (a
+    table of ``SSS`` is 1,000 strings, 60 kB: the daemon once kept one per app)."""
+    return tuple(f"{i:0{digits}d}" for i in range(10**digits))
+
+
 def _fraction(digits: int) -> _SubSecond:
     if digits <= 3:
         divisor = 10 ** (6 - digits)
-        table = tuple(f"{i:0{digits}d}" for i in range(10**digits))
+        table = _fraction_table(digits)
         return lambda _sec, us: table[us // divisor]
     return lambda _sec, us: f"{us:06d}{'0' * (digits - 6)}"[:digits]
 

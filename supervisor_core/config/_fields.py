@@ -8,7 +8,6 @@ snake_case first, and PM2's aliases point at ptm's name).
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 import signal
@@ -109,6 +108,8 @@ def suggest(key: str, valid: Collection[str]) -> str:
             return f"unknown key; did you mean {alias}? (PM2's {candidate} is {alias} in ptm)"
     if key in _PM2_UNSUPPORTED or snake in _PM2_UNSUPPORTED:
         return "unknown key; this PM2 option is not supported by ptm"
+    import difflib  # only for a mistake: 0.2 MB the daemon need not hold
+
     close = difflib.get_close_matches(snake, sorted(valid), n=1, cutoff=0.6)
     if close:
         return f"unknown key; did you mean {close[0]}?"

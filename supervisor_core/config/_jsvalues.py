@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from decimal import Decimal
 
 __all__ = ["js_number", "js_string", "json_text"]
 
@@ -37,6 +36,8 @@ def js_number(number: float) -> str:
         return "Infinity" if number > 0 else "-Infinity"
     if number == 0:
         return "0"
+    from decimal import Decimal  # a float in a PM2 file only: 0.4 MB the daemon need not hold
+
     sign = "-" if number < 0 else ""
     _, digit_tuple, exponent = Decimal(repr(abs(number))).normalize().as_tuple()
     digits = "".join(map(str, digit_tuple))

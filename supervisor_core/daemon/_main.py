@@ -102,10 +102,11 @@ async def serve(
     daemon_log: DaemonLog | None = None,
     handover: dict[str, Any] | None = None,
     lock_fd: int = -1,
+    previous: int | None = None,
 ) -> None:
     """Run the daemon until asked to stop (signal or ``ptm kill``) or to update; SIGHUP
     reopens ``daemon_log``. After an update, ``handover`` is what the previous image left
-    (see :mod:`._update`)."""
+    (see :mod:`._update`); ``previous`` is the pid of a previous daemon that was killed."""
     use_pidfd_child_watcher()
     settings = read_daemon_config(home.daemon_config)
     hub = LogHub()
@@ -144,6 +145,9 @@ async def serve(
         if service is not None:
             service.on_run(app, instance, run_id, record)
 
+    cgroups = CgroupTree.find()
+    for stale in cgroups.sweep() if cgroups is not None else ():
+        log.info("removed %s: an empty run cgroup whose owner is gone", stale)
     try:
         sup = Supervisor(
             ptm_home=home.root,
@@ -152,7 +156,7 @@ async def serve(
             on_notice=lambda text: log.warning("%s", text),
             on_run=on_run,
             die_with_supervisor=True,
-            cgroups=CgroupTree.find(),
+            cgroups=cgroups,
             on_sample=history.on_sample,
             sample_interval=HISTORY_INTERVAL,
         )
@@ -168,7 +172,7 @@ async def serve(
                 tg.start_soon(history.run, service.rows)
                 tg.start_soon(_handle_signals, service, daemon_log)
                 await tg.start(service.run_notify)  # alerts listen before any app starts
-                await service.restore(handover["apps"] if handover is not None else None)
+                await service.restore(handover["apps"] if handover is not None else None, previous)
                 if opened.set_aside is not None and home.dump.exists():
                     await _resurrect_after_damage(service)
                 if handover is not None:  # the same socket: no connection was refused
@@ -231,6 +235,12 @@ async def serve(
             await store.close()
 
 
+def _pid_in(text: bytes) -> int | None:
+    """The pid a pid file holds (None: empty, or not a pid)."""
+    word = text.decode(errors="replace").strip()
+    return int(word) if word.isdigit() else None
+
+
 def _parse_args(argv: Sequence[str]) -> None:
     """``--help`` and mistakes; the usual command lines never load argparse."""
     if all(word == "--foreground" for word in argv):
@@ -265,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.close(lock_fd)
         print(f"ptm: a daemon is already running for {home.root} (pid {other})", file=sys.stderr)
         return 1
+    # A pid still in the file is the previous daemon's, killed (a stopped one removes it).
+    previous = None if handover is not None else _pid_in(os.pread(lock_fd, 32, 0))
     os.ftruncate(lock_fd, 0)
     os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
     daemon_log = DaemonLog.install(home)
@@ -272,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if after != before:
         log.info("raised the open files limit from %d to %d", before, after)
     try:
-        anyio.run(serve, home, daemon_log, handover, lock_fd)
+        anyio.run(serve, home, daemon_log, handover, lock_fd, previous)
     except PtmError as exc:
         log.error("%s", exc)
         return 1

@@ -132,12 +132,17 @@ def stored_apps(ecosystem: Ecosystem) -> list[tuple[AppSpec, StoredApp]]:
 
 
 async def restore(
-    sup: Supervisor, store: StateStore, adopt: Mapping[str, Any] | None = None
+    sup: Supervisor,
+    store: StateStore,
+    adopt: Mapping[str, Any] | None = None,
+    *,
+    previous: int | None = None,
 ) -> dict[str, StoredApp]:
-    """Stop whatever the previous daemon left running, then add every stored app to ``sup``
-    (started when it should run). Returns the apps restored; one that cannot be is logged
-    and left out. After ``ptm update``, ``adopt`` holds what the previous image handed over
-    by app name: those apps carry on with their processes instead."""
+    """Stop whatever the previous daemon (pid ``previous``, if it was killed) left running,
+    then add every stored app to ``sup`` (started when it should run). Returns the apps
+    restored; one that cannot be is logged and left out. After ``ptm update``, ``adopt`` holds
+    what the previous image handed over by app name: those apps carry on with their
+    processes instead."""
     adopt = adopt or {}
     kept_runs = {
         inst["run"]["run_id"]
@@ -158,6 +163,8 @@ async def restore(
         sup.cgroups,
         kept_runs,
     )
+    if previous is not None and sup.cgroups is not None:
+        await _sweep_unrecorded(sup.cgroups, previous)
     await store.prune_runs()
     restored: dict[str, StoredApp] = {}
     held = await store.stopped_instances()  # stopped by their process id: they stay stopped
@@ -225,3 +232,22 @@ async def _sweep_orphans(
                     run, ended_at=time.time(), exit_code=None, signal=None, end_reason="daemon died"
                 )
             )
+
+
+async def _sweep_unrecorded(cgroups: CgroupTree, previous: int) -> None:
+    """Stop what is left in the cgroups of the killed daemon ``previous`` that its recorded
+    runs did not account for: runs it spawned just before it was killed, before it could
+    write them to state.db (nothing else knows them); their cgroups are removed."""
+    for path, run_id in cgroups.left_by(previous):
+        await stop_tree(
+            None,
+            pgid=None,
+            run_id=run_id,
+            started_at=0.0,  # any process marked with that run id
+            sig=signal.SIGTERM,
+            timeout=_DEFAULT_KILL_TIMEOUT,
+            cgroup=path,
+        )
+        log.warning(
+            "stopped an unrecorded run %s of the previous daemon (pid %d)", run_id, previous
+        )

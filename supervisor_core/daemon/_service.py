@@ -90,9 +90,12 @@ class DaemonService:
         """Deliver the kept alerts (a task for the daemon's lifetime; see :class:`Alerts`)."""
         await self._alerts.run(task_status=task_status)
 
-    async def restore(self, adopt: Mapping[str, Any] | None = None) -> None:
-        """Stop what a killed daemon left, bring back every app (or adopt them: ptm update)."""
-        self._kept.apps = await restore(self.sup, self.store, adopt)
+    async def restore(
+        self, adopt: Mapping[str, Any] | None = None, previous: int | None = None
+    ) -> None:
+        """Stop what a killed daemon (pid ``previous``) left, bring back every app (or adopt
+        them: ptm update)."""
+        self._kept.apps = await restore(self.sup, self.store, adopt, previous=previous)
         for name in self._kept.managed():  # in ptm list order: a new database numbers them so
             await self._assign_ids(name)
 

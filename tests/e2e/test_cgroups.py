@@ -8,13 +8,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
 from supervisor_core.process import CgroupTree
-from tests.e2e.conftest import Ptm, wait_gone
+from tests.e2e.conftest import PTM, Ptm, wait_gone
 
 ESCAPER = """
 import os, sys, time
@@ -97,3 +99,52 @@ def test_without_cgroups_the_same_processes_escape(
         assert kill_left(pids, wait=0) == pids  # all 20 survived the stop: what cgroups fix
     finally:
         kill_left(pids)
+
+
+def sigkilled_daemon_cgroups(ptm: Ptm, tree: CgroupTree) -> set[Path]:
+    """Two apps under a daemon killed with SIGKILL: the run cgroups it left (emptied, as the
+    apps ended with it through the parent-death signal)."""
+    ptm.ecosystem(("app", 2))
+    ptm.ok("start", "ecosystem.toml")
+    pids = {row["pid"] for row in ptm.wait_online(2)}
+    left = {path for path in tree.base.iterdir() if set(CgroupTree.members(path)) & pids}
+    assert len(left) == 2
+    daemon = ptm.daemon_pid()
+    assert daemon is not None
+    os.kill(daemon, signal.SIGKILL)
+    assert wait_gone(pids, 10) == set()
+    assert all(path.is_dir() and CgroupTree.members(path) == [] for path in left)
+    assert all(path.name.startswith(f"{daemon}-") for path in left)  # named after their owner
+    return left
+
+
+@needs_cgroups
+def test_the_next_ptm_run_removes_the_run_cgroups_a_sigkilled_daemon_left(ptm: Ptm) -> None:
+    """A daemon killed with SIGKILL cannot remove its runs' cgroups. The next start of ptm on
+    the machine (here ``ptm run``) removes them: their owner is gone."""
+    tree = CgroupTree.find()
+    assert tree is not None
+    left = sigkilled_daemon_cgroups(ptm, tree)
+    ptm.write("once.py", "print('done', flush=True)\n")
+    ptm.write("once.toml", '[[apps]]\nname = "once"\nscript = "once.py"\nautorestart = false\n')
+    done = ptm("run", "once.toml", timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert [path for path in left if path.exists()] == []
+
+
+@needs_cgroups
+def test_the_next_daemon_of_another_home_removes_them_too(ptm: Ptm, tmp_path: Path) -> None:
+    """Not by the killed daemon's run records (another PTM_HOME has none of them, and a run
+    spawned just before the SIGKILL may not be recorded yet): by their dead owner."""
+    tree = CgroupTree.find()
+    assert tree is not None
+    left = sigkilled_daemon_cgroups(ptm, tree)
+    other = {**os.environ, "PTM_HOME": str(tmp_path / "other-home")}
+    try:
+        started = subprocess.run(
+            [*PTM, "jlist"], capture_output=True, text=True, timeout=40, env=other
+        )
+        assert started.returncode == 0, started.stderr
+        assert [path for path in left if path.exists()] == []
+    finally:
+        subprocess.run([*PTM, "kill"], capture_output=True, timeout=60, env=other)

@@ -23,6 +23,8 @@ from tests.e2e.conftest import PTM, Ptm
 NOT_IN_DAEMON = {
     "argparse",  # `ptm daemon --help` only
     "click",  # uvicorn's and httpx's command lines
+    "decimal",  # sizes and durations are parsed on integers (0.4 MB resident)
+    "difflib",  # "did you mean" for an unknown key only
     "httpx",  # health checks and webhooks
     "multiprocessing",  # uvicorn --reload / --workers
     "prometheus_client",  # the first GET /v1/metrics
@@ -107,6 +109,19 @@ def test_the_daemon_never_imports_what_only_one_feature_needs(profiled_daemon: P
     assert "starlette.routing" in modules
     assert sorted(NOT_IN_DAEMON & modules) == []
     assert sorted(m for m in modules if m.partition(".")[0] in NOT_IN_DAEMON) == []
+
+
+def test_the_daemon_module_set_at_start() -> None:
+    """``import supervisor_core.daemon._main`` (all the daemon loads before it serves) in a
+    new interpreter: none of these modules, which ptm's code stopped loading, is back
+    (decimal and difflib are loaded by none of Starlette, uvicorn, anyio, aiosqlite and
+    psutil either; the RSS each one cost is in docs/benchmarks.md)."""
+    code = "import sys, supervisor_core.daemon._main; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    modules = set(done.stdout.split())
+    assert "starlette.routing" in modules  # the whole daemon was imported
+    assert sorted(NOT_IN_DAEMON & modules) == []
 
 
 def profiled(ptm: Ptm, *args: str) -> tuple[str, set[str]]:
