@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from supervisor_core.client import Client
 
-__all__ = ["ACTIONS", "run"]
+__all__ = ["ACTIONS", "FRAME_BEGIN", "FRAME_END", "run"]
 
 REFRESH_S: Final = 1.0
 FOLLOWED: Final = 2000
@@ -50,6 +50,9 @@ FOLLOWED: Final = 2000
 TAIL: Final = 100
 """Lines of a process's log files read when it is first selected."""
 ACTIONS: Final = {"r": "restart", "l": "reload", "s": "stop", "t": "start"}
+FRAME_BEGIN: Final = "\x1b[?2026h"
+FRAME_END: Final = "\x1b[?2026l"
+"""Synchronized output (DEC private mode 2026) around each frame."""
 _DONE: Final = {"restart": "restarted", "reload": "reloaded", "stop": "stopped", "start": "started"}
 
 
@@ -127,7 +130,10 @@ class _Monit:
             line + term.clear_eol + ("\r\n" if i < len(lines) - 1 else "")
             for i, line in enumerate(lines)
         )
-        print(out, end="", flush=True)
+        # A frame is larger than a pseudo-terminal's buffer: wrapped in synchronized output
+        # (DEC mode 2026), terminals that know it show it whole, never half old, half new;
+        # others ignore the two sequences.
+        print(FRAME_BEGIN + out + FRAME_END, end="", flush=True)
 
     # ------------------------------------------------------------------ keys
     def move(self, by: int) -> None:

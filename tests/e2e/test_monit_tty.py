@@ -15,16 +15,18 @@ import subprocess
 import termios
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyte
 import pytest
 
+from supervisor_core.cli._monit_tui import FRAME_END as _FRAME_END
 from supervisor_core.client import Client
 from tests.e2e.conftest import PTM, Ptm
 
 COLS, LINES = 110, 32
 UP, DOWN = b"\x1b[A", b"\x1b[B"
+FRAME_END = _FRAME_END.encode()
 
 
 @dataclass
@@ -35,19 +37,27 @@ class Screen:
     fd: int
     screen: pyte.Screen
     stream: pyte.ByteStream
+    unshown: bytearray = field(default_factory=bytearray)
 
     def text(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen.display)
 
     def pump(self, timeout: float) -> None:
+        """Read what the program wrote; the screen takes it up to the end of the last whole
+        frame (a frame can come in several reads: reading half of one showed a title with no
+        rows under it)."""
         ready, _, _ = select.select([self.fd], [], [], timeout)
         if ready:
             try:
                 data = os.read(self.fd, 65536)
             except OSError:  # EIO: the program is gone
                 data = b""
-            if data:
-                self.stream.feed(data)
+            self.unshown += data
+            end = self.unshown.rfind(FRAME_END)
+            if end >= 0:
+                whole = end + len(FRAME_END)
+                self.stream.feed(bytes(self.unshown[:whole]))
+                del self.unshown[:whole]
 
     def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 20) -> str:
         deadline = time.monotonic() + timeout
