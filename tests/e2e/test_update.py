@@ -25,11 +25,15 @@ from tests.test_cluster_reload import SERVER
 RATE = 5000
 PAD = "x" * 60
 FAST = f"""
-import os, time
+import os, signal, time
+# The test's stop ends the app between two lines, never between a line's two writes (a half
+# line at the end would be the app's, not ptm's).
+stopping = []
+signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
 print("ready", flush=True)
 n = 0
 start = time.monotonic()
-while True:
+while not stopping:
     due = int((time.monotonic() - start) * {RATE})
     while n < due:
         line = f"{{n:09d}} {PAD}\\n".encode()
@@ -99,11 +103,12 @@ def start_apps(ptm: Ptm) -> dict[str, tuple[int, int]]:
 
 def numbered_lines(path: Path) -> list[int]:
     numbers = []
-    for line in path.read_text().splitlines():
+    lines = path.read_text().splitlines()
+    for at, line in enumerate(lines):
         if line == "ready":
             continue
-        number, pad = line.split(" ")
-        assert pad == PAD, f"a line not whole: {line!r}"
+        number, _, pad = line.partition(" ")
+        assert pad == PAD, f"a line not whole (line {at + 1} of {len(lines)}): {line!r}"
         numbers.append(int(number))
     return numbers
 
