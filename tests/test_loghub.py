@@ -8,7 +8,7 @@ import json
 import anyio
 import pytest
 
-from supervisor_core.daemon._loghub import LogHub
+from supervisor_core.daemon._loghub import FOLLOWER_BUDGET, PIECE, LogHub
 
 pytestmark = pytest.mark.anyio
 
@@ -155,3 +155,47 @@ async def test_a_follower_of_one_process_gets_only_that_instance() -> None:
         "from 1",
         "from solo",
     ]
+
+
+async def test_a_follower_gets_a_piece_at_a_time_and_stays_behind_until_caught_up() -> None:
+    """What was handed to the server counts until handed: a follower that never reads holds
+    its budget in the hub and one piece in the server's buffer, not a budget in each."""
+    hub = LogHub()
+    follower = hub.open()
+    wide = [b"x" * 1000 for _ in range(10)]  # about 10 kB a batch once encoded
+    published = 0
+    while follower.behind_at is None:
+        hub.publish("web", 0, "out", wide)
+        published += 10
+    queued = follower.size
+    assert FOLLOWER_BUDGET - 20_000 < queued <= FOLLOWER_BUDGET
+    piece = await follower.next()
+    assert PIECE <= len(piece) < PIECE + 20_000 and b"skipped" not in piece
+    assert follower.size == queued - len(piece)  # room for what was handed, no more
+    for _ in range(5):  # still behind: skipped, though there is room again
+        hub.publish("web", 0, "out", wide)
+    assert follower.size == queued - len(piece)
+    rest = b""
+    while b"skipped" not in rest:
+        rest += await follower.next()
+    items = decode(piece + rest)
+    lines = [item for item in items if "line" in item]
+    assert items[-1] == {"skipped": published + 50 - len(lines)} and follower.size == 0
+    assert follower.skipped == published + 50 - len(lines) and follower.behind_at is None
+    hub.publish("web", 0, "out", [b"back"])  # caught up: it gets lines again
+    assert decode(await follower.next())[0]["line"] == "back"
+
+
+async def test_lines_skipped_are_counted_for_what_the_follower_follows_only() -> None:
+    hub = LogHub(budget=100)
+    one = hub.open({"pair": [1]}, stream="out")
+    hub.publish("pair", 1, "out", batch(0, 20))  # over its budget: it falls behind
+    assert one.behind_at is not None and one.skipped == 20
+    hub.publish("pair", 0, "out", batch(0, 7))
+    hub.publish("pair", 1, "err", batch(0, 5))
+    hub.publish("other", 1, "out", batch(0, 3))
+    hub.publish("pair", 1, "out", batch(20, 4))
+    assert one.skipped == 24 and hub.skipped == 24
+    assert decode(await one.next()) == [{"skipped": 24}]
+    hub.close(one)
+    assert hub.skipped == 24

@@ -6,10 +6,14 @@ once (ndjson, the answer's own bytes), whatever the number of followers, and han
 bytes to each follower: O(followers) per batch, not O(followers x lines).
 
 Each follower has a budget of :data:`FOLLOWER_BUDGET` bytes waiting to be sent. A follower that
-does not keep up (a slow terminal, a client that stopped reading) skips the batches that do
-not fit, and is told in order, in the stream itself: ``{"skipped": N}`` stands where N lines
-were left out. The log files always have every line; a follower never holds more than its
-budget in the daemon.
+does not keep up (a slow terminal, a client that stopped reading) falls behind at the first
+batch that does not fit: from then on it is skipped at the cost of one test a batch (no
+encoding, no queueing, no wake-up; see docs/benchmarks.md), until it has sent everything that
+waited; then it is told, in order, in the stream itself: ``{"skipped": N}`` stands where N
+lines were left out (counted from the hub's running count of lines per app, instance and
+stream, not one by one). It is handed what waits :data:`PIECE` bytes at a time, so that the
+server's own write buffer holds a piece, not a second budget. The log files always have every
+line; a follower never holds more than its budget in the daemon.
 
 When the daemon stops, :meth:`LogHub.end` ends every stream: each follower gets what waits
 for it, then :data:`STOPPED`, and its stream ends, so a client tells a daemon that stopped
@@ -26,7 +30,7 @@ from typing import Final
 
 import anyio
 
-__all__ = ["FOLLOWER_BUDGET", "STOPPED", "UPDATED", "Follower", "LogHub"]
+__all__ = ["FOLLOWER_BUDGET", "PIECE", "STOPPED", "UPDATED", "Follower", "LogHub"]
 
 FOLLOWER_BUDGET: Final = 1 << 20
 """Bytes of lines that may wait for one follower before the next batches are skipped."""
@@ -37,6 +41,13 @@ UPDATED: Final = b'{"daemon": "updated"}\n'
 """The last line of every follow stream before ``ptm update`` replaces the daemon."""
 
 
+PIECE: Final = 1 << 16
+"""At most this much (or one batch) is handed to the server at a time for one follower."""
+
+Key = tuple[str, int, str]
+"""An app, an instance, a stream."""
+
+
 @dataclass(eq=False)
 class Follower:
     """One ``ptm logs -f``: what waits to be sent to it, in order."""
@@ -45,16 +56,19 @@ class Follower:
     """The apps followed, each with the instances followed (None: all); None: every app."""
     stream: str | None
     budget: int
-    queue: deque[bytes | int] = field(default_factory=deque)
-    """Encoded batches, and counts of skipped lines between them."""
+    published: Mapping[Key, int] = field(default_factory=dict)
+    """The hub's running count of lines published, by app, instance and stream."""
+    queue: deque[bytes] = field(default_factory=deque)
+    """Encoded batches."""
     size: int = 0
-    skipped: int = 0
-    """Every line skipped so far (for tests and the daemon's own figures)."""
+    behind_at: int | None = None
+    """Fell behind: how many of its lines had been published before the first it skipped."""
     closed: bool = False
     ending: bool = False
     """The daemon stops: what waits is sent, then :data:`STOPPED`."""
     done: bool = False
     """:data:`STOPPED` was handed out: the stream is over."""
+    _told: int = 0
     _wake: anyio.Event = field(default_factory=anyio.Event)
     _last: bytes = STOPPED
 
@@ -69,22 +83,30 @@ class Follower:
         instances = self.only[app]
         return instances is None or instance in instances
 
-    def offer(self, chunk: bytes, lines: int) -> None:
-        """Queue an encoded batch of ``lines`` lines, or skip it if it does not fit."""
+    def _lines(self) -> int:
+        """Every line published so far for this follower."""
+        return sum(n for key, n in self.published.items() if self.follows(*key))
+
+    @property
+    def skipped(self) -> int:
+        """Every line skipped so far (told, or not yet: for tests and the daemon's figures)."""
+        behind = 0 if self.behind_at is None else self._lines() - self.behind_at
+        return self._told + behind
+
+    def offer(self, chunk: bytes, lines: int) -> bool:
+        """Queue an encoded batch of ``lines`` lines; False (and fall behind) if it does not
+        fit."""
         if self.size + len(chunk) > self.budget:
-            self.skip(lines)
-            return
+            self.fall_behind()
+            return False
         self.queue.append(chunk)
         self.size += len(chunk)
         self._wake.set()
+        return True
 
-    def skip(self, lines: int) -> None:
-        """Leave out ``lines`` lines, and say so in their place."""
-        self.skipped += lines
-        if self.queue and isinstance(self.queue[-1], int):
-            self.queue[-1] += lines
-        else:
-            self.queue.append(lines)
+    def fall_behind(self) -> None:
+        """Skip every line from the batch being published until what waits is sent."""
+        self.behind_at = self._lines()
         self._wake.set()
 
     def end(self, last: bytes = STOPPED) -> None:
@@ -94,19 +116,27 @@ class Follower:
         self._wake.set()
 
     async def next(self) -> bytes:
-        """Everything waiting (at least one line or notice), in order; waits for it. Once
-        ended, the last answer ends with :data:`STOPPED` and :attr:`done` is set."""
-        while not self.queue and not self.ending:
+        """What waits (at least one line or notice, at most about :data:`PIECE` bytes), in
+        order; waits for it. Once ended, the last answer ends with :data:`STOPPED` and
+        :attr:`done` is set."""
+        while not self.queue and self.behind_at is None and not self.ending:
             self._wake = anyio.Event()
             await self._wake.wait()
         parts: list[bytes] = []
-        while self.queue:
-            item = self.queue.popleft()
-            parts.append(_skipped(item) if isinstance(item, int) else item)
-        self.size = 0
-        if self.ending:
-            parts.append(self._last)
-            self.done = True
+        handed = 0
+        while self.queue and handed < PIECE:
+            parts.append(self.queue.popleft())
+            handed += len(parts[-1])
+        self.size -= handed
+        if not self.queue:
+            if self.behind_at is not None:
+                count = self._lines() - self.behind_at
+                self._told += count
+                self.behind_at = None
+                parts.append(_skipped(count))
+            if self.ending:
+                parts.append(self._last)
+                self.done = True
         return b"".join(parts)
 
 
@@ -130,6 +160,7 @@ class LogHub:
     def __init__(self, budget: int = FOLLOWER_BUDGET) -> None:
         self._budget = budget
         self._followers: list[Follower] = []
+        self._published: dict[Key, int] = {}
         self._skipped_closed = 0
         self._ended = False
         self._all_closed: anyio.Event | None = None
@@ -146,20 +177,26 @@ class LogHub:
         return self._skipped_closed + sum(f.skipped for f in self._followers)
 
     def publish(self, app: str, instance: int, stream: str, lines: list[bytes]) -> None:
+        if not self._followers or not lines:
+            return
         chunk: bytes | None = None
         # The batch encodes to more than its raw bytes: a follower that has no room for those
-        # skips it without anything being encoded (followers that fell behind cost nothing).
-        at_least = sum(len(raw) for raw in lines)
+        # falls behind without anything being encoded (followers behind cost one test each).
+        at_least = -1
         for follower in self._followers:
-            if not follower.follows(app, instance, stream):
+            if follower.behind_at is not None or not follower.follows(app, instance, stream):
                 continue
+            if at_least < 0:
+                at_least = sum(map(len, lines))
             if follower.size + at_least > follower.budget:
-                follower.skip(len(lines))
+                follower.fall_behind()
                 continue
             if chunk is None:
                 chunk = encode(app, instance, stream, lines)
                 self.encoded_batches += 1
             follower.offer(chunk, len(lines))
+        key = (app, instance, stream)
+        self._published[key] = self._published.get(key, 0) + len(lines)
 
     def open(
         self,
@@ -175,7 +212,7 @@ class LogHub:
             only = {app: None}
         else:
             only = {k: None if v is None else frozenset(v) for k, v in app.items()}
-        follower = Follower(only, stream, self._budget)
+        follower = Follower(only, stream, self._budget, self._published)
         self._followers.append(follower)
         if self._ended:
             follower.end()
