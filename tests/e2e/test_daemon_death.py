@@ -43,7 +43,8 @@ def read_pids(ptm: Ptm, timeout: float = 15) -> dict[str, int]:
     raise AssertionError(f"no pids in {log}")
 
 
-def test_apps_stop_with_a_sigkilled_daemon_and_leftovers_are_swept(ptm: Ptm) -> None:
+def start_stubborn(ptm: Ptm) -> dict[str, int]:
+    """Start the app whose grandchild leaves its group and ignores SIGTERM; its pids."""
     ptm.write("stubborn.py", STUBBORN)
     ptm.write(
         "ecosystem.toml",
@@ -56,7 +57,11 @@ def test_apps_stop_with_a_sigkilled_daemon_and_leftovers_are_swept(ptm: Ptm) -> 
         """,
     )
     ptm.ok("start", "ecosystem.toml")
-    first = read_pids(ptm)
+    return read_pids(ptm)
+
+
+def test_apps_stop_with_a_sigkilled_daemon_and_leftovers_are_swept(ptm: Ptm) -> None:
+    first = start_stubborn(ptm)
     try:
         daemon = ptm.daemon_pid()
         assert daemon is not None
@@ -88,19 +93,7 @@ def test_a_run_the_killed_daemon_had_not_recorded_is_stopped_by_its_cgroup(ptm: 
     stopped; the cgroup is removed. The record is deleted here to stand for that moment."""
     tree = CgroupTree.find()
     assert tree is not None
-    ptm.write("stubborn.py", STUBBORN)
-    ptm.write(
-        "ecosystem.toml",
-        """
-        [[apps]]
-        name = "stubborn"
-        script = "stubborn.py"
-        kill_timeout = "1s"
-        log_date_format = ""
-        """,
-    )
-    ptm.ok("start", "ecosystem.toml")
-    first = read_pids(ptm)
+    first = start_stubborn(ptm)
     try:
         daemon = ptm.daemon_pid()
         assert daemon is not None
