@@ -50,8 +50,14 @@ def start_daemon(home: Path, argv: Sequence[str], *, timeout: float = 10.0) -> i
     pid = daemon_pid(files.socket)
     if pid is not None:
         return pid
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = os.open(files.spawn_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_start(home, exc) from None
+    try:
+        lock = os.open(files.spawn_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise _cannot_start(files.spawn_lock, exc) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         pid = daemon_pid(files.socket)  # started by another command while we waited for it?
@@ -87,9 +93,18 @@ def daemon_pid(socket: Path) -> int | None:
     raise ClientError(f"{socket} answers GET /v1/info with {status}, not ptm's daemon")
 
 
+def _cannot_start(path: Path, exc: OSError) -> DaemonNotRunning:
+    """A file of ``$PTM_HOME`` that the daemon needs cannot be made (a read-only mount, a
+    full disk, a folder of someone else's): one line naming it."""
+    return DaemonNotRunning(f"cannot start the daemon: {path}: {exc.strerror or exc}")
+
+
 def _spawn_and_wait(home: Path, argv: Sequence[str], timeout: float) -> int:
     log_path = Home(home).daemon_log
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise _cannot_start(log_path, exc) from None
     try:
         offset = os.fstat(log).st_size
         actions = [
@@ -147,4 +162,18 @@ def _tail(path: Path, offset: int) -> str:
     except OSError as exc:
         return f"(cannot read it: {exc.strerror or exc})"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return " / ".join(lines[-_QUOTED_LINES:]) or "(nothing written)"
+    return " / ".join(lines[-_QUOTED_LINES:]) or f"(nothing written{_full(path.parent)})"
+
+
+def _full(folder: Path) -> str:
+    """Why a daemon that failed wrote nothing to its log: the disk is full (it could write
+    neither its pid nor its reason), or nothing (an empty string)."""
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return ""
+    root = os.geteuid() == 0  # root may use the blocks kept for it; others may not
+    blocks, inodes = (disk.f_bfree, disk.f_ffree) if root else (disk.f_bavail, disk.f_favail)
+    if blocks == 0 or (disk.f_files and inodes == 0):
+        return f": no space left on the file system of {folder}"
+    return ""

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -258,16 +259,29 @@ def _parse_args(argv: Sequence[str]) -> None:
     parser.parse_args(argv)
 
 
+def _cannot_start(path: Path, exc: OSError) -> int:
+    """A file of ``$PTM_HOME`` that cannot be made (a read-only mount, a full disk): one line
+    on stderr (``daemon.log``, or the terminal of ``ptm daemon --foreground``), exit code 1."""
+    print(f"ptm: cannot start the daemon: {path}: {exc.strerror or exc}", file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _parse_args(sys.argv[1:] if argv is None else argv)
     home = Home.from_env()
-    home.create()
-    os.chdir(home.root)  # never keep the folder of the first ptm command busy
+    try:
+        home.create()
+        os.chdir(home.root)  # never keep the folder of the first ptm command busy
+    except OSError as exc:
+        return _cannot_start(home.root, exc)
     handover = read_handover()
     if handover is not None:  # ptm update: the previous image held the lock for us
         lock_fd = int(handover["lock_fd"])
     else:
-        lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            return _cannot_start(home.pid_file, exc)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -277,8 +291,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     # A pid still in the file is the previous daemon's, killed (a stopped one removes it).
     previous = None if handover is not None else _pid_in(os.pread(lock_fd, 32, 0))
-    os.ftruncate(lock_fd, 0)
-    os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
+    mine = f"{os.getpid()}\n".encode()
+    try:  # written before the old pid is cut off: a full disk leaves the old pid whole
+        os.pwrite(lock_fd, mine, 0)
+        os.ftruncate(lock_fd, len(mine))
+    except OSError as exc:
+        os.close(lock_fd)
+        return _cannot_start(home.pid_file, exc)
     daemon_log = DaemonLog.install(home)
     before, after = raise_descriptor_limit()
     if after != before:
