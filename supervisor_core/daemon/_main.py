@@ -259,6 +259,16 @@ def _parse_args(argv: Sequence[str]) -> None:
     parser.parse_args(argv)
 
 
+def _give_back(lock_fd: int, previous: int) -> None:
+    """Put the killed daemon's pid back in the pid file: this daemon failed to start (a
+    locked or full ``state.db``, ...), maybe before it stopped what that daemon left, and
+    the next one finds those runs' cgroups by that pid."""
+    text = f"{previous}\n".encode()
+    with contextlib.suppress(OSError):
+        os.pwrite(lock_fd, text, 0)
+        os.ftruncate(lock_fd, len(text))
+
+
 def _cannot_start(path: Path, exc: OSError) -> int:
     """A file of ``$PTM_HOME`` that cannot be made (a read-only mount, a full disk): one line
     on stderr (``daemon.log``, or the terminal of ``ptm daemon --foreground``), exit code 1."""
@@ -289,7 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.close(lock_fd)
         print(f"ptm: a daemon is already running for {home.root} (pid {other})", file=sys.stderr)
         return 1
-    # A pid still in the file is the previous daemon's, killed (a stopped one removes it).
+    # A pid still in the file is the previous daemon's, killed (a stopped one removes it; one
+    # that failed to start puts the killed one's back: _give_back).
     previous = None if handover is not None else _pid_in(os.pread(lock_fd, 32, 0))
     mine = f"{os.getpid()}\n".encode()
     try:  # written before the old pid is cut off: a full disk leaves the old pid whole
@@ -302,16 +313,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     before, after = raise_descriptor_limit()
     if after != before:
         log.info("raised the open files limit from %d to %d", before, after)
+    stopped = False
     try:
         anyio.run(serve, home, daemon_log, handover, lock_fd, previous)
+        stopped = True
     except PtmError as exc:
         log.error("%s", exc)
         return 1
     except KeyboardInterrupt:
-        pass
+        stopped = True
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            home.pid_file.unlink()
+        if stopped or previous is None:
+            with contextlib.suppress(FileNotFoundError):
+                home.pid_file.unlink()
+        else:  # failed to start: the next daemon must still sweep what the killed one left
+            _give_back(lock_fd, previous)
         os.close(lock_fd)
         log.info("daemon stopped")
         daemon_log.close()

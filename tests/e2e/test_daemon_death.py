@@ -9,6 +9,8 @@ import os
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 
 import psutil
@@ -217,3 +219,62 @@ def test_an_app_on_a_tcp_port_comes_back_once_without_a_port_clash(
         assert out == [f"listening {old_app}", f"listening {new_app}"]
     finally:
         kill_if_alive([old_app])
+
+
+LOCKER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA locking_mode = EXCLUSIVE")  # readers are shut out too, until we exit
+db.execute("BEGIN EXCLUSIVE")
+db.execute("UPDATE apps SET desired = desired")
+print("locked", flush=True)
+sys.stdin.read()  # hold the lock until the test closes our stdin
+"""
+
+
+@pytest.mark.skipif(
+    CgroupTree.find() is None, reason="no writable cgroup v2 hierarchy on this machine"
+)
+def test_a_daemon_that_fails_to_start_leaves_the_killed_daemons_leftovers_to_the_next(
+    ptm: Ptm,
+) -> None:
+    """After a SIGKILL, the first daemon to start cannot open state.db (another process
+    holds it locked) and exits. The killed daemon's pid must survive that failed start:
+    the daemon after it needs it to find the killed daemon's unrecorded run (its cgroup is
+    named after it) and stop the grandchild left in it. The record is deleted, as in the
+    test above, to stand for a run the killed daemon had not written yet."""
+    tree = CgroupTree.find()
+    assert tree is not None
+    first = start_stubborn(ptm)
+    locker: subprocess.Popen[str] | None = None
+    try:
+        daemon = ptm.daemon_pid()
+        assert daemon is not None
+        [cgroup] = [path for path in tree.base.glob(f"{daemon}-*")]
+        os.kill(daemon, signal.SIGKILL)
+        assert wait_gone({first["main"]}, 10) == set()
+        assert alive(first["grandchild"])
+        with contextlib.closing(sqlite3.connect(ptm.home / "state.db")) as db, db:
+            db.execute("DELETE FROM runs")
+        locker = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, str(ptm.home / "state.db")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+        failed = ptm("list")
+        assert failed.returncode == 1, failed
+        assert "database is locked" in failed.stderr
+        assert alive(first["grandchild"])
+        locker.communicate(timeout=10)  # the lock goes with the locker
+        (ptm.home / "logs" / "stubborn-out.log").write_text("")
+        ptm.wait_online(1)
+        assert wait_gone({first["grandchild"]}, 15) == set()
+        assert not cgroup.exists()
+        ptm.app_pids.add(read_pids(ptm)["grandchild"])
+    finally:
+        if locker is not None and locker.poll() is None:
+            locker.kill()
+            locker.wait()
+        kill_if_alive(list(first.values()))
