@@ -72,13 +72,15 @@ class DaemonService:
         self._kept = Registry(supervisor)
         self._lock = anyio.Lock()
         self.run_writer = RunWriter(store)
+        self._forgetting: set[str] = set()  # apps being deleted: their runs are gone
         self._alerts = Alerts(supervisor, store)
         self.history = history if history is not None else HistoryKeeper(store)
 
     # ----------------------------------------------------------------- the daemon's tasks
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
         """The supervisor's run callback (see :class:`RunWriter`)."""
-        self.run_writer.on_run(app, instance, run_id, record)
+        if app not in self._forgetting:
+            self.run_writer.on_run(app, instance, run_id, record)
 
     async def write_runs(self) -> None:
         """Persist run starts and ends, in order (a task for the daemon's lifetime)."""
@@ -328,8 +330,15 @@ class DaemonService:
                     deleted.append(f"{name}:{instance}")
                     freed.append(ids[instance])
                     continue
-                await self.sup.delete(name)
+                # The database first: one that refuses (locked, full) changes nothing, and
+                # the same delete works once it can write. The runs went with the row, so
+                # the ends of the runs it stops now are not written (_forgetting).
                 await self.store.delete_app(name)
+                self._forgetting.add(name)
+                try:
+                    await self.sup.delete(name)
+                finally:
+                    self._forgetting.discard(name)
                 del self._kept.apps[name]
                 freed.extend(self._kept.ids.pop(name, []))
                 deleted.append(name)
