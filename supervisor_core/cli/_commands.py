@@ -193,10 +193,47 @@ def kill(args: argparse.Namespace) -> int:
         try:
             answer = client.kill(wait=KILL_WAIT)
         except DaemonNotRunning:
-            say("no daemon running")
+            say(f"no daemon running{_sweep_killed(client.home)}")
             return 0
     say(f"every app stopped; daemon stopped (pid {answer.get('pid')})")
     return 0
+
+
+def _sweep_killed(home: Path) -> str:
+    """With no daemon answering: stop what a daemon killed with SIGKILL left (its pid is
+    still in ``ptm.pid``), as the next daemon's start would, and start nothing
+    (``python -m supervisor_core.daemon --sweep``). What to add to "no daemon running"."""
+    import subprocess
+
+    from supervisor_core._home import Home
+    from supervisor_core.errors import PtmError
+
+    files = Home(home)
+    try:
+        killed = int(files.pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return ""  # every daemon stopped cleanly: each removes its pid file
+    with files.daemon_log.open("ab") as log:  # its report goes where the daemon's would
+        offset = log.tell()
+        done = subprocess.run(
+            [sys.executable, "-m", "supervisor_core.daemon", "--sweep"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env={**os.environ, "PTM_HOME": str(home)},
+            timeout=KILL_WAIT,
+            check=False,
+        )
+    if done.returncode != 0:
+        with files.daemon_log.open("rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").strip().splitlines()
+        raise PtmError(lines[-1].removeprefix("ptm: ") if lines else f"ptm kill: {done}")
+    count = int(done.stdout or 0)
+    if not count:
+        return ""
+    runs = "1 run" if count == 1 else f"{count} runs"
+    return f"; stopped {runs} the killed daemon (pid {killed}) left (see daemon.log)"
 
 
 def metrics(args: argparse.Namespace) -> int:

@@ -256,6 +256,11 @@ def _parse_args(argv: Sequence[str]) -> None:
         action="store_true",
         help="accepted for systemd units; the daemon never forks (ptm detaches it)",
     )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="serve nothing: stop what a daemon killed with SIGKILL left running (ptm kill)",
+    )
     parser.parse_args(argv)
 
 
@@ -277,7 +282,12 @@ def _cannot_start(path: Path, exc: OSError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _parse_args(sys.argv[1:] if argv is None else argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["--sweep"]:  # ptm kill, when the daemon was killed: see _sweep
+        from supervisor_core.daemon._sweep import sweep_main
+
+        return sweep_main(Home.from_env())
+    _parse_args(words)
     home = Home.from_env()
     try:
         home.create()

@@ -26,6 +26,7 @@ __all__ = [
     "script_app",
     "stored_apps",
     "stored_spec",
+    "sweep_leftovers",
     "with_caller_env",
     "with_new_env",
 ]
@@ -187,14 +188,28 @@ async def restore(
     return restored
 
 
+async def sweep_leftovers(store: StateStore, cgroups: CgroupTree | None, previous: int) -> int:
+    """``ptm kill`` when the daemon (pid ``previous``) was killed: stop what it left running,
+    as the next daemon's start would, and start nothing. Returns how many runs were stopped;
+    theirs are closed as ``daemon died``, so the next daemon starts the apps once each."""
+    kill_timeouts: dict[str, float] = {}
+    for stored in await store.apps():
+        with contextlib.suppress(ConfigError):  # a program gone: the default kill_timeout
+            kill_timeouts[stored.name] = stored_spec(stored).stop.kill_timeout
+    count = await _sweep_orphans(store, kill_timeouts, cgroups, set())
+    if cgroups is not None:
+        count += await _sweep_unrecorded(cgroups, previous)
+    return count
+
+
 async def _sweep_orphans(
     store: StateStore,
     kill_timeouts: Mapping[str, float],
     cgroups: CgroupTree | None,
     kept: set[str],
-) -> None:
+) -> int:
     """Stop the processes of runs that never ended (the previous daemon was killed), but
-    those in ``kept`` (handed over by ``ptm update``)."""
+    those in ``kept`` (handed over by ``ptm update``); how many runs that was."""
     runs = [run for run in await store.open_runs() if run.run_id not in kept]
     for run in runs:
         assert run.pid is not None and run.create_time is not None  # open runs have both
@@ -232,13 +247,16 @@ async def _sweep_orphans(
                     run, ended_at=time.time(), exit_code=None, signal=None, end_reason="daemon died"
                 )
             )
+    return len(runs)
 
 
-async def _sweep_unrecorded(cgroups: CgroupTree, previous: int) -> None:
+async def _sweep_unrecorded(cgroups: CgroupTree, previous: int) -> int:
     """Stop what is left in the cgroups of the killed daemon ``previous`` that its recorded
     runs did not account for: runs it spawned just before it was killed, before it could
-    write them to state.db (nothing else knows them); their cgroups are removed."""
-    for path, run_id in cgroups.left_by(previous):
+    write them to state.db (nothing else knows them); their cgroups are removed. Returns
+    how many runs that was."""
+    left = cgroups.left_by(previous)
+    for path, run_id in left:
         await stop_tree(
             None,
             pgid=None,
@@ -251,3 +269,4 @@ async def _sweep_unrecorded(cgroups: CgroupTree, previous: int) -> None:
         log.warning(
             "stopped an unrecorded run %s of the previous daemon (pid %d)", run_id, previous
         )
+    return len(left)

@@ -278,3 +278,68 @@ def test_a_daemon_that_fails_to_start_leaves_the_killed_daemons_leftovers_to_the
             locker.kill()
             locker.wait()
         kill_if_alive(list(first.values()))
+
+
+def test_kill_after_a_sigkilled_daemon_stops_what_it_left(ptm: Ptm) -> None:
+    """``ptm kill`` leaves nothing behind, also when the daemon was killed with SIGKILL
+    before it: it used to say "no daemon running" and leave the survivors (a grandchild out
+    of the group, deaf to SIGTERM) running unmanaged, and the socket file in place. The
+    apps stay as they should be: the next daemon starts them again, once each."""
+    first = start_stubborn(ptm)
+    try:
+        daemon = ptm.daemon_pid()
+        assert daemon is not None
+        os.kill(daemon, signal.SIGKILL)
+        assert wait_gone({first["main"]}, 10) == set()
+        assert alive(first["grandchild"])
+        out = ptm.ok("kill")
+        assert out == (
+            f"[ptm] no daemon running; stopped 1 run the killed daemon (pid {daemon}) left"
+            " (see daemon.log)\n"
+        )
+        assert wait_gone({first["grandchild"]}, 10) == set()  # kill waited for it
+        assert not (ptm.home / "ptm.sock").exists()
+        assert not (ptm.home / "ptm.pid").exists()
+        assert ptm.ok("kill") == "[ptm] no daemon running\n"  # nothing left to stop
+        assert "outlived the previous daemon" in (ptm.home / "daemon.log").read_text()
+        (ptm.home / "logs" / "stubborn-out.log").write_text("")
+        row = ptm.wait_online(1)[0]
+        second = read_pids(ptm)
+        ptm.app_pids.add(second["grandchild"])
+        assert (row["pid"], row["restarts"]) == (second["main"], 0)
+        assert "daemon died" in ptm.ok("describe", "stubborn")
+    finally:
+        kill_if_alive(list(first.values()))
+
+
+def test_kill_after_a_sigkilled_daemon_with_state_db_locked_fails_in_one_line(ptm: Ptm) -> None:
+    """The sweep needs state.db: held locked by another process, ``ptm kill`` says so in one
+    line, exit 1, and keeps the killed daemon's pid, so the same command works later."""
+    first = start_stubborn(ptm)
+    locker: subprocess.Popen[str] | None = None
+    try:
+        daemon = ptm.daemon_pid()
+        assert daemon is not None
+        os.kill(daemon, signal.SIGKILL)
+        assert wait_gone({first["main"]}, 10) == set()
+        locker = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, str(ptm.home / "state.db")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+        done = ptm("kill")
+        assert (done.returncode, done.stdout) == (1, ""), done
+        state = ptm.home / "state.db"
+        assert done.stderr == f"ptm: {state}: cannot use the state database: database is locked\n"
+        assert alive(first["grandchild"])
+        assert ptm.daemon_pid() == daemon
+        locker.communicate(timeout=10)
+        assert ptm.ok("kill").startswith("[ptm] no daemon running; stopped 1 run")
+        assert wait_gone({first["grandchild"]}, 10) == set()
+    finally:
+        if locker is not None and locker.poll() is None:
+            locker.kill()
+            locker.wait()
+        kill_if_alive(list(first.values()))
