@@ -8,9 +8,12 @@ refuses, ``ptm`` says so in one line naming the file, and works again once the d
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -124,3 +127,96 @@ def test_a_full_disk_is_named_and_the_daemon_starts_once_it_has_room(
     home_ptm.ecosystem(("api", 1))
     home_ptm.ok("start", "ecosystem.toml")
     home_ptm.wait_online(1)
+
+
+BURST = """
+import os, signal, sys, time
+def burst(*_):
+    for n in range(400):  # 40 kB: more than a full disk has, less than the mount
+        print(f"burst line {n:03d} " + "x" * 80, flush=True)
+    print("burst done", flush=True)
+signal.signal(signal.SIGUSR1, burst)
+print("ready", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def dropped(ptm: Ptm) -> float:
+    for line in ptm.ok("metrics").splitlines():
+        if line.startswith("ptm_log_lines_dropped_total "):
+            return float(line.split()[1])
+    raise AssertionError("no ptm_log_lines_dropped_total in ptm metrics")
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def burst_ended(log: Path, ptm: Ptm, dropped_by_then: float) -> bool:
+    return log.read_text().endswith("burst done\n") or dropped(ptm) >= dropped_by_then
+
+
+def test_after_a_full_disk_save_keeps_the_old_dump_and_logs_say_what_was_lost(
+    mount: Mount, home_ptm: Ptm
+) -> None:
+    """While the disk is full: the app runs on, ``ptm save`` fails in one line and leaves
+    dump.toml (and its .bak) as they were. Once there is room: ``ptm logs`` shows one line
+    saying how many lines were lost, then the new lines."""
+    home_ptm.write("burst.py", BURST)
+    home_ptm.write(
+        "ecosystem.toml",
+        """
+        [[apps]]
+        name = "burst"
+        script = "burst.py"
+        kill_timeout = "2s"
+        log_date_format = ""
+        """,
+    )
+    home_ptm.ok("start", "ecosystem.toml")
+    [row] = home_ptm.wait_online(1)
+    out_log = home_ptm.home / "logs" / "burst-out.log"
+    wait_for(lambda: out_log.read_text() == "ready\n", "the app never said ready")
+    home_ptm.ok("save")
+    home_ptm.ok("save")  # so that there is a dump.toml.bak too
+    dump, backup = home_ptm.home / "dump.toml", home_ptm.home / "dump.toml.bak"
+    saved = (dump.read_bytes(), backup.read_bytes())
+
+    filler = mount.fill()
+    os.kill(row["pid"], signal.SIGUSR1)
+    wait_for(lambda: dropped(home_ptm) > 0, "no log line was dropped on the full disk")
+    done = home_ptm("save")
+    assert (done.returncode, done.stdout) == (1, ""), done
+    assert one_line(done.stderr) == f"ptm: {dump}: cannot write the dump: No space left on device"
+    assert (dump.read_bytes(), backup.read_bytes()) == saved
+    assert sorted(p.name for p in home_ptm.home.iterdir() if p.name.startswith(".dump")) == []
+    assert home_ptm.jlist()[0]["status"] == "online"
+
+    filler.unlink()
+    # ptm tries the file again every half second: a burst before that is dropped too.
+    deadline = time.monotonic() + 15
+    while not out_log.read_text().endswith("burst done\n"):
+        assert time.monotonic() < deadline, "the log file was never written again"
+        whole = dropped(home_ptm) + 401  # the count once this burst is dropped whole
+        os.kill(row["pid"], signal.SIGUSR1)
+        wait_for(
+            partial(burst_ended, out_log, home_ptm, whole),
+            "a burst was neither written nor dropped",
+        )
+    shown = home_ptm.ok("logs", "burst", "--nostream", "--lines", "1000", "--out").splitlines()
+    notices = [line for line in shown if "[ptm]" in line]
+    assert len(notices) == 1, notices
+    assert "log lines lost between" in notices[0]
+    assert notices[0].endswith(": No space left on device")
+    after = shown[shown.index(notices[0]) + 1 :]
+    assert [line.split("| ", 1)[1] for line in after[-2:]] == [
+        "burst line 399 " + "x" * 80,
+        "burst done",
+    ]
+    home_ptm.ok("save")
+    assert backup.read_bytes() == saved[0]  # the whole old dump, kept as the new one's .bak
+    assert 'name = "burst"' in dump.read_text()
