@@ -70,15 +70,47 @@ async def check_installed(home: Home) -> str:
         raise StateError("update refused: the installed version's check said nothing") from None
 
 
+_RESERVED_PER_INSTANCE = 2 * (4 * 65536 // 3 + 4) + 16384
+"""Bytes of ``handover.json`` an instance may need at most: its two pipes' unterminated
+lines (64 KiB at most each, base64: a third more) and its description."""
+_RESERVED_BASE = 65536
+
+
+def reserve_handover(home: Home, instances: int) -> None:
+    """Take the disk space ``handover.json`` will need before the point of no return: once
+    :func:`reexec` has stopped reading the apps' pipes, a full disk could only kill the
+    daemon and its apps. A disk without that room refuses the update (StateError, one line)
+    and changes nothing."""
+    path = handover_path(home)
+    size = _RESERVED_BASE + instances * _RESERVED_PER_INSTANCE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise StateError(
+            f"update refused: {path}: cannot reserve the {size // 1024} KiB the handover needs:"
+            f" {exc.strerror or exc}"
+        ) from None
+
+
+def handover_path(home: Home) -> Path:
+    return home.root / "handover.json"
+
+
 async def check_update(home: Home, sup: Supervisor) -> str:
-    """The version to re-execute as, once it has shown it can start and every instance can
-    be handed over; else StateError (one line)."""
+    """The version to re-execute as, once it has shown it can start, every instance can be
+    handed over and the handover has its disk space; else StateError (one line)."""
     log.info("ptm update: checking the installed version")
     version = await check_installed(home)
     log.info("ptm update: the installed version %s starts", version)
     blocker = sup.handover_blocker()
     if blocker is not None:
         raise StateError(f"update refused for now: {blocker}; try again in a moment")
+    reserve_handover(home, sum(len(sup.info(name)) for name in sup.names))
     return version
 
 
@@ -103,10 +135,13 @@ def reexec(
     }
     for fd in (listener_fd, lock_fd):
         os.set_inheritable(fd, True)
-    path = home.root / "handover.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    path = handover_path(home)
+    # Into the space reserve_handover took (no O_TRUNC, which would give it back), then cut
+    # to the length written.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(handover, out)
+        out.truncate()
     sys.stdout.flush()
     sys.stderr.flush()
     env = dict(os.environ)

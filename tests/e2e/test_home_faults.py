@@ -220,3 +220,29 @@ def test_after_a_full_disk_save_keeps_the_old_dump_and_logs_say_what_was_lost(
     home_ptm.ok("save")
     assert backup.read_bytes() == saved[0]  # the whole old dump, kept as the new one's .bak
     assert 'name = "burst"' in dump.read_text()
+
+
+def test_update_on_a_full_disk_is_refused_and_changes_nothing(mount: Mount, home_ptm: Ptm) -> None:
+    """``ptm update`` writes handover.json once it has stopped reading the apps' pipes: on a
+    full disk that write failed and the daemon died with every app. The space is now taken
+    before that point, so a full disk refuses the update in one line and nothing changes."""
+    home_ptm.ecosystem(("api", 2))
+    home_ptm.ok("start", "ecosystem.toml")
+    before = [(row["pid"], row["restarts"]) for row in home_ptm.wait_online(2)]
+    daemon = home_ptm.daemon_pid()
+    filler = mount.fill()
+    done = home_ptm("update", timeout=90)
+    assert (done.returncode, done.stdout) == (1, ""), done
+    handover = mount.path / "handover.json"
+    assert one_line(done.stderr).startswith(f"ptm: update refused: {handover}: cannot reserve ")
+    assert done.stderr.endswith(" KiB the handover needs: No space left on device\n")
+    assert not handover.exists()
+    assert home_ptm.daemon_pid() == daemon
+    rows = home_ptm.wait_online(2)
+    assert [(row["pid"], row["restarts"]) for row in rows] == before
+    filler.unlink()
+    assert home_ptm("update", timeout=90).returncode == 0
+    rows = home_ptm.wait_rows(lambda rows: len(rows) == 2 and all(r["pid"] for r in rows))
+    assert [(row["pid"], row["restarts"]) for row in rows] == before  # the same processes
+    assert home_ptm.daemon_pid() == daemon  # the same pid, re-executed
+    assert not handover.exists()
