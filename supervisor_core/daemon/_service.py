@@ -260,34 +260,39 @@ class DaemonService:
             names = list(selection)
             if caller_env is not None:
                 await self._update_env(names, caller_env)
+            if action not in ("stop", "start", "restart", "reload"):
+                raise StateError(f"unknown action {action!r}")
             running: list[str] = []
+            # Each change is written to state.db before it is made: a database that refuses
+            # it (locked by another process, a full disk) fails the command with nothing
+            # changed, and the same command works once it can write.
             for name, picked in selection.items():
                 if action == "stop":
-                    await self.sup.stop(name, picked)
-                    if picked is not None:  # stays stopped while its app runs
+                    if picked is None:
+                        await self._set_desired(name, "stopped")
+                    else:  # stays stopped while its app runs
                         await self.store.set_stopped(name, picked, True)
+                    await self.sup.stop(name, picked)
                     # An app is stopped once every instance is (one process stopped by id
                     # leaves the app running).
-                    if all(i.status not in ACTIVE for i in self.sup.info(name)):
+                    if picked is not None and all(
+                        i.status not in ACTIVE for i in self.sup.info(name)
+                    ):
                         await self._set_desired(name, "stopped")
-                elif action == "start":
+                    continue
+                await self._set_desired(name, "running")
+                await self.store.set_stopped(name, picked, False)
+                if action == "start":
                     infos = self.sup.info(name)
                     if all(
                         i.status in ACTIVE for i in infos if picked is None or i.instance in picked
                     ):
                         running.append(name)
                     await self.sup.start(name, picked)
-                    await self._set_desired(name, "running")
                 elif action == "restart":
                     await self.sup.restart(name, "manual", instances=picked)
-                    await self._set_desired(name, "running")
-                elif action == "reload":
-                    await self.sup.reload(name, picked)
-                    await self._set_desired(name, "running")
                 else:
-                    raise StateError(f"unknown action {action!r}")
-                if action != "stop":
-                    await self.store.set_stopped(name, picked, False)
+                    await self.sup.reload(name, picked)
             answer: dict[str, Any] = {"processes": self.rows(selection)}
             if action == "start":
                 answer["started"] = [name for name in names if name not in running]

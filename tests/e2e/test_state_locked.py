@@ -70,3 +70,28 @@ def test_a_delete_the_database_refuses_changes_nothing(ptm: Ptm) -> None:
     assert [row["name"] for row in ptm.jlist()] == ["web"]
     log = (ptm.home / "daemon.log").read_text()
     assert "could not record a run" not in log, log
+
+
+def test_a_stop_or_start_the_database_refuses_changes_nothing(ptm: Ptm) -> None:
+    """Before: ``ptm stop api`` failed, yet api was stopped while state.db still said
+    "running", so the next daemon (a reboot) started it again; a failed ``ptm start`` left
+    it running while the next daemon would keep it stopped."""
+    locked = f"ptm: {ptm.home / 'state.db'}: state database error: database is locked\n"
+    ptm.ecosystem(("api", 1), ("web", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(2)
+    before = summary(ptm)
+    with write_locked(ptm.home / "state.db"):
+        done = ptm("stop", "api")
+        assert (done.returncode, done.stderr) == (1, locked), done
+        assert summary(ptm) == before
+    ptm.ok("stop", "api")
+    stopped = summary(ptm)
+    assert [status for _, status, _ in stopped] == ["stopped", "online"]
+    with write_locked(ptm.home / "state.db"):
+        done = ptm("start", "api")
+        assert (done.returncode, done.stderr) == (1, locked), done
+        assert summary(ptm) == stopped
+    ptm.ok("kill")
+    rows = ptm.wait_rows(lambda rows: [r["status"] for r in rows] == ["stopped", "online"])
+    assert [row["name"] for row in rows] == ["api", "web"]
