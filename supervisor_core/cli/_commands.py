@@ -213,7 +213,14 @@ def _sweep_killed(home: Path) -> str:
         killed = int(files.pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return ""  # every daemon stopped cleanly: each removes its pid file
-    with files.daemon_log.open("ab") as log:  # its report goes where the daemon's would
+    try:
+        log = files.daemon_log.open("ab")  # its report goes where the daemon's would
+    except OSError as exc:  # a read-only PTM_HOME: nothing can be swept or removed
+        raise PtmError(
+            f"cannot stop what the killed daemon (pid {killed}) left:"
+            f" {files.daemon_log}: {exc.strerror or exc}"
+        ) from None
+    with log:
         offset = log.tell()
         done = subprocess.run(
             [sys.executable, "-m", "supervisor_core.daemon", "--sweep"],
@@ -225,15 +232,15 @@ def _sweep_killed(home: Path) -> str:
             check=False,
         )
     if done.returncode != 0:
-        with files.daemon_log.open("rb") as log:
-            log.seek(offset)
-            lines = log.read().decode(errors="replace").strip().splitlines()
+        with files.daemon_log.open("rb") as written:
+            written.seek(offset)
+            lines = written.read().decode(errors="replace").strip().splitlines()
         raise PtmError(lines[-1].removeprefix("ptm: ") if lines else f"ptm kill: {done}")
     count = int(done.stdout or 0)
     if not count:
         return ""
     runs = "1 run" if count == 1 else f"{count} runs"
-    return f"; stopped {runs} the killed daemon (pid {killed}) left (see daemon.log)"
+    return f"; stopped what the killed daemon (pid {killed}) left of {runs} (see daemon.log)"
 
 
 def metrics(args: argparse.Namespace) -> int:

@@ -294,8 +294,8 @@ def test_kill_after_a_sigkilled_daemon_stops_what_it_left(ptm: Ptm) -> None:
         assert alive(first["grandchild"])
         out = ptm.ok("kill")
         assert out == (
-            f"[ptm] no daemon running; stopped 1 run the killed daemon (pid {daemon}) left"
-            " (see daemon.log)\n"
+            f"[ptm] no daemon running; stopped what the killed daemon (pid {daemon}) left of"
+            " 1 run (see daemon.log)\n"
         )
         assert wait_gone({first["grandchild"]}, 10) == set()  # kill waited for it
         assert not (ptm.home / "ptm.sock").exists()
@@ -336,7 +336,7 @@ def test_kill_after_a_sigkilled_daemon_with_state_db_locked_fails_in_one_line(pt
         assert alive(first["grandchild"])
         assert ptm.daemon_pid() == daemon
         locker.communicate(timeout=10)
-        assert ptm.ok("kill").startswith("[ptm] no daemon running; stopped 1 run")
+        assert ptm.ok("kill").startswith("[ptm] no daemon running; stopped what the killed")
         assert wait_gone({first["grandchild"]}, 10) == set()
     finally:
         if locker is not None and locker.poll() is None:

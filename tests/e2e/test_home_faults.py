@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Ptm
+from tests.e2e.conftest import Ptm, wait_gone
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root can mount a tmpfs")
 
@@ -47,6 +47,9 @@ class Mount:
 
     def read_only(self) -> None:
         subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
+
+    def read_write(self) -> None:
+        subprocess.run(["mount", "-o", "remount,rw", str(self.path)], check=True)
 
     def unmount(self) -> None:
         done = subprocess.run(["umount", str(self.path)], capture_output=True, text=True)
@@ -246,3 +249,30 @@ def test_update_on_a_full_disk_is_refused_and_changes_nothing(mount: Mount, home
     assert [(row["pid"], row["restarts"]) for row in rows] == before  # the same processes
     assert home_ptm.daemon_pid() == daemon  # the same pid, re-executed
     assert not handover.exists()
+
+
+def test_kill_after_a_sigkilled_daemon_on_a_read_only_home_is_one_line(
+    mount: Mount, home_ptm: Ptm
+) -> None:
+    """The home went read-only after the daemon was killed: ``ptm kill`` can neither sweep
+    nor remove its files, and says so in one line; once writable, it does both."""
+    home_ptm.ecosystem(("api", 1))
+    home_ptm.ok("start", "ecosystem.toml")
+    [row] = home_ptm.wait_online(1)
+    daemon = home_ptm.daemon_pid()
+    assert daemon is not None
+    os.kill(daemon, signal.SIGKILL)
+    assert wait_gone({daemon, row["pid"]}, 10) == set()  # the app stops with it (pdeathsig)
+    mount.read_only()
+    done = home_ptm("kill")
+    assert (done.returncode, done.stdout) == (1, ""), done
+    assert one_line(done.stderr) == (
+        f"ptm: cannot stop what the killed daemon (pid {daemon}) left:"
+        f" {mount.path / 'daemon.log'}: Read-only file system"
+    )
+    mount.read_write()
+    assert home_ptm.ok("kill") == (
+        f"[ptm] no daemon running; stopped what the killed daemon (pid {daemon}) left of"
+        " 1 run (see daemon.log)\n"
+    )
+    assert sorted(p.name for p in mount.path.iterdir() if p.name.startswith("ptm.")) == []
