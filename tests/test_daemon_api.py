@@ -301,6 +301,8 @@ async def test_start_one_script_scale_signal_reset(api: Harness, tmp_path: Path)
     assert len(sent["signalled"]) == 3
     bad = await api.client.post("/v1/processes/solo/signal", json={"signal": "SIGNOPE"})
     assert bad.status_code == 400 and "SIGNOPE" in bad.json()["error"]
+    # docs/api.md: a bad signal name is a malformed request, not a bad ecosystem file
+    assert bad.json()["kind"] == "bad_request"
     await api.client.post("/v1/processes/solo/restart")
     rows = (await api.client.post("/v1/processes/solo/reset")).json()["processes"]
     assert all(r["restarts"] == 0 for r in rows)
