@@ -48,3 +48,17 @@ def test_the_command_guide_names_every_command() -> None:
     text = (REPO / "docs" / "cli.md").read_text()
     missing = [c for c in sorted(set(_COMMANDS) - {"daemon"}) if f"`ptm {c}" not in text]
     assert missing == []
+
+
+def test_the_describe_example_shows_every_setting_describe_shows(tmp_path: Path) -> None:
+    from supervisor_core.cli._describe import _spec_lines
+    from supervisor_core.config import build_app
+    from supervisor_core.daemon._views import spec_view
+
+    (tmp_path / "server.py").write_text("")
+    spec = build_app({"name": "api", "script": "server.py"}, base_dir=tmp_path, caller_env={})
+    real = [line.split()[0] for line in _spec_lines(spec_view(spec)) if line.strip()]
+    doc = (REPO / "docs" / "cli.md").read_text()
+    example = doc.split("$ ptm describe api\n", 1)[1].split("\n```", 1)[0]
+    config = example.split("\nConfig\n", 1)[1].split("\nEnvironment\n", 1)[0]
+    assert [line.split()[0] for line in config.splitlines() if line.strip()] == real
