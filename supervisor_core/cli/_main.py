@@ -369,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _count(text: str) -> int:
+    if text.strip().startswith("+"):  # int() would read PM2's "+1" (add one) as 1
+        raise argparse.ArgumentTypeError(
+            f"give the new number of instances; PM2's +N (add N) is not read: {text!r}"
+        )
     try:
         value = int(text)
     except ValueError:

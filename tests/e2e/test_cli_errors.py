@@ -169,3 +169,15 @@ def test_scale_past_the_instance_limit_is_a_usage_error(ptm: Ptm) -> None:
     done = ptm("scale", "api", "1100")
     assert done.returncode == 2, done
     assert "must be at most 1024: '1100'" in one_line(done.stderr)
+
+
+def test_scale_by_pm2s_plus_n_is_refused_and_changes_nothing(ptm: Ptm) -> None:
+    """PM2's ``scale api +1`` adds an instance; read as the number 1 it scaled api *down* to
+    one instance, stopping the others. ptm takes the total only, so +N is a usage error."""
+    ptm.ecosystem(("api", 3))
+    ptm.ok("start", "ecosystem.toml")
+    pids = [row["pid"] for row in ptm.wait_online(3)]
+    done = ptm("scale", "api", "+1")
+    assert done.returncode == 2, done
+    assert "'+1'" in one_line(done.stderr) and "the new number of instances" in done.stderr
+    assert [row["pid"] for row in ptm.wait_online(3)] == pids
