@@ -383,6 +383,10 @@ async def test_save_and_resurrect(api: Harness, tmp_path: Path) -> None:
     assert refused.status_code == 409 and refused.json()["kind"] == "state"
     forced = await api.client.post("/v1/save", json={"force": True})
     assert forced.status_code == 200 and forced.json()["apps"] == 0
+    # docs/state.md: the empty list (apps = []) resurrects to nothing, not to an error
+    empty = await api.client.post("/v1/resurrect")
+    assert empty.status_code == 200, empty.text
+    assert empty.json() == {"started": [], "skipped": []}
 
 
 async def test_the_socket_is_0600(api: Harness) -> None:
