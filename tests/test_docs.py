@@ -62,3 +62,35 @@ def test_the_describe_example_shows_every_setting_describe_shows(tmp_path: Path)
     example = doc.split("$ ptm describe api\n", 1)[1].split("\n```", 1)[0]
     config = example.split("\nConfig\n", 1)[1].split("\nEnvironment\n", 1)[0]
     assert [line.split()[0] for line in config.splitlines() if line.strip()] == real
+
+
+def test_every_ptm_command_line_of_the_guide_has_only_real_options() -> None:
+    """A command copied from the guide is not refused for an option or a command that does
+    not exist (``ptm logs -f`` was: ``ptm logs`` follows by itself)."""
+    import contextlib
+    import io
+    import shlex
+
+    from supervisor_core.cli._main import _split_script_args, build_parser
+
+    wrong = []
+    for page in PAGES:
+        text = page.read_text()
+        lines = re.findall(r"`(ptm [^`]+)`", text) + re.findall(r"^\$ (ptm .*)$", text, re.M)
+        for line in lines:
+            line = re.split(r" #|[|>]|&&", line)[0].strip()
+            if re.search(r"\[|…|\.\.\.", line):
+                continue  # a synopsis, not a command line
+            try:
+                words = shlex.split(line)[1:]
+            except ValueError:
+                continue
+            errors = io.StringIO()
+            try:
+                with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+                    build_parser().parse_args(_split_script_args(words)[0])
+            except SystemExit:
+                said = errors.getvalue()
+                if "unrecognized arguments" in said or "unknown command" in said:
+                    wrong.append(f"{page.name}: {line}: {said.strip()}")
+    assert wrong == []
