@@ -297,6 +297,13 @@ async def test_start_one_script_scale_signal_reset(api: Harness, tmp_path: Path)
     assert [r["instance"] for r in rows["processes"]] == [0, 1, 2]
     bad = await api.client.post("/v1/processes/solo/scale", json={"instances": "x"})
     assert bad.status_code == 400
+    for body in ({}, {"instances": 2, "change": 1}):  # one of the two, not none, not both
+        bad = await api.client.post("/v1/processes/solo/scale", json=body)
+        assert (bad.status_code, bad.json()["kind"]) == (400, "bad_request")
+    rows = (await api.client.post("/v1/processes/solo/scale", json={"change": 1})).json()
+    assert [r["instance"] for r in rows["processes"]] == [0, 1, 2, 3]
+    rows = (await api.client.post("/v1/processes/solo/scale", json={"change": -1})).json()
+    assert [r["instance"] for r in rows["processes"]] == [0, 1, 2]
     sent = (await api.client.post("/v1/processes/solo/signal", json={"signal": "USR1"})).json()
     assert len(sent["signalled"]) == 3
     bad = await api.client.post("/v1/processes/solo/signal", json={"signal": "SIGNOPE"})

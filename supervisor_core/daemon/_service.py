@@ -337,9 +337,18 @@ class DaemonService:
             await self._alerts.drop_orphans({s.source for s in self._kept.managed().values()})
             return {"deleted": deleted, "ids": freed}
 
-    async def scale(self, target: str, instances: int) -> dict[str, Any]:
+    async def scale(self, target: str, instances: int | None, *, change: int = 0) -> dict[str, Any]:
+        """To ``instances``, or by ``change`` (PM2's +N / -N) from the instances it has now."""
         async with self._lock:
             name, _ = self._kept.one(target)
+            if instances is None:
+                current = len(self.sup.info(name))
+                instances = current + change
+                if instances < 1:
+                    raise StateError(
+                        f"cannot scale {name!r} by {change:+d}: it has {current}, and an app"
+                        " keeps at least 1 (ptm stop stops it, ptm delete removes it)"
+                    )
             try:
                 instance_count(instances)
             except ValueError as exc:
