@@ -67,14 +67,11 @@ _ALIASES = {
 
 
 def unknown_command(word: str) -> str:
-    """The message for a command that does not exist, with the closest command or alias."""
-    import difflib  # only on this error path: ptm list stays light
+    """The message for a command that does not exist: what to use instead of a PM2 command,
+    else the closest command or alias."""
+    from supervisor_core.cli._unknown import unknown_command_message  # this error path only
 
-    names = sorted((set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    if close:
-        return f"unknown command {word!r}; did you mean {close[0]}?"
-    return f"unknown command {word!r} (see: ptm --help)"
+    return unknown_command_message(word, (set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
 
 
 class _Parser(argparse.ArgumentParser):
