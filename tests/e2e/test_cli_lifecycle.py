@@ -234,6 +234,31 @@ def test_reload_logs_reopens_moved_files(ptm: Ptm) -> None:
     assert "got SIGUSR1" in out_log.read_text()
 
 
+def test_reload_logs_with_no_daemon_for_its_home_starts_none_and_fails(ptm: Ptm) -> None:
+    """logrotate runs its postrotate as root, with root's home: there ``ptm reloadLogs`` must
+    not start a daemon of its own and say it reopened the logs of the apps it does not run."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    before = ptm.wait_online(1)
+    other = ptm.cwd / "root-home"  # where PTM_HOME points in logrotate's environment
+    env = {**os.environ, "PTM_HOME": str(other)}
+    try:
+        done = subprocess.run(
+            [*PTM, "reloadLogs"], capture_output=True, text=True, timeout=40, env=env
+        )
+        assert (done.returncode, done.stdout) == (1, ""), done
+        assert done.stderr == (
+            f"ptm: no daemon running for PTM_HOME={other}: no log file to reopen"
+            " (run ptm reloadLogs as the daemon's user, with its PTM_HOME)\n"
+        )
+        assert not (other / "ptm.pid").exists()
+        assert not (other / "ptm.sock").exists()
+    finally:
+        subprocess.run([*PTM, "kill"], capture_output=True, timeout=60, env=env)
+    after = ptm.jlist()  # the daemon of the apps is untouched
+    assert [(r["pid"], r["status"]) for r in after] == [(r["pid"], "online") for r in before]
+
+
 def test_scale_and_reset(ptm: Ptm) -> None:
     ptm.ecosystem(("api", 1))
     ptm.ok("start", "ecosystem.toml")
