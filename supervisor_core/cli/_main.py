@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from supervisor_core._version import __version__
-from supervisor_core.cli._startargs import add_start_arguments, add_update_env
+from supervisor_core.cli._startargs import add_start_arguments, add_update_env, joined_values
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -399,9 +399,9 @@ def _index(text: str) -> int:
 def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``ptm start app.py -- --port 3000``: what follows ``--`` goes to the script."""
     if "--" not in argv:
-        return argv, None
+        return joined_values(argv), None
     at = argv.index("--")
-    return argv[:at], argv[at + 1 :]
+    return joined_values(argv[:at]), argv[at + 1 :]
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
