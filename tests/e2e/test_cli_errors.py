@@ -190,3 +190,19 @@ def test_scale_past_the_instance_limit_is_a_usage_error(ptm: Ptm) -> None:
     done = ptm("scale", "api", "1100")
     assert done.returncode == 2, done
     assert "must be at most 1024: '1100'" in one_line(done.stderr)
+
+
+@pytest.mark.parametrize("change", ["+1", "+2"])
+def test_pm2s_relative_scale_is_refused_and_changes_nothing(ptm: Ptm, change: str) -> None:
+    """``pm2 scale api +1`` adds an instance; ptm does not read +N (coming-from-pm2.md), and
+    must not take it for N either: that stopped and deleted running instances."""
+    ptm.ecosystem(("api", 3))
+    ptm.ok("start", "ecosystem.toml")
+    before = [row["pid"] for row in ptm.wait_online(3)]
+    done = ptm("scale", "api", change)
+    assert (done.returncode, done.stdout) == (2, ""), done
+    assert one_line(done.stderr) == (
+        f"ptm scale: argument N: the number of instances, not a change: {change!r}"
+        " (PM2's relative +N is not read; give the new total, or see ptm list)\n"
+    )
+    assert [row["pid"] for row in ptm.wait_online(3)] == before
