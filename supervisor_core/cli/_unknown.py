@@ -25,8 +25,8 @@ _NO_PLUS = "PM2 Plus, PM2's hosted service; ptm has none (ptm metrics for Promet
 _NO_STORE = (
     "ptm has no settings store; write the setting as a key of the app in its ecosystem file"
     " (max_restarts, restart_delay, max_memory_restart, ...: docs/ecosystem.md), then run"
-    " ptm start FILE to apply it, or give an app started without a file its flag again"
-    " (ptm start SCRIPT --name NAME --max-restarts 5)"
+    " ptm start FILE to apply it; an app started without a file takes new settings from"
+    " ptm start SCRIPT --name NAME with all its flags (--max-restarts 5 ...)"
 )
 
 # PM2 command -> what to do with ptm instead (docs/coming-from-pm2.md, "Commands").
