@@ -366,9 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _count(text: str) -> int:
-    if text.startswith("+"):  # int("+1") is 1: PM2's "one more" would scale down to 1
-        why = "PM2's relative +N is not read; give the new total, or see ptm list"
-        raise argparse.ArgumentTypeError(f"the number of instances, not a change: {text!r} ({why})")
+    if text.strip().startswith("+"):  # int() would read PM2's "+1" (add one) as 1
+        raise argparse.ArgumentTypeError(
+            f"give the new number of instances; PM2's +N (add N) is not read: {text!r}"
+        )
     try:
         value = int(text)
     except ValueError:

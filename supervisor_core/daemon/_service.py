@@ -28,6 +28,7 @@ from supervisor_core.daemon._history import HistoryKeeper
 from supervisor_core.daemon._logtail import tail_logs
 from supervisor_core.daemon._registry import Registry
 from supervisor_core.daemon._restore import (
+    dump_apps,
     file_apps,
     restore,
     script_app,
@@ -405,7 +406,7 @@ class DaemonService:
             raise StateError(f"no dump at {self.home.dump}; run ptm save first")
         async with self._lock:
             ecosystem, dumped = await anyio.to_thread.run_sync(
-                lambda: file_apps(self.home.dump, None, None, caller_env, self._kept.apps)
+                lambda: dump_apps(self.home.dump, caller_env, self._kept.apps)
             )
             # The saved process ids, given back where they are free.
             saved_ids = dump_ids(await anyio.Path(self.home.dump).read_text("utf-8", "replace"))

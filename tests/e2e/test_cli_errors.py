@@ -192,17 +192,13 @@ def test_scale_past_the_instance_limit_is_a_usage_error(ptm: Ptm) -> None:
     assert "must be at most 1024: '1100'" in one_line(done.stderr)
 
 
-@pytest.mark.parametrize("change", ["+1", "+2"])
-def test_pm2s_relative_scale_is_refused_and_changes_nothing(ptm: Ptm, change: str) -> None:
-    """``pm2 scale api +1`` adds an instance; ptm does not read +N (coming-from-pm2.md), and
-    must not take it for N either: that stopped and deleted running instances."""
+def test_scale_by_pm2s_plus_n_is_refused_and_changes_nothing(ptm: Ptm) -> None:
+    """PM2's ``scale api +1`` adds an instance; read as the number 1 it scaled api *down* to
+    one instance, stopping the others. ptm takes the total only, so +N is a usage error."""
     ptm.ecosystem(("api", 3))
     ptm.ok("start", "ecosystem.toml")
-    before = [row["pid"] for row in ptm.wait_online(3)]
-    done = ptm("scale", "api", change)
-    assert (done.returncode, done.stdout) == (2, ""), done
-    assert one_line(done.stderr) == (
-        f"ptm scale: argument N: the number of instances, not a change: {change!r}"
-        " (PM2's relative +N is not read; give the new total, or see ptm list)\n"
-    )
-    assert [row["pid"] for row in ptm.wait_online(3)] == before
+    pids = [row["pid"] for row in ptm.wait_online(3)]
+    done = ptm("scale", "api", "+1")
+    assert done.returncode == 2, done
+    assert "'+1'" in one_line(done.stderr) and "the new number of instances" in done.stderr
+    assert [row["pid"] for row in ptm.wait_online(3)] == pids
