@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from supervisor_core._version import __version__
-from supervisor_core.cli._startargs import add_start_arguments, add_update_env
+from supervisor_core.cli._startargs import add_start_arguments, add_update_env, joined_values
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -67,14 +67,11 @@ _ALIASES = {
 
 
 def unknown_command(word: str) -> str:
-    """The message for a command that does not exist, with the closest command or alias."""
-    import difflib  # only on this error path: ptm list stays light
+    """The message for a command that does not exist: what to use instead of a PM2 command,
+    else the closest command or alias."""
+    from supervisor_core.cli._unknown import unknown_command_message  # this error path only
 
-    names = sorted((set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    if close:
-        return f"unknown command {word!r}; did you mean {close[0]}?"
-    return f"unknown command {word!r} (see: ptm --help)"
+    return unknown_command_message(word, (set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -411,9 +408,9 @@ def _index(text: str) -> int:
 def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``ptm start app.py -- --port 3000``: what follows ``--`` goes to the script."""
     if "--" not in argv:
-        return argv, None
+        return joined_values(argv), None
     at = argv.index("--")
-    return argv[:at], argv[at + 1 :]
+    return joined_values(argv[:at]), argv[at + 1 :]
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
