@@ -137,8 +137,20 @@ def flush(args: argparse.Namespace) -> int:
 
 
 def reload_logs(args: argparse.Namespace) -> int:
-    with connect() as client:
-        client.reload_logs()
+    """Never starts a daemon: a new one has no file to reopen, and the usual caller is
+    logrotate's postrotate, run as root with root's home, not as the daemon's user."""
+    from supervisor_core.errors import DaemonNotRunning
+
+    with connect(autostart=False) as client:
+        try:
+            client.reload_logs()
+        except DaemonNotRunning:
+            print(
+                f"ptm: no daemon running for PTM_HOME={client.home}: no log file to reopen"
+                " (run ptm reloadLogs as the daemon's user, with its PTM_HOME)",
+                file=sys.stderr,
+            )
+            return 1
     say("log files reopened")
     return 0
 
@@ -202,7 +214,8 @@ def kill(args: argparse.Namespace) -> int:
 def _sweep_killed(home: Path) -> str:
     """With no daemon answering: stop what a daemon killed with SIGKILL left (its pid is
     still in ``ptm.pid``), as the next daemon's start would, and start nothing
-    (``python -m supervisor_core.daemon --sweep``). What to add to "no daemon running"."""
+    (``python -P -m supervisor_core.daemon --sweep``; ``-P`` as when a command starts the
+    daemon: nothing imported from this folder). What to add to "no daemon running"."""
     import subprocess
 
     from supervisor_core._home import Home
@@ -223,7 +236,7 @@ def _sweep_killed(home: Path) -> str:
     with log:
         offset = log.tell()
         done = subprocess.run(
-            [sys.executable, "-m", "supervisor_core.daemon", "--sweep"],
+            [sys.executable, "-P", "-m", "supervisor_core.daemon", "--sweep"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=log,

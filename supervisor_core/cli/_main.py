@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from supervisor_core._version import __version__
-from supervisor_core.cli._startargs import add_start_arguments, add_update_env
+from supervisor_core.cli._startargs import add_start_arguments, add_update_env, joined_values
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -67,14 +67,11 @@ _ALIASES = {
 
 
 def unknown_command(word: str) -> str:
-    """The message for a command that does not exist, with the closest command or alias."""
-    import difflib  # only on this error path: ptm list stays light
+    """The message for a command that does not exist: what to use instead of a PM2 command,
+    else the closest command or alias."""
+    from supervisor_core.cli._unknown import unknown_command_message  # this error path only
 
-    names = sorted((set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    if close:
-        return f"unknown command {word!r}; did you mean {close[0]}?"
-    return f"unknown command {word!r} (see: ptm --help)"
+    return unknown_command_message(word, (set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -248,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     scale = _command(commands, "scale", help="change the number of instances of an app")
     _target(scale, "the app")
-    scale.add_argument("instances", type=_count, metavar="N", help="the new number")
+    scale.add_argument(
+        "instances", type=_count, metavar="N", help="the new number, or +N / -N to add or remove N"
+    )
     sig = _command(commands, "signal", aliases=["sendSignal"], help="send a signal to an app")
     sig.add_argument("signal", metavar="SIGNAL", help="SIGUSR1, USR1, SIGHUP, ...")
     _target(sig)
@@ -368,17 +367,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _count(text: str) -> int:
+def _count(text: str) -> str:
+    """``N``, the new number of instances, or PM2's ``+N`` / ``-N``: add or remove N (the
+    daemon counts from the instances the app has then). Given back as written."""
+    text = text.strip()
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number, +N or -N: {text!r}") from None
+    if text[:1] in ("+", "-"):
+        if value == 0 or abs(value) > 1024:
+            raise argparse.ArgumentTypeError(f"+N or -N adds or removes 1 to 1024: {text!r}")
+        return text
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more (ptm stop stops an app): {text!r}")
     from supervisor_core.config import instance_count
 
     try:
-        return instance_count(value)
+        return str(instance_count(value))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
 
@@ -402,9 +408,9 @@ def _index(text: str) -> int:
 def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``ptm start app.py -- --port 3000``: what follows ``--`` goes to the script."""
     if "--" not in argv:
-        return argv, None
+        return joined_values(argv), None
     at = argv.index("--")
-    return argv[:at], argv[at + 1 :]
+    return joined_values(argv[:at]), argv[at + 1 :]
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:

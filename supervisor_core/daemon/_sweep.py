@@ -1,4 +1,4 @@
-"""``python -m supervisor_core.daemon --sweep``: what ``ptm kill`` runs when no daemon answers.
+"""``python -P -m supervisor_core.daemon --sweep``: run by ``ptm kill`` when no daemon answers.
 
 A daemon killed with SIGKILL leaves its pid in ``ptm.pid``, its socket file, and whatever of
 its apps outlived it (an app deaf to its ``kill_signal``, a grandchild that left its group).
