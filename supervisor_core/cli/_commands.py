@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 KILL_WAIT = 300.0
+STARTING_WAIT = 60.0
+"""How long ``ptm kill`` waits for a daemon that is starting to answer, then stops it."""
+_DAEMON_RUNNING = 3
+"""The exit code of ``--sweep`` when a live daemon holds ``ptm.pid`` (daemon/_sweep.py)."""
 """How long ``ptm kill`` waits for the daemon to stop every app and exit."""
 DEFAULT_STOP_TIMEOUT = 30
 """``TimeoutStopSec`` of the systemd unit when no saved app says otherwise."""
@@ -199,23 +203,41 @@ def resurrect(args: argparse.Namespace) -> int:
 
 
 def kill(args: argparse.Namespace) -> int:
-    from supervisor_core.errors import DaemonNotRunning
+    import time
 
+    from supervisor_core._home import Home
+    from supervisor_core.errors import DaemonNotRunning, PtmError
+
+    deadline = time.monotonic() + STARTING_WAIT
     with connect(autostart=False) as client:
-        try:
-            answer = client.kill(wait=KILL_WAIT)
-        except DaemonNotRunning:
-            say(f"no daemon running{_sweep_killed(client.home)}")
-            return 0
+        while True:
+            try:
+                answer = client.kill(wait=KILL_WAIT)
+                break
+            except DaemonNotRunning:
+                swept = _sweep_killed(client.home)
+                if swept is not None:
+                    say(f"no daemon running{swept}")
+                    return 0
+            # A daemon holds ptm.pid but its socket does not answer yet: it is starting
+            # (it binds the socket once it has restored every app). Stop it once it answers.
+            if time.monotonic() > deadline:
+                files = Home(client.home)
+                raise PtmError(
+                    f"a daemon holds {files.pid_file} but did not answer on {files.socket}"
+                    f" within {STARTING_WAIT:g} s"
+                )
+            time.sleep(0.05)
     say(f"every app stopped; daemon stopped (pid {answer.get('pid')})")
     return 0
 
 
-def _sweep_killed(home: Path) -> str:
+def _sweep_killed(home: Path) -> str | None:
     """With no daemon answering: stop what a daemon killed with SIGKILL left (its pid is
     still in ``ptm.pid``), as the next daemon's start would, and start nothing
     (``python -P -m supervisor_core.daemon --sweep``; ``-P`` as when a command starts the
-    daemon: nothing imported from this folder). What to add to "no daemon running"."""
+    daemon: nothing imported from this folder). What to add to "no daemon running"; None
+    when a live daemon holds ``ptm.pid`` (one that is starting)."""
     import subprocess
 
     from supervisor_core._home import Home
@@ -244,6 +266,8 @@ def _sweep_killed(home: Path) -> str:
             timeout=KILL_WAIT,
             check=False,
         )
+    if done.returncode == _DAEMON_RUNNING:
+        return None
     if done.returncode != 0:
         with files.daemon_log.open("rb") as written:
             written.seek(offset)

@@ -25,7 +25,10 @@ from supervisor_core.errors import PtmError
 from supervisor_core.process import CgroupTree
 from supervisor_core.store import StateStore
 
-__all__ = ["sweep_main"]
+__all__ = ["DAEMON_RUNNING", "sweep_main"]
+
+DAEMON_RUNNING = 3
+"""The exit code when a live daemon holds ``ptm.pid``: nothing was killed, nothing swept."""
 
 
 async def _sweep(home: Home, previous: int) -> int:
@@ -44,8 +47,8 @@ async def _sweep(home: Home, previous: int) -> int:
 
 def sweep_main(home: Home) -> int:
     """Stop what a killed daemon left (module docstring). Prints the number of runs stopped
-    on stdout (nothing when no daemon was killed); exit code 1 with one line on stderr when
-    a daemon runs (it holds the lock) or the sweep fails."""
+    on stdout (nothing when no daemon was killed); exit code :data:`DAEMON_RUNNING` when a
+    daemon runs (it holds the lock), 1 with one line on stderr when the sweep fails."""
     try:
         lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -57,13 +60,7 @@ def sweep_main(home: Home) -> int:
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            other = os.pread(lock_fd, 32, 0).decode(errors="replace").strip() or "?"
-            print(
-                f"ptm: a daemon is running for {home.root} (pid {other}) but does not answer"
-                f" on {home.socket}",
-                file=sys.stderr,
-            )
-            return 1
+            return DAEMON_RUNNING  # starting (its socket comes last): ptm kill waits for it
         word = os.pread(lock_fd, 32, 0).decode(errors="replace").strip()
         if word.isdigit():
             out = os.dup(1)  # the log moves fds 1 and 2 to daemon.log: the count goes here

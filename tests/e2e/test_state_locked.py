@@ -7,13 +7,17 @@ next daemon brings back.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.e2e.conftest import Ptm
+import psutil
+
+from tests.e2e.conftest import PTM, Ptm
 
 WRITE_LOCKER = """
 import sqlite3, sys
@@ -95,3 +99,78 @@ def test_a_stop_or_start_the_database_refuses_changes_nothing(ptm: Ptm) -> None:
     ptm.ok("kill")
     rows = ptm.wait_rows(lambda rows: [r["status"] for r in rows] == ["stopped", "online"])
     assert [row["name"] for row in rows] == ["api", "web"]
+
+
+EXCLUSIVE_LOCKER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA locking_mode = EXCLUSIVE")  # readers are shut out too, until we exit
+db.execute("BEGIN EXCLUSIVE")
+db.execute("UPDATE apps SET desired = desired")
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_kill_while_the_daemon_starts_waits_and_stops_it(ptm: Ptm) -> None:
+    """A daemon holds ptm.pid from its first instant but binds its socket last, once it has
+    restored every app (here it waits for state.db, held locked). ``ptm kill`` in between
+    must not say "no daemon running" and leave it to start the apps: it waits for it and
+    stops it."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    ptm.ok("kill")
+    locker = subprocess.Popen(
+        [sys.executable, "-c", EXCLUSIVE_LOCKER, str(ptm.home / "state.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    daemon: subprocess.Popen[bytes] | None = None
+    killer: subprocess.Popen[str] | None = None
+    try:
+        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+        daemon = subprocess.Popen(
+            [sys.executable, "-P", "-m", "supervisor_core.daemon"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ptm.home,
+        )
+        wait_for(lambda: ptm.daemon_pid() == daemon.pid, "the daemon never wrote its pid")
+        killer = subprocess.Popen(
+            [*PTM, "kill"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        # Once ptm kill has found the daemon starting (its sweep found ptm.pid locked)...
+        wait_for(lambda: sweeps_of(killer.pid), "ptm kill never looked at ptm.pid")
+        locker.communicate(timeout=10)  # ...the daemon may go on
+        out, err = killer.communicate(timeout=60)
+        assert (killer.returncode, err) == (0, ""), (out, err)
+        assert out == f"[ptm] every app stopped; daemon stopped (pid {daemon.pid})\n"
+        assert daemon.wait(timeout=10) == 0
+    finally:
+        for proc in (locker, daemon, killer):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def sweeps_of(pid: int) -> bool:
+    """Whether the process ``pid`` (ptm kill) runs ``daemon --sweep`` now."""
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return False
+    found = False
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            found = found or "--sweep" in child.cmdline()
+    return found
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
