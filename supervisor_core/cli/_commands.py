@@ -38,11 +38,11 @@ __all__ = [
 ]
 
 KILL_WAIT = 300.0
+"""How long ``ptm kill`` waits for the daemon to stop every app and exit."""
 STARTING_WAIT = 60.0
 """How long ``ptm kill`` waits for a daemon that is starting to answer, then stops it."""
 _DAEMON_RUNNING = 3
 """The exit code of ``--sweep`` when a live daemon holds ``ptm.pid`` (daemon/_sweep.py)."""
-"""How long ``ptm kill`` waits for the daemon to stop every app and exit."""
 DEFAULT_STOP_TIMEOUT = 30
 """``TimeoutStopSec`` of the systemd unit when no saved app says otherwise."""
 
