@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import anyio
 
@@ -39,6 +39,9 @@ class Printer:
         )
         self._out = sys.stdout.buffer
         self._err = sys.stderr.buffer
+        self._gone: set[int] = set()
+        """The streams a write failed on (a closed terminal: EIO; a closed pipe: EPIPE). They
+        are not written to again; the apps' lines still reach their log files."""
 
     @staticmethod
     def _label(name: str, instance: int, count: int) -> str:
@@ -55,8 +58,7 @@ class Printer:
     def output(self, app: str, instance: int, stream: str, lines: list[bytes]) -> None:
         prefix = self._prefix(app, instance)
         target = self._out if stream == "out" else self._err
-        target.write(b"".join(prefix + line + b"\n" for line in lines))
-        target.flush()
+        self._write(target, b"".join(prefix + line + b"\n" for line in lines))
 
     def notice(self, text: str) -> None:
         self._ptm(text)
@@ -84,8 +86,16 @@ class Printer:
 
     def _ptm(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        self._out.write(f"[ptm {stamp}] {text}\n".encode())
-        self._out.flush()
+        self._write(self._out, f"[ptm {stamp}] {text}\n".encode())
+
+    def _write(self, target: BinaryIO, data: bytes) -> None:
+        if id(target) in self._gone:
+            return
+        try:
+            target.write(data)
+            target.flush()
+        except OSError:
+            self._gone.add(id(target))
 
 
 def select_apps(apps: tuple[AppSpec, ...], only: str | None, source: str) -> list[AppSpec]:
@@ -99,6 +109,17 @@ def select_apps(apps: tuple[AppSpec, ...], only: str | None, source: str) -> lis
                 f"--only: no app named {name!r} (apps: {', '.join(sorted(names))})", file=source
             )
     return [a for a in apps if a.name in wanted]
+
+
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that stop every app and end ``ptm run``: Ctrl-C, SIGTERM (docker stop,
+    systemd), and SIGHUP (the terminal or ssh session closed), which would otherwise end ptm
+    run at once and leave its apps running unsupervised. A SIGHUP ignored by the caller
+    (``nohup ptm run ...``) stays ignored."""
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        wanted.append(signal.SIGHUP)
+    return tuple(wanted)
 
 
 async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | None = None) -> int:
@@ -116,10 +137,13 @@ async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | 
             on_output=printer.output,
             on_notice=printer.notice,
             cgroups=cgroups,
+            # As under the daemon: a ptm run killed by SIGKILL (or the OOM killer) takes its
+            # apps with it (each gets its kill_signal), instead of leaving them as orphans.
+            die_with_supervisor=True,
         ) as sup,
     ):
         await alerts.start(notifier.run, sup)
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(*stop_signals()) as signals:
             async with sup.subscribe() as events, anyio.create_task_group() as tg:
                 result: list[int] = []
 
