@@ -434,16 +434,15 @@ class Runner:
             self.memory_bytes = sample.memory_bytes
             if keep is not None:
                 keep(self.spec.name, self.index, sample)
-            if (
-                limit is not None
-                and sample.memory_bytes > limit
-                and self._memory_alarm_token != run.token
-                and self._is_online()
-            ):
+            if limit is None or sample.memory_bytes <= limit:
+                return
+            if self._memory_alarm_token == run.token or not self._is_online():
+                return
+            memory = self._setup.monitor.sampler.memory_of(sample)  # shared pages once
+            if memory > limit:
                 self._memory_alarm_token = run.token
                 self._setup.notice(
-                    f"{self._label} memory {sample.memory_bytes} bytes "
-                    f"is over the limit of {limit}: restarting"
+                    f"{self._label} memory {memory} bytes is over the limit of {limit}: restarting"
                 )
                 self._post_memory(run.token)
 

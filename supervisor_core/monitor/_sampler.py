@@ -26,6 +26,7 @@ from supervisor_core.monitor._procfs import (
     CgroupProcs,
     ProcStat,
     StatFile,
+    read_pss,
     read_stat,
     tree_pids,
 )
@@ -145,6 +146,34 @@ class TreeSampler:
             pids=tuple(seen),
             taken_at=self._clock(),
         )
+
+    def memory_of(self, sample: TreeSample) -> int:
+        """The memory of ``sample``'s tree with the pages its processes share counted once
+        (:meth:`shared_once`), for a limit to judge; a single process's RSS as it is. Call it
+        only once the RSS sum matters (it is over a limit): it costs far more than a sample.
+        """
+        if len(sample.pids) < 2:
+            return sample.memory_bytes
+        shared_once = self.shared_once(sample.pids)
+        return sample.memory_bytes if shared_once is None else shared_once
+
+    def shared_once(self, pids: tuple[int, ...]) -> int | None:
+        """The memory of the processes ``pids`` with each page they share counted once: the
+        sum of their PSS (a process whose PSS cannot be read counts its RSS, one gone counts
+        nothing). A tree's RSS sum counts the pages its forked workers share with their
+        parent once per worker. None without Linux's /proc (the RSS sum is all there is).
+        Costly (see :func:`read_pss`): for a figure that matters, not for every sample."""
+        if not AVAILABLE:
+            return None
+        total = 0
+        for pid in pids:
+            pss = read_pss(pid)
+            if pss is None:
+                with contextlib.suppress(OSError):
+                    stat = read_stat(pid)
+                    pss = stat.rss_bytes if stat is not None else 0
+            total += pss or 0
+        return total
 
     def _read(self, pid: int, now: float, *, trusted: bool = False) -> tuple[float, int] | None:
         """(cpu% since the last reading, RSS) of ``pid``; None when it is gone."""
