@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.helpers import alive, kill_if_alive
@@ -335,3 +336,74 @@ def test_a_sigkilled_ptm_run_leaves_no_app_running(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         kill_if_alive(pids)
+
+
+def test_as_a_containers_first_process_ptm_run_reaps_the_orphans_it_inherits(
+    tmp_path: Path,
+) -> None:
+    """``ptm run`` as the main process of a container is its PID 1, so every process an app
+    leaves behind (a shell's background job, a daemonizing tool, what a stop leaves for a
+    moment) is handed to it when it exits: nobody reaped them, and the zombies piled up at
+    every restart until the container ran out of pids. Here in a new pid namespace (as
+    ``docker run`` makes one) the app leaves 10; none stays a zombie, and SIGTERM still
+    stops the app gracefully and ends ptm run with 0."""
+    write(
+        tmp_path / "app.py",
+        """
+        import os, signal, subprocess, sys, time
+        def zombies():
+            found = 0
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    stat = open(f"/proc/{pid}/stat").read()
+                except OSError:
+                    continue
+                found += stat[stat.rfind(")") + 2] == "Z"
+            return found
+        def bye(*_):
+            print("bye", flush=True)
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, bye)
+        for _ in range(10):
+            subprocess.run(["sh", "-c", "sleep 0.2 & exit 0"])  # the sleep is left to pid 1
+        time.sleep(0.5)  # every sleep has ended
+        deadline = time.time() + 10
+        while zombies() and time.time() < deadline:
+            time.sleep(0.05)
+        print("pid", os.getpid(), "zombies", zombies(), flush=True)
+        while True:
+            time.sleep(0.1)
+        """,
+    )
+    eco = write(
+        tmp_path / "ecosystem.toml",
+        """
+        [[apps]]
+        name = "app"
+        script = "app.py"
+        log_date_format = ""
+        """,
+    )
+    # A pid namespace of its own, with its own /proc; without root, in a user namespace too.
+    userns = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    proc = subprocess.Popen(
+        ["unshare", *userns, "--pid", "--fork", "--mount-proc", *PTM, "run", str(eco)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        line = read_until(proc, b"zombies")[-1]
+        assert line.split()[-2:] == [b"zombies", b"0"], line
+        first = psutil.Process(proc.pid).children()[0]  # pid 1 inside, seen from here
+        first.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+        assert b"app | bye" in out
+    finally:
+        with contextlib.suppress(psutil.Error):
+            for process in psutil.Process(proc.pid).children(recursive=True):
+                process.kill()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
 import anyio
@@ -199,4 +201,59 @@ def run_command(args: argparse.Namespace) -> int:
     printer = Printer(apps, color=use_color(sys.stdout, args.no_color))
     cwd = eco.path.parent if eco.path is not None else None
     notifier = Notifier(eco.notify, on_notice=printer.notice, cwd=cwd)
+    if os.getpid() == 1:
+        child = fork_under_init()
+        if child:
+            return reap_as_init(child)
     return anyio.run(supervise, apps, printer, notifier)
+
+
+# The signals the first process of a container passes on to ptm run: what `docker stop`,
+# `docker kill -s`, Ctrl-C on `docker run -it` and a closed terminal send.
+_FORWARDED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+
+
+def fork_under_init() -> int:
+    """As the first process of a pid namespace (a container's PID 1), every orphan of the
+    namespace is handed to ptm run when its parent exits, and only PID 1 can reap it: the
+    supervisor, which awaits its own children one by one, never did, and the zombies piled
+    up at every restart until the container had no pid left. So PID 1 forks, as ``tini``
+    does: the child (0 returned) supervises as usual; the parent (the child's pid returned)
+    only reaps and passes signals on (:func:`reap_as_init`)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)  # none lost meanwhile
+    child = os.fork()
+    if child:
+        for signum in _FORWARDED:
+            signal.signal(signum, _forward_to(child))
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return child
+
+
+def _forward_to(child: int) -> Callable[[int, object], None]:
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signum)
+
+    return forward
+
+
+def reap_as_init(child: int) -> int:
+    """Reap every process that ends, until ``child`` (ptm run) has; its exit code (128 plus
+    the signal that killed it). What is left when PID 1 exits, the kernel kills."""
+    while True:
+        try:
+            pid, status = os.wait()  # a signal's handler runs, then the wait goes on
+        except ChildProcessError:
+            return 1
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code
