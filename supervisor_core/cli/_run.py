@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import anyio
@@ -18,7 +19,10 @@ from supervisor_core._supervisor import Supervisor
 from supervisor_core.config import AppSpec, load_ecosystem, ptm_home
 from supervisor_core.errors import ConfigError
 from supervisor_core.notify import Notifier
-from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
+from supervisor_core.process import CgroupTree, stop_tree, use_pidfd_child_watcher
+
+ORPHAN_KILL_TIMEOUT = 5.0
+"""How long an orphan gets to end on SIGTERM before SIGKILL."""
 
 _COLORS = ("36", "32", "35", "33", "34", "96", "92", "95")
 
@@ -124,12 +128,46 @@ def stop_signals() -> tuple[signal.Signals, ...]:
     return tuple(wanted)
 
 
+async def stop_orphans(cgroups: CgroupTree, home: Path, printer: Printer) -> None:
+    """Stop what a supervisor of this ``home`` killed with SIGKILL left running in its runs'
+    cgroups: its apps ended with it (their kill_signal, from the kernel), but not their own
+    children, which would hold the ports and files of the apps this ptm run starts. Those
+    of another PTM_HOME are left to its own ptm."""
+    for path, run_id in cgroups.orphaned():
+        if not any(_home_of(pid) == str(home) for pid in CgroupTree.members(path)):
+            continue
+        await stop_tree(
+            None,
+            pgid=None,
+            run_id=run_id,
+            started_at=0.0,  # any process marked with that run id
+            sig=signal.SIGTERM,
+            timeout=ORPHAN_KILL_TIMEOUT,
+            cgroup=path,
+        )
+        printer.notice(f"stopped what a killed ptm left running in its cgroup {path}")
+
+
+def _home_of(pid: int) -> str | None:
+    """The PTM_HOME in ``pid``'s environment (what ptm gave the app it descends from)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            data = file.read()
+    except OSError:
+        return None
+    for entry in data.split(b"\0"):
+        if entry.startswith(b"PTM_HOME="):
+            return entry[9:].decode(errors="replace")
+    return None
+
+
 async def supervise(apps: list[AppSpec], printer: Printer, notifier: Notifier | None = None) -> int:
     """Run until a signal (exit 0) or until nothing is left running (1 if any errored)."""
     use_pidfd_child_watcher()
     notifier = notifier or Notifier((), on_notice=printer.notice)
     cgroups = CgroupTree.find()
     if cgroups is not None:
+        await stop_orphans(cgroups, ptm_home(), printer)
         cgroups.sweep()  # what a killed ptm run or daemon could not remove
     # The notifier outlives the supervisor, to deliver the alerts of its last moments.
     async with (
