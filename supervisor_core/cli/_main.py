@@ -248,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     scale = _command(commands, "scale", help="change the number of instances of an app")
     _target(scale, "the app")
-    scale.add_argument("instances", type=_count, metavar="N", help="the new number")
+    scale.add_argument(
+        "instances", type=_count, metavar="N", help="the new number, or +N / -N to add or remove N"
+    )
     sig = _command(commands, "signal", aliases=["sendSignal"], help="send a signal to an app")
     sig.add_argument("signal", metavar="SIGNAL", help="SIGUSR1, USR1, SIGHUP, ...")
     _target(sig)
@@ -368,17 +370,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _count(text: str) -> int:
+def _count(text: str) -> str:
+    """``N``, the new number of instances, or PM2's ``+N`` / ``-N``: add or remove N (the
+    daemon counts from the instances the app has then). Given back as written."""
+    text = text.strip()
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number, +N or -N: {text!r}") from None
+    if text[:1] in ("+", "-"):
+        if value == 0 or abs(value) > 1024:
+            raise argparse.ArgumentTypeError(f"+N or -N adds or removes 1 to 1024: {text!r}")
+        return text
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more (ptm stop stops an app): {text!r}")
     from supervisor_core.config import instance_count
 
     try:
-        return instance_count(value)
+        return str(instance_count(value))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
 

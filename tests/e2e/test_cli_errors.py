@@ -169,3 +169,23 @@ def test_scale_past_the_instance_limit_is_a_usage_error(ptm: Ptm) -> None:
     done = ptm("scale", "api", "1100")
     assert done.returncode == 2, done
     assert "must be at most 1024: '1100'" in one_line(done.stderr)
+
+
+def test_scale_by_pm2s_plus_and_minus_n(ptm: Ptm) -> None:
+    """PM2's ``scale api +1`` adds an instance and ``-1`` removes one (read as the number 1,
+    ``+1`` once scaled api *down* to one instance, stopping the others)."""
+    ptm.ecosystem(("api", 3))
+    ptm.ok("start", "ecosystem.toml")
+    pids = [row["pid"] for row in ptm.wait_online(3)]
+    assert "scaled api +1 to 4" in ptm.ok("scale", "api", "+1")
+    assert [row["pid"] for row in ptm.wait_online(4)][:3] == pids
+    assert "scaled api -2 to 2" in ptm.ok("scale", "api", "-2")
+    assert [row["pid"] for row in ptm.wait_online(2)] == pids[:2]
+    too_far = ptm("scale", "api", "-2")  # an app keeps one instance at least
+    assert too_far.returncode == 1, too_far
+    assert "cannot scale 'api' by -2: it has 2" in one_line(too_far.stderr)
+    for bad in ("+0", "+x", "+2000"):
+        done = ptm("scale", "api", bad)
+        assert done.returncode == 2, done
+        assert repr(bad) in one_line(done.stderr)
+    assert [row["pid"] for row in ptm.wait_online(2)] == pids[:2]

@@ -286,6 +286,22 @@ def test_save_writes_dump_and_resurrect_brings_the_apps_back(ptm: Ptm) -> None:
     assert len(ptm.wait_online(3)) == 3
 
 
+def test_the_saved_backup_starts_as_docs_state_md_says(ptm: Ptm) -> None:
+    """docs/state.md: "To go back to it, start it (ptm start ~/.ptm/dump.toml.bak)". ptm
+    knows an ecosystem file by its name, and took dump.toml.bak for a script to run."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    ptm.ok("save")
+    ptm.ok("save")  # the first dump becomes dump.toml.bak
+    backup = ptm.home / "dump.toml.bak"
+    assert "[[apps]]" in backup.read_text()
+    ptm.ok("delete", "all")
+    done = ptm("start", str(backup))
+    assert done.returncode == 0, done.stderr
+    assert [row["name"] for row in ptm.wait_online(1)] == ["api"]
+
+
 def test_init_writes_a_file_that_starts(ptm: Ptm, tmp_path: Path) -> None:
     out = ptm.ok("init")
     assert f"[ptm] wrote {tmp_path / 'ecosystem.toml'}" in out
