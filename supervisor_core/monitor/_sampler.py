@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import anyio.abc
+import anyio.to_thread
 import psutil
 
 from supervisor_core._throttle import Throttle
@@ -31,7 +33,7 @@ from supervisor_core.monitor._procfs import (
     tree_pids,
 )
 
-__all__ = ["Monitor", "TreeSample", "TreeSampler"]
+__all__ = ["MemoryLimit", "Monitor", "TreeSample", "TreeSampler"]
 
 log = logging.getLogger("ptm.monitor")
 _THROTTLE = Throttle()
@@ -241,6 +243,44 @@ class TreeSampler:
     def close(self) -> None:
         """Forget everything: every kept descriptor is closed."""
         self.forget(tuple({*self._seen, *self._procs, *self._files, *self._cgroups}))
+
+
+class MemoryLimit:
+    """One run's ``max_memory_restart``, judged on each sample: over by the RSS sum (free, in
+    every sample), and then, for a tree of several processes, over by the sum of their PSS
+    too (:meth:`TreeSampler.memory_of`: the pages forked workers share count once). The PSS
+    is read in a worker thread (it costs the kernel milliseconds per process), one reading at
+    a time; ``alarm`` gets the figure that was over the limit, on the event loop."""
+
+    def __init__(
+        self,
+        limit: int,
+        sampler: TreeSampler,
+        alarm: Callable[[int], None],
+        task_group: anyio.abc.TaskGroup,
+    ) -> None:
+        self.limit = limit
+        self._sampler = sampler
+        self._alarm = alarm
+        self._task_group = task_group
+        self._confirming = False
+
+    def check(self, sample: TreeSample) -> None:
+        if sample.memory_bytes <= self.limit or self._confirming:
+            return
+        if len(sample.pids) < 2:
+            self._alarm(sample.memory_bytes)
+            return
+        self._confirming = True
+        self._task_group.start_soon(self._confirm, sample)
+
+    async def _confirm(self, sample: TreeSample) -> None:
+        try:
+            memory = await anyio.to_thread.run_sync(self._sampler.memory_of, sample)
+        finally:
+            self._confirming = False
+        if memory > self.limit:
+            self._alarm(memory)
 
 
 @dataclass
