@@ -116,6 +116,27 @@ def test_a_mistyped_command_gets_the_closest_command_or_alias(
     assert ptm.daemon_pid() is None
 
 
+@pytest.mark.parametrize(
+    ("args", "instead"),
+    [  # the operators' guide's `pm2 set` lines, and PM2 spellings of ptm's commands
+        (["set", "point-tron", "max-restarts", "5"], "ptm has no settings store; write the"),
+        (["set", "point-tron", "max-memory-limit", "512M"], "ptm has no settings store; write"),
+        (["ps"], "use ptm list (or ls, status)"),
+        (["logrotate"], "ptm rotates logs itself: log_file_max_size"),
+        (["startOrRestart", "ecosystem.toml"], "use ptm start FILE"),
+    ],
+)
+def test_a_pm2_command_ptm_lacks_says_what_to_use_instead(
+    ptm: Ptm, args: list[str], instead: str
+) -> None:
+    done = ptm(*args)
+    assert (done.returncode, done.stdout) == (2, ""), done
+    assert one_line(done.stderr).startswith(
+        f"ptm: {args[0]!r} is a PM2 command, not ptm's: {instead}"
+    ), done.stderr
+    assert ptm.daemon_pid() is None
+
+
 def test_kill_without_a_daemon_is_not_an_error_and_starts_none(ptm: Ptm) -> None:
     done = ptm("kill")
     assert (done.returncode, done.stdout, done.stderr) == (0, "[ptm] no daemon running\n", "")
