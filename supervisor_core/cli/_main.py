@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from supervisor_core._version import __version__
+from supervisor_core.cli._argtypes import instance_index, instances, line_count
 from supervisor_core.cli._startargs import add_start_arguments, add_update_env, joined_values
 
 EXIT_OK = 0
@@ -199,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("target", metavar="NAME|ID", help="the app, or a process id")
     env.add_argument(
         "--instance",
-        type=_index,
+        type=instance_index,
         default=None,
         metavar="N",
         help="which instance (default: the process's with an id, else 0)",
@@ -225,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument(
         "app", nargs="?", metavar="NAME|ID", help="one app, or one process by id (default: all)"
     )
-    logs.add_argument("--lines", type=_lines, default=15, metavar="N", help="lines per file (15)")
+    logs.add_argument(
+        "--lines", type=line_count, default=15, metavar="N", help="lines per file (15)"
+    )
     which = logs.add_mutually_exclusive_group()
     which.add_argument("--out", action="store_true", help="standard output only")
     which.add_argument("--err", action="store_true", help="standard error only")
@@ -246,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     scale = _command(commands, "scale", help="change the number of instances of an app")
     _target(scale, "the app")
     scale.add_argument(
-        "instances", type=_count, metavar="N", help="the new number, or +N / -N to add or remove N"
+        "instances", type=instances, metavar="N", help="the new number, or +N/-N: add or remove N"
     )
     sig = _command(commands, "signal", aliases=["sendSignal"], help="send a signal to an app")
     sig.add_argument("signal", metavar="SIGNAL", help="SIGUSR1, USR1, SIGHUP, ...")
@@ -365,44 +368,6 @@ def build_parser() -> argparse.ArgumentParser:
     daemon = _command(commands, "daemon")  # no help: hidden from the list
     daemon.add_argument("--foreground", action="store_true")
     return parser
-
-
-def _count(text: str) -> str:
-    """``N``, the new number of instances, or PM2's ``+N`` / ``-N``: add or remove N (the
-    daemon counts from the instances the app has then). Given back as written."""
-    text = text.strip()
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number, +N or -N: {text!r}") from None
-    if text[:1] in ("+", "-"):
-        if value == 0 or abs(value) > 1024:
-            raise argparse.ArgumentTypeError(f"+N or -N adds or removes 1 to 1024: {text!r}")
-        return text
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (ptm stop stops an app): {text!r}")
-    from supervisor_core.config import instance_count
-
-    try:
-        return str(instance_count(value))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
-
-
-def _lines(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (only new lines) or more: {text!r}")
-    return value
-
-
-def _index(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be an instance number (0, 1, ...): {text!r}")
-    return int(text)
 
 
 def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:
