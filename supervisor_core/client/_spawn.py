@@ -66,7 +66,12 @@ def start_daemon(home: Path, argv: Sequence[str], *, timeout: float = 10.0) -> i
         pid = daemon_pid(files.socket)  # started by another command while we waited for it?
         if pid is not None:
             return pid
-        return _spawn_and_wait(home, argv, timeout)
+        starting = _starting_daemon(files.pid_file)
+        if starting is not None:  # a second daemon would only exit: wait for this one
+            pid = _wait_for_starting(files, starting, timeout)
+            if pid is not None:
+                return pid
+        return _spawn_and_wait(home, argv, timeout)  # none, or it was stopping and is gone
     finally:
         os.close(lock)  # releases the lock
 
@@ -94,6 +99,38 @@ def daemon_pid(socket: Path) -> int | None:
     if status == 200 and isinstance(pid, int):
         return pid
     raise ClientError(f"{socket} answers GET /v1/info with {status}, not ptm's daemon")
+
+
+def _starting_daemon(pid_file: Path) -> int | None:
+    """The pid of a ptm daemon that is alive but does not answer yet: it binds its socket
+    only once it has restored every app, after stopping what a killed daemon left (up to
+    each app's kill_timeout). None when ``ptm.pid`` names no live daemon (a killed one)."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return None
+    words = cmdline.split(b"\0")
+    daemon = b"supervisor_core.daemon" in words or b"daemon" in words[1:3]  # ptm daemon
+    return pid if daemon else None
+
+
+def _wait_for_starting(files: Home, pid: int, timeout: float) -> int | None:
+    """The pid of the daemon ``pid`` once it answers; None if it exits first (it was
+    stopping, or failed: the next one says why)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answered = daemon_pid(files.socket)
+        if answered is not None:
+            return answered
+        if _starting_daemon(files.pid_file) != pid:
+            return None
+        if time.monotonic() >= deadline:
+            raise DaemonNotRunning(
+                f"the daemon (pid {pid}) is starting but did not answer on {files.socket}"
+                f" within {timeout:g} s; see {files.daemon_log}"
+            )
+        time.sleep(_POLL * 10)
 
 
 def _cannot_start(path: Path, exc: OSError) -> DaemonNotRunning:

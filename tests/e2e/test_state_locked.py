@@ -174,3 +174,48 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20) -> N
     while not predicate():
         assert time.monotonic() < deadline, what
         time.sleep(0.01)
+
+
+def test_a_command_while_the_daemon_starts_waits_for_it_not_for_a_second_one(
+    ptm: Ptm,
+) -> None:
+    """A daemon that is starting holds ptm.pid but does not answer yet (here it waits for
+    state.db, held locked; after a SIGKILL it may be stopping survivors for up to their
+    kill_timeout). A command in between used to start a second daemon, which exited at once
+    ("a daemon is already running"), and the command quoted that. It now waits for the
+    daemon that is starting, and when that one fails says why."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    ptm.ok("kill")
+    locker = subprocess.Popen(
+        [sys.executable, "-c", EXCLUSIVE_LOCKER, str(ptm.home / "state.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    daemon: subprocess.Popen[bytes] | None = None
+    try:
+        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+        log = (ptm.home / "daemon.log").open("ab")
+        with log:
+            daemon = subprocess.Popen(
+                [sys.executable, "-P", "-m", "supervisor_core.daemon"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=ptm.home,
+            )
+        wait_for(lambda: ptm.daemon_pid() == daemon.pid, "the daemon never wrote its pid")
+        done = ptm("jlist")
+        assert daemon.wait(timeout=10) == 1  # state.db stayed locked: it gave up
+        assert done.returncode == 1, done
+        assert "already running" not in done.stderr
+        assert "cannot use the state database: database is locked" in done.stderr
+        assert "already running" not in (ptm.home / "daemon.log").read_text()
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        locker.kill()
+        locker.communicate(timeout=10)  # and its pipes are closed
