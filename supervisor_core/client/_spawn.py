@@ -35,6 +35,10 @@ _POLL = 0.005
 """Seconds between two looks for the new daemon's socket (a failed look is one connect()
 to a missing path, a few microseconds: polling often costs nothing and answers sooner)."""
 _QUOTED_LINES = 3
+STARTING_WAIT = 300.0
+"""How long a daemon that has taken ``ptm.pid`` (so it is ptm's daemon, alive, starting) is
+waited for, whatever ``timeout`` says: its start includes stopping what a killed daemon left,
+each run up to its app's ``kill_timeout``."""
 _PROBE_TIMEOUT = 2.0
 
 
@@ -118,7 +122,7 @@ def _starting_daemon(pid_file: Path) -> int | None:
 def _wait_for_starting(files: Home, pid: int, timeout: float) -> int | None:
     """The pid of the daemon ``pid`` once it answers; None if it exits first (it was
     stopping, or failed: the next one says why)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + max(timeout, STARTING_WAIT)
     while True:
         answered = daemon_pid(files.socket)
         if answered is not None:
@@ -128,7 +132,7 @@ def _wait_for_starting(files: Home, pid: int, timeout: float) -> int | None:
         if time.monotonic() >= deadline:
             raise DaemonNotRunning(
                 f"the daemon (pid {pid}) is starting but did not answer on {files.socket}"
-                f" within {timeout:g} s; see {files.daemon_log}"
+                f" within {max(timeout, STARTING_WAIT):g} s; see {files.daemon_log}"
             )
         time.sleep(_POLL * 10)
 
@@ -173,11 +177,27 @@ def _spawn_and_wait(home: Path, argv: Sequence[str], timeout: float) -> int:
                 f"the daemon exited ({code}) while starting; {log_path}: {_tail(log_path, offset)}"
             )
         if time.monotonic() >= deadline:
+            if _starting_daemon(Home(home).pid_file) == child:  # ours, and starting
+                return _waited_for(child, home, timeout, offset)
             raise DaemonNotRunning(
                 f"the daemon (pid {child}) did not answer on {socket} within {timeout:g} s;"
                 f" see {log_path}"
             )
         time.sleep(_POLL)
+
+
+def _waited_for(child: int, home: Path, timeout: float, offset: int) -> int:
+    """Our daemon ``child`` took ``ptm.pid`` but is still starting: wait for it (reaping it
+    if it exits) as for one another command started."""
+    files = Home(home)
+    pid = _wait_for_starting(files, child, timeout)
+    if pid is not None:
+        return pid
+    code = _exit_status(child) or "exit status unknown"
+    raise DaemonNotRunning(
+        f"the daemon exited ({code}) while starting; {files.daemon_log}:"
+        f" {_tail(files.daemon_log, offset)}"
+    )
 
 
 def _exit_status(pid: int) -> str | None:

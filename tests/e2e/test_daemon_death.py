@@ -343,3 +343,46 @@ def test_kill_after_a_sigkilled_daemon_with_state_db_locked_fails_in_one_line(pt
             locker.kill()
             locker.wait()
         kill_if_alive(list(first.values()))
+
+
+DEAF = """
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("deaf", os.getpid(), flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_the_first_command_waits_while_the_next_daemon_stops_a_slow_survivor(ptm: Ptm) -> None:
+    """The app ignores SIGTERM, so it outlives the SIGKILLed daemon (pdeathsig is SIGTERM),
+    and the next daemon gives it its kill_timeout (12 s) before SIGKILL, then starts it
+    again: only then does it answer. The first command used to give up after 10 s ("did not
+    answer"); it now waits for the daemon it started, since that one holds ptm.pid."""
+    ptm.write("deaf.py", DEAF)
+    ptm.write(
+        "ecosystem.toml",
+        """
+        [[apps]]
+        name = "deaf"
+        script = "deaf.py"
+        kill_timeout = "12s"
+        log_date_format = ""
+        """,
+    )
+    ptm.ok("start", "ecosystem.toml")
+    [old] = ptm.wait_online(1)
+    try:
+        daemon = ptm.daemon_pid()
+        assert daemon is not None
+        os.kill(daemon, signal.SIGKILL)
+        assert wait_gone({daemon}, 10) == set()
+        assert alive(old["pid"])  # deaf to the SIGTERM the kernel sent it
+        begun = time.monotonic()
+        rows = ptm.jlist()
+        assert time.monotonic() - begun >= 11  # the survivor's kill_timeout, then SIGKILL
+        assert [(row["name"], row["restarts"]) for row in rows] == [("deaf", 0)]
+        assert rows[0]["pid"] != old["pid"] and not alive(old["pid"])
+        assert ptm.daemon_pid() not in (None, daemon)
+    finally:
+        kill_if_alive([old["pid"]])
