@@ -40,7 +40,7 @@ from supervisor_core.config._app import (
     normalized,
 )
 from supervisor_core.config._fields import Table, command_line, http_url, string_list
-from supervisor_core.config._pm2 import is_pm2_file, read_pm2
+from supervisor_core.config._pm2 import TOO_DEEP, is_pm2_file, read_pm2
 from supervisor_core.config._pm2keys import Note, pm2_warnings
 from supervisor_core.config._specs import ALERT_KINDS, AlertKind, AppSpec, Ecosystem, NotifySpec
 from supervisor_core.errors import ConfigError
@@ -98,6 +98,8 @@ def _read(
         return tomllib.loads(text), ()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_reason(str(exc)), file=file) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ConfigError(TOO_DEEP, file=file) from None
 
 
 def load_ecosystem(
