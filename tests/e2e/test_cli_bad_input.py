@@ -51,3 +51,107 @@ def test_a_file_nested_too_deeply_is_a_config_error(
     assert name in line and "nests too deeply" in line, line
     if command == ["start"]:
         assert ptm.jlist() == []  # the daemon answers, and started nothing
+
+
+# --------------------------------------------------------------------------- digits
+
+# str.isdigit() is true for these, and int() refuses them or reads them as a number:
+# a target is a process id only when it is ASCII digits.
+NOT_AN_ID = ["²", "٣", "０"]
+TOO_LONG = "9" * 5000  # int() refuses more than 4300 digits
+
+
+COMMANDS = [
+    ["stop"],
+    ["restart"],
+    ["delete"],
+    ["describe"],
+    ["reset"],
+    ["pid"],
+    ["env"],
+    ["flush"],
+    ["start"],
+    ["scale", "{}", "2"],
+    ["signal", "SIGUSR1"],
+    ["logs", "--nostream"],
+]
+
+
+@pytest.mark.parametrize("word", [*NOT_AN_ID, TOO_LONG])
+def test_a_target_of_other_digits_is_an_unknown_app(ptm: Ptm, word: str) -> None:
+    ptm.ecosystem(("api", 1))  # process 0
+    ptm.ok("start", "ecosystem.toml", "--no-wait")
+    before = ptm.wait_online(1)
+    for command in COMMANDS:
+        args = [a.replace("{}", word) for a in command] if "{}" in command else [*command, word]
+        done = ptm(*args)
+        assert done.returncode == 1, done
+        line = clean_line(done.stderr)
+        if word == TOO_LONG:
+            assert "no process with id 999" in line, line
+        else:
+            assert f"no app named {word!r}" in line, line
+    after = ptm.jlist()  # '０' did not act on process 0
+    assert [(r["pid"], r["restarts"]) for r in after] == [(r["pid"], r["restarts"]) for r in before]
+
+
+@pytest.mark.parametrize("signame", ["²", TOO_LONG])
+def test_a_signal_of_other_digits_is_a_usage_error(ptm: Ptm, signame: str) -> None:
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml", "--no-wait")
+    done = ptm("signal", signame, "api")
+    assert done.returncode == 2, done
+    assert "unknown signal" in clean_line(done.stderr)
+
+
+def test_an_instance_of_other_digits_is_a_usage_error(ptm: Ptm) -> None:
+    done = ptm("env", "api", "--instance", "²")
+    assert done.returncode == 2, done
+    line = clean_line(done.stderr)
+    assert "--instance: must be an instance number (0, 1, ...): '²'" in line, line
+    assert ptm.daemon_pid() is None
+
+
+@pytest.mark.parametrize("port", ["²", TOO_LONG])
+def test_an_increment_var_of_other_digits_is_a_config_error(ptm: Ptm, port: str) -> None:
+    ptm.write("app.py", "import time\ntime.sleep(60)\n")
+    ptm.write(
+        "inc.toml",
+        f'[[apps]]\nname = "api"\nscript = "app.py"\ninstances = 2\n'
+        f'increment_var = "PORT"\nenv = {{ PORT = "{port}" }}\n',
+    )
+    done = ptm("start", "inc.toml")
+    assert done.returncode == 2, done
+    line = clean_line(done.stderr)
+    assert "inc.toml: apps[0].increment_var: PORT must be set to an integer" in line, line
+    assert ptm.jlist() == []
+
+
+@pytest.mark.parametrize("port", ["²", TOO_LONG])
+def test_scaling_an_app_whose_port_is_other_digits_works(ptm: Ptm, port: str) -> None:
+    """The fixed-port warning of ``ptm scale`` reads PORT; a PORT that is not a number is no
+    fixed port (the app finds out what it means)."""
+    ptm.write("app.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    ptm.write(
+        "port.toml",
+        f'[[apps]]\nname = "api"\nscript = "app.py"\nkill_timeout = "2s"\n'
+        f'env = {{ PORT = "{port}" }}\n',
+    )
+    ptm.ok("start", "port.toml", "--no-wait")
+    done = ptm("scale", "api", "2")
+    assert done.returncode == 0, done
+    assert done.stderr == "", done.stderr
+    ptm.wait_online(2)
+
+
+@pytest.mark.parametrize("count", ["²", TOO_LONG])
+def test_pm2_instances_of_other_digits_is_a_config_error(ptm: Ptm, count: str) -> None:
+    ptm.write("app.py", "import time\ntime.sleep(60)\n")
+    ptm.write(
+        "eco.json", f'{{"apps": [{{"name": "api", "script": "app.py", "instances": "{count}"}}]}}'
+    )
+    for command in (["export", "systemd"], ["import", "-o", "-"], ["start"]):
+        done = ptm(*command, "eco.json")
+        assert done.returncode == 2, (command, done)
+        line = clean_line(done.stderr)
+        assert "eco.json: apps[0].instances: must be an integer" in line, line
