@@ -50,8 +50,11 @@ def start_daemon(home: Path, argv: Sequence[str], *, timeout: float = 10.0) -> i
     pid = daemon_pid(files.socket)
     if pid is not None:
         return pid
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = os.open(files.spawn_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    files.create()  # PTM_HOME that cannot be a folder: a ConfigError naming it
+    try:
+        lock = os.open(files.spawn_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise files.unusable(exc) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         pid = daemon_pid(files.socket)  # started by another command while we waited for it?

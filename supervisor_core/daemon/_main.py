@@ -36,7 +36,7 @@ from supervisor_core.daemon._server import ApiServer, adopt_socket, bind_socket
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.daemon._update import read_handover, reexec
 from supervisor_core.daemon._uvicorn import Config
-from supervisor_core.errors import PtmError
+from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
 from supervisor_core.store import open_state
 
@@ -261,13 +261,21 @@ def _parse_args(argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _parse_args(sys.argv[1:] if argv is None else argv)
     home = Home.from_env()
-    home.create()
+    try:
+        home.create()
+    except ConfigError as exc:  # PTM_HOME is a file, too long, not writable...
+        print(f"ptm: {exc}", file=sys.stderr)
+        return 2
     os.chdir(home.root)  # never keep the folder of the first ptm command busy
     handover = read_handover()
     if handover is not None:  # ptm update: the previous image held the lock for us
         lock_fd = int(handover["lock_fd"])
     else:
-        lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            print(f"ptm: {home.unusable(exc)}", file=sys.stderr)
+            return 2
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

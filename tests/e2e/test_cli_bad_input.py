@@ -7,9 +7,13 @@ Each case here was found by trying it: before its fix it printed a traceback, an
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from tests.e2e.conftest import Ptm
+from tests.e2e.conftest import PTM, Ptm
 
 DEPTH = 100_000
 
@@ -155,3 +159,64 @@ def test_pm2_instances_of_other_digits_is_a_config_error(ptm: Ptm, count: str) -
         assert done.returncode == 2, (command, done)
         line = clean_line(done.stderr)
         assert "eco.json: apps[0].instances: must be an integer" in line, line
+
+
+# --------------------------------------------------------------------------- PTM_HOME
+
+
+def _ptm_with_home(
+    home: str, *args: str, cwd: Path, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PTM, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PTM_HOME": home},
+    )
+
+
+def _bad_homes(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """PTM_HOME values ptm cannot use -> (the value, what the message says)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder\n")
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere" / "at-all")
+    long = tmp_path / ("x" * (120 - len(str(tmp_path))))  # its ptm.sock: over 108 bytes
+    homes = {
+        "a file": (str(a_file), "not a folder"),
+        "under a file": (str(a_file / "home"), "not a folder"),
+        "a dangling symlink": (str(dangling), "cannot create the folder"),
+        "too long for a socket": (str(long), "too long for a Unix socket"),
+    }
+    if Path("/sys/kernel").is_dir() and not os.access("/sys/kernel", os.W_OK | os.X_OK):
+        homes["not writable"] = ("/sys/kernel", "cannot write")  # even root cannot
+    elif Path("/sys/kernel").is_dir():  # root: access() says yes, creating a file fails
+        homes["not writable"] = ("/sys/kernel", "cannot write")
+    return homes
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["a file", "under a file", "a dangling symlink", "too long for a socket", "not writable"],
+)
+@pytest.mark.parametrize(
+    "command", [["ping"], ["list"], ["jlist"], ["start", "eco.toml"], ["daemon", "--foreground"]]
+)
+def test_a_ptm_home_that_cannot_be_used_is_a_config_error(
+    tmp_path: Path, case: str, command: list[str]
+) -> None:
+    homes = _bad_homes(tmp_path)
+    if case not in homes:
+        pytest.skip("no /sys/kernel here")
+    home, says = homes[case]
+    (tmp_path / "eco.toml").write_text('[[apps]]\nname = "api"\nscript = "app.py"\n')
+    (tmp_path / "app.py").write_text("import time\ntime.sleep(60)\n")
+    done = _ptm_with_home(home, *command, cwd=tmp_path)
+    assert done.returncode == 2, done
+    line = clean_line(done.stderr)
+    assert line.startswith("ptm: PTM_HOME: ") and says in line, line
+    assert home in line, line
+    if case in ("too long for a socket", "a dangling symlink"):
+        assert not Path(home).exists()  # nothing was created there
