@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,6 +49,7 @@ from supervisor_core.errors import ConfigError
 __all__ = [
     "build_app",
     "compile_entry",
+    "file_problem",
     "load_ecosystem",
     "parse_ecosystem",
     "ptm_home",
@@ -73,6 +75,36 @@ def read_source(path: str | os.PathLike[str]) -> dict[str, Any]:
     A PM2 file (``ecosystem.config.js``, ``*.json``, ``*.yaml``, see :func:`is_pm2_file`) is
     read as data and its keys turned into ptm's (``config/_pm2keys.py``)."""
     return _read(path)[0]
+
+
+_NOT_FILES: Final = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def file_problem(path: str | os.PathLike[str]) -> ConfigError | None:
+    """Why ``path`` is not an ecosystem file to hand to the daemon (None: a regular file).
+
+    The daemon reads the file for ``ptm start`` under the lock every start, stop and kill
+    waits for: a FIFO with no writer would block that read, and the daemon, for ever. (The
+    commands that read the file themselves, ``ptm run`` and ``ptm export``, read a FIFO as
+    ``cat`` would: ``ptm run <(envsubst < ecosystem.toml)``.)"""
+    file = os.fspath(path)
+    try:
+        mode = os.stat(file).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return ConfigError("no such file", file=file)
+    except OSError as exc:
+        return ConfigError(f"cannot read: {exc.strerror or exc}", file=file)
+    if stat.S_ISDIR(mode):
+        return ConfigError("is a directory, not an ecosystem file", file=file)
+    kind = next((name for test, name in _NOT_FILES if test(mode)), None)
+    if kind is not None:
+        return ConfigError(f"not a regular file ({kind}); give the path of a file", file=file)
+    return None
 
 
 def _read(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,55 @@ def test_a_ptm_home_that_cannot_be_used_is_a_config_error(
     assert home in line, line
     if case in ("too long for a socket", "a dangling symlink"):
         assert not Path(home).exists()  # nothing was created there
+
+
+# --------------------------------------------------------------------------- not a file
+
+_START_FILE = """
+import sys
+from supervisor_core.client import Client
+from supervisor_core.errors import ApiError
+try:
+    with Client(autostart=False) as client:
+        client.start_ecosystem(sys.argv[1])
+except ApiError as exc:
+    print(exc.kind, exc, sep="\\n")
+"""
+
+
+@pytest.mark.parametrize("name", ["fifo.toml", "fifo.json", "fifo.yaml"])
+def test_the_daemon_refuses_a_fifo_and_keeps_serving(ptm: Ptm, name: str) -> None:
+    """A FIFO with no writer would block the daemon's read for ever, and with it every
+    later start, stop and kill (they wait for the same lock)."""
+    fifo = ptm.cwd / name
+    os.mkfifo(fifo)
+    ptm.ok("ping")
+    asked = subprocess.run(  # the API directly: ptm start checks the file first
+        [sys.executable, "-c", _START_FILE, str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    kind, message = asked.stdout.splitlines()
+    assert kind == "config", asked
+    assert message == f"{fifo}: not a regular file (a FIFO); give the path of a file", message
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")  # the daemon still starts apps
+    ptm.ok("stop", "api")
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (os.mkfifo, "not a regular file (a FIFO); give the path of a file"),
+        (os.mkdir, "is a directory, not an ecosystem file"),
+    ],
+)
+def test_ptm_start_of_a_fifo_or_a_folder_says_what_it_is(
+    ptm: Ptm, make: Callable[[Path], None], says: str
+) -> None:
+    make(ptm.cwd / "eco.toml")
+    done = ptm("start", "eco.toml")
+    assert done.returncode == 2, done
+    assert clean_line(done.stderr) == f"ptm: eco.toml: {says}\n"
+    assert ptm.daemon_pid() is None  # checked before the daemon is asked
