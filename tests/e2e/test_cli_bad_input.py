@@ -274,3 +274,42 @@ def test_ptm_start_of_a_fifo_or_a_folder_says_what_it_is(
     assert done.returncode == 2, done
     assert clean_line(done.stderr) == f"ptm: eco.toml: {says}\n"
     assert ptm.daemon_pid() is None  # checked before the daemon is asked
+
+
+# --------------------------------------------------------------------------- export -o
+
+
+def _export_case(ptm: Ptm, case: str) -> tuple[str, str]:
+    """(the -o value, what the line says about it)."""
+    if case == "a file":
+        ptm.write("units", "a file\n")
+        return (
+            "units",
+            f"{ptm.cwd / 'units'}: -o: not a folder (it, or a folder above it, is a file)",
+        )
+    if case == "under a file":
+        ptm.write("units", "a file\n")
+        return "units/x", (
+            f"{ptm.cwd / 'units' / 'x'}: -o: not a folder (it, or a folder above it, is a file)"
+        )
+    if case == "a folder where a unit goes":
+        (ptm.cwd / "units" / "api.service").mkdir(parents=True)
+        return "units", f"{ptm.cwd / 'units' / 'api.service'}: cannot write: Is a directory"
+    (ptm.cwd / "units").mkdir()
+    (ptm.cwd / "units" / "api.service").symlink_to(ptm.cwd / "elsewhere.service")
+    return "units", (
+        f"{ptm.cwd / 'units' / 'api.service'}: is a symbolic link; ptm writes no file"
+        " through one (remove it, or choose another -o)"
+    )
+
+
+@pytest.mark.parametrize(
+    "case", ["a file", "under a file", "a folder where a unit goes", "a symlink where a unit goes"]
+)
+def test_export_to_a_folder_it_cannot_write_is_one_line(ptm: Ptm, case: str) -> None:
+    ptm.ecosystem(("api", 1))
+    output, says = _export_case(ptm, case)
+    done = ptm("export", "systemd", "ecosystem.toml", "-o", output)
+    assert done.returncode == 2, done
+    assert clean_line(done.stderr) == f"ptm: {says}\n"
+    assert not (ptm.cwd / "elsewhere.service").exists()
