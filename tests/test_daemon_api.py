@@ -268,7 +268,7 @@ async def test_describe_shows_every_setting(api: Harness, tmp_path: Path) -> Non
             "POST",
             "/v1/processes",
             b'{"app": {"name": "x", "script": "/bin/true", "env": '
-            b'{"A": "\\udc80"}}, "base_dir": "/"}',
+            b'{"A": "\\udbff"}}, "base_dir": "/"}',
             400,
             "bad_request",
         ),

@@ -17,7 +17,8 @@ from urllib.parse import unquote
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse as _StarletteJSON
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from supervisor_core.daemon._history import RESOLUTIONS
@@ -39,6 +40,15 @@ __all__ = ["create_api"]
 log = logging.getLogger("ptm.api")
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class JSONResponse(_StarletteJSON):
+    """Starlette's, with every character past ASCII escaped: a file name or variable that is
+    not UTF-8 (its bytes are U+DC80..U+DCFF in Python) is sent as ``"\\udce9"``, which the
+    client reads back as the same bytes, where Starlette's encoder failed (a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:
@@ -131,8 +141,9 @@ async def _body(request: Request) -> dict[str, Any]:
         raise BadRequest("the JSON body must be an object")
     if _depth(data) > MAX_DEPTH:
         raise BadRequest(f"the JSON body nests deeper than {MAX_DEPTH} levels")
-    try:  # "\ud800" is valid JSON, but no path, variable or argument can hold it
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    try:  # "\ud800" is valid JSON, but no path, variable or argument can hold it; U+DC80 to
+        # U+DCFF are the bytes of a value that is not UTF-8 (os.environ, file names), kept
+        json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogateescape")
     except UnicodeEncodeError as exc:
         bad = exc.object[exc.start : exc.end]
         raise BadRequest(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -313,3 +314,76 @@ def test_export_to_a_folder_it_cannot_write_is_one_line(ptm: Ptm, case: str) -> 
     assert done.returncode == 2, done
     assert clean_line(done.stderr) == f"ptm: {says}\n"
     assert not (ptm.cwd / "elsewhere.service").exists()
+
+
+# --------------------------------------------------------------------------- not UTF-8
+
+_SHOW_X = """
+import os, time
+print("X=" + os.environb[b"X"].hex(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_variable_that_is_not_utf8_is_passed_to_the_app_as_its_bytes(ptm: Ptm) -> None:
+    """A shell variable holding Latin-1 text (b'caf\\xe9'): ptm start was a traceback
+    (UnicodeEncodeError while sending the caller's environment); the app gets the bytes."""
+    ptm.write("show.py", _SHOW_X)
+    ptm.write("eco.toml", '[[apps]]\nname = "show"\nscript = "show.py"\nkill_timeout = "2s"\n')
+    env = {**os.environ, "X": os.fsdecode(b"caf\xe9")}
+    done = subprocess.run(
+        [*PTM, "start", "eco.toml"],
+        capture_output=True,
+        text=True,
+        timeout=40,
+        cwd=ptm.cwd,
+        env=env,
+    )
+    assert done.returncode == 0, done
+    assert "Traceback" not in done.stderr, done.stderr
+    log = ptm.home / "logs" / "show-out.log"
+    _wait_lines(log, "X=636166e9", 1)  # b"caf\xe9".hex()
+    ptm.ok("restart", "show")  # the environment kept in state.db: the same bytes
+    _wait_lines(log, "X=636166e9", 2)
+
+
+def _wait_lines(log: Path, line: str, count: int) -> None:
+    deadline = time.monotonic() + 15
+    while (log.read_text() if log.exists() else "").count(line) < count:
+        assert time.monotonic() < deadline, (line, log.read_text() if log.exists() else None)
+        time.sleep(0.05)
+
+
+def test_a_variable_name_that_is_not_utf8_does_not_break_describe(ptm: Ptm) -> None:
+    """The daemon's JSON encoder refused the name (kept among the inherited variables): ptm
+    describe was the daemon's internal error (500)."""
+    ptm.write("app.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    ptm.write("eco.toml", '[[apps]]\nname = "api"\nscript = "app.py"\nkill_timeout = "2s"\n')
+    env = {**os.environ, os.fsdecode(b"Y\xe9"): "1"}
+    done = subprocess.run(
+        [*PTM, "start", "eco.toml"], capture_output=True, timeout=40, cwd=ptm.cwd, env=env
+    )
+    assert done.returncode == 0, done
+    assert b"Traceback" not in done.stderr and b"internal error" not in done.stderr, done
+    shown = subprocess.run([*PTM, "describe", "api"], capture_output=True, timeout=40, cwd=ptm.cwd)
+    assert shown.returncode == 0, shown
+    assert shown.stderr == b"", shown.stderr
+    assert b"inherit_env" in shown.stdout
+    ptm.jlist()
+
+
+def test_a_script_name_that_is_not_utf8_is_described_as_its_bytes(ptm: Ptm) -> None:
+    """ptm describe of it was the daemon's 500, then (with the answer escaped) a
+    UnicodeEncodeError printing it; it prints the name's bytes, as ls does."""
+    script = os.fsdecode(b"caf\xe9.py")
+    ptm.write(script, "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    ptm.ok("start", script, "--name", "cafe", "--kill-timeout", "2s")
+    # stdout strict, as in a en_US.UTF-8 terminal (C.UTF-8 gives Python surrogateescape)
+    strict = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    shown = subprocess.run(
+        [*PTM, "describe", "cafe"], capture_output=True, timeout=40, cwd=ptm.cwd, env=strict
+    )
+    assert shown.returncode == 0, shown
+    assert shown.stderr == b"", shown.stderr
+    assert b"caf\xe9.py" in shown.stdout
+    ptm.jlist()
