@@ -1157,6 +1157,20 @@ def test_parse_ecosystem_from_a_dict(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert str(info.value) == "apps[0].x: unknown key"
 
 
+def test_parse_ecosystem_needs_only_the_dict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/embedding.md: ``parse_ecosystem(dict, path=None)``; without a path, relative
+    paths are taken from the current directory."""
+    monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.py").write_text("")
+    ecosystem = parse_ecosystem({"apps": [{"name": "w", "script": "w.py"}]})
+    assert ecosystem.path is None
+    assert ecosystem.apps[0].cwd == tmp_path
+    assert ecosystem.apps[0].argv == (sys.executable, str(tmp_path / "w.py"))
+
+
 def test_parse_ecosystem_with_a_path_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

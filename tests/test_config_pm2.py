@@ -84,6 +84,7 @@ def test_pm2_files_are_known_by_their_names(name: str, expected: bool) -> None:
     assert is_pm2_file(name) is expected
     assert is_ecosystem_file(name) is expected
     assert is_ecosystem_file("ecosystem.toml") and not is_pm2_file("ecosystem.toml")
+    assert is_ecosystem_file("dump.toml.bak") and not is_pm2_file("dump.toml.bak")
 
 
 def test_the_guides_file_in_its_three_forms_gives_the_same_app(guide: Path) -> None:

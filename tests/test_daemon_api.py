@@ -331,10 +331,19 @@ async def test_start_one_script_scale_signal_reset(api: Harness, tmp_path: Path)
     assert [r["instance"] for r in rows["processes"]] == [0, 1, 2]
     bad = await api.client.post("/v1/processes/solo/scale", json={"instances": "x"})
     assert bad.status_code == 400
+    for body in ({}, {"instances": 2, "change": 1}):  # one of the two, not none, not both
+        bad = await api.client.post("/v1/processes/solo/scale", json=body)
+        assert (bad.status_code, bad.json()["kind"]) == (400, "bad_request")
+    rows = (await api.client.post("/v1/processes/solo/scale", json={"change": 1})).json()
+    assert [r["instance"] for r in rows["processes"]] == [0, 1, 2, 3]
+    rows = (await api.client.post("/v1/processes/solo/scale", json={"change": -1})).json()
+    assert [r["instance"] for r in rows["processes"]] == [0, 1, 2]
     sent = (await api.client.post("/v1/processes/solo/signal", json={"signal": "USR1"})).json()
     assert len(sent["signalled"]) == 3
     bad = await api.client.post("/v1/processes/solo/signal", json={"signal": "SIGNOPE"})
     assert bad.status_code == 400 and "SIGNOPE" in bad.json()["error"]
+    # docs/api.md: a bad signal name is a malformed request, not a bad ecosystem file
+    assert bad.json()["kind"] == "bad_request"
     await api.client.post("/v1/processes/solo/restart")
     rows = (await api.client.post("/v1/processes/solo/reset")).json()["processes"]
     assert all(r["restarts"] == 0 for r in rows)
@@ -415,6 +424,10 @@ async def test_save_and_resurrect(api: Harness, tmp_path: Path) -> None:
     assert refused.status_code == 409 and refused.json()["kind"] == "state"
     forced = await api.client.post("/v1/save", json={"force": True})
     assert forced.status_code == 200 and forced.json()["apps"] == 0
+    # docs/state.md: the empty list (apps = []) resurrects to nothing, not to an error
+    empty = await api.client.post("/v1/resurrect")
+    assert empty.status_code == 200, empty.text
+    assert empty.json() == {"started": [], "skipped": []}
 
 
 async def test_the_socket_is_0600(api: Harness) -> None:

@@ -10,6 +10,7 @@
 | DEFAULT_ADMIN_USERNAME, DEFAULT_ADMIN_PASSWORD | admin, admin123 |
 | STATS_TZ | UTC |
 | LOG_DIR, LOG_LEVEL | unset (stdout), INFO (DEBUG when NODE_ENV=development) |
+| (in LOG_DIR) | point-tron.log; point-tron-N.log for instance N > 0 (PTM_INSTANCE, ...) |
 | ACCESS_LOG | 0: no line per request; 1 logs method, path, status and milliseconds |
 | RETENTION_DAYS | 90 (0 keeps everything) |
 | START_BLOCK | unset: a fresh database starts at the head |
@@ -65,6 +66,7 @@ class Settings:
     listen_fds: int
     trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
     polls: bool = True  # False: follow the database the polling instance fills (POLLER)
+    log_name: str = "point-tron.log"  # in log_dir: point-tron-N.log for instance N > 0
     access_log: bool = False  # one INFO line per HTTP request (ACCESS_LOG)
 
 
@@ -125,6 +127,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         listen_fds=_listen_fds(env),
         trusted_proxies=reader.proxies("TRUSTED_PROXIES"),
         polls=_polls(env),
+        log_name=_log_name(env),
         access_log=reader.switch("ACCESS_LOG", False),
     )
 
@@ -141,11 +144,28 @@ def _polls(env: Mapping[str, str]) -> bool:
         raise SettingsError("POLLER", raw, f"expected one of {', '.join(POLLER_CHOICES)}")
     if raw != "auto":
         return raw == "on"
+    instance = _instance(env)
+    return instance is None or instance == "0"
+
+
+def _instance(env: Mapping[str, str]) -> str | None:
+    """The instance number a supervisor gives (PTM_INSTANCE, else NODE_APP_INSTANCE)."""
     for name in ("PTM_INSTANCE", "NODE_APP_INSTANCE"):
         instance = env.get(name, "").strip()
         if instance:
-            return instance == "0"
-    return True
+            return instance
+    return None
+
+
+def _log_name(env: Mapping[str, str]) -> str:
+    """The file in LOG_DIR: ``point-tron.log``, ``point-tron-N.log`` for instance N > 0.
+
+    Instances of one app share LOG_DIR, and each rotates its file at midnight by renaming it:
+    two processes renaming one file lose the day before and write on under its name."""
+    instance = _instance(env)
+    if instance is not None and instance.isdigit() and int(instance) > 0:
+        return f"point-tron-{int(instance)}.log"
+    return "point-tron.log"
 
 
 def _listen_fds(env: Mapping[str, str]) -> int:

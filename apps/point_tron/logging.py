@@ -3,10 +3,11 @@
 One JSON object per line: ``{"timestamp", "level", "logger", "message", ...extra}``. Records
 below WARNING go to stdout, WARNING and above to stderr (so a supervisor's error log holds the
 problems and nothing else), and all of them also to ``<LOG_DIR>/point-tron.log`` (rotated at
-midnight, 30 kept) when ``LOG_DIR`` is set. httpx's one line per HTTP request to the node
-(``HTTP Request: POST ...``, INFO in httpx) is DEBUG here: at the default INFO a poll writes
-nothing unless something changes or fails. The access log (``ACCESS_LOG=1``) is the
-``point_tron.access`` logger, one INFO line per request (see ``app.AccessLogMiddleware``).
+midnight, 30 kept; ``point-tron-N.log`` for instance N > 0) when ``LOG_DIR`` is set.
+httpx's one line per HTTP request to the node (``HTTP Request: POST ...``, INFO in httpx) is
+DEBUG here: at the default INFO a poll writes nothing unless something changes or fails. The
+access log (``ACCESS_LOG=1``) is the ``point_tron.access`` logger, one INFO line per request
+(see ``app.AccessLogMiddleware``).
 Only ``main`` calls :func:`configure_logging`; library modules just use
 ``logging.getLogger(__name__)`` and pass structured fields with ``extra={"fields": {...}}``.
 
@@ -83,11 +84,13 @@ def configure_logging(
     level: str,
     log_dir: Path | None,
     *,
+    log_name: str = LOG_FILE_NAME,
     stream: TextIO | None = None,
     err_stream: TextIO | None = None,
 ) -> list[logging.Handler]:
     """Route every logger (ours and uvicorn's) to JSON lines at ``level``: below WARNING to
-    ``stream`` (stdout), WARNING and above to ``err_stream`` (stderr).
+    ``stream`` (stdout), WARNING and above to ``err_stream`` (stderr), and all of them to
+    ``log_dir / log_name`` when ``log_dir`` is set (one file per instance: ``Settings.log_name``).
 
     Returns the handlers installed on the root logger (so tests can remove them).
     """
@@ -104,7 +107,7 @@ def configure_logging(
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         file_handler = logging.handlers.TimedRotatingFileHandler(
-            log_dir / LOG_FILE_NAME, when="midnight", backupCount=30, encoding="utf-8", utc=True
+            log_dir / log_name, when="midnight", backupCount=30, encoding="utf-8", utc=True
         )
         file_handler.setFormatter(formatter)
         handlers.append(file_handler)

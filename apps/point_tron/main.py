@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_logging(settings.log_level, settings.log_dir)
+    configure_logging(settings.log_level, settings.log_dir, log_name=settings.log_name)
     if settings.jwt_secret is None:
         path = secret_path(settings.db_path)
         try:

@@ -79,11 +79,17 @@ def delete(args: argparse.Namespace) -> int:
 
 
 def scale(args: argparse.Namespace) -> int:
+    given: str = args.instances
+    relative = given[:1] in ("+", "-")
+
     def said(answer: Json) -> str:
         rows = answer.get("processes") or []
-        return f"scaled {', '.join(_names(rows)) or args.target} to {args.instances}"
+        name = ", ".join(_names(rows)) or args.target
+        return f"scaled {name} {given} to {len(rows)}" if relative else f"scaled {name} to {given}"
 
-    return _on_apps(args, "scale", said, args.instances, check_online=True)
+    if relative:
+        return _on_apps(args, "scale", said, change=int(given), check_online=True)
+    return _on_apps(args, "scale", said, int(given), check_online=True)
 
 
 def signal(args: argparse.Namespace) -> int:

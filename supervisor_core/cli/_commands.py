@@ -137,8 +137,20 @@ def flush(args: argparse.Namespace) -> int:
 
 
 def reload_logs(args: argparse.Namespace) -> int:
-    with connect() as client:
-        client.reload_logs()
+    """Never starts a daemon: a new one has no file to reopen, and the usual caller is
+    logrotate's postrotate, run as root with root's home, not as the daemon's user."""
+    from supervisor_core.errors import DaemonNotRunning
+
+    with connect(autostart=False) as client:
+        try:
+            client.reload_logs()
+        except DaemonNotRunning:
+            print(
+                f"ptm: no daemon running for PTM_HOME={client.home}: no log file to reopen"
+                " (run ptm reloadLogs as the daemon's user, with its PTM_HOME)",
+                file=sys.stderr,
+            )
+            return 1
     say("log files reopened")
     return 0
 

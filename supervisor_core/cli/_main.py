@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from supervisor_core._version import __version__
-from supervisor_core.cli._startargs import add_start_arguments, add_update_env
+from supervisor_core.cli._argtypes import instance_index, instances, line_count
+from supervisor_core.cli._startargs import add_start_arguments, add_update_env, joined_values
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -68,14 +69,11 @@ _ALIASES = {
 
 
 def unknown_command(word: str) -> str:
-    """The message for a command that does not exist, with the closest command or alias."""
-    import difflib  # only on this error path: ptm list stays light
+    """The message for a command that does not exist: what to use instead of a PM2 command,
+    else the closest command or alias."""
+    from supervisor_core.cli._unknown import unknown_command_message  # this error path only
 
-    names = sorted((set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    if close:
-        return f"unknown command {word!r}; did you mean {close[0]}?"
-    return f"unknown command {word!r} (see: ptm --help)"
+    return unknown_command_message(word, (set(_COMMANDS) | set(_ALIASES)) - {"daemon"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -203,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("target", metavar="NAME|ID", help="the app, or a process id")
     env.add_argument(
         "--instance",
-        type=_index,
+        type=instance_index,
         default=None,
         metavar="N",
         help="which instance (default: the process's with an id, else 0)",
@@ -229,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument(
         "app", nargs="?", metavar="NAME|ID", help="one app, or one process by id (default: all)"
     )
-    logs.add_argument("--lines", type=_lines, default=15, metavar="N", help="lines per file (15)")
+    logs.add_argument(
+        "--lines", type=line_count, default=15, metavar="N", help="lines per file (15)"
+    )
     which = logs.add_mutually_exclusive_group()
     which.add_argument("--out", action="store_true", help="standard output only")
     which.add_argument("--err", action="store_true", help="standard error only")
@@ -249,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     scale = _command(commands, "scale", help="change the number of instances of an app")
     _target(scale, "the app")
-    scale.add_argument("instances", type=_count, metavar="N", help="the new number")
+    scale.add_argument(
+        "instances", type=instances, metavar="N", help="the new number, or +N/-N: add or remove N"
+    )
     sig = _command(commands, "signal", aliases=["sendSignal"], help="send a signal to an app")
     sig.add_argument("signal", metavar="SIGNAL", help="SIGUSR1, USR1, SIGHUP, ...")
     _target(sig)
@@ -369,43 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (ptm stop stops an app): {text!r}")
-    from supervisor_core.config import instance_count
-
-    try:
-        return instance_count(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
-
-
-def _lines(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (only new lines) or more: {text!r}")
-    return value
-
-
-def _index(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:  # not '²', not 5000 digits
-        raise argparse.ArgumentTypeError(f"must be an instance number (0, 1, ...): {text!r}")
-    return int(text)
-
-
 def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``ptm start app.py -- --port 3000``: what follows ``--`` goes to the script."""
     if "--" not in argv:
-        return argv, None
+        return joined_values(argv), None
     at = argv.index("--")
-    return argv[:at], argv[at + 1 :]
+    return joined_values(argv[:at]), argv[at + 1 :]
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:

@@ -63,24 +63,25 @@ def start(args: argparse.Namespace) -> int:
             f"{', '.join(given_file)}: only for an ecosystem file"
             " (*.toml, or PM2's ecosystem.config.js, *.json, *.yaml)"
         )
-    if os.path.isfile(target):
-        entry = checked_entry(args, caller_env)
+    as_script = given_script or args.script_args is not None
+    if os.path.isfile(target) or (as_script and _on_path(target, caller_env)):
         with connect() as client:
-            answer = client.start_app(
-                entry, os.getcwd(), caller_env=caller_env, update_env=args.update_env
-            )
-            return _report_start(client, answer, wait=not args.no_wait, since=since)
+            return _start_script(client, args, caller_env, since)
     if given_script:
-        raise ConfigError("no such script", file=target)
+        raise ConfigError("no such script (nor a program on PATH)", file=target)
     with connect() as client:
         try:
             answer = client.start(target, update_env=caller_env if args.update_env else None)
         except ApiError as exc:
-            if exc.kind == "unknown_app":
-                raise ApiError(
-                    f"{exc} (and no file named {target!r})", status=exc.status, kind=exc.kind
-                ) from None
-            raise
+            if exc.kind != "unknown_app":
+                raise
+            if _on_path(target, caller_env):  # not an app: a program, as a file's script
+                return _start_script(client, args, caller_env, since)
+            raise ApiError(
+                f"{exc} (and no file or program on PATH named {target!r})",
+                status=exc.status,
+                kind=exc.kind,
+            ) from None
         rows = answer.get("processes", [])
         started = answer.get("started", list(dict.fromkeys(str(r.get("name")) for r in rows)))
         say(f"started {', '.join(started) or 'nothing'}")
@@ -88,6 +89,21 @@ def start(args: argparse.Namespace) -> int:
             say(f"already running: {', '.join(answer['running'])}")
         print_table(client)
         return _check_online(rows)
+
+
+def _on_path(target: str, caller_env: Mapping[str, str]) -> bool:
+    """A program on the caller's PATH, which ``ptm start`` runs as a file's ``script`` would."""
+    import shutil
+
+    return os.sep not in target and shutil.which(target, path=caller_env.get("PATH")) is not None
+
+
+def _start_script(
+    client: Client, args: argparse.Namespace, caller_env: Mapping[str, str], since: float
+) -> int:
+    entry = checked_entry(args, caller_env)
+    answer = client.start_app(entry, os.getcwd(), caller_env=caller_env, update_env=args.update_env)
+    return _report_start(client, answer, wait=not args.no_wait, since=since)
 
 
 def checked_entry(args: argparse.Namespace, caller_env: Mapping[str, str]) -> dict[str, Any]:

@@ -20,8 +20,12 @@ __all__ = [
     "add_start_arguments",
     "add_update_env",
     "given_script_flags",
+    "joined_values",
     "script_entry",
 ]
+
+_ANY_VALUE = ("--interpreter-args", "--node-args")
+"""Flags whose value often starts with a dash (``--node-args --max-old-space-size=512``)."""
 
 SCRIPT_FLAGS: dict[str, str] = {
     "name": "--name",
@@ -121,6 +125,23 @@ def add_start_arguments(start: argparse.ArgumentParser) -> None:
 def add_update_env(parser: argparse.ArgumentParser, text: str) -> None:
     """``--update-env`` (``start``, ``restart``, ``reload``)."""
     parser.add_argument("--update-env", action="store_true", help=text)
+
+
+def joined_values(words: list[str]) -> list[str]:
+    """``--node-args VALUE`` as ``--node-args=VALUE``: PM2 takes the next word as the value
+    even when it starts with a dash, where argparse would read ``--max-old-space-size=512``
+    as an unknown flag of ptm's."""
+    out: list[str] = []
+    at = 0
+    while at < len(words):
+        word = words[at]
+        if word in _ANY_VALUE and at + 1 < len(words):
+            out.append(f"{word}={words[at + 1]}")
+            at += 2
+            continue
+        out.append(word)
+        at += 1
+    return out
 
 
 def given_script_flags(args: argparse.Namespace) -> list[str]:

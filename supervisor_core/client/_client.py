@@ -180,8 +180,13 @@ class Client:
         """Stop and forget apps, or one process by its id: ``{"deleted", "ids"}``."""
         return self._object("DELETE", _target(target), wait=True)
 
-    def scale(self, target: str | int, instances: int) -> Json:
-        return self._action(target, "scale", {"instances": instances})
+    def scale(
+        self, target: str | int, instances: int | None = None, *, change: int | None = None
+    ) -> Json:
+        """Give the app ``instances`` instances, or add (``change`` > 0) or remove
+        (``change`` < 0) that many from those it has when the daemon acts."""
+        body = {"instances": instances} if change is None else {"change": change}
+        return self._action(target, "scale", body)
 
     def signal(self, target: str | int, sig: str) -> Json:
         """Send ``sig`` (a name such as ``"SIGUSR1"``): ``{"signalled": [pids]}``."""

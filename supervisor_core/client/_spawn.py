@@ -25,8 +25,11 @@ from supervisor_core.errors import ClientError, DaemonNotRunning
 
 __all__ = ["DAEMON_COMMAND", "daemon_pid", "ensure_daemon"]
 
-DAEMON_COMMAND = ("-m", "supervisor_core.daemon")
-"""Arguments after ``sys.executable`` that run the daemon."""
+DAEMON_COMMAND = ("-P", "-m", "supervisor_core.daemon")
+"""Arguments after ``sys.executable`` that run the daemon. ``-P``: the daemon starts in the
+folder of the command that starts it, and ``-m`` alone would put that folder first on
+``sys.path``, so a project's own ``json.py`` (or another ptm checkout) would be imported in
+place of the daemon's modules."""
 
 _POLL = 0.005
 """Seconds between two looks for the new daemon's socket (a failed look is one connect()

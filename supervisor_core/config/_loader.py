@@ -162,7 +162,7 @@ def load_ecosystem(
 def parse_ecosystem(
     data: Mapping[str, Any],
     *,
-    path: Path | None,
+    path: Path | None = None,
     env: str | None = None,
     base_dir: Path | None = None,
     caller_env: Mapping[str, str] | None = None,

@@ -109,8 +109,10 @@ def is_pm2_file(path: str | os.PathLike[str]) -> bool:
 
 
 def is_ecosystem_file(path: str | os.PathLike[str]) -> bool:
-    """An ecosystem file by its name (``*.toml`` or a PM2 file), never started as a script."""
-    return os.fspath(path).lower().endswith(".toml") or is_pm2_file(path)
+    """An ecosystem file by its name (``*.toml``, the ``*.toml.bak`` that ``ptm save`` keeps
+    of the previous dump, or a PM2 file), never started as a script."""
+    name = os.fspath(path).lower()
+    return name.endswith((".toml", ".toml.bak")) or is_pm2_file(path)
 
 
 def read_pm2(

@@ -280,8 +280,11 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
     @guarded
     async def scale(request: Request) -> Response:
         data = await _body(request)
-        instances = _field(data, "instances", int, required=True)
-        return JSONResponse(await service.scale(_target(request), instances))
+        instances = _field(data, "instances", int)
+        change = _field(data, "change", int)
+        if (instances is None) == (change is None):
+            raise BadRequest("give one of 'instances' (the new number) or 'change' (+N or -N)")
+        return JSONResponse(await service.scale(_target(request), instances, change=change or 0))
 
     @guarded
     async def send_signal(request: Request) -> Response:

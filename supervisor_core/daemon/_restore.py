@@ -25,9 +25,10 @@ from supervisor_core.config import (
 )
 from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.process import CgroupTree, stop_tree
-from supervisor_core.store import StateStore, StoredApp
+from supervisor_core.store import StateStore, StoredApp, read_dump
 
 __all__ = [
+    "dump_apps",
     "file_apps",
     "restore",
     "script_app",
@@ -94,6 +95,16 @@ def file_apps(
             raise ConfigError(f"--only: no app named {unknown[0]!r}", file=str(path))
         pairs = [(spec, stored) for spec, stored in pairs if spec.name in only]
     return ecosystem, with_caller_env(pairs, known, caller_env)
+
+
+def dump_apps(
+    path: Path, caller_env: Mapping[str, str] | None, known: Mapping[str, StoredApp]
+) -> tuple[Ecosystem, list[tuple[AppSpec, StoredApp]]]:
+    """:func:`file_apps` for ``ptm resurrect``: the dump at ``path`` read by the store, which
+    knows a dump saved with no apps (``ptm save --force``: ``apps = []``, which an ecosystem
+    file may not say) as nothing to start. Blocks like :func:`file_apps`."""
+    ecosystem = read_dump(path, caller_env=caller_env)
+    return ecosystem, with_caller_env(stored_apps(ecosystem), known, caller_env)
 
 
 def with_new_env(

@@ -28,6 +28,7 @@ from supervisor_core.daemon._history import HistoryKeeper
 from supervisor_core.daemon._logtail import tail_logs
 from supervisor_core.daemon._registry import Registry
 from supervisor_core.daemon._restore import (
+    dump_apps,
     file_apps,
     restore,
     script_app,
@@ -336,9 +337,18 @@ class DaemonService:
             await self._alerts.drop_orphans({s.source for s in self._kept.managed().values()})
             return {"deleted": deleted, "ids": freed}
 
-    async def scale(self, target: str, instances: int) -> dict[str, Any]:
+    async def scale(self, target: str, instances: int | None, *, change: int = 0) -> dict[str, Any]:
+        """To ``instances``, or by ``change`` (PM2's +N / -N) from the instances it has now."""
         async with self._lock:
             name, _ = self._kept.one(target)
+            if instances is None:
+                current = len(self.sup.info(name))
+                instances = current + change
+                if instances < 1:
+                    raise StateError(
+                        f"cannot scale {name!r} by {change:+d}: it has {current}, and an app"
+                        " keeps at least 1 (ptm stop stops it, ptm delete removes it)"
+                    )
             try:
                 instance_count(instances)
             except ValueError as exc:
@@ -405,7 +415,7 @@ class DaemonService:
             raise StateError(f"no dump at {self.home.dump}; run ptm save first")
         async with self._lock:
             ecosystem, dumped = await anyio.to_thread.run_sync(
-                lambda: file_apps(self.home.dump, None, None, caller_env, self._kept.apps)
+                lambda: dump_apps(self.home.dump, caller_env, self._kept.apps)
             )
             # The saved process ids, given back where they are free.
             saved_ids = dump_ids(await anyio.Path(self.home.dump).read_text("utf-8", "replace"))

@@ -14,7 +14,7 @@ import os
 import signal as signal_module
 from collections.abc import Mapping, Sequence
 
-from supervisor_core.errors import ConfigError, UnknownAppError
+from supervisor_core.errors import BadRequest, UnknownAppError
 from supervisor_core.store import StoredApp
 
 __all__ = ["Selection", "find_process", "parse_signal", "select"]
@@ -79,4 +79,4 @@ def parse_signal(name: str) -> int:
             text = "SIG" + text
         with contextlib.suppress(KeyError):
             return int(signal_module.Signals[text])
-    raise ConfigError(f"unknown signal {name!r}")
+    raise BadRequest(f"unknown signal {name!r}")

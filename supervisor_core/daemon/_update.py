@@ -54,7 +54,7 @@ async def check_installed(home: Home) -> str:
     try:
         with anyio.fail_after(CHECK_TIMEOUT):
             done = await anyio.run_process(
-                [sys.executable, "-c", _CHECK, str(home.state_db)], check=False, cwd=home.root
+                [sys.executable, "-P", "-c", _CHECK, str(home.state_db)], check=False, cwd=home.root
             )
     except TimeoutError:
         raise StateError(
@@ -111,7 +111,8 @@ def reexec(
     sys.stderr.flush()
     env = dict(os.environ)
     env[HANDOVER_VAR] = str(path)
-    os.execve(sys.executable, [sys.executable, "-m", "supervisor_core.daemon"], env)
+    # -P, as when the daemon was first spawned: nothing is imported from its folder (PTM_HOME)
+    os.execve(sys.executable, [sys.executable, "-P", "-m", "supervisor_core.daemon"], env)
 
 
 def read_handover() -> dict[str, Any] | None:

@@ -206,9 +206,9 @@ def write_dump(
     return path
 
 
-def read_dump(path: Path) -> Ecosystem:
+def read_dump(path: Path, *, caller_env: Mapping[str, str] | None = None) -> Ecosystem:
     """The dump at ``path`` as an :class:`Ecosystem` (read once; errors as ``load_ecosystem``
-    gives them).
+    gives them), its apps inheriting ``caller_env`` (``None``: this process's environment).
 
     A missing dump is a :class:`StateError`; a dump saved with no apps (``apps = []``, which
     an ecosystem file may not say) gives an :class:`Ecosystem` without apps.
@@ -219,4 +219,4 @@ def read_dump(path: Path) -> Ecosystem:
     data = read_source(path)
     if data == {"apps": []}:
         return Ecosystem(path=path, apps=())
-    return parse_ecosystem(data, path=path)
+    return parse_ecosystem(data, path=path, caller_env=caller_env)

@@ -97,6 +97,17 @@ def version() -> str:
     return __version__
 
 
+def test_the_daemon_imports_nothing_from_the_folder_ptm_is_run_in(ptm: Ptm) -> None:
+    """``ptm start`` is run from a project's folder. ``python -m`` puts that folder first on
+    sys.path, so a project's own ``json.py`` (or a checkout of another ptm) took the place of
+    the daemon's module: the daemon did not start, or ran the other code."""
+    ptm.write("json.py", 'raise ImportError("the json.py of the project folder")\n')
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    assert "json.py" not in (ptm.home / "daemon.log").read_text()
+
+
 def test_the_socket_is_private_and_rejects_malformed_requests(ptm: Ptm) -> None:
     ptm.ok("ping")
     sock = ptm.home / "ptm.sock"

@@ -116,6 +116,27 @@ def test_a_mistyped_command_gets_the_closest_command_or_alias(
     assert ptm.daemon_pid() is None
 
 
+@pytest.mark.parametrize(
+    ("args", "instead"),
+    [  # the operators' guide's `pm2 set` lines, and PM2 spellings of ptm's commands
+        (["set", "point-tron", "max-restarts", "5"], "ptm has no settings store; write the"),
+        (["set", "point-tron", "max-memory-limit", "512M"], "ptm has no settings store; write"),
+        (["ps"], "use ptm list (or ls, status)"),
+        (["logrotate"], "ptm rotates logs itself: log_file_max_size"),
+        (["startOrRestart", "ecosystem.toml"], "use ptm start FILE"),
+    ],
+)
+def test_a_pm2_command_ptm_lacks_says_what_to_use_instead(
+    ptm: Ptm, args: list[str], instead: str
+) -> None:
+    done = ptm(*args)
+    assert (done.returncode, done.stdout) == (2, ""), done
+    assert one_line(done.stderr).startswith(
+        f"ptm: {args[0]!r} is a PM2 command, not ptm's: {instead}"
+    ), done.stderr
+    assert ptm.daemon_pid() is None
+
+
 def test_kill_without_a_daemon_is_not_an_error_and_starts_none(ptm: Ptm) -> None:
     done = ptm("kill")
     assert (done.returncode, done.stdout, done.stderr) == (0, "[ptm] no daemon running\n", "")
@@ -169,3 +190,23 @@ def test_scale_past_the_instance_limit_is_a_usage_error(ptm: Ptm) -> None:
     done = ptm("scale", "api", "1100")
     assert done.returncode == 2, done
     assert "must be at most 1024: '1100'" in one_line(done.stderr)
+
+
+def test_scale_by_pm2s_plus_and_minus_n(ptm: Ptm) -> None:
+    """PM2's ``scale api +1`` adds an instance and ``-1`` removes one (read as the number 1,
+    ``+1`` once scaled api *down* to one instance, stopping the others)."""
+    ptm.ecosystem(("api", 3))
+    ptm.ok("start", "ecosystem.toml")
+    pids = [row["pid"] for row in ptm.wait_online(3)]
+    assert "scaled api +1 to 4" in ptm.ok("scale", "api", "+1")
+    assert [row["pid"] for row in ptm.wait_online(4)][:3] == pids
+    assert "scaled api -2 to 2" in ptm.ok("scale", "api", "-2")
+    assert [row["pid"] for row in ptm.wait_online(2)] == pids[:2]
+    too_far = ptm("scale", "api", "-2")  # an app keeps one instance at least
+    assert too_far.returncode == 1, too_far
+    assert "cannot scale 'api' by -2: it has 2" in one_line(too_far.stderr)
+    for bad in ("+0", "+x", "+2000"):
+        done = ptm("scale", "api", bad)
+        assert done.returncode == 2, done
+        assert repr(bad) in one_line(done.stderr)
+    assert [row["pid"] for row in ptm.wait_online(2)] == pids[:2]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 import tomllib
 from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from tests.e2e.conftest import PTM, Ptm
 from tests.helpers import alive
@@ -119,6 +122,35 @@ def test_start_a_script_without_a_file(ptm: Ptm) -> None:
     described = ptm.ok("describe", "echo")
     assert "--port 3000" in described
     assert str(ptm.cwd) in described
+
+
+def test_start_a_program_on_path_as_a_files_script_may(
+    ptm: Ptm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pm2 start dist/index.js --name point-tron`` for Point-Tron, whose script is a console
+    script on PATH (examples/ecosystem.toml: script = "point-tron"); a known app's name still
+    names the app."""
+    bin_dir = ptm.cwd / "bin"
+    bin_dir.mkdir()
+    for name in ("point-tron", "tool"):
+        program = bin_dir / name
+        program.write_text('#!/bin/sh\necho "ready $*"\nexec sleep 3600\n')
+        program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    out = ptm.ok("start", "point-tron", "--name", "point-tron", "--", "--port", "0")
+    assert "[ptm] started point-tron" in out
+    ptm.wait_online(1)
+    argv = re.compile(rf"^  argv +{re.escape(str(bin_dir / 'point-tron'))} --port 0$", re.M)
+    assert argv.search(ptm.ok("describe", "point-tron"))
+    ptm.ok("stop", "point-tron")
+    assert "[ptm] started point-tron" in ptm.ok("start", "point-tron")  # the known app
+    ptm.wait_online(1)
+    assert argv.search(ptm.ok("describe", "point-tron"))  # its arguments kept
+    assert "[ptm] started tool" in ptm.ok("start", "tool")  # not an app: the program
+    assert sorted(row["name"] for row in ptm.wait_online(2)) == ["point-tron", "tool"]
+    missing = ptm("start", "no-such-program-here", "--name", "x")
+    assert (missing.returncode, missing.stdout) == (2, ""), missing
+    assert missing.stderr == "ptm: no-such-program-here: no such script (nor a program on PATH)\n"
 
 
 def wait_log(ptm: Ptm, args: list[str], needle: str, timeout: float = 10) -> str:
@@ -234,6 +266,31 @@ def test_reload_logs_reopens_moved_files(ptm: Ptm) -> None:
     assert "got SIGUSR1" in out_log.read_text()
 
 
+def test_reload_logs_with_no_daemon_for_its_home_starts_none_and_fails(ptm: Ptm) -> None:
+    """logrotate runs its postrotate as root, with root's home: there ``ptm reloadLogs`` must
+    not start a daemon of its own and say it reopened the logs of the apps it does not run."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    before = ptm.wait_online(1)
+    other = ptm.cwd / "root-home"  # where PTM_HOME points in logrotate's environment
+    env = {**os.environ, "PTM_HOME": str(other)}
+    try:
+        done = subprocess.run(
+            [*PTM, "reloadLogs"], capture_output=True, text=True, timeout=40, env=env
+        )
+        assert (done.returncode, done.stdout) == (1, ""), done
+        assert done.stderr == (
+            f"ptm: no daemon running for PTM_HOME={other}: no log file to reopen"
+            " (run ptm reloadLogs as the daemon's user, with its PTM_HOME)\n"
+        )
+        assert not (other / "ptm.pid").exists()
+        assert not (other / "ptm.sock").exists()
+    finally:
+        subprocess.run([*PTM, "kill"], capture_output=True, timeout=60, env=env)
+    after = ptm.jlist()  # the daemon of the apps is untouched
+    assert [(r["pid"], r["status"]) for r in after] == [(r["pid"], "online") for r in before]
+
+
 def test_scale_and_reset(ptm: Ptm) -> None:
     ptm.ecosystem(("api", 1))
     ptm.ok("start", "ecosystem.toml")
@@ -284,6 +341,22 @@ def test_save_writes_dump_and_resurrect_brings_the_apps_back(ptm: Ptm) -> None:
     ptm.wait_online(3)
     assert "already running: api, worker" in ptm.ok("resurrect")
     assert len(ptm.wait_online(3)) == 3
+
+
+def test_the_saved_backup_starts_as_docs_state_md_says(ptm: Ptm) -> None:
+    """docs/state.md: "To go back to it, start it (ptm start ~/.ptm/dump.toml.bak)". ptm
+    knows an ecosystem file by its name, and took dump.toml.bak for a script to run."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    ptm.ok("save")
+    ptm.ok("save")  # the first dump becomes dump.toml.bak
+    backup = ptm.home / "dump.toml.bak"
+    assert "[[apps]]" in backup.read_text()
+    ptm.ok("delete", "all")
+    done = ptm("start", str(backup))
+    assert done.returncode == 0, done.stderr
+    assert [row["name"] for row in ptm.wait_online(1)] == ["api"]
 
 
 def test_init_writes_a_file_that_starts(ptm: Ptm, tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ import re
 import uuid
 from pathlib import Path
 
+import pytest
+
 from supervisor_core.cli._startup import UNIT_FOLDER
 from tests.e2e.conftest import Ptm
 
@@ -118,3 +120,24 @@ def test_interpreter_args_reach_the_process_and_describe(ptm: Ptm) -> None:
     assert [a.decode() for a in argv[1:]] == ["-X", "dev", str(ptm.cwd / "app.py")]
     config = ptm.ok("describe", "api")
     assert re.search(r"^  interpreter_args +-X dev$", config, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--node-args", "--max-old-space-size=512"],  # PM2 takes the next word, dash or not
+        ["--node-args=--max-old-space-size=512"],
+        ["--interpreter-args", "--max-old-space-size=512 --no-warnings"],
+    ],
+)
+def test_the_guides_node_memory_flag_reaches_node(ptm: Ptm, flags: list[str]) -> None:
+    """The guide's ``node --max-old-space-size=512 dist/index.js``, as PM2 users write it."""
+    (ptm.cwd / "dist").mkdir()
+    ptm.write("dist/index.js", "console.log('ready'); setInterval(() => {}, 1000);\n")
+    done = ptm("start", "dist/index.js", "--name", "point-tron", *flags)
+    assert done.returncode == 0, done
+    pid = ptm.wait_online(1)[0]["pid"]
+    argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
+    expected = flags[-1].split("=", 1)[1] if len(flags) == 1 else flags[1]
+    assert argv[1:-1] == expected.split(), argv
+    assert argv[-1] == str(ptm.cwd / "dist" / "index.js")

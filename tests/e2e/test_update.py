@@ -211,6 +211,20 @@ def test_an_installed_version_that_cannot_start_is_refused(ptm: Ptm, overlay: Pa
     assert json.loads(ptm.ok("jlist"))[2]["restarts"] == 1
 
 
+def test_the_new_image_imports_nothing_from_ptm_home(ptm: Ptm) -> None:
+    """The daemon runs in PTM_HOME; its check and its new image start as the first daemon
+    did (``python -P``), so a ``json.py`` there is not imported in place of the stdlib's."""
+    ptm.ecosystem(("api", 1))
+    ptm.ok("start", "ecosystem.toml")
+    (pid,) = [row["pid"] for row in ptm.wait_online(1)]
+    (ptm.home / "json.py").write_text('raise ImportError("the json.py of PTM_HOME")\n')
+    updated = ptm("update", timeout=60)
+    assert updated.returncode == 0, updated.stderr
+    assert info(ptm)["reexecuted_at"] is not None
+    assert [row["pid"] for row in ptm.jlist()] == [pid]
+    assert "json.py" not in (ptm.home / "daemon.log").read_text()
+
+
 def test_a_cluster_app_keeps_its_socket_and_its_sd_notify_socket(ptm: Ptm) -> None:
     port = free_port()
     ptm.write("web.py", SERVER)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import pytest
 from point_tron.config import load_settings
 from point_tron.errors import SettingsError
 from point_tron.logging import configure_logging
-from tests.point_tron.conftest import bin_path, point_tron_env, tron_sim
+from tests.point_tron.conftest import bin_path, point_tron_env, running, tron_sim
 
 
 @pytest.fixture
@@ -146,3 +148,64 @@ def test_the_real_service_splits_its_streams_and_logs_each_request(tmp_path: Pat
     assert missing["status"] == 404
     assert missing["message"] == f"GET /no-such-page 404 {missing['ms']}ms"
     assert os.path.getsize(err_path) < os.path.getsize(out_path)
+
+
+@pytest.mark.slow
+def test_two_instances_with_log_dir_each_write_a_file_of_their_own(tmp_path: Path) -> None:
+    """Under ptm in cluster mode (examples/ecosystem.toml with --env production sets LOG_DIR)
+    both instances log to LOG_DIR. Each rotates its file at midnight by renaming it: two
+    processes renaming one file lose the day before and write on under yesterday's name, so
+    each instance has a file of its own (instance 0 keeps point-tron.log)."""
+    log_dir = tmp_path / "logs"
+    pids: dict[str, int] = {}
+    with ExitStack() as stack:
+        for instance in ("0", "1"):
+            env = point_tron_env(
+                tmp_path, "http://127.0.0.1:9", LOG_DIR=str(log_dir), PTM_INSTANCE=instance
+            )
+            app = stack.enter_context(running([bin_path("point-tron")], env))
+            line = app.wait_for(r'"message": "listening on ', 20).string
+            pids[instance] = json.loads(line)["pid"]
+            stack.callback(app.terminate)
+    files = {path.name: records(path.read_text()) for path in sorted(log_dir.iterdir())}
+    assert sorted(files) == ["point-tron-1.log", "point-tron.log"], files
+    for name, instance in (("point-tron.log", "0"), ("point-tron-1.log", "1")):
+        listening = [r for r in files[name] if r["message"].startswith("listening on ")]
+        assert [r["pid"] for r in listening] == [pids[instance]], (name, listening)
+
+
+def test_a_midnight_rollover_in_each_instance_keeps_every_line(
+    tmp_path: Path, restore_logging: None
+) -> None:
+    log_dir = tmp_path / "logs"
+    handlers = []
+    for instance in ("0", "1"):
+        settings = load_settings({"LOG_DIR": str(log_dir), "PTM_INSTANCE": instance})
+        installed = configure_logging(
+            "INFO",
+            settings.log_dir,
+            log_name=settings.log_name,
+            stream=io.StringIO(),
+            err_stream=io.StringIO(),
+        )
+        (file_handler,) = [h for h in installed if isinstance(h, logging.FileHandler)]
+        handlers.append(file_handler)
+
+    def write(text: str) -> None:
+        for number, handler in enumerate(handlers):
+            handler.emit(
+                logging.LogRecord("t", logging.INFO, "", 0, f"{text} {number}", None, None)
+            )
+
+    write("yesterday")
+    for handler in handlers:  # midnight: each rolls over at its next line, in turn
+        assert isinstance(handler, logging.handlers.TimedRotatingFileHandler)
+        handler.rolloverAt = 0
+    write("today")
+    for handler in handlers:
+        handler.close()
+    text = {p.name: [r["message"] for r in records(p.read_text())] for p in log_dir.iterdir()}
+    current = {name: lines for name, lines in text.items() if name.endswith(".log")}
+    rotated = {name: lines for name, lines in text.items() if not name.endswith(".log")}
+    assert current == {"point-tron.log": ["today 0"], "point-tron-1.log": ["today 1"]}
+    assert sorted(rotated.values()) == [["yesterday 0"], ["yesterday 1"]], rotated
