@@ -23,7 +23,7 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 from supervisor_core._info import RunRecord
 from supervisor_core.config import AppSpec
 from supervisor_core.errors import SpawnError
-from supervisor_core.monitor import Monitor, TreeSample
+from supervisor_core.monitor import MemoryLimit, Monitor, TreeSample
 from supervisor_core.process import (
     CgroupTree,
     ChildProcess,
@@ -427,6 +427,16 @@ class Runner:
         limit = self.spec.memory.max_memory_restart
         keep = self._setup.on_sample
 
+        def alarm(memory: int) -> None:
+            if self.current is run and self._memory_alarm_token != run.token and self._is_online():
+                self._memory_alarm_token = run.token
+                text = f"{self._label} memory {memory} bytes is over the limit of {limit}"
+                self._setup.notice(f"{text}: restarting")
+                self._post_memory(run.token)
+
+        tg, sampler = self.task_group, self._setup.monitor.sampler
+        judge = MemoryLimit(limit, sampler, alarm, tg) if limit is not None and tg else None
+
         def on_sample(sample: TreeSample | None) -> None:
             if sample is None or self.current is not run:
                 return
@@ -434,17 +444,7 @@ class Runner:
             self.memory_bytes = sample.memory_bytes
             if keep is not None:
                 keep(self.spec.name, self.index, sample)
-            if (
-                limit is not None
-                and sample.memory_bytes > limit
-                and self._memory_alarm_token != run.token
-                and self._is_online()
-            ):
-                self._memory_alarm_token = run.token
-                self._setup.notice(
-                    f"{self._label} memory {sample.memory_bytes} bytes "
-                    f"is over the limit of {limit}: restarting"
-                )
-                self._post_memory(run.token)
+            if judge is not None:
+                judge.check(sample)
 
         return on_sample

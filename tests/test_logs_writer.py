@@ -620,6 +620,45 @@ def test_a_link_swapped_in_for_a_rotated_file_is_not_gzipped(tmp_path: Path, how
     assert any("symbolic link" in e for e in errors), errors
 
 
+@pytest.mark.parametrize("rotation", ["size", "daily"])
+def test_a_followed_link_is_written_through_and_never_rotated(
+    tmp_path: Path, rotation: str
+) -> None:
+    """``out_file = "/dev/stdout"`` under a ``ptm run`` whose stdout is a file (a systemd unit
+    with ``StandardOutput=append:...``, ``ptm run > app.log``): the link leads to a regular
+    file, so ptm rotated it by renaming the path, which moved the link itself (for
+    ``/dev/stdout``, out of ``/dev``, for every program) and made a plain file in its place,
+    where the lines went from then on. A link is the owner's choice of where the lines go:
+    it is written through and never rotated (the file it leads to is someone else's)."""
+    folder = tmp_path / "dev"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    target = tmp_path / "unit.log"
+    target.write_bytes(b"")
+    path = folder / "stdout"
+    path.symlink_to(target)
+    days = iter([0.0, 0.0, 86400.0 * 2, 86400.0 * 3, 86400.0 * 4, 86400.0 * 5])
+    errors = Errors()
+    writer = RotatingWriter(
+        path,
+        max_size=100 if rotation == "size" else 0,
+        max_files=3,
+        compress=False,
+        on_error=errors,
+        check_interval=0,
+        rotate_interval="daily" if rotation == "daily" else None,
+        wall_clock=lambda: next(days, 86400.0 * 6),
+    )
+    lines = [f"line {i} ".encode() + b"x" * 60 + b"\n" for i in range(5)]
+    for line in lines:
+        writer.write(line)  # each batch past max_size, or on a new day
+    writer.close()
+    assert path.is_symlink() and path.readlink() == target
+    assert sorted(p.name for p in folder.iterdir()) == ["stdout"]
+    assert target.read_bytes() == b"".join(lines)
+    assert errors == []
+
+
 def test_a_link_in_a_folder_only_we_can_write_is_followed(tmp_path: Path) -> None:
     # Like /dev/stdout (a link in root's /dev): nobody else can swap it, so it is the
     # owner's choice and ptm writes where it points.

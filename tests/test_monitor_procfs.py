@@ -116,6 +116,25 @@ def test_tree_memory_is_the_rss_of_the_whole_tree_as_psutil_says(
     assert sample.memory_bytes > 60 * MIB
 
 
+def test_pss_matches_psutil_and_a_gone_process_has_none(idle_tree: tuple[int, int]) -> None:
+    """The PSS a memory limit judges a forked tree by: psutil's figure, from the same file."""
+    root = idle_tree[0]
+    for pid in idle_tree:
+        pss = _procfs.read_pss(pid)
+        expected = psutil.Process(pid).memory_full_info().pss
+        assert pss is not None and abs(pss - expected) <= 0.02 * expected
+    sampler = TreeSampler()
+    sample = sampler.sample(root)
+    assert sample is not None
+    shared_once = sampler.memory_of(sample)
+    # Two interpreters that are not forks of each other share little: about the RSS sum.
+    assert 60 * MIB < shared_once <= sample.memory_bytes
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    assert _procfs.read_pss(proc.pid) is None
+    assert sampler.shared_once((proc.pid,)) == 0
+
+
 def test_tree_cpu_percent_matches_the_cpu_time_used_between_samples(
     spinning_tree: tuple[int, int],
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from supervisor_core import Supervisor
 from supervisor_core.config import MemoryPolicy
+from supervisor_core.monitor import TreeSample
 from tests.helpers import Output, python_app
 
 pytestmark = pytest.mark.anyio
@@ -66,6 +67,57 @@ async def test_memory_hog_grandchild_restarts_the_app_within_about_one_interval(
     # The limit is crossed just after the grandchild printed the time (one memset later).
     assert stopping_at - crossed_at < interval * 2 + 0.5
     assert any("over the limit" in n for n in notices)
+
+
+async def test_memory_a_forked_tree_shares_counts_once_and_never_restarts_it(
+    tmp_path: Path,
+) -> None:
+    """A pre-fork server (gunicorn --preload, a multiprocessing pool): the parent fills
+    120 MiB, then forks 3 workers that share those pages. Each process's RSS counts them, so
+    the sum of the tree's RSS is over 480 MiB while the tree uses about 130 MiB: with a
+    300 MiB limit the app was restarted for memory every second, for ever (PM2 users of
+    cluster mode saw the same). The shared pages count once (PSS): no restart."""
+    code = """
+        import os, time
+        blob = bytearray(120 * 1024 * 1024)
+        for i in range(0, len(blob), 4096):
+            blob[i] = 1  # every page touched: resident, private to the parent until forked
+        for _ in range(3):
+            if os.fork() == 0:
+                while True:
+                    time.sleep(1)  # never writes: shares every page with the parent
+        print("forked", flush=True)
+        while True:
+            time.sleep(1)
+    """
+    limit = 300 * MIB
+    out = Output()
+    over: list[int] = []  # samples of the four processes whose RSS sum is over the limit
+    ten_over = anyio.Event()
+
+    def on_sample(app: str, instance: int, sample: TreeSample) -> None:
+        if len(sample.pids) == 4 and sample.memory_bytes > limit:
+            over.append(sample.memory_bytes)
+            if len(over) >= 10:  # ten checks that saw the shared pages four times
+                ten_over.set()
+
+    spec = python_app(
+        tmp_path,
+        "prefork",
+        code,
+        memory=MemoryPolicy(max_memory_restart=limit, memory_check_interval=0.1),
+    )
+    notices: list[str] = []
+    async with Supervisor(
+        write_logs=False, on_output=out, on_notice=notices.append, on_sample=on_sample
+    ) as sup:
+        await sup.add(spec)
+        await out.wait_for(lambda: b"forked" in out.of("prefork"))
+        with anyio.fail_after(20):
+            await ten_over.wait()
+        info = sup.info("prefork")[0]
+        assert (info.restarts, info.status) == (0, "online"), notices
+        assert not any("over the limit" in n for n in notices), notices
 
 
 async def test_cpu_and_memory_are_reported_for_running_instances(tmp_path: Path) -> None:
@@ -144,7 +196,7 @@ async def test_a_target_watched_while_the_monitor_sleeps_is_sampled_at_once() ->
     so a new target's first sample comes at once, not at the next due time."""
     import os
 
-    from supervisor_core.monitor import Monitor, TreeSample
+    from supervisor_core.monitor import Monitor
 
     monitor = Monitor()
     first: list[TreeSample | None] = []

@@ -213,8 +213,13 @@ def wait_started(
             verdict = _judge(before, row, rules[key[0]])
             if verdict is True:
                 del pending[key]
+            elif verdict is False and row is not None:  # restarted by a command: its new run
+                pending[key] = row
+                rule = rules[key[0]]
+                wait = (rule.listen_timeout if rule.wait_ready else 0.0) + rule.min_uptime
+                deadline = max(deadline, time.monotonic() + wait + grace)
             elif isinstance(verdict, str):
-                if row is None:
+                if row is None or row.get("desired") == "stopped":  # deleted, or stopped
                     return Failure(key[0], key[1], verdict, before.get("error_file"))
                 reason = _last_end(client, key, rules[key[0]], since) or verdict
                 return Failure(key[0], key[1], reason, row.get("error_file"))
@@ -232,22 +237,32 @@ def wait_started(
         time.sleep(POLL)
 
 
+# Restarts asked for by a command or a driver, not caused by the app: a start waiting for an
+# instance that one of them restarts (a second `ptm start` of the file, `ptm restart`, a file
+# change) waits for the new run instead of calling the old one's end a failure.
+_ASKED = ("manual", "watch", "cron")
+
+
 def _judge(
     before: Mapping[str, Any], row: Mapping[str, Any] | None, rule: _Rule
 ) -> bool | str | None:
-    """True: up; a text: why it failed; None: not decided yet."""
+    """True: up; a text: why it failed; None: not decided yet; False: restarted by a
+    command meanwhile (``row`` is the new run to wait for)."""
     if row is None:
         return "was deleted while ptm start waited"
+    if row.get("desired") == "stopped":
+        return "was stopped while ptm start waited"
     status = row.get("status")
     code = row.get("exit_code")
     exited = f"exited with code {code}" if code is not None else "exited"
     if status == "errored":
         return f"is errored ({exited}; restarted {row.get('restarts')} times)"
-    if int(row.get("restarts") or 0) > int(before.get("restarts") or 0) or status in (
-        "waiting restart",
-        "stopped",
-        "stopping",
-    ):
+    restarted = int(row.get("restarts") or 0) > int(before.get("restarts") or 0)
+    if restarted and row.get("last_restart_reason") in _ASKED:
+        return False
+    if status == "stopping" and not restarted:
+        return None  # a restart on its way: its reason decides, once counted
+    if restarted or status in ("waiting restart", "stopped"):
         return f"{exited} before it had been up for min_uptime ({rule.min_uptime:g} s)"
     if status != "online":
         return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
@@ -327,7 +327,53 @@ class Client:
     ) -> Answer:
         if method == "GET" and body is None and not wait:
             return self._get(path, params)
-        return self._http().send(method, path, body=body, params=params, wait=wait)
+        channel = self._http()
+        if not wait:
+            return channel.send(method, path, body=body, params=params)
+        return self._watched(
+            lambda: channel.send(method, path, body=body, params=params, wait=True),
+            f"{method} {path}",
+        )
+
+    def _watched(self, call: Callable[[], Answer], what: str) -> Answer:
+        """``call``, a call that waits as long as the daemon works (no read timeout: a stop
+        lasts up to the app's kill_timeout), made in a thread while this one asks the daemon
+        on a second connection, every ``timeout`` seconds, whether it answers at all. One
+        that accepts the question and does not answer it within ``timeout`` (stopped, its
+        event loop wedged) fails the call, instead of leaving it to hang for ever. A daemon
+        that is gone is left to the call itself to report."""
+        import threading
+
+        result: list[Answer] = []
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(call())
+            except BaseException as exc:  # handed to the caller's thread below
+                failure.append(exc)
+
+        worker = threading.Thread(target=run, name="ptm-call", daemon=True)
+        worker.start()
+        while True:
+            worker.join(self.timeout)
+            if not worker.is_alive():
+                break
+            try:
+                get(self.socket, "/v1/info", self.timeout)
+            except TimeoutError:
+                worker.join(0.1)  # unless it has answered meanwhile
+                if worker.is_alive():
+                    raise ClientError(
+                        f"the daemon stopped answering during {what}: it did not answer "
+                        f"GET /v1/info within {self.timeout:g} s; it may still carry out the "
+                        f"request if it recovers (see {self.home / 'daemon.log'})"
+                    ) from None
+            except (OSError, BadAnswer, ConnectFailed):
+                pass  # gone or going: the call learns it from its own connection
+        if failure:
+            raise failure[0]
+        return result[0]
 
     def _get(self, path: str, params: dict[str, str] | None) -> Answer:
         """A GET by the standard library, its failures mapped as httpx's are."""

@@ -66,7 +66,8 @@ class RotatingWriter:
     those of a compression that ends after :meth:`close` go to the ``supervisor_core.logs``
     logger (the daemon's log) instead.
     ``max_size <= 0`` disables rotation. Rotation and truncation apply to regular files only
-    (``/dev/stdout`` and the like are just written to). ``on_open`` is called with each new
+    (``/dev/stdout`` and the like are just written to), and rotation only to a path that is
+    not a link (a followed link is written through). ``on_open`` is called with each new
     descriptor of the file (at start, after a rotation or a reopen), before it is written to.
     """
 
@@ -107,6 +108,7 @@ class RotatingWriter:
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
         self._regular = True
+        self._rotatable = True
         self._next_check = 0.0
         self._closed = False
         # The current failure episode: reason, lines lost, since when; a cut line to end.
@@ -218,7 +220,7 @@ class RotatingWriter:
             fd = self._fd
             if fd is None:
                 fd = self._open()
-            if self._regular and self.rotate_interval is not None:
+            if self._rotatable and self.rotate_interval is not None:
                 wall = self._wall_clock()
                 if not self._period[0] <= wall < self._period[1]:  # also a clock set back
                     if self.size > 0:
@@ -226,7 +228,7 @@ class RotatingWriter:
                     else:
                         self._period = period_of(wall, self.rotate_interval)
             if (
-                self._regular
+                self._rotatable
                 and self.max_size > 0
                 and self.size > 0
                 and self.size + len(data) > self.max_size
@@ -317,6 +319,9 @@ class RotatingWriter:
         self._fd = fd
         self._ident = (st.st_dev, st.st_ino)
         self._regular = regular
+        # A link (followed only where it is its owner's choice, like /dev/stdout) is written
+        # through, never rotated: a rename would move the link, not the file it leads to.
+        self._rotatable = regular and not os.path.islink(self.path)
         self.size = st.st_size if regular else 0
         if self.rotate_interval is not None:
             wall = self._wall_clock()

@@ -17,7 +17,15 @@ from typing import NamedTuple
 
 from supervisor_core.process import descendant_pids
 
-__all__ = ["AVAILABLE", "CgroupProcs", "ProcStat", "StatFile", "read_stat", "tree_pids"]
+__all__ = [
+    "AVAILABLE",
+    "CgroupProcs",
+    "ProcStat",
+    "StatFile",
+    "read_pss",
+    "read_stat",
+    "tree_pids",
+]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -66,6 +74,35 @@ def _parse(data: bytes) -> ProcStat | None:
         int(fields[21]) * PAGE_SIZE,
         int(fields[19]),
     )
+
+
+def read_pss(pid: int) -> int | None:
+    """The proportional set size of ``pid`` in bytes: its resident pages, each one shared
+    with N processes counted 1/N (``Pss`` of ``/proc/PID/smaps_rollup``, Linux 4.14). Summed
+    over a tree that forked workers, the pages they share count once, where RSS counts them
+    in every worker. None when it cannot be read (the process is gone, no such file).
+
+    Costly: the kernel walks the process's page tables (about 2 ms for 200 MiB), some 200
+    times the cost of :func:`read_stat`; read it only to confirm a figure that matters.
+    """
+    try:
+        fd = os.open(f"/proc/{pid}/smaps_rollup", _FLAGS)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    start = data.find(b"\nPss:")
+    if start < 0:
+        return None
+    fields = data[start + 5 : data.find(b"\n", start + 1)].split()
+    try:
+        return int(fields[0]) * 1024  # "Pss:   40037 kB"
+    except (IndexError, ValueError):
+        return None
 
 
 class StatFile:

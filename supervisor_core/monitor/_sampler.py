@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import anyio.abc
+import anyio.to_thread
 import psutil
 
 from supervisor_core._throttle import Throttle
@@ -26,11 +28,12 @@ from supervisor_core.monitor._procfs import (
     CgroupProcs,
     ProcStat,
     StatFile,
+    read_pss,
     read_stat,
     tree_pids,
 )
 
-__all__ = ["Monitor", "TreeSample", "TreeSampler"]
+__all__ = ["MemoryLimit", "Monitor", "TreeSample", "TreeSampler"]
 
 log = logging.getLogger("ptm.monitor")
 _THROTTLE = Throttle()
@@ -146,6 +149,34 @@ class TreeSampler:
             taken_at=self._clock(),
         )
 
+    def memory_of(self, sample: TreeSample) -> int:
+        """The memory of ``sample``'s tree with the pages its processes share counted once
+        (:meth:`shared_once`), for a limit to judge; a single process's RSS as it is. Call it
+        only once the RSS sum matters (it is over a limit): it costs far more than a sample.
+        """
+        if len(sample.pids) < 2:
+            return sample.memory_bytes
+        shared_once = self.shared_once(sample.pids)
+        return sample.memory_bytes if shared_once is None else shared_once
+
+    def shared_once(self, pids: tuple[int, ...]) -> int | None:
+        """The memory of the processes ``pids`` with each page they share counted once: the
+        sum of their PSS (a process whose PSS cannot be read counts its RSS, one gone counts
+        nothing). A tree's RSS sum counts the pages its forked workers share with their
+        parent once per worker. None without Linux's /proc (the RSS sum is all there is).
+        Costly (see :func:`read_pss`): for a figure that matters, not for every sample."""
+        if not AVAILABLE:
+            return None
+        total = 0
+        for pid in pids:
+            pss = read_pss(pid)
+            if pss is None:
+                with contextlib.suppress(OSError):
+                    stat = read_stat(pid)
+                    pss = stat.rss_bytes if stat is not None else 0
+            total += pss or 0
+        return total
+
     def _read(self, pid: int, now: float, *, trusted: bool = False) -> tuple[float, int] | None:
         """(cpu% since the last reading, RSS) of ``pid``; None when it is gone."""
         if AVAILABLE and pid not in self._procs:
@@ -212,6 +243,44 @@ class TreeSampler:
     def close(self) -> None:
         """Forget everything: every kept descriptor is closed."""
         self.forget(tuple({*self._seen, *self._procs, *self._files, *self._cgroups}))
+
+
+class MemoryLimit:
+    """One run's ``max_memory_restart``, judged on each sample: over by the RSS sum (free, in
+    every sample), and then, for a tree of several processes, over by the sum of their PSS
+    too (:meth:`TreeSampler.memory_of`: the pages forked workers share count once). The PSS
+    is read in a worker thread (it costs the kernel milliseconds per process), one reading at
+    a time; ``alarm`` gets the figure that was over the limit, on the event loop."""
+
+    def __init__(
+        self,
+        limit: int,
+        sampler: TreeSampler,
+        alarm: Callable[[int], None],
+        task_group: anyio.abc.TaskGroup,
+    ) -> None:
+        self.limit = limit
+        self._sampler = sampler
+        self._alarm = alarm
+        self._task_group = task_group
+        self._confirming = False
+
+    def check(self, sample: TreeSample) -> None:
+        if sample.memory_bytes <= self.limit or self._confirming:
+            return
+        if len(sample.pids) < 2:
+            self._alarm(sample.memory_bytes)
+            return
+        self._confirming = True
+        self._task_group.start_soon(self._confirm, sample)
+
+    async def _confirm(self, sample: TreeSample) -> None:
+        try:
+            memory = await anyio.to_thread.run_sync(self._sampler.memory_of, sample)
+        finally:
+            self._confirming = False
+        if memory > self.limit:
+            self._alarm(memory)
 
 
 @dataclass

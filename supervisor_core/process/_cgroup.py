@@ -164,6 +164,20 @@ class CgroupTree:
                     left.append((path, owned[3]))
         return left
 
+    def orphaned(self) -> list[tuple[Path, str]]:
+        """The run cgroups (and run ids) of every supervisor that is gone which still hold a
+        process: what a ``ptm run`` killed with SIGKILL left running (its apps end with it,
+        their own children are told nothing). A daemon's are also its restore's to stop."""
+        left: list[tuple[Path, str]] = []
+        with contextlib.suppress(OSError):
+            for path in self.base.iterdir():
+                owned = _OWNED_NAME.fullmatch(path.name)
+                if owned is None or _owner_alive(int(owned[1]), int(owned[2])):
+                    continue
+                if path.is_dir() and self.members(path):
+                    left.append((path, owned[3]))
+        return left
+
     def create(self, run_id: str) -> Path | None:
         """The run's cgroup, made now (None: it could not be, the run goes without)."""
         path = self.path(run_id)

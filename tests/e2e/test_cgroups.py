@@ -148,3 +148,54 @@ def test_the_next_daemon_of_another_home_removes_them_too(ptm: Ptm, tmp_path: Pa
         assert [path for path in left if path.exists()] == []
     finally:
         subprocess.run([*PTM, "kill"], capture_output=True, timeout=60, env=other)
+
+
+@needs_cgroups
+def test_the_next_ptm_run_stops_what_a_sigkilled_ptm_run_left_running(ptm: Ptm) -> None:
+    """``ptm run`` killed with SIGKILL: its app gets its kill_signal from the kernel and ends,
+    but the app's own child is told nothing and runs on, an orphan in the run's cgroup (and
+    holding whatever port it held: pm2#2530's duplicates, with EADDRINUSE). No daemon's
+    restore knows that run; the next ``ptm run`` stops what is left in the cgroups of a
+    supervisor that is gone, then removes them."""
+    ptm.write(
+        "parent.py",
+        """
+        import os, subprocess, time
+        kid = subprocess.Popen(["sleep", "1000"])
+        print("family", os.getpid(), kid.pid, flush=True)
+        while True:
+            time.sleep(0.1)
+        """,
+    )
+    ptm.write("family.toml", '[[apps]]\nname = "family"\nscript = "parent.py"\n')
+    run = subprocess.Popen(
+        [*PTM, "run", "family.toml"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ptm.cwd,
+    )
+    pids: set[int] = set()
+    try:
+        assert run.stdout is not None
+        deadline = time.monotonic() + 20
+        for line in run.stdout:
+            if line.startswith(b"family | family"):
+                pids = {int(x) for x in line.split()[-2:]}
+                break
+            assert time.monotonic() < deadline
+        assert pids, "the app never said it was up"
+        app, kid = sorted(pids, key=lambda pid: psutil.Process(pid).create_time())
+        run.kill()
+        run.communicate(timeout=15)
+        assert wait_gone({app}, 10) == set()  # the kernel's parent-death signal
+        assert wait_gone({kid}, 1) == {kid}  # told nothing: left running
+        ptm.write("once.py", "print('done', flush=True)\n")
+        ptm.write("once.toml", '[[apps]]\nname = "once"\nscript = "once.py"\nautorestart = false\n')
+        done = ptm("run", "once.toml", timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert wait_gone({kid}, 10) == set(), "the next ptm run left the orphan running"
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+        kill_left(pids, wait=0)

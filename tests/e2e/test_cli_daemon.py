@@ -267,3 +267,31 @@ def test_ptm_metrics_prints_the_prometheus_exposition(ptm: Ptm) -> None:
     assert 'ptm_process_up{app="api",id="0",instance="0"} 1.0' in text
     assert 'ptm_process_up{app="api",id="1",instance="1"} 1.0' in text  # its own id
     assert "ptm_apps 1.0" in text
+
+
+def test_a_command_that_waits_fails_when_the_daemon_stops_answering(ptm: Ptm) -> None:
+    """``ptm stop`` (and start, restart, delete: every call that waits as long as the daemon
+    works) hung for ever on a daemon that had stopped answering (stopped, its event loop
+    wedged): the wait has no read timeout, since a stop may take the app's kill_timeout.
+    PM2 users know it as ``pm2 stop`` hanging (pm2#1971, #2607). Now the command asks the
+    daemon on a second connection, every 10 s, whether it answers at all, and fails in one
+    line (exit 1) when it does not; a daemon that answers again carries on."""
+    ptm.ecosystem(("app", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    daemon = ptm.daemon_pid()
+    assert daemon is not None
+    os.kill(daemon, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        done = ptm("stop", "app", timeout=60)
+        took = time.monotonic() - began
+    finally:
+        os.kill(daemon, signal.SIGCONT)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert took < 35, took  # two client timeouts (10 s each), and a loaded machine
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("ptm: the daemon stopped answering during POST "), done.stderr
+    # Once it answers again, it carries out what it was sent, and answers as before.
+    ptm.wait_rows(lambda rows: rows[0]["status"] == "stopped", timeout=20)
+    ptm.ok("start", "app")

@@ -4,9 +4,10 @@ lines of its error log; ``--no-wait`` returns at once."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
-from tests.e2e.conftest import Ptm
+from tests.e2e.conftest import PTM, Ptm
 
 CRASH = """
 import sys, time
@@ -150,3 +151,67 @@ def test_a_known_app_restarted_with_a_crashing_script_is_reported(ptm: Ptm) -> N
         done.stderr
     )
     ptm.jlist()
+
+
+def test_a_restart_asked_for_while_ptm_start_waits_is_not_a_failure(ptm: Ptm) -> None:
+    """Two deploy jobs run ``ptm start ecosystem.toml`` at once, or someone restarts the app
+    while a start waits for it: the waiting start saw the restart count grow and said
+    "api#0 did not start: was killed by signal 15 (stop)", exit 1, while the app was up.
+    A run ended by a command (a restart, a start with new settings, a watch or cron restart)
+    is not the app's failure: the start waits for the new run instead. A stop is named as
+    what happened."""
+    ptm.write("steady.py", STEADY)
+    ptm.write(
+        "ecosystem.toml",
+        """
+        [[apps]]
+        name = "api"
+        script = "steady.py"
+        instances = 2
+        min_uptime = "3s"
+        kill_timeout = "2s"
+        """,
+    )
+    ptm.ok("start", "ecosystem.toml")  # known now: the starts below restart it
+
+    def waiting_start() -> subprocess.Popen[str]:
+        """A second ``ptm start`` of the file, once it waits for the new runs."""
+        before = {row["pid"] for row in ptm.jlist()}
+        start = subprocess.Popen(
+            [*PTM, "start", "ecosystem.toml"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ptm.cwd,
+        )
+        ptm.wait_rows(
+            lambda rows: all(r["status"] == "online" and r["pid"] not in before for r in rows)
+        )
+        return start
+
+    # A second start of the file, and a restart, while a start waits for min_uptime.
+    for other in (("start", "ecosystem.toml"), ("restart", "api")):
+        start = waiting_start()
+        try:
+            ptm.ok(*other)
+            out, err = start.communicate(timeout=40)
+        finally:
+            if start.poll() is None:
+                start.kill()
+                start.communicate()
+        assert start.returncode == 0, (other, out, err)
+        assert err == "", (other, err)
+        rows = ptm.wait_online(2)
+        assert all(row["uptime_s"] >= 3.0 for row in rows), rows  # it waited for the new run
+
+    # A stop while it waits: a failure, named as such.
+    start = waiting_start()
+    try:
+        ptm.ok("stop", "api")
+        out, err = start.communicate(timeout=40)
+    finally:
+        if start.poll() is None:
+            start.kill()
+            start.communicate()
+    assert start.returncode == 1, (out, err)
+    assert err.splitlines()[0] == "ptm: api#0 did not start: was stopped while ptm start waited"
