@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -395,10 +394,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     command = _ALIASES.get(args.command, args.command)
     args.command = command
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        # A file name or variable that is not UTF-8 is printed as its bytes, as ls does
-        # (Python holds them as U+DC80..U+DCFF), not a UnicodeEncodeError.
-        sys.stdout.reconfigure(errors="surrogateescape")
     if script_args is not None and command != "start":
         parser.error("arguments after -- are only for 'ptm start SCRIPT'")
     args.script_args = script_args

@@ -85,6 +85,26 @@ _NOT_FILES: Final = (
 )
 
 
+NOT_TEXT: Final = "is not UTF-8 text; ptm keeps paths as text (state.db, dump.toml): rename it"
+"""Why a path whose bytes are not UTF-8 (Python holds them as U+DC80..U+DCFF) is refused by
+the commands that hand it to the daemon: it could run, but be neither stored nor saved."""
+
+
+def _is_text(value: object) -> bool:
+    """No string in ``value`` holds bytes that are not UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_text(item) for item in value)
+    if isinstance(value, Mapping):
+        return all(_is_text(key) and _is_text(item) for key, item in value.items())
+    return True
+
+
 def file_problem(path: str | os.PathLike[str]) -> ConfigError | None:
     """Why ``path`` is not an ecosystem file to hand to the daemon (None: a regular file).
 
@@ -104,6 +124,9 @@ def file_problem(path: str | os.PathLike[str]) -> ConfigError | None:
     kind = next((name for test, name in _NOT_FILES if test(mode)), None)
     if kind is not None:
         return ConfigError(f"not a regular file ({kind}); give the path of a file", file=file)
+    absolute = os.path.abspath(file)
+    if not _is_text(absolute):
+        return ConfigError(f"its path {NOT_TEXT}", file=absolute)
     return None
 
 
@@ -195,8 +218,15 @@ def build_app(
 ) -> AppSpec:
     """One app from a single ``[[apps]]``-style mapping (``ptm start script.py`` without a file).
 
-    Errors name the keys as ``apps[0].<key>``.
+    Errors name the keys as ``apps[0].<key>``. The daemon keeps the table and its folder as
+    text (state.db, dump.toml), so a path whose bytes are not UTF-8 (``ptm start
+    $'caf\\xe9.py'``, or from a folder named so) is refused here, before anything runs.
     """
+    for key, value in sorted(entry.items(), key=lambda item: item[0] != "script"):
+        if not _is_text(value):  # the script first: the name defaults to its stem
+            raise ConfigError(NOT_TEXT, key=f"apps[0].{key}", value=value, has_value=True)
+    if base_dir is not None and not _is_text(str(base_dir)):
+        raise ConfigError(f"the folder {base_dir} {NOT_TEXT}")
     data = {"apps": [dict(entry)]}
     return parse_ecosystem(data, path=None, env=env, base_dir=base_dir, caller_env=caller_env).apps[
         0

@@ -372,18 +372,35 @@ def test_a_variable_name_that_is_not_utf8_does_not_break_describe(ptm: Ptm) -> N
     ptm.jlist()
 
 
-def test_a_script_name_that_is_not_utf8_is_described_as_its_bytes(ptm: Ptm) -> None:
-    """ptm describe of it was the daemon's 500, then (with the answer escaped) a
-    UnicodeEncodeError printing it; it prints the name's bytes, as ls does."""
-    script = os.fsdecode(b"caf\xe9.py")
-    ptm.write(script, "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
-    ptm.ok("start", script, "--name", "cafe", "--kill-timeout", "2s")
-    # stdout strict, as in a en_US.UTF-8 terminal (C.UTF-8 gives Python surrogateescape)
-    strict = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
-    shown = subprocess.run(
-        [*PTM, "describe", "cafe"], capture_output=True, timeout=40, cwd=ptm.cwd, env=strict
-    )
-    assert shown.returncode == 0, shown
-    assert shown.stderr == b"", shown.stderr
-    assert b"caf\xe9.py" in shown.stdout
-    ptm.jlist()
+_NOT_TEXT = "is not UTF-8 text; ptm keeps paths as text (state.db, dump.toml): rename it"
+
+
+def test_a_path_that_is_not_utf8_is_refused_before_anything_starts(ptm: Ptm) -> None:
+    """state.db and dump.toml hold paths as text: an ecosystem file, a script or a folder
+    whose name is Latin-1 was the daemon's 500 (ptm start FILE), or started and then made
+    every ptm save a 500. Refused up front, in one line."""
+    latin = os.fsdecode(b"caf\xe9")
+    ptm.write(f"{latin}.py", "import time\ntime.sleep(60)\n")
+    ptm.write("app.py", "import time\ntime.sleep(60)\n")
+    ptm.write(f"{latin}.toml", '[[apps]]\nname = "api"\nscript = "app.py"\n')
+    folder = ptm.cwd / latin
+    folder.mkdir()
+    (folder / "app.py").write_text("import time\ntime.sleep(60)\n")
+    (folder / "eco.toml").write_text('[[apps]]\nname = "api"\nscript = "app.py"\n')
+    cases = [
+        (ptm.cwd, ["start", f"{latin}.toml"], f"{ptm.cwd / latin}.toml: its path {_NOT_TEXT}"),
+        (folder, ["start", "eco.toml"], f"{folder / 'eco.toml'}: its path {_NOT_TEXT}"),
+        (ptm.cwd, ["start", f"{latin}.py"], f"ptm: {latin}.py: {_NOT_TEXT}\n"),
+        (folder, ["start", "app.py"], f"ptm: the folder {folder} {_NOT_TEXT}\n"),
+        (ptm.cwd, ["start", "app.py", "-o", f"{latin}.log"], f"ptm: --output: {_NOT_TEXT}"),
+    ]
+    for cwd, args, says in cases:
+        done = subprocess.run(
+            [*PTM, *args], capture_output=True, timeout=40, cwd=cwd, env=dict(os.environ)
+        )
+        assert done.returncode == 2, (args, done)
+        line = os.fsdecode(done.stderr)
+        assert line.count("\n") == 1 and "Traceback" not in line, line
+        assert says in line.replace("\\udce9", latin[-1]), (says, line)
+    assert ptm.jlist() == []
+    assert ptm.ok("save", "--force")
