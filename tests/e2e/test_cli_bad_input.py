@@ -404,3 +404,45 @@ def test_a_path_that_is_not_utf8_is_refused_before_anything_starts(ptm: Ptm) -> 
         assert says in line.replace("\\udce9", latin[-1]), (says, line)
     assert ptm.jlist() == []
     assert ptm.ok("save", "--force")
+
+
+# --------------------------------------------------------------------------- a FIFO log
+
+_TICKER = """
+import sys, time
+print("ready", file=sys.stderr, flush=True)
+while True:
+    print("tick", flush=True)
+    time.sleep(0.2)
+"""
+
+
+@pytest.mark.parametrize("reader", [False, True])
+def test_ptm_logs_of_an_app_logging_to_a_fifo_answers_at_once(ptm: Ptm, reader: bool) -> None:
+    """out_file may be a FIFO (a log shipper reads it). Its past lines were read like a
+    file's: 'ptm: log .../out.fifo: cannot read: Illegal seek', exit 1, so ptm logs of the
+    app (which prints past lines before following) never worked. A FIFO keeps no past
+    lines: ptm logs shows the other file's, at once."""
+    fifo = ptm.cwd / "out.fifo"
+    os.mkfifo(fifo)
+    held = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK) if reader else None
+    try:
+        ptm.write("ticker.py", _TICKER)
+        ptm.write(
+            "eco.toml",
+            f'[[apps]]\nname = "t"\nscript = "ticker.py"\nkill_timeout = "2s"\n'
+            f'out_file = "{fifo}"\nlog_date_format = ""\n',
+        )
+        ptm.ok("start", "eco.toml")
+        for _ in range(3):
+            began = time.monotonic()
+            done = ptm("logs", "t", "--nostream", timeout=30)
+            assert done.returncode == 0, done
+            assert done.stderr == "", done.stderr
+            assert "ready" in done.stdout  # the error log's past lines
+            assert time.monotonic() - began < 8
+        ptm.ecosystem(("other", 1))
+        ptm.ok("start", "ecosystem.toml")  # the daemon is not short of threads
+    finally:
+        if held is not None:
+            os.close(held)
