@@ -1,11 +1,16 @@
-"""The files of one ``PTM_HOME``."""
+"""The files of one ``PTM_HOME``, and what makes a ``PTM_HOME`` unusable."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["Home"]
+from supervisor_core.errors import ConfigError
+
+__all__ = ["SOCKET_PATH_MAX", "Home"]
+
+SOCKET_PATH_MAX = 107
+"""Bytes a Unix socket's path may have on Linux (``sun_path`` is 108, with its NUL)."""
 
 
 class _File:
@@ -61,5 +66,38 @@ class Home:
     dump = _File("dump.toml")
 
     def create(self) -> None:
-        """Create the folder (mode 0700) if it is missing."""
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Create the folder (mode 0700) if it is missing. A folder that cannot be created,
+        or whose socket path would be too long, is a :class:`ConfigError` naming
+        ``PTM_HOME`` (before anything is created)."""
+        too_long = self.socket_too_long()
+        if too_long is not None:
+            raise too_long
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self.unusable(exc) from None
+
+    def socket_too_long(self) -> ConfigError | None:
+        """The :class:`ConfigError` of a ``ptm.sock`` longer than a socket path may be."""
+        size = len(os.fsencode(self.socket))
+        if size <= SOCKET_PATH_MAX:
+            return None
+        return ConfigError(
+            f"too long for a Unix socket: {self.socket} would be {size} bytes, at most"
+            f" {SOCKET_PATH_MAX} are possible; set PTM_HOME to a shorter path",
+            key="PTM_HOME",
+        )
+
+    def unusable(self, exc: OSError) -> ConfigError:
+        """What ``exc``, met creating the folder or a file in it, tells the user about
+        ``PTM_HOME``: one line naming the folder."""
+        root = self.root
+        if os.path.islink(root) and not os.path.exists(root):
+            reason = f"cannot create the folder {root}: it is a symbolic link to nothing"
+        elif isinstance(exc, (FileExistsError, NotADirectoryError)):
+            reason = f"not a folder: {root} (it, or a folder above it, is a file)"
+        elif os.path.isdir(root):
+            reason = f"cannot write in the folder {root}: {exc.strerror or exc}"
+        else:
+            reason = f"cannot create the folder {root}: {exc.strerror or exc}"
+        return ConfigError(reason, key="PTM_HOME")

@@ -71,7 +71,7 @@ class ConfigError(PtmError):
             parts.append(f"{key}:")
         text = message
         if has_value:
-            text = f"{message} (got {value!r})"
+            text = f"{message} (got {_shown(value)})"
         parts.append(text)
         super().__init__(" ".join(parts))
 
@@ -123,3 +123,15 @@ class ApiError(ClientError):
         super().__init__(message)
         self.status = status
         self.kind = kind
+
+
+_SHOWN_MAX = 200
+"""The longest value a config error quotes whole: a 10 MB value gives a line a terminal can
+show, its start and its length."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    if len(text) <= _SHOWN_MAX:
+        return text
+    return f"{text[: _SHOWN_MAX - 40]}... ({len(text):,} characters)"

@@ -1271,3 +1271,20 @@ def test_increment_var_needs_an_integer_in_env(home: Path, env: str) -> None:
         "ecosystem.toml: apps[0].increment_var: PORT must be set to an integer in env"
         " (instance N gets it plus N) (got 'PORT')"
     )
+
+
+def test_a_command_line_string_too_long_to_split_is_refused_at_once(home: Path) -> None:
+    """``shlex.split`` of one 1 MB word took 17 s, under the daemon's lock; and the error of
+    a huge value quotes its start and its length, not megabytes."""
+    word = "x" * 1_000_000
+    path = home / "ecosystem.toml"
+    path.write_text(f'[[apps]]\nname = "a"\nscript = "app.py"\nargs = "{word}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_ecosystem(path)
+    text = str(caught.value)
+    assert (
+        "apps[0].args: a string of 1,000,000 characters; one string holds at most 131,072" in text
+    )
+    assert text.endswith("... (1,000,002 characters))") and len(text) < 600
+    path.write_text(f'[[apps]]\nname = "a"\nscript = "app.py"\nargs = ["{word}"]\n')
+    assert load_ecosystem(path).apps[0].argv[-1] == word  # a list is not split

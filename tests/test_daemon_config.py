@@ -50,6 +50,8 @@ def test_a_token_file_relative_to_the_config(tmp_path: Path) -> None:
         ('[daemon]\nmetrics_address = "10.1.2.3:9209"\n', "set metrics_token_file too"),
         ('[daemon]\nmetrics_address = "127.0.0.1"\n', "expected HOST:PORT"),
         ('[daemon]\nmetrics_address = "127.0.0.1:70000"\n', "expected HOST:PORT"),
+        ('[daemon]\nmetrics_address = "127.0.0.1:²"\n', "expected HOST:PORT"),  # isdigit()
+        (f'[daemon]\nmetrics_address = "127.0.0.1:{"9" * 5000}"\n', "expected HOST:PORT"),
         ('[daemon]\nmetrics_address = "example.com:9209"\n', "must be an IP address"),
         ("[daemon]\nmetrics_address = 9209\n", "expected a string"),
         ('[daemon]\nmetrics_adress = "127.0.0.1:9209"\n', "unknown key [daemon] metrics_adress"),

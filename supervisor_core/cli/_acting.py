@@ -28,7 +28,7 @@ _PAST = {"stop": "stopped", "restart": "restarted", "reload": "reloaded", "start
 
 def _acted_on(rows: Sequence[Mapping[str, Any]], target: str) -> str:
     """What a command acted on: the apps, or ``app:instance (id N)`` for a process id."""
-    if target.isdigit() and len(rows) == 1 and rows[0].get("name") != target:
+    if target.isascii() and target.isdigit() and len(rows) == 1 and rows[0].get("name") != target:
         row = rows[0]
         return f"{row.get('name')}:{row.get('instance')} (id {row.get('id')})"
     return ", ".join(_names(rows))

@@ -40,6 +40,6 @@ def line_count(text: str) -> int:
 
 
 def instance_index(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:  # not '²', not 5000 digits
         raise argparse.ArgumentTypeError(f"must be an instance number (0, 1, ...): {text!r}")
     return int(text)

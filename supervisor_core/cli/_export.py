@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -58,10 +59,30 @@ def export(args: argparse.Namespace) -> int:
 
 
 def _write(folder: Path, files: Sequence[tuple[str, str, int]]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write each file into ``folder`` (created if missing); a path that cannot be written is
+    one line naming it (exit 2), never followed through a symbolic link."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(
+            "not a folder (it, or a folder above it, is a file)", file=str(folder), key="-o"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the folder: {exc.strerror or exc}", file=str(folder), key="-o"
+        ) from None
     for name, text, mode in files:
         path = folder / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ConfigError(
+                    "is a symbolic link; ptm writes no file through one (remove it, or choose"
+                    " another -o)",
+                    file=str(path),
+                ) from None
+            raise ConfigError(f"cannot write: {exc.strerror or exc}", file=str(path)) from None
         with os.fdopen(fd, "w") as file:
             file.write(text)
         os.chmod(path, mode)

@@ -35,7 +35,7 @@ ERROR_LINES = 15
 
 
 def start(args: argparse.Namespace) -> int:
-    from supervisor_core.config import is_ecosystem_file
+    from supervisor_core.config import file_problem, is_ecosystem_file
     from supervisor_core.errors import ApiError, ConfigError
 
     target: str = args.target
@@ -48,8 +48,9 @@ def start(args: argparse.Namespace) -> int:
     if is_ecosystem_file(target):  # never started as a script (ecosystem.config.js...)
         if given_script:
             raise ConfigError(f"{', '.join(given_script)}: only for a script, not a file")
-        if not os.path.isfile(target):
-            raise ConfigError("no such file", file=target)
+        problem = file_problem(target)  # a folder, a FIFO: said here, the daemon never reads it
+        if problem is not None:
+            raise problem
         only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
         with connect() as client:
             answer = client.start_ecosystem(

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from supervisor_core._home import Home
 from supervisor_core.errors import (
     ApiError,
     ClientError,
     DaemonNotRunning,
+    PtmError,
     SocketPermissionDenied,
 )
 
@@ -32,9 +35,17 @@ __all__ = [
 ]
 
 
-def connect_failure(path: Path, exc: BaseException) -> ClientError:
-    """The ClientError for a failed connect to ``path`` (``exc``, or an error it wraps)."""
+def connect_failure(path: Path, exc: BaseException) -> PtmError:
+    """The ClientError for a failed connect to ``path`` (``exc``, or an error it wraps); a
+    :class:`ConfigError` naming ``PTM_HOME`` when the folder ``path`` is in cannot hold a
+    socket (it is a file, or the path is too long)."""
+    home = Home(path.parent)
+    too_long = home.socket_too_long()
+    if too_long is not None:
+        return too_long
     code = connect_errno(exc)
+    if code == errno.ENOTDIR:
+        return home.unusable(NotADirectoryError(code, os.strerror(code)))
     if code == errno.ENOENT:
         return DaemonNotRunning(f"daemon not running (no socket at {path})")
     if code == errno.ECONNREFUSED:

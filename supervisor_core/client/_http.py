@@ -57,7 +57,14 @@ class Channel:
         """One call; with ``wait`` no read timeout (the daemon works as long as it must)."""
         what = f"{method} {path}"
         timeout = httpx.Timeout(self.timeout, read=None) if wait else self.timeout
-        request = self._http.build_request(method, path, json=body, params=params, timeout=timeout)
+        # json.dumps escapes every non-ASCII character: a string holding bytes that are not
+        # UTF-8 (os.environ decodes them to U+DC80..U+DCFF) travels as "\udce9" and comes back
+        # as the same bytes; httpx's json= would fail to encode it.
+        content = None if body is None else json.dumps(body).encode("ascii")
+        headers = None if body is None else {"Content-Type": "application/json"}
+        request = self._http.build_request(
+            method, path, content=content, headers=headers, params=params, timeout=timeout
+        )
         self._check()
         with self._translated(what):
             response = self._http.send(request)

@@ -57,14 +57,11 @@ def start_daemon(home: Path, argv: Sequence[str], *, timeout: float = 10.0) -> i
     pid = daemon_pid(files.socket)
     if pid is not None:
         return pid
-    try:
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _cannot_start(home, exc) from None
+    files.create()  # PTM_HOME that cannot be a folder: a ConfigError naming it
     try:
         lock = os.open(files.spawn_lock, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise _cannot_start(files.spawn_lock, exc) from None
+        raise files.unusable(exc) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         pid = daemon_pid(files.socket)  # started by another command while we waited for it?
@@ -137,18 +134,12 @@ def _wait_for_starting(files: Home, pid: int, timeout: float) -> int | None:
         time.sleep(_POLL * 10)
 
 
-def _cannot_start(path: Path, exc: OSError) -> DaemonNotRunning:
-    """A file of ``$PTM_HOME`` that the daemon needs cannot be made (a read-only mount, a
-    full disk, a folder of someone else's): one line naming it."""
-    return DaemonNotRunning(f"cannot start the daemon: {path}: {exc.strerror or exc}")
-
-
 def _spawn_and_wait(home: Path, argv: Sequence[str], timeout: float) -> int:
     log_path = Home(home).daemon_log
     try:
         log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise _cannot_start(log_path, exc) from None
+        raise Home(home).unusable(exc) from None
     try:
         offset = os.fstat(log).st_size
         actions = [

@@ -310,7 +310,10 @@ def compile_app(
     increment_var = table.optional("increment_var", string)
     if increment_var is not None:
         base = variables.get(increment_var)
-        if base is None or not base.strip().lstrip("-").isdigit():
+        digits = (base or "").strip().lstrip("-")
+        # ASCII digits only (int() refuses '²', which str.isdigit accepts), and not so many
+        # that int() refuses them (past 4300)
+        if base is None or not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
             raise table.error(
                 "increment_var",
                 f"{increment_var} must be set to an integer in env (instance N gets it plus N)",

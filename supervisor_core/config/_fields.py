@@ -238,9 +238,20 @@ def string_list(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+COMMAND_LINE_MAX = 131_072
+"""The longest command line ptm splits from one string: Linux's limit for one exec argument
+(MAX_ARG_STRLEN). ``shlex.split`` takes time in the square of a word's length (17 s for one
+word of 1 MB), and a longer line is a list's job."""
+
+
 def command_line(value: object) -> tuple[str, ...]:
     """A list of strings, or one string split like a POSIX shell would (no expansion)."""
     if isinstance(value, str):
+        if len(value) > COMMAND_LINE_MAX:
+            raise ValueError(
+                f"a string of {len(value):,} characters; one string holds at most"
+                f" {COMMAND_LINE_MAX:,} (give a longer command line as a list of words)"
+            )
         try:
             words = shlex.split(value)
         except ValueError as exc:

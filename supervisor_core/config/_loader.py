@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,7 +41,7 @@ from supervisor_core.config._app import (
     normalized,
 )
 from supervisor_core.config._fields import Table, command_line, http_url, string_list
-from supervisor_core.config._pm2 import is_pm2_file, read_pm2
+from supervisor_core.config._pm2 import TOO_DEEP, is_pm2_file, read_pm2
 from supervisor_core.config._pm2keys import Note, pm2_warnings
 from supervisor_core.config._specs import ALERT_KINDS, AlertKind, AppSpec, Ecosystem, NotifySpec
 from supervisor_core.errors import ConfigError
@@ -48,6 +49,7 @@ from supervisor_core.errors import ConfigError
 __all__ = [
     "build_app",
     "compile_entry",
+    "file_problem",
     "load_ecosystem",
     "parse_ecosystem",
     "ptm_home",
@@ -75,6 +77,59 @@ def read_source(path: str | os.PathLike[str]) -> dict[str, Any]:
     return _read(path)[0]
 
 
+_NOT_FILES: Final = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+NOT_TEXT: Final = "is not UTF-8 text; ptm keeps paths as text (state.db, dump.toml): rename it"
+"""Why a path whose bytes are not UTF-8 (Python holds them as U+DC80..U+DCFF) is refused by
+the commands that hand it to the daemon: it could run, but be neither stored nor saved."""
+
+
+def _is_text(value: object) -> bool:
+    """No string in ``value`` holds bytes that are not UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_text(item) for item in value)
+    if isinstance(value, Mapping):
+        return all(_is_text(key) and _is_text(item) for key, item in value.items())
+    return True
+
+
+def file_problem(path: str | os.PathLike[str]) -> ConfigError | None:
+    """Why ``path`` is not an ecosystem file to hand to the daemon (None: a regular file).
+
+    The daemon reads the file for ``ptm start`` under the lock every start, stop and kill
+    waits for: a FIFO with no writer would block that read, and the daemon, for ever. (The
+    commands that read the file themselves, ``ptm run`` and ``ptm export``, read a FIFO as
+    ``cat`` would: ``ptm run <(envsubst < ecosystem.toml)``.)"""
+    file = os.fspath(path)
+    try:
+        mode = os.stat(file).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return ConfigError("no such file", file=file)
+    except OSError as exc:
+        return ConfigError(f"cannot read: {exc.strerror or exc}", file=file)
+    if stat.S_ISDIR(mode):
+        return ConfigError("is a directory, not an ecosystem file", file=file)
+    kind = next((name for test, name in _NOT_FILES if test(mode)), None)
+    if kind is not None:
+        return ConfigError(f"not a regular file ({kind}); give the path of a file", file=file)
+    absolute = os.path.abspath(file)
+    if not _is_text(absolute):
+        return ConfigError(f"its path {NOT_TEXT}", file=absolute)
+    return None
+
+
 def _read(
     path: str | os.PathLike[str], caller_env: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Any], tuple[Note, ...]]:
@@ -98,6 +153,8 @@ def _read(
         return tomllib.loads(text), ()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_reason(str(exc)), file=file) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ConfigError(TOO_DEEP, file=file) from None
 
 
 def load_ecosystem(
@@ -161,8 +218,15 @@ def build_app(
 ) -> AppSpec:
     """One app from a single ``[[apps]]``-style mapping (``ptm start script.py`` without a file).
 
-    Errors name the keys as ``apps[0].<key>``.
+    Errors name the keys as ``apps[0].<key>``. The daemon keeps the table and its folder as
+    text (state.db, dump.toml), so a path whose bytes are not UTF-8 (``ptm start
+    $'caf\\xe9.py'``, or from a folder named so) is refused here, before anything runs.
     """
+    for key, value in sorted(entry.items(), key=lambda item: item[0] != "script"):
+        if not _is_text(value):  # the script first: the name defaults to its stem
+            raise ConfigError(NOT_TEXT, key=f"apps[0].{key}", value=value, has_value=True)
+    if base_dir is not None and not _is_text(str(base_dir)):
+        raise ConfigError(f"the folder {base_dir} {NOT_TEXT}")
     data = {"apps": [dict(entry)]}
     return parse_ecosystem(data, path=None, env=env, base_dir=base_dir, caller_env=caller_env).apps[
         0

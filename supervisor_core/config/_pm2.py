@@ -34,8 +34,10 @@ from typing import Any, Final
 from supervisor_core.config._pm2keys import Note, pm2_tables
 from supervisor_core.errors import ConfigError
 
-__all__ = ["JS_TIMEOUT", "is_ecosystem_file", "is_pm2_file", "read_pm2"]
+__all__ = ["JS_TIMEOUT", "TOO_DEEP", "is_ecosystem_file", "is_pm2_file", "read_pm2"]
 
+TOO_DEEP: Final = "nests too deeply (lists or tables inside each other, hundreds of levels)"
+"""Why a file whose values nest deeper than the readers' recursion allows is refused."""
 JS_TIMEOUT: Final = 10.0
 """Seconds ``node`` may take to evaluate an ``ecosystem.config.js``."""
 
@@ -127,8 +129,11 @@ def read_pm2(
         raise ConfigError("is a directory, not an ecosystem file", file=file)
     suffix = Path(file).suffix.lower()
     js = suffix in _JS_SUFFIXES
-    data = _evaluate_js(file, caller_env) if js else _read_data(file, suffix)
-    return pm2_tables(data, file)
+    try:  # json, PyYAML and the conversion all recurse into nested values
+        data = _evaluate_js(file, caller_env) if js else _read_data(file, suffix)
+        return pm2_tables(data, file)
+    except RecursionError:
+        raise ConfigError(TOO_DEEP, file=file) from None
 
 
 def _text(file: str) -> str:

@@ -381,7 +381,9 @@ def _same(key: str, value: object) -> Converted:
 
 
 def _instances(key: str, value: object, app: Mapping[str, Any]) -> Converted:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    digits = value.strip().lstrip("-") if isinstance(value, str) else ""
+    # ASCII digits only (int() refuses '²'), and few: int() refuses past 4300 digits
+    if isinstance(value, str) and digits.isascii() and digits.isdigit() and len(digits) <= 18:
         number = _instances(key, int(value), app)  # "0" and "-1" as 0 and -1
         text = f"{value!r}: {number.text}" if number.text else f"{value!r} -> {number.value}"
         return number._replace(kind="converted", text=text)

@@ -19,7 +19,10 @@ __all__ = ["fixed_port", "port_clash"]
 
 def _port(value: str) -> str | None:
     text = value.strip()
-    return text if text.isdigit() and int(text) != 0 else None
+    # ASCII digits only: int() refuses '²' (str.isdigit does not), and 5000 digits
+    if not (text.isascii() and text.isdigit()) or len(text) > 5:
+        return None
+    return text if int(text) != 0 else None
 
 
 def _port_arg(args: Sequence[str]) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -16,7 +17,8 @@ from urllib.parse import unquote
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse as _StarletteJSON
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from supervisor_core.daemon._history import RESOLUTIONS
@@ -38,6 +40,15 @@ __all__ = ["create_api"]
 log = logging.getLogger("ptm.api")
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class JSONResponse(_StarletteJSON):
+    """Starlette's, with every character past ASCII escaped: a file name or variable that is
+    not UTF-8 (its bytes are U+DC80..U+DCFF in Python) is sent as ``"\\udce9"``, which the
+    client reads back as the same bytes, where Starlette's encoder failed (a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:
@@ -130,7 +141,26 @@ async def _body(request: Request) -> dict[str, Any]:
         raise BadRequest("the JSON body must be an object")
     if _depth(data) > MAX_DEPTH:
         raise BadRequest(f"the JSON body nests deeper than {MAX_DEPTH} levels")
+    try:  # "\ud800" is valid JSON, but no path, variable or argument can hold it; U+DC80 to
+        # U+DCFF are the bytes of a value that is not UTF-8 (os.environ, file names), kept
+        json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise BadRequest(
+            f"the JSON body holds a lone surrogate ({json.dumps(bad)}), which is not text"
+        ) from None
     return data
+
+
+def _path_field(data: dict[str, Any], key: str) -> str:
+    """A required absolute path: the daemon's folder is not the caller's, so a relative one
+    would name another file."""
+    path: str = _field(data, key, str, required=True)
+    if "\0" in path:
+        raise BadRequest(f"field {key!r} must not contain a NUL character")
+    if not os.path.isabs(path):
+        raise BadRequest(f"field {key!r} must be an absolute path, got {path!r}")
+    return path
 
 
 def _field(
@@ -202,7 +232,7 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
         caller_env = _caller_env(data)
         update_env = _field(data, "update_env", bool) or False
         if "ecosystem" in data:
-            path = _field(data, "ecosystem", str, required=True)
+            path = _path_field(data, "ecosystem")
             only = _field(data, "only", list)
             if only is not None and not all(isinstance(n, str) for n in only):
                 raise BadRequest("field 'only' must be a list of names")
@@ -213,7 +243,7 @@ def create_api(service: DaemonService, hub: LogHub) -> Starlette:
             return JSONResponse(answer)
         if "app" in data:
             entry = _field(data, "app", dict, required=True)
-            base_dir = _field(data, "base_dir", str, required=True)
+            base_dir = _path_field(data, "base_dir")
             answer = await service.start_app(
                 entry, base_dir, caller_env=caller_env, update_env=update_env
             )

@@ -52,7 +52,8 @@ def _address(path: Path, value: object) -> tuple[str, int]:
         raise ConfigError(f'{where}: expected a string such as "127.0.0.1:9209"')
     host, sep, port_text = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    digits = port_text.isascii() and port_text.isdigit() and len(port_text) <= 5  # not '²'
+    if not sep or not host or not digits or not 0 < int(port_text) < 65536:
         raise ConfigError(f'{where}: expected HOST:PORT such as "127.0.0.1:9209"')
     if host != "localhost":
         try:

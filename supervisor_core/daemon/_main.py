@@ -16,7 +16,6 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -37,7 +36,7 @@ from supervisor_core.daemon._server import ApiServer, adopt_socket, bind_socket
 from supervisor_core.daemon._service import DaemonService
 from supervisor_core.daemon._update import read_handover, reexec
 from supervisor_core.daemon._uvicorn import Config
-from supervisor_core.errors import PtmError
+from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.process import CgroupTree, use_pidfd_child_watcher
 from supervisor_core.store import open_state
 
@@ -274,13 +273,6 @@ def _give_back(lock_fd: int, previous: int) -> None:
         os.ftruncate(lock_fd, len(text))
 
 
-def _cannot_start(path: Path, exc: OSError) -> int:
-    """A file of ``$PTM_HOME`` that cannot be made (a read-only mount, a full disk): one line
-    on stderr (``daemon.log``, or the terminal of ``ptm daemon --foreground``), exit code 1."""
-    print(f"ptm: cannot start the daemon: {path}: {exc.strerror or exc}", file=sys.stderr)
-    return 1
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words == ["--sweep"]:  # ptm kill, when the daemon was killed: see _sweep
@@ -291,9 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     home = Home.from_env()
     try:
         home.create()
-        os.chdir(home.root)  # never keep the folder of the first ptm command busy
-    except OSError as exc:
-        return _cannot_start(home.root, exc)
+    except ConfigError as exc:  # PTM_HOME is a file, too long, not writable...
+        print(f"ptm: {exc}", file=sys.stderr)
+        return 2
+    os.chdir(home.root)  # never keep the folder of the first ptm command busy
     handover = read_handover()
     if handover is not None:  # ptm update: the previous image held the lock for us
         lock_fd = int(handover["lock_fd"])
@@ -301,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             lock_fd = os.open(home.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            return _cannot_start(home.pid_file, exc)
+            print(f"ptm: {home.unusable(exc)}", file=sys.stderr)
+            return 2
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -316,9 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:  # written before the old pid is cut off: a full disk leaves the old pid whole
         os.pwrite(lock_fd, mine, 0)
         os.ftruncate(lock_fd, len(mine))
-    except OSError as exc:
+    except OSError as exc:  # a full disk
         os.close(lock_fd)
-        return _cannot_start(home.pid_file, exc)
+        print(f"ptm: {home.unusable(exc)}", file=sys.stderr)
+        return 2
     daemon_log = DaemonLog.install(home)
     before, after = raise_descriptor_limit()
     if after != before:

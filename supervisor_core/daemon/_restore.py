@@ -15,7 +15,14 @@ from typing import Any
 import psutil
 
 from supervisor_core._supervisor import Supervisor
-from supervisor_core.config import AppSpec, Ecosystem, StopPolicy, compile_entry, load_ecosystem
+from supervisor_core.config import (
+    AppSpec,
+    Ecosystem,
+    StopPolicy,
+    compile_entry,
+    file_problem,
+    load_ecosystem,
+)
 from supervisor_core.errors import ConfigError, PtmError
 from supervisor_core.process import CgroupTree, stop_tree
 from supervisor_core.store import StateStore, StoredApp, read_dump
@@ -78,6 +85,9 @@ def file_apps(
     """The file at ``path`` read and checked whole (its one read: it stats every script and
     folder it names, so call it off the event loop), and its apps (those of ``only``) with
     what the daemon keeps of each, inheriting as :func:`with_caller_env` says."""
+    problem = file_problem(path)  # a FIFO would block this read, and the daemon's lock
+    if problem is not None:
+        raise problem
     ecosystem = load_ecosystem(path, env, caller_env=caller_env)
     pairs = stored_apps(ecosystem)
     if only:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Generator
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -37,7 +38,14 @@ def peer_uid(conn: socket.socket) -> int:
 
 MAX_CONNECTIONS = 256
 """Connections served at once; more are closed as soon as they are accepted. (An idle one is
-closed by uvicorn after 5 s anyway; the cap keeps a burst from using every descriptor.)"""
+closed by uvicorn 5 s after its last answer, one that sends no whole request by
+:data:`HEAD_TIMEOUT`; the cap keeps a burst from using every descriptor.)"""
+
+HEAD_TIMEOUT = 10.0
+"""Seconds a connection has to send a whole request head, from when it was made or its last
+answer was sent. uvicorn times only the wait after an answer, and stops at the first byte:
+256 connections that each sent half a request held every place for ever, and ``ptm`` could
+no longer reach the daemon."""
 
 _SHED_ERRORS = (errno.EMFILE, errno.ENFILE)
 
@@ -218,7 +226,7 @@ class ApiServer(Server):
         self.server_state.default_headers = date + config.encoded_headers
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self.config.http_protocol_class = _dated(self.config.http_protocol_class, self)
+        self.config.http_protocol_class = _served(self.config.http_protocol_class, self)
         await super().startup(sockets)
 
     async def main_loop(self) -> None:
@@ -234,20 +242,54 @@ class ApiServer(Server):
                 self._nap = None
 
 
-def _dated(protocol: type[asyncio.Protocol], server: ApiServer) -> type[asyncio.Protocol]:
-    """``protocol`` refreshing ``server``'s ``Date`` header before it reads a request (uvicorn
-    reads the server's default headers when a request starts)."""
-    base: type[asyncio.Protocol] = getattr(protocol, "_ptm_undated", protocol)
+def _served(protocol: type[asyncio.Protocol], server: ApiServer) -> type[asyncio.Protocol]:
+    """uvicorn's h11 ``protocol`` that refreshes ``server``'s ``Date`` header before it reads
+    a request (uvicorn reads the server's default headers when a request starts), and closes
+    a connection that sends no whole request head within :data:`HEAD_TIMEOUT` (with uvicorn's
+    own keep-alive timer, so a connection waiting for its head holds one timer, and a request
+    being answered, a follower's stream among them, none)."""
+    base: Any = getattr(protocol, "_ptm_base", protocol)
 
-    def data_received(self: asyncio.Protocol, data: bytes) -> None:
+    def connection_made(self: Any, transport: asyncio.Transport) -> None:
+        base.connection_made(self, transport)
+        self._ptm_waiting = time.monotonic()
+        _time_the_head(self)
+
+    def data_received(self: Any, data: bytes) -> None:
         server.refresh_date()
-        base.data_received(self, data)
+        base.data_received(self, data)  # stops uvicorn's (or our) timer first
+        _time_the_head(self)
+
+    def on_response_complete(self: Any) -> None:
+        self._ptm_waiting = time.monotonic()  # uvicorn's keep-alive timer starts now
+        base.on_response_complete(self)
+
+    def head_timeout(self: Any) -> None:
+        why = f"closed a connection that sent no whole request in {HEAD_TIMEOUT:g} s"
+        _THROTTLE.say("head", why, log.warning)
+        base.timeout_keep_alive_handler(self)
 
     return type(
-        f"Dated{base.__name__}",
+        f"Served{base.__name__}",
         (base,),
-        {"data_received": data_received, "_ptm_undated": base},
+        {
+            "connection_made": connection_made,
+            "data_received": data_received,
+            "on_response_complete": on_response_complete,
+            "_ptm_head_timeout": head_timeout,
+            "_ptm_base": base,
+        },
     )
+
+
+def _time_the_head(conn: Any) -> None:
+    """Arm the head's deadline when ``conn`` waits for a request and nothing times it."""
+    cycle = conn.cycle
+    waiting = cycle is None or cycle.response_complete
+    if not waiting or conn.timeout_keep_alive_task is not None or conn.transport.is_closing():
+        return
+    left = conn._ptm_waiting + HEAD_TIMEOUT - time.monotonic()
+    conn.timeout_keep_alive_task = conn.loop.call_later(max(left, 0), conn._ptm_head_timeout)
 
 
 def _inode(path: Path) -> int | None:

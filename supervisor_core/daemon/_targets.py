@@ -3,7 +3,8 @@ signal ``ptm signal`` names.
 
 A target is ``all``, an app name, a process id (an integer: one instance, as in PM2), or an
 ecosystem file (every app started from it). App names are never only digits, so an integer
-is always a process id.
+is always a process id. Only ASCII digits make one: ``str.isdigit`` is also true for ``²``,
+``٣`` or ``０``, which ``int`` refuses or reads as a number nobody typed as one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from supervisor_core.errors import BadRequest, UnknownAppError
 from supervisor_core.store import StoredApp
 
 __all__ = ["Selection", "find_process", "parse_signal", "select"]
+
+_MAX_DIGITS = 18
+"""More digits than any process id or signal number has (and ``int`` refuses past 4300)."""
 
 Selection = dict[str, tuple[int, ...] | None]
 """App name → the instances (indexes) a target names, None for every instance; in
@@ -42,10 +46,13 @@ def select(
         return dict.fromkeys(managed)
     if target in managed:
         return {target: None}
-    if target.isdigit():
-        found = find_process({n: ids.get(n, ()) for n in managed}, int(target))
+    if _is_number(target):
+        number = target.lstrip("0") or "0"
+        found = None
+        if len(number) <= _MAX_DIGITS:
+            found = find_process({n: ids.get(n, ()) for n in managed}, int(number))
         if found is None:
-            raise UnknownAppError(f"no process with id {int(target)}")
+            raise UnknownAppError(f"no process with id {number}")
         return {found[0]: (found[1],)}
     if "/" in target or target.endswith(".toml"):
         path = os.path.abspath(target)
@@ -56,10 +63,15 @@ def select(
     raise UnknownAppError(f"no app named {target!r}")
 
 
+def _is_number(text: str) -> bool:
+    """``text`` is ASCII digits (not ``²``, ``٣`` or ``０``, which ``str.isdigit`` accepts)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_signal(name: str) -> int:
     text = name.strip().upper()
-    if text.isdigit():
-        number = int(text)
+    if _is_number(text):
+        number = int(text) if len(text) <= _MAX_DIGITS else -1
         if number in {s.value for s in signal_module.Signals}:
             return number
     else:

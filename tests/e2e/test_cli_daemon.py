@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -295,3 +296,45 @@ def test_a_command_that_waits_fails_when_the_daemon_stops_answering(ptm: Ptm) ->
     # Once it answers again, it carries out what it was sent, and answers as before.
     ptm.wait_rows(lambda rows: rows[0]["status"] == "stopped", timeout=20)
     ptm.ok("start", "app")
+
+
+def _read_until(conn: socket.socket, wanted: bytes, timeout: float) -> bytes:
+    conn.settimeout(timeout)
+    seen = b""
+    while wanted not in seen:
+        piece = conn.recv(65536)
+        assert piece, f"closed before {wanted!r}: {seen[-300:]!r}"
+        seen += piece
+    return seen
+
+
+def test_connections_that_never_send_a_whole_request_do_not_lock_ptm_out(ptm: Ptm) -> None:
+    """300 connections that each sent half a request held all 256 places for ever (uvicorn
+    times only the wait after an answer), and ``ptm list`` failed with 'connection reset'.
+    Now one that sends no whole request head in 10 s is closed; a follower, whose request
+    is being answered, is not, however long it waits for a line."""
+    ptm.ecosystem(("app", 1))
+    ptm.ok("start", "ecosystem.toml")
+    ptm.wait_online(1)
+    path = str(ptm.home / "ptm.sock")
+    follower = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    held: list[socket.socket] = []
+    try:
+        follower.connect(path)
+        follower.sendall(b"GET /v1/logs/follow?app=app HTTP/1.1\r\nHost: ptm\r\n\r\n")
+        _read_until(follower, b"200 OK", 20)
+        for _ in range(300):
+            half = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            held.append(half)
+            half.connect(path)
+            half.sendall(b"GET /v1/info HTTP/1.1\r\nHost: ptm\r\n")
+        for half in held:  # each is closed: past the 256 at once, the others within 10 s
+            half.settimeout(30)
+            assert half.recv(1) == b""
+        assert json.loads(ptm.ok("jlist"))[0]["status"] == "online"
+        ptm.ok("restart", "app")  # the follower, 10 s and more without a line, still follows
+        _read_until(follower, b"ready ", 20)
+    finally:
+        follower.close()
+        for half in held:
+            half.close()
