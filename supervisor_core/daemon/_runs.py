@@ -16,6 +16,8 @@ import psutil
 from anyio.streams.memory import MemoryObjectSendStream
 
 from supervisor_core._info import RunRecord
+from supervisor_core._throttle import Throttle
+from supervisor_core.errors import StateError
 from supervisor_core.store import StateStore
 
 __all__ = ["RunWriter"]
@@ -33,6 +35,7 @@ class RunWriter:
         self._store = store
         self._send: MemoryObjectSendStream[RunRecord] | None = None
         self._pending = 0
+        self._throttle = Throttle()
 
     def on_run(self, app: str, instance: int, run_id: str, record: RunRecord) -> None:
         """The supervisor's run callback: queue the fact for :meth:`run`."""
@@ -56,6 +59,10 @@ class RunWriter:
             async for fact in receive:
                 try:
                     await self._write(fact)
+                except StateError as exc:  # state.db locked, full, read-only: one line
+                    what = "end" if fact.ended_at is not None else "start"
+                    text = f"could not record the {what} of a run of {fact.app}:{fact.instance}"
+                    self._throttle.say("state", f"{text}: {exc}", log.error)
                 except Exception:
                     log.exception("could not record a run of %s:%s", fact.app, fact.instance)
                 finally:

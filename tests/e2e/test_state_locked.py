@@ -219,3 +219,28 @@ def test_a_command_while_the_daemon_starts_waits_for_it_not_for_a_second_one(
             daemon.wait()
         locker.kill()
         locker.communicate(timeout=10)  # and its pipes are closed
+
+
+def test_runs_that_cannot_be_recorded_are_said_in_one_line_a_minute(ptm: Ptm) -> None:
+    """Each run start and end the daemon could not write while state.db was locked put a
+    traceback in daemon.log; now one line says it, once a minute."""
+    ptm.write("brief.py", "import time\nprint('up', flush=True)\ntime.sleep(0.2)\n")
+    ptm.write(
+        "brief.toml",
+        '[[apps]]\nname = "brief"\nscript = "brief.py"\nmax_restarts = 100\nkill_timeout = "1s"\n',
+    )
+    ptm.ok("start", "--no-wait", "brief.toml")
+    ptm.wait_rows(lambda rows: rows[0]["pid"] is not None, timeout=20)
+    log_file = ptm.home / "daemon.log"
+    with write_locked(ptm.home / "state.db"):
+        deadline = time.monotonic() + 30  # a write gives up after the 5 s busy timeout
+        while "could not record" not in log_file.read_text():
+            assert time.monotonic() < deadline, log_file.read_text()
+            time.sleep(0.05)
+        ptm.wait_rows(lambda rows: rows[0]["restarts"] >= 4, timeout=30)
+    ptm.ok("stop", "brief")
+    log = log_file.read_text()
+    said = [line for line in log.splitlines() if "could not record" in line]
+    assert len(said) == 1, log
+    assert "of a run of brief:0: " in said[0] and "database is locked" in said[0], said
+    assert "Traceback" not in log, log
