@@ -82,3 +82,17 @@ def test_a_word_pm2_does_not_have_either_gets_the_closest_command(
     with pytest.raises(SystemExit):
         main([word])
     assert capsys.readouterr().err == f"ptm: {message}\n"
+
+
+@pytest.mark.parametrize("verb", ["restart", "reload"])
+def test_pm2s_restart_file_env_says_to_use_start(
+    verb: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PM2's ``pm2 restart ecosystem.config.js --env production`` is a common habit; ptm's
+    restart takes no file overlay, so the usage error says which command does."""
+    with pytest.raises(SystemExit) as exited:
+        main([verb, "ecosystem.toml", "--env", "production"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unrecognized arguments: --env production; " in err
+    assert "use ptm start FILE --env NAME" in err

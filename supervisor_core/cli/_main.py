@@ -80,6 +80,12 @@ class _Parser(argparse.ArgumentParser):
         if message.startswith("argument COMMAND: invalid choice:"):
             word = message.split("'")[1] if message.count("'") >= 2 else "?"
             message = unknown_command(word)
+        elif message.startswith("unrecognized arguments:") and " --env" in f" {message}":
+            # PM2's `restart FILE --env production`: the file's overlay is ptm start's
+            message += (
+                "; to run a file's apps with its [apps.env_NAME] overlay, use ptm start FILE"
+                " --env NAME (an app already running is restarted with it)"
+            )
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 
