@@ -113,7 +113,9 @@ def sigkilled_daemon_cgroups(ptm: Ptm, tree: CgroupTree) -> set[Path]:
     assert daemon is not None
     os.kill(daemon, signal.SIGKILL)
     assert wait_gone(pids, 10) == set()
-    assert all(path.is_dir() and CgroupTree.members(path) == [] for path in left)
+    # Emptied; or removed already by a ptm another test started meanwhile (any ptm's start
+    # removes the empty run cgroups of an owner that is gone).
+    assert all(not path.is_dir() or CgroupTree.members(path) == [] for path in left)
     assert all(path.name.startswith(f"{daemon}-") for path in left)  # named after their owner
     return left
 
