@@ -19,7 +19,7 @@ from supervisor_core._supervisor import Supervisor
 from supervisor_core.config import AppSpec, load_ecosystem, ptm_home
 from supervisor_core.errors import ConfigError
 from supervisor_core.notify import Notifier
-from supervisor_core.process import CgroupTree, stop_tree, use_pidfd_child_watcher
+from supervisor_core.process import CgroupTree, stop_left_run, use_pidfd_child_watcher
 
 ORPHAN_KILL_TIMEOUT = 5.0
 """How long an orphan gets to end on SIGTERM before SIGKILL."""
@@ -136,15 +136,7 @@ async def stop_orphans(cgroups: CgroupTree, home: Path, printer: Printer) -> Non
     for path, run_id in cgroups.orphaned():
         if not any(_home_of(pid) == str(home) for pid in CgroupTree.members(path)):
             continue
-        await stop_tree(
-            None,
-            pgid=None,
-            run_id=run_id,
-            started_at=0.0,  # any process marked with that run id
-            sig=signal.SIGTERM,
-            timeout=ORPHAN_KILL_TIMEOUT,
-            cgroup=path,
-        )
+        await stop_left_run(path, run_id, ORPHAN_KILL_TIMEOUT)
         printer.notice(f"stopped what a killed ptm left running in its cgroup {path}")
 
 

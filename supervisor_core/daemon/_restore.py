@@ -24,7 +24,7 @@ from supervisor_core.config import (
     load_ecosystem,
 )
 from supervisor_core.errors import ConfigError, PtmError
-from supervisor_core.process import CgroupTree, stop_tree
+from supervisor_core.process import CgroupTree, stop_left_run, stop_tree
 from supervisor_core.store import StateStore, StoredApp, read_dump
 
 __all__ = [
@@ -278,15 +278,7 @@ async def _sweep_unrecorded(cgroups: CgroupTree, previous: int) -> int:
     how many runs that was."""
     left = cgroups.left_by(previous)
     for path, run_id in left:
-        await stop_tree(
-            None,
-            pgid=None,
-            run_id=run_id,
-            started_at=0.0,  # any process marked with that run id
-            sig=signal.SIGTERM,
-            timeout=_DEFAULT_KILL_TIMEOUT,
-            cgroup=path,
-        )
+        await stop_left_run(path, run_id, _DEFAULT_KILL_TIMEOUT)
         log.warning(
             "stopped an unrecorded run %s of the previous daemon (pid %d)", run_id, previous
         )

@@ -40,6 +40,7 @@ from supervisor_core.process._tree import (
     descendant_pids,
     descendants,
     find_marked,
+    stop_left_run,
     stop_tree,
     wait_gone,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "signal_process",
     "spawn",
     "step",
+    "stop_left_run",
     "stop_tree",
     "transition",
     "use_pidfd_child_watcher",

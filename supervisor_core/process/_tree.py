@@ -23,6 +23,7 @@ __all__ = [
     "TreeStopReport",
     "descendants",
     "find_marked",
+    "stop_left_run",
     "stop_tree",
     "wait_gone",
 ]
@@ -298,4 +299,19 @@ async def stop_tree(
         escalated=True,
         killed=len(targets) + (1 if main_alive else 0),
         survivors=len(left),
+    )
+
+
+async def stop_left_run(cgroup: Path, run_id: str, timeout: float) -> TreeStopReport:
+    """Stop what a supervisor that is gone left of its run ``run_id``: every process in the
+    run's ``cgroup`` or marked with ``run_id`` gets SIGTERM, then SIGKILL after ``timeout``;
+    the emptied cgroup is removed."""
+    return await stop_tree(
+        None,
+        pgid=None,
+        run_id=run_id,
+        started_at=0.0,  # any process marked with that run id
+        sig=signal.SIGTERM,
+        timeout=timeout,
+        cgroup=cgroup,
     )
