@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 import textwrap
 from collections import defaultdict
@@ -113,3 +114,36 @@ def free_port() -> int:
 def stored_apps_from_file(path: str | Path, env: str | None = None) -> list[StoredApp]:
     """What the daemon stores of each app of the ecosystem file at ``path`` (read once)."""
     return [stored for _, stored in _stored_apps(load_ecosystem(path, env))]
+
+
+_SQLITE_LOCKER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+if sys.argv[2] == "exclusive":
+    db.execute("PRAGMA locking_mode = EXCLUSIVE")  # readers are shut out too, until we exit
+    db.execute("BEGIN EXCLUSIVE")
+else:
+    db.execute("BEGIN IMMEDIATE")  # the write lock: others can read, not write
+db.execute("UPDATE apps SET desired = desired")
+print("locked", flush=True)
+sys.stdin.read()  # hold the lock until the test closes our stdin
+"""
+
+
+def sqlite_locker(path: Path, *, exclusive: bool = False) -> subprocess.Popen[str]:
+    """Another process holding the write lock of the SQLite file at ``path`` (``exclusive``:
+    readers are shut out too), returned once it holds it; closing its stdin
+    (``communicate()``) lets the lock go. The caller kills it if it is still running."""
+    locker = subprocess.Popen(
+        [sys.executable, "-c", _SQLITE_LOCKER, str(path), "exclusive" if exclusive else "write"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+    except BaseException:
+        locker.kill()
+        locker.wait()
+        raise
+    return locker

@@ -10,7 +10,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 
 import psutil
@@ -18,7 +17,7 @@ import pytest
 
 from supervisor_core.process import CgroupTree
 from tests.e2e.conftest import Ptm, wait_gone
-from tests.helpers import alive, free_port, kill_if_alive
+from tests.helpers import alive, free_port, kill_if_alive, sqlite_locker
 
 STUBBORN = """
 import os, signal, subprocess, sys, time
@@ -221,17 +220,6 @@ def test_an_app_on_a_tcp_port_comes_back_once_without_a_port_clash(
         kill_if_alive([old_app])
 
 
-LOCKER = """
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("PRAGMA locking_mode = EXCLUSIVE")  # readers are shut out too, until we exit
-db.execute("BEGIN EXCLUSIVE")
-db.execute("UPDATE apps SET desired = desired")
-print("locked", flush=True)
-sys.stdin.read()  # hold the lock until the test closes our stdin
-"""
-
-
 @pytest.mark.skipif(
     CgroupTree.find() is None, reason="no writable cgroup v2 hierarchy on this machine"
 )
@@ -256,13 +244,7 @@ def test_a_daemon_that_fails_to_start_leaves_the_killed_daemons_leftovers_to_the
         assert alive(first["grandchild"])
         with contextlib.closing(sqlite3.connect(ptm.home / "state.db")) as db, db:
             db.execute("DELETE FROM runs")
-        locker = subprocess.Popen(
-            [sys.executable, "-c", LOCKER, str(ptm.home / "state.db")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+        locker = sqlite_locker(ptm.home / "state.db", exclusive=True)
         failed = ptm("list")
         assert failed.returncode == 1, failed
         assert "database is locked" in failed.stderr
@@ -322,13 +304,7 @@ def test_kill_after_a_sigkilled_daemon_with_state_db_locked_fails_in_one_line(pt
         assert daemon is not None
         os.kill(daemon, signal.SIGKILL)
         assert wait_gone({first["main"]}, 10) == set()
-        locker = subprocess.Popen(
-            [sys.executable, "-c", LOCKER, str(ptm.home / "state.db")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+        locker = sqlite_locker(ptm.home / "state.db", exclusive=True)
         done = ptm("kill")
         assert (done.returncode, done.stdout) == (1, ""), done
         state = ptm.home / "state.db"

@@ -18,28 +18,14 @@ from pathlib import Path
 import psutil
 
 from tests.e2e.conftest import PTM, Ptm
-
-WRITE_LOCKER = """
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")  # the write lock: the daemon can read, not write
-db.execute("UPDATE apps SET desired = desired")
-print("locked", flush=True)
-sys.stdin.read()  # hold it until the test closes our stdin
-"""
+from tests.helpers import sqlite_locker
 
 
 @contextmanager
 def write_locked(path: Path) -> Iterator[None]:
     """Another process holds the write lock of the SQLite file at ``path``."""
-    locker = subprocess.Popen(
-        [sys.executable, "-c", WRITE_LOCKER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    locker = sqlite_locker(path)
     try:
-        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
         yield
         locker.communicate(timeout=10)
     finally:
@@ -101,17 +87,6 @@ def test_a_stop_or_start_the_database_refuses_changes_nothing(ptm: Ptm) -> None:
     assert [row["name"] for row in rows] == ["api", "web"]
 
 
-EXCLUSIVE_LOCKER = """
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("PRAGMA locking_mode = EXCLUSIVE")  # readers are shut out too, until we exit
-db.execute("BEGIN EXCLUSIVE")
-db.execute("UPDATE apps SET desired = desired")
-print("locked", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_kill_while_the_daemon_starts_waits_and_stops_it(ptm: Ptm) -> None:
     """A daemon holds ptm.pid from its first instant but binds its socket last, once it has
     restored every app (here it waits for state.db, held locked). ``ptm kill`` in between
@@ -121,16 +96,10 @@ def test_kill_while_the_daemon_starts_waits_and_stops_it(ptm: Ptm) -> None:
     ptm.ok("start", "ecosystem.toml")
     ptm.wait_online(1)
     ptm.ok("kill")
-    locker = subprocess.Popen(
-        [sys.executable, "-c", EXCLUSIVE_LOCKER, str(ptm.home / "state.db")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    locker = sqlite_locker(ptm.home / "state.db", exclusive=True)
     daemon: subprocess.Popen[bytes] | None = None
     killer: subprocess.Popen[str] | None = None
     try:
-        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
         daemon = subprocess.Popen(
             [sys.executable, "-P", "-m", "supervisor_core.daemon"],
             stdin=subprocess.DEVNULL,
@@ -188,15 +157,9 @@ def test_a_command_while_the_daemon_starts_waits_for_it_not_for_a_second_one(
     ptm.ok("start", "ecosystem.toml")
     ptm.wait_online(1)
     ptm.ok("kill")
-    locker = subprocess.Popen(
-        [sys.executable, "-c", EXCLUSIVE_LOCKER, str(ptm.home / "state.db")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    locker = sqlite_locker(ptm.home / "state.db", exclusive=True)
     daemon: subprocess.Popen[bytes] | None = None
     try:
-        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
         log = (ptm.home / "daemon.log").open("ab")
         with log:
             daemon = subprocess.Popen(
