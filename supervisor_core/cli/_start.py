@@ -168,6 +168,8 @@ class _Rule:
     min_uptime: float
     wait_ready: bool
     listen_timeout: float
+    autorestart: bool = True
+    stop_exit_codes: frozenset[int] = frozenset()
 
 
 def _rule(spec: Mapping[str, Any]) -> _Rule:
@@ -175,6 +177,8 @@ def _rule(spec: Mapping[str, Any]) -> _Rule:
         min_uptime=float(spec.get("min_uptime_s") or 0.0),
         wait_ready=bool(spec.get("wait_ready")),
         listen_timeout=float(spec.get("listen_timeout_s") or 0.0),
+        autorestart=spec.get("autorestart") is not False,
+        stop_exit_codes=frozenset(int(c) for c in spec.get("stop_exit_codes") or ()),
     )
 
 
@@ -260,7 +264,13 @@ def _judge(
     restarted = int(row.get("restarts") or 0) > int(before.get("restarts") or 0)
     if restarted and row.get("last_restart_reason") in _ASKED:
         return False
-    if status == "stopping" and not restarted:
+    if not restarted and (
+        status == "stopping"
+        # A command's restart passes through stopped (its count grows as the new run
+        # starts); an app that ends by itself stays stopped only without autorestart or
+        # with one of its stop_exit_codes.
+        or (status == "stopped" and rule.autorestart and code not in rule.stop_exit_codes)
+    ):
         return None  # a restart on its way: its reason decides, once counted
     if restarted or status in ("waiting restart", "stopped"):
         return f"{exited} before it had been up for min_uptime ({rule.min_uptime:g} s)"
