@@ -91,14 +91,19 @@ def test_a_read_only_home_is_one_line_naming_the_file(mount: Mount, home_ptm: Pt
         ), command
 
 
-def test_the_daemon_on_a_read_only_home_says_why_in_one_line(mount: Mount) -> None:
-    mount.read_only()
-    done = subprocess.run(
+def foreground_daemon() -> subprocess.CompletedProcess[str]:
+    """``ptm daemon --foreground``'s module run on its own, for the PTM_HOME of the test."""
+    return subprocess.run(
         [sys.executable, "-m", "supervisor_core.daemon", "--foreground"],
         capture_output=True,
         text=True,
         timeout=30,
     )
+
+
+def test_the_daemon_on_a_read_only_home_says_why_in_one_line(mount: Mount) -> None:
+    mount.read_only()
+    done = foreground_daemon()
     assert done.returncode == 2, done
     assert one_line(done.stderr) == (
         f"ptm: PTM_HOME: cannot write in the folder {mount.path}: Read-only file system"
@@ -117,12 +122,7 @@ def test_a_full_disk_is_named_and_the_daemon_starts_once_it_has_room(
     assert re.match(r"ptm: the daemon exited \(exit code [12]\) while starting; ", line), line
     assert line.endswith(f"(nothing written: no space left on the file system of {mount.path})")
     # In the foreground, the daemon's own line reaches the terminal.
-    done = subprocess.run(
-        [sys.executable, "-m", "supervisor_core.daemon", "--foreground"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = foreground_daemon()
     assert done.returncode == 2, done
     assert one_line(done.stderr) == (
         f"ptm: PTM_HOME: cannot write in the folder {mount.path}: No space left on device"
